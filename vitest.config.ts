@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['libs/*/src/**/*.spec.ts', 'apps/*/src/**/*.spec.ts', 'tests/**/*.test.ts'],
+    include: ['libs/*/src/**/*.spec.ts', 'apps/*/src/**/*.spec.ts', 'tests/**/*.test.ts', 'scripts/**/*.test.ts'],
     setupFiles: ['./tests/setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

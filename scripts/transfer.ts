@@ -10,23 +10,15 @@
 //   node --import tsx scripts/transfer.ts --forward-passes 10000 --parallel 2 --out runs/transfer
 //   scripts/transfer.sh --forward-passes 200 --seeds 0 --tasks cb   (a smoke run)
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../libs/io/src/index';
+import { METHODS, tabulate, type Method, type Summary } from './transfer-table';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'apps/cli/bin/zotune.js');
-
-const METHODS = {
-  mezo: { estimator: 'mezo', policy: false },
-  'mezo+policy': { estimator: 'mezo', policy: true },
-  guided: { estimator: 'guided', policy: false },
-  'guided+policy': { estimator: 'guided', policy: true },
-} as const;
-type Method = keyof typeof METHODS;
-/** Each policy variant and the baseline it is compared with. */
-const PAIRS: [Method, Method][] = [['mezo', 'mezo+policy'], ['guided', 'guided+policy']];
 
 const USAGE = `usage: node --import tsx scripts/transfer.ts [options]
   --model M             base model (default stories260K)
@@ -160,12 +152,12 @@ function runJob(o: Options, j: Job): Promise<boolean> {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => {
-      writeFileSync(j.log, `$ zotune ${args.join(' ')}\n${stderr}`);
+      writeFileAtomic(j.log, `$ zotune ${args.join(' ')}\n${stderr}`);
       if (code === 0) {
         try {
           const s = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
           // keyed by the experiment's names (the summary's own task is the display name, e.g. CB)
-          writeFileSync(j.summary, JSON.stringify({ ...s, taskName: s.task, task: j.task, method: j.method, seed: j.seed }, null, 2) + '\n');
+          writeFileAtomic(j.summary, JSON.stringify({ ...s, taskName: s.task, task: j.task, method: j.method, seed: j.seed }, null, 2) + '\n');
           return done(true);
         } catch {
           /* fall through: reported below */
@@ -196,97 +188,20 @@ async function runAll(o: Options, todo: Job[]): Promise<number> {
   return failed;
 }
 
-// ---- the table ----
-
-interface Summary {
-  task: string;
-  method: Method;
-  seed: number;
-  finalTrainLoss: number;
-  testAcc: number;
-  bestDevAcc: number;
-  zeroShotTestAcc?: number;
-  forwardPasses: number;
-}
-
-interface Cell {
-  n: number;
-  loss: number;
-  lossSd: number;
-  acc: number;
-  accSd: number;
-}
-
-function meanSd(xs: number[]): [number, number] {
-  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const v = xs.length > 1 ? xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) : 0;
-  return [m, Math.sqrt(v)];
-}
-
-export function tabulate(summaries: Summary[], forwardPasses: string): string {
-  const tasks = [...new Set(summaries.map((s) => s.task))];
-  const methods = (Object.keys(METHODS) as Method[]).filter((m) => summaries.some((s) => s.method === m));
-  const cells = new Map<string, Cell>();
-  for (const t of tasks)
-    for (const m of methods) {
-      const rows = summaries.filter((s) => s.task === t && s.method === m && Number.isFinite(s.finalTrainLoss) && Number.isFinite(s.testAcc));
-      if (!rows.length) continue;
-      const [loss, lossSd] = meanSd(rows.map((r) => r.finalTrainLoss));
-      const [acc, accSd] = meanSd(rows.map((r) => r.testAcc));
-      cells.set(`${t}|${m}`, { n: rows.length, loss, lossSd, acc, accSd });
+/** experiment.json keeps every invocation on this results directory (tasks may be run in several goes). */
+function recordInvocation(o: Options): void {
+  const file = join(o.out, 'experiment.json');
+  let invocations: unknown[] = [];
+  if (existsSync(file)) {
+    try {
+      const old = JSON.parse(readFileSync(file, 'utf8'));
+      invocations = Array.isArray(old?.invocations) ? old.invocations : [old];
+    } catch {
+      fail(`${file}: not valid JSON; move it away or fix it`);
     }
-  const zeroShot = (t: string) => summaries.find((s) => s.task === t && Number.isFinite(s.zeroShotTestAcc))?.zeroShotTestAcc;
-  const fmtLoss = (c?: Cell) => (c ? `${c.loss.toFixed(4)} ± ${c.lossSd.toFixed(4)}` : '–');
-  const fmtAcc = (c?: Cell) => (c ? `${(100 * c.acc).toFixed(1)} ± ${(100 * c.accSd).toFixed(1)}` : '–');
-  const seeds = Math.max(0, ...[...cells.values()].map((c) => c.n));
-  const lines = [
-    `Final train loss (mean ± sd over ${seeds} seeds, lower is better) at ${forwardPasses} forward passes per run:`,
-    '',
-    `| task | ${methods.join(' | ')} |`,
-    `|---|${methods.map(() => '---:').join('|')}|`,
-    ...tasks.map((t) => `| ${t} | ${methods.map((m) => fmtLoss(cells.get(`${t}|${m}`))).join(' | ')} |`),
-    '',
-    'Test accuracy, % (mean ± sd over seeds; zero-shot = the base model before fine-tuning):',
-    '',
-    `| task | zero-shot | ${methods.join(' | ')} |`,
-    `|---|---:|${methods.map(() => '---:').join('|')}|`,
-    ...tasks.map((t) => {
-      const z = zeroShot(t);
-      return `| ${t} | ${z === undefined ? '–' : (100 * z).toFixed(1)} | ${methods.map((m) => fmtAcc(cells.get(`${t}|${m}`))).join(' | ')} |`;
-    }),
-  ];
-  // wins of each policy variant over its own baseline, per task: lower mean final loss, higher mean test accuracy
-  let pairs = 0;
-  let lossWins = 0;
-  let accWins = 0;
-  let accTies = 0;
-  const detail: string[] = [];
-  for (const [base, withPolicy] of PAIRS)
-    for (const t of tasks) {
-      const a = cells.get(`${t}|${base}`);
-      const b = cells.get(`${t}|${withPolicy}`);
-      if (!a || !b) continue;
-      pairs++;
-      const lw = b.loss < a.loss;
-      const aw = b.acc > a.acc;
-      const at = b.acc === a.acc;
-      if (lw) lossWins++;
-      if (aw) accWins++;
-      if (at) accTies++;
-      detail.push(`${t}/${base}: loss ${lw ? 'policy' : 'baseline'}, accuracy ${aw ? 'policy' : at ? 'tie' : 'baseline'}`);
-    }
-  if (pairs) {
-    const pct = (k: number) => `${((100 * k) / pairs).toFixed(1)} %`;
-    lines.push(
-      '',
-      `Policy variant ahead of its baseline (MeZO vs MeZO+policy, guided vs guided+policy) over ${pairs} (task, estimator) pairs: ` +
-        `lower final train loss in ${lossWins}/${pairs} (${pct(lossWins)}), higher test accuracy in ${accWins}/${pairs} (${pct(accWins)})` +
-        (accTies ? `, equal accuracy in ${accTies}` : '') + '. (ZO Fine-tuner reports 82.1 % for loss on its model–task pairs.)',
-      '',
-      `<sub>${detail.join('; ')}</sub>`,
-    );
   }
-  return lines.join('\n') + '\n';
+  invocations.push({ ...o, startedAt: new Date().toISOString() });
+  writeFileAtomic(file, JSON.stringify({ invocations }, null, 2) + '\n');
 }
 
 function readSummaries(dir: string): Summary[] {
@@ -308,13 +223,13 @@ async function main(): Promise<void> {
       `transfer: ${all.length} runs (${o.tasks.length} tasks × ${o.seeds.length} seeds × ${o.methods.length} methods) at ${o.forwardPasses} forward passes; ` +
         `${all.length - todo.length} already done; ${o.parallel} at a time; results in ${o.out}\n`,
     );
-    writeFileSync(join(o.out, 'experiment.json'), JSON.stringify({ ...o, startedAt: new Date().toISOString() }, null, 2) + '\n');
+    recordInvocation(o);
     failed = await runAll(o, todo);
   }
   const summaries = readSummaries(o.out).filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed) && o.methods.includes(s.method));
   const fp = [...new Set(summaries.map((s) => s.forwardPasses))].join('/') || String(o.forwardPasses);
   const table = tabulate(summaries, fp);
-  writeFileSync(join(o.out, 'table.md'), table);
+  writeFileAtomic(join(o.out, 'table.md'), table);
   process.stdout.write(table);
   if (failed) {
     process.stderr.write(`transfer: ${failed} runs failed (see ${join(o.out, 'logs')}); rerun to retry them\n`);
