@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { meanSd, signTestP, tabulate, type Method, type Summary } from './transfer-table';
+import { controlTable, meanSd, signTestP, tabulate, type Method, type Summary } from './transfer-table';
 
 const run = (task: string, method: Method, seed: number, finalTrainLoss: number, testAcc: number): Summary => ({
   task,
@@ -58,5 +58,17 @@ describe('transfer table', () => {
     expect(t).toContain('higher test accuracy in 1/3 (1 ties;');
     expect(t).toContain('cb/mezo: loss policy, accuracy tie; wic/guided: loss baseline, accuracy baseline');
     expect(t).toContain('cb: lr 0.0001, batch 16, dev 100, test 56');
+  });
+});
+
+describe('control table', () => {
+  it('puts the baseline, the trained and the untrained policy side by side and counts trained wins', () => {
+    const trained = [run('cb', 'mezo', 0, 0.8, 0.5), run('cb', 'mezo+policy', 0, 0.7, 0.6), run('cb', 'guided', 0, 0.9, 0.5), run('cb', 'guided+policy', 0, 0.85, 0.4)];
+    const control = [run('cb', 'mezo+policy', 0, 0.75, 0.7), run('cb', 'guided+policy', 0, 0.8, 0.45), run('wsc', 'mezo+policy', 0, 0.7, 0.6)];
+    const t = controlTable(trained, control);
+    expect(t).toContain('| cb | mezo | 0.8000 | 0.7000 | 0.7500 | 50.0 | 60.0 | 70.0 |');
+    expect(t).toContain('| cb | guided | 0.9000 | 0.8500 | 0.8000 | 50.0 | 40.0 | 45.0 |');
+    expect(t).not.toContain('| wsc |');
+    expect(t).toContain('Trained ahead of untrained in 1/2 pairs on final train loss and 0/2 on test accuracy.');
   });
 });

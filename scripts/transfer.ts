@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from '../libs/io/src/index';
-import { METHODS, tabulate, type Method, type Summary } from './transfer-table';
+import { controlTable, METHODS, tabulate, type Method, type Summary } from './transfer-table';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'apps/cli/bin/zotune.js');
@@ -31,6 +31,8 @@ const USAGE = `usage: node --import tsx scripts/transfer.ts [options]
   --out DIR             results directory (default runs/transfer); rerunning skips finished runs
   --finetune-args "..." extra flags for every finetune run, e.g. "--lr 1e-4 --test-n 500"
   --table-only          do not run anything, only tabulate the summaries in --out
+  --control DIR         also compare with the policy runs in DIR (the same experiment run with an
+                        untrained policy: --policy runs/policy-init/policy.zpol, see the README)
   --help`;
 
 interface Options {
@@ -44,6 +46,7 @@ interface Options {
   out: string;
   extra: string[];
   tableOnly: boolean;
+  control?: string;
 }
 
 function fail(msg: string): never {
@@ -81,6 +84,7 @@ function parseOptions(argv: string[]): Options {
         out: { type: 'string', default: 'runs/transfer' },
         'finetune-args': { type: 'string', default: '' },
         'table-only': { type: 'boolean', default: false },
+        control: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -106,6 +110,7 @@ function parseOptions(argv: string[]): Options {
     out: resolve(values.out!),
     extra: values['finetune-args']!.split(/\s+/).filter(Boolean),
     tableOnly: values['table-only']!,
+    control: values.control === undefined ? undefined : resolve(values.control),
   };
 }
 
@@ -214,6 +219,7 @@ function readSummaries(dir: string): Summary[] {
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
+  if (o.control && !existsSync(join(o.control, 'summaries'))) fail(`--control: no summaries/ in ${o.control} (expected a transfer results directory)`);
   for (const sub of ['runs', 'summaries', 'logs']) mkdirSync(join(o.out, sub), { recursive: true });
   let failed = 0;
   if (!o.tableOnly) {
@@ -228,7 +234,11 @@ async function main(): Promise<void> {
   }
   const summaries = readSummaries(o.out).filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed) && o.methods.includes(s.method));
   const fp = [...new Set(summaries.map((s) => s.forwardPasses))].join('/') || String(o.forwardPasses);
-  const table = tabulate(summaries, fp);
+  let table = tabulate(summaries, fp);
+  if (o.control) {
+    const control = readSummaries(o.control).filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed));
+    table += '\n' + controlTable(summaries, control);
+  }
   writeFileAtomic(join(o.out, 'table.md'), table);
   process.stdout.write(table);
   if (failed) {
