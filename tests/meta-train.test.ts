@@ -116,6 +116,9 @@ describe('zotune meta-train', () => {
     expect(mixed.stderr).toMatch(/--resume: the run's config.json fixes --epochs/);
     const badLr = zotune('meta-train', '--tasks', 'copa', '--lr-mlp', '-1');
     expect(badLr.code).toBe(2);
-    expect(badLr.stderr).toMatch(/--lr-mlp: expected a number > 0, got -1/);
+    expect(badLr.stderr).toMatch(/--lr-mlp: expected a number >= 0, got -1/);
+    const badMetaLr = zotune('meta-train', '--tasks', 'copa', '--meta-lr', '0');
+    expect(badMetaLr.code).toBe(2);
+    expect(badMetaLr.stderr).toMatch(/--meta-lr: expected a number > 0, got 0/);
   });
 });

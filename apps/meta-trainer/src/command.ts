@@ -24,7 +24,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--reset-every <n>', 'reset the LLM to its pretrained weights every N epochs (default 5)')
     .option('--batch <n>', 'minibatch size (default 8)')
     .option('--eps <x>', 'perturbation scale ε of L± (default 1e-3)')
-    .option('--lr-mlp <x>', 'SGD learning rate of the policy (default 0.1)')
+    .option('--lr-mlp <x>', 'SGD learning rate of the policy (default 0.1; 0 keeps the initial networks, an untrained control)')
     .option('--lr-llm <x>', 'peak learning rate of the LLM\'s first-order trajectory, decaying linearly to 0 per reset period (default 0.01)')
     .option('--meta-lr <x>', 'η of the look-ahead step: the ZO fine-tuning lr the policy is for (default 1e-4)')
     .option('--max-steps <n>', 'stop after N meta steps (default: all epochs)')

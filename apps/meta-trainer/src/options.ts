@@ -80,7 +80,7 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     resetEvery: num('--reset-every', f.resetEvery, { int: true, min: 1 }),
     batch: num('--batch', f.batch, { int: true, min: 1 }),
     eps: num('--eps', f.eps, { positive: true }),
-    lrMlp: num('--lr-mlp', f.lrMlp, { positive: true }),
+    lrMlp: num('--lr-mlp', f.lrMlp, { min: 0 }),
     lrLlm: num('--lr-llm', f.lrLlm, { positive: true }),
     metaLr: num('--meta-lr', f.metaLr, { positive: true }),
     maxSteps: num('--max-steps', f.maxSteps, { int: true, min: 0 }),

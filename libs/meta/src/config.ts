@@ -8,7 +8,7 @@ export const metaConfigSchema = z.object({
   /** perturbation scale ε of the two-point estimate L± (reference: 1e-3) */
   eps: z.number().positive().default(1e-3),
   /** SGD learning rate of the policy weights ω (reference: 0.1) */
-  lrMlp: z.number().positive().default(0.1),
+  lrMlp: z.number().nonnegative().default(0.1),
   /** peak learning rate of the first-order trajectory of θ, decayed linearly to 0 within each reset period (reference: 0.01) */
   lrLlm: z.number().positive().default(0.01),
   /** momentum of the θ optimiser (SGD, reference: 0.8) */

@@ -94,6 +94,18 @@ describe('MetaTrainer', () => {
     model.dispose();
   });
 
+  it('with lr_mlp 0 the policy stays at its initial networks (the untrained control) while θ still trains', async () => {
+    const model = createLlama(ckpt);
+    const base = await read(model.blocks.map((b) => b.variable));
+    const trainer = new MetaTrainer({ model, tasks: tasks(), config: { ...metaConfig, lrMlp: 0, epochs: 1 } });
+    const omega0 = (await trainer.currentPolicy()).weights;
+    while (!trainer.finished) await trainer.runStep();
+    expect((await trainer.currentPolicy()).weights).toEqual(omega0);
+    expect(await read(model.blocks.map((b) => b.variable))).not.toEqual(base);
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('refuses a corrupted checkpoint with a one-line reason', () => {
     expect(() => decodeMetaCheckpoint(new Uint8Array([1, 2, 3]), 'x.zmeta')).toThrow(/x\.zmeta: not a zotune meta-training checkpoint/);
   });
