@@ -232,7 +232,10 @@ async function main(): Promise<void> {
     recordInvocation(o);
     failed = await runAll(o, todo);
   }
-  const summaries = readSummaries(o.out).filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed) && o.methods.includes(s.method));
+  // rows in --tasks order
+  const summaries = readSummaries(o.out)
+    .filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed) && o.methods.includes(s.method))
+    .sort((a, b) => o.tasks.indexOf(a.task) - o.tasks.indexOf(b.task));
   const fp = [...new Set(summaries.map((s) => s.forwardPasses))].join('/') || String(o.forwardPasses);
   let table = tabulate(summaries, fp);
   if (o.control) {
