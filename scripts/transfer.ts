@@ -239,7 +239,9 @@ async function main(): Promise<void> {
   const fp = [...new Set(summaries.map((s) => s.forwardPasses))].join('/') || String(o.forwardPasses);
   let table = tabulate(summaries, fp);
   if (o.control) {
-    const control = readSummaries(o.control).filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed));
+    const control = readSummaries(o.control)
+      .filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed))
+      .sort((a, b) => o.tasks.indexOf(a.task) - o.tasks.indexOf(b.task));
     table += '\n' + controlTable(summaries, control);
   }
   writeFileAtomic(join(o.out, 'table.md'), table);
