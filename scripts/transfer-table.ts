@@ -60,17 +60,23 @@ export function signTestP(wins: number, n: number): number {
 
 const ok = (s: Summary) => Number.isFinite(s.finalTrainLoss) && Number.isFinite(s.testAcc);
 
+/** Mean ± sd over the finished seeds of one task and method; undefined when none finished. */
+function cellOf(summaries: Summary[], task: string, method: Method): Cell | undefined {
+  const rows = summaries.filter((s) => s.task === task && s.method === method && ok(s));
+  if (!rows.length) return undefined;
+  const [loss, lossSd] = meanSd(rows.map((r) => r.finalTrainLoss));
+  const [acc, accSd] = meanSd(rows.map((r) => r.testAcc));
+  return { n: rows.length, loss, lossSd, acc, accSd };
+}
+
 export function tabulate(summaries: Summary[], forwardPasses: string): string {
   const tasks = [...new Set(summaries.map((s) => s.task))];
   const methods = (Object.keys(METHODS) as Method[]).filter((m) => summaries.some((s) => s.method === m));
   const cells = new Map<string, Cell>();
   for (const t of tasks)
     for (const m of methods) {
-      const rows = summaries.filter((s) => s.task === t && s.method === m && ok(s));
-      if (!rows.length) continue;
-      const [loss, lossSd] = meanSd(rows.map((r) => r.finalTrainLoss));
-      const [acc, accSd] = meanSd(rows.map((r) => r.testAcc));
-      cells.set(`${t}|${m}`, { n: rows.length, loss, lossSd, acc, accSd });
+      const c = cellOf(summaries, t, m);
+      if (c) cells.set(`${t}|${m}`, c);
     }
   const zeroShot = (t: string) => summaries.find((s) => s.task === t && Number.isFinite(s.zeroShotTestAcc))?.zeroShotTestAcc;
   const fmtLoss = (c?: Cell) => (c ? `${c.loss.toFixed(4)} ± ${c.lossSd.toFixed(4)}` : '–');
@@ -162,9 +168,8 @@ export function tabulate(summaries: Summary[], forwardPasses: string): string {
  */
 export function controlTable(trained: Summary[], control: Summary[]): string {
   const tasks = [...new Set(control.map((s) => s.task))].filter((t) => trained.some((s) => s.task === t));
-  const mean = (rows: Summary[], k: 'finalTrainLoss' | 'testAcc') => (rows.length ? meanSd(rows.map((r) => r[k]))[0] : NaN);
-  const pick = (src: Summary[], t: string, m: Method) => src.filter((s) => s.task === t && s.method === m && ok(s));
-  const f = (x: number, acc = false) => (Number.isNaN(x) ? '–' : acc ? (100 * x).toFixed(1) : x.toFixed(4));
+  const loss = (c?: Cell) => (c ? c.loss.toFixed(4) : '–');
+  const acc = (c?: Cell) => (c ? (100 * c.acc).toFixed(1) : '–');
   const lines = [
     'Trained policy vs an untrained one (the meta-trainer\'s initial networks), same runs otherwise (mean over seeds):',
     '',
@@ -176,17 +181,14 @@ export function controlTable(trained: Summary[], control: Summary[]): string {
   let accWins = 0;
   for (const [base, withPolicy] of PAIRS)
     for (const t of tasks) {
-      const b = pick(trained, t, base);
-      const tr = pick(trained, t, withPolicy);
-      const un = pick(control, t, withPolicy);
-      if (!tr.length || !un.length) continue;
+      const b = cellOf(trained, t, base);
+      const tr = cellOf(trained, t, withPolicy);
+      const un = cellOf(control, t, withPolicy);
+      if (!tr || !un) continue;
       n++;
-      if (mean(tr, 'finalTrainLoss') < mean(un, 'finalTrainLoss')) lossWins++;
-      if (mean(tr, 'testAcc') > mean(un, 'testAcc')) accWins++;
-      lines.push(
-        `| ${t} | ${METHODS[base].estimator} | ${f(mean(b, 'finalTrainLoss'))} | ${f(mean(tr, 'finalTrainLoss'))} | ${f(mean(un, 'finalTrainLoss'))} | ` +
-          `${f(mean(b, 'testAcc'), true)} | ${f(mean(tr, 'testAcc'), true)} | ${f(mean(un, 'testAcc'), true)} |`,
-      );
+      if (tr.loss < un.loss) lossWins++;
+      if (tr.acc > un.acc) accWins++;
+      lines.push(`| ${t} | ${METHODS[base].estimator} | ${loss(b)} | ${loss(tr)} | ${loss(un)} | ${acc(b)} | ${acc(tr)} | ${acc(un)} |`);
     }
   lines.push('', `Trained ahead of untrained in ${lossWins}/${n} pairs on final train loss and ${accWins}/${n} on test accuracy.`);
   return lines.join('\n') + '\n';

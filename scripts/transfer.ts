@@ -209,12 +209,15 @@ function recordInvocation(o: Options): void {
   writeFileAtomic(file, JSON.stringify({ invocations }, null, 2) + '\n');
 }
 
-function readSummaries(dir: string): Summary[] {
+/** The summaries in DIR of the experiment's tasks and seeds, rows in --tasks order. */
+function readSummaries(dir: string, o: Options): Summary[] {
   const d = join(dir, 'summaries');
   if (!existsSync(d)) return [];
   return readdirSync(d)
     .filter((f) => f.endsWith('.json'))
-    .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as Summary);
+    .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as Summary)
+    .filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed))
+    .sort((a, b) => o.tasks.indexOf(a.task) - o.tasks.indexOf(b.task));
 }
 
 async function main(): Promise<void> {
@@ -232,16 +235,11 @@ async function main(): Promise<void> {
     recordInvocation(o);
     failed = await runAll(o, todo);
   }
-  // rows in --tasks order
-  const summaries = readSummaries(o.out)
-    .filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed) && o.methods.includes(s.method))
-    .sort((a, b) => o.tasks.indexOf(a.task) - o.tasks.indexOf(b.task));
+  const summaries = readSummaries(o.out, o).filter((s) => o.methods.includes(s.method));
   const fp = [...new Set(summaries.map((s) => s.forwardPasses))].join('/') || String(o.forwardPasses);
   let table = tabulate(summaries, fp);
   if (o.control) {
-    const control = readSummaries(o.control)
-      .filter((s) => o.tasks.includes(s.task) && o.seeds.includes(s.seed))
-      .sort((a, b) => o.tasks.indexOf(a.task) - o.tasks.indexOf(b.task));
+    const control = readSummaries(o.control, o);
     table += '\n' + controlTable(summaries, control);
   }
   writeFileAtomic(join(o.out, 'table.md'), table);
