@@ -33,6 +33,7 @@ export default [
             lib('artifacts', ['io'], { bannedExternalImports: noTf }),
             lib('report', ['io'], { bannedExternalImports: noTf }),
             lib('models', ['io', 'tensor', 'tokenizers', 'data', 'artifacts']),
+            lib('ort', ['models']),
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),
             lib('zo', ['io', 'tensor', 'models', 'tasks', 'artifacts']),
             lib('policy', ['io', 'tensor', 'models', 'tasks', 'zo', 'artifacts']),

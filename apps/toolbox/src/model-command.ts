@@ -122,7 +122,7 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
     throw new UserError(`--max-tokens: ${maxTokens} with a ${promptIds.length}-token prompt exceeds the model's context of ${model.config.maxSeqLen} (at most ${Math.max(room, 0)})`, 2);
   const stop = [tok.bos, tok.eos].filter((id) => id >= 0);
   const t0 = performance.now();
-  const ids = generate(model, promptIds, { maxTokens, temperature, seed, stop });
+  const ids = await generate(model, promptIds, { maxTokens, temperature, seed, stop });
   const seconds = (performance.now() - t0) / 1000;
   model.dispose();
   // the continuation's text as it reads after the prompt (decode drops the space of a sequence's first piece)
@@ -166,7 +166,7 @@ async function nll(arg: string, flags: NllFlags): Promise<void> {
   const ids = all.slice(0, limit);
   if (ids.length < 2) throw new UserError(`--text-file: ${flags.textFile} encodes to ${ids.length} id(s); need at least 2 to predict one`, 2);
   const t0 = performance.now();
-  const value = meanNll(model, ids);
+  const value = await meanNll(model, ids);
   const seconds = (performance.now() - t0) / 1000;
   model.dispose();
   const result = {
