@@ -15,7 +15,8 @@ import {
   type Checkpoint,
   type LlamaConfig,
 } from '@zotune/models';
-import { createOrtLlama, ortSessionsCreated, type OrtLlama } from './model';
+import { ortSessionsCreated } from './engine';
+import { createOrtLlama, type OrtLlama } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');

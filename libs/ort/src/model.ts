@@ -26,6 +26,7 @@ import {
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
+import { countSession } from './engine';
 import { buildLlamaGraph, type GraphOutput } from './graph';
 
 export interface OrtLlamaOptions {
@@ -40,9 +41,6 @@ export function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * n));
 }
 
-/** Sessions created by this process (the CI test reads it to prove ORT really ran). */
-let sessionsCreated = 0;
-export const ortSessionsCreated = (): number => sessionsCreated;
 export const ortVersion = (): string => ort.env.versions?.node ?? 'unknown';
 
 export class OrtLlama implements HostModel {
@@ -150,7 +148,7 @@ export class OrtLlama implements HostModel {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       }).then((session) => {
-        sessionsCreated++;
+        countSession();
         return session;
       });
       this.sessions.set(output, s);
