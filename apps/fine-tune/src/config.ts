@@ -68,6 +68,10 @@ export const finetuneInputSchema = z.strictObject({
   saveFinal: z.boolean().optional(),
   /** tfjs backend: auto, tensorflow, wasm or cpu */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).optional(),
+  /** forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs */
+  engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
+  /** threads: ORT intra-op threads (and the noise workers'); default the machine's cores */
+  threads: posInt.max(1024).optional(),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -119,6 +123,10 @@ export const finetuneConfigSchema = z.strictObject({
   saveFinal: z.boolean(),
   /** tfjs backend preference */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+  /** forward engine preference (absent in runs made before engines existed: auto) */
+  engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
+  /** threads (absent: the machine's cores) */
+  threads: posInt.max(1024).optional(),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 
@@ -222,6 +230,8 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     evalBatch: m.evalBatch ?? m.batch,
     saveFinal: m.saveFinal,
     backend: m.backend,
+    engine: m.engine ?? 'auto',
+    ...(m.threads !== undefined ? { threads: m.threads } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
   return finetuneConfigSchema.parse(config);

@@ -3,10 +3,12 @@
 // and report.html. A resumed run rebuilds its weights by replaying the trajectory onto the base
 // weights (the live update's own code path) and continues from the last complete record.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifacts';
-import type { LlamaModel } from '@zotune/models';
+import { isHostModel, type AnyModel } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
-import { evaluate, type Example } from '@zotune/tasks';
+import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, lossValueOf, replay, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
@@ -53,6 +55,8 @@ export interface FinetuneSummary {
   /** steps that were already complete when this session started (a resumed run) */
   resumedAt: number | null;
   backend: string;
+  /** the forward engine: name, why, and for ort its threads, version and sessions created */
+  engine: Record<string, unknown>;
   runDir: string;
   notes: string[];
 }
@@ -75,7 +79,7 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -86,7 +90,8 @@ function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config:
         blocks: model.blocks,
         step: s,
         seed: stepSeed(config.seed, s),
-        lossValue: lossValueOf(() => inputs.objective(model, batch)),
+        // engine ort: the loss from the ORT forward, on the host; tfjs: the tf objective read back
+        lossValue: isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch)),
         scale,
         prev,
         batch: batch.packed,
@@ -102,7 +107,8 @@ function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config:
   };
 }
 
-function adamTrainer(adam: Adam, model: LlamaModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+  if (isHostModel(model)) throw new Error('adam: needs the tfjs engine (gradients)');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -125,7 +131,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   const estCfg = estimatorConfig(config);
   const inputs = loadInputs(config);
   const backend = await initBackend(config.backend);
-  const model = buildModel(inputs);
+  const engine = await runEngine(config, opts, isGpuBackend(backend));
+  log(engineNote(engine).trimEnd());
+  const model = await buildModel(inputs, engine);
   let runDir: RunDir | undefined;
   let trainer: Trainer | undefined;
   try {
@@ -161,6 +169,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         if (t.records.length > config.steps) throw new UserError(`${trajPath}: holds ${t.records.length} steps, the run has only ${config.steps}`);
         records = t.records;
         if (t.tornBytes > 0) log(`resume: dropped a torn last record (${t.tornBytes} bytes)`);
+        const recorded = t.header.engine ?? 'tfjs';
+        if (recorded !== engine.name)
+          log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
         await replay(model.blocks, t.header, records);
         log(`resume: replayed ${records.length} steps onto the base weights`);
@@ -170,6 +181,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
           family: model.family,
           estimator: estCfg,
           run: { model: inputs.modelName, task: inputs.task.name, batch: config.batch },
+          engine: engine.name,
         }), { overwrite: opts.resume });
       }
       last = records.at(-1);
@@ -179,7 +191,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
       // the kill fell between a new best's save and its metrics line, or the file is gone: rebuild it
-      await rebuildBest(inputs, runDir, state.best.step);
+      await rebuildBest(inputs, runDir, state.best.step, engine);
     }
 
     // ---- zero-shot figures (measured once, at the start) ----
@@ -233,18 +245,18 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step });
     trainer.dispose();
     trainer = undefined;
-    model.dispose();
+    await model.dispose();
 
     // ---- the best checkpoint on test ----
     const best = state.best ?? bestOf(runDir.metrics.records());
     if (!best) throw new Error(`${runDir.dir}: no dev evaluation recorded`);
-    const bestModel = modelFromWeights(inputs.resolved.checkpoint, bestPath);
+    const bestModel = await modelFromWeights(inputs.resolved.checkpoint, bestPath, engine);
     let testAcc: number;
     try {
       log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
       testAcc = (await evaluate(bestModel, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
     } finally {
-      bestModel.dispose();
+      await bestModel.dispose();
     }
     runDir.metrics.append({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
@@ -274,6 +286,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
       resumedAt,
       backend: backend.name,
+      engine: engineReport(engine),
       runDir: runDir.dir,
       notes: inputs.notes,
     };
@@ -283,19 +296,34 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     return summary;
   } finally {
     trainer?.dispose();
-    model.dispose();
+    await model.dispose();
     runDir?.close();
   }
 }
 
+/**
+ * The run's engine: adam needs gradients (tfjs); a ZO run takes ORT under auto. A resumed run under
+ * auto keeps the engine its trajectory records, so resuming stays bit-identical.
+ */
+async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boolean): Promise<EngineChoice> {
+  let pref = config.engine ?? 'auto';
+  const trajPath = join(opts.dir, WEIGHT_FILES.trajectory);
+  if (opts.resume && pref === 'auto' && config.estimator !== 'adam' && existsSync(trajPath)) pref = resumeTrajectory(trajPath).header.engine ?? 'tfjs';
+  try {
+    return await chooseEngine(pref, config.estimator === 'adam' ? 'gradients' : 'forward', { threads: parseThreads(config.threads, 'threads'), gpu });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+}
+
 /** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights. */
-async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number): Promise<void> {
+async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engine: EngineChoice): Promise<void> {
   const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
-  const m = buildModel(inputs);
+  const m = await buildModel(inputs, engine);
   try {
     await replay(m.blocks, t.header, t.records.slice(0, step));
     writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step });
   } finally {
-    m.dispose();
+    await m.dispose();
   }
 }

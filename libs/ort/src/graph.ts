@@ -171,3 +171,10 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
   return g.encode();
 }
 
+
+/** A one-node graph y = a · w (a [m, k], w [k, n], both inputs): ORT's MatMul peak for benchmarks. */
+export function buildMatMulGraph(m: number, k: number, n: number): Uint8Array {
+  const g = new GraphBuilder();
+  g.output(g.op('MatMul', [g.input('a', FLOAT, [m, k]), g.input('w', FLOAT, [k, n])]), 'y', FLOAT, [m, n]);
+  return g.encode();
+}

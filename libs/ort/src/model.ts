@@ -27,13 +27,15 @@ import {
   type PlainBatch,
 } from '@zotune/models';
 import { countSession } from './engine';
-import { buildLlamaGraph, type GraphOutput } from './graph';
+import { buildLlamaGraph, buildMatMulGraph, type GraphOutput } from './graph';
 
 export interface OrtLlamaOptions {
   /** ORT intra-op threads (default: the machine's cores) */
   threads?: number;
   /** blocks on SharedArrayBuffers (worker threads), staged into plain arrays before each run; default false */
   shared?: boolean;
+  /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
+  spin?: boolean;
 }
 
 /** A Float32Array of n floats on a SharedArrayBuffer (shareable with worker threads). */
@@ -51,6 +53,7 @@ export class OrtLlama implements HostModel {
   readonly format: CheckpointFormat;
   readonly source: string;
   readonly threads: number;
+  private readonly spin: boolean;
   private readonly hd: number;
   private readonly cos: Float32Array; // [maxSeqLen, hd]
   private readonly sin: Float32Array; // [maxSeqLen, hd] signed (-sin, +sin)
@@ -66,6 +69,7 @@ export class OrtLlama implements HostModel {
     this.format = ckpt.format;
     this.source = ckpt.source;
     this.threads = opts.threads ?? availableParallelism();
+    this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
     this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : (n) => new Float32Array(n));
     for (const b of this.blocks) {
@@ -147,6 +151,8 @@ export class OrtLlama implements HostModel {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        // session config keys (onnxruntime_session_options_config_keys.h), strings in the Node binding
+        extra: { session: { intra_op: { allow_spinning: this.spin ? '1' : '0' } } },
       }).then((session) => {
         countSession();
         return session;
@@ -179,6 +185,34 @@ export class OrtLlama implements HostModel {
     };
     if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
     return (await this.session(output)).run(feeds);
+  }
+}
+
+/**
+ * ORT's own fp32 MatMul throughput on `threads` intra-op threads (same session options as the model):
+ * best wall time of `repeat` runs of [m, k] × [k, n] after one warm-up, inputs fed like the weights.
+ */
+export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k = 1024, n = 1024): Promise<{ shape: number[]; ms: number; gflopPerSecond: number }> {
+  const session = await ort.InferenceSession.create(buildMatMulGraph(m, k, n), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  countSession();
+  try {
+    const fill = (len: number) => Float32Array.from({ length: len }, (_, i) => Math.sin(i) * 0.1);
+    const feeds = { a: new ort.Tensor('float32', fill(m * k), [m, k]), w: new ort.Tensor('float32', fill(k * n), [k, n]) };
+    await session.run(feeds);
+    let best = Infinity;
+    for (let r = 0; r < repeat; r++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return { shape: [m, k, n], ms: best, gflopPerSecond: (2 * m * k * n) / (best * 1e6) };
+  } finally {
+    await session.release();
   }
 }
 

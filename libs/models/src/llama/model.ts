@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkIndex, checkPlainBatch, type PackedBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
-import type { Block, LlamaConfig, Model } from '../types';
+import type { AnyModel, Block, LlamaConfig, Model } from '../types';
 import { attentionOps } from './attention';
 import { registerGradients } from './kernels/gradients';
 import { registerWasmSegmentSum } from './kernels/segment-sum';
@@ -312,7 +312,7 @@ export function createLlama(ckpt: Checkpoint, opts: LlamaOptions = {}): LlamaMod
 }
 
 /** The weights of a model back in HF layout. */
-export function toCheckpoint(model: Model): Checkpoint {
+export function toCheckpoint(model: AnyModel): Checkpoint {
   if (model instanceof LlamaModel) return model.toCheckpoint();
   return checkpointFromBlocks(model.config, model.blocks, { format: 'hf-safetensors', source: 'memory' });
 }
