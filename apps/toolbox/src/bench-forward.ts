@@ -181,7 +181,7 @@ export async function benchForward(opts: {
 
     // as in a ZO step: every block gets new data before the forward (packed weights are rebuilt)
     const reassign = () => {
-      for (const b of model.blocks) b.variable.assign(tf.tidy(() => tf.mul(b.variable, 1)));
+      for (const b of model.blocks) b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
     };
     const upd = timing(time(repeat, runForward, reassign), fwdFlops, N);
     say(`forward after a weight update: ${upd.ms.toFixed(1)} ms`);

@@ -47,7 +47,7 @@ describe('metaGradient', () => {
     const input: MetaStepInput = {
       model, policy, objective: classificationLoss, batch, features: nextFeatureState(0.71, 0.69, null), seed: 1234, eps: 1e-2, metaLr: 2,
     };
-    const theta0 = await snapshot(model.blocks.map((b) => b.variable));
+    const theta0 = await snapshot(model.blocks.map((b) => b.variable!));
     const omega0 = await snapshot(policy.variables);
     await metaGradient(input); // warm-up: the model caches derived weights (the tied classifier) once
     const tensors0 = tf.memory().numTensors;
@@ -55,7 +55,7 @@ describe('metaGradient', () => {
     const r = await metaGradient(input);
 
     expect(tf.memory().numTensors).toBe(tensors0); // no leak
-    expect(await snapshot(model.blocks.map((b) => b.variable))).toEqual(theta0); // θ restored bit for bit
+    expect(await snapshot(model.blocks.map((b) => b.variable!))).toEqual(theta0); // θ restored bit for bit
     expect(await snapshot(policy.variables)).toEqual(omega0); // ω untouched
     expect(Math.abs(r.projectedGrad)).toBeGreaterThan(1e-3);
     expect(r.effective.every((u) => u > 0)).toBe(true);

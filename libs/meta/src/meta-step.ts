@@ -10,6 +10,7 @@
 // θ is restored bit for bit at the end (the pre-step weights are kept as tensors, not recomputed).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Block, Model } from '@zotune/models';
+import { tfVar } from './tf-var';
 import type { Objective, TaskBatch } from '@zotune/tasks';
 import { applyNoise, normalFill } from '@zotune/tensor';
 import { blockStats } from '@zotune/zo';
@@ -67,10 +68,10 @@ export interface MetaStepResult {
 export class ThetaSnapshot {
   private readonly saved: tf.Tensor[];
   constructor(private readonly blocks: readonly Block[]) {
-    this.saved = blocks.map((b) => tf.keep(tf.clone(b.variable)));
+    this.saved = blocks.map((b) => tf.keep(tf.clone(tfVar(b))));
   }
   restore(): void {
-    this.blocks.forEach((b, j) => b.variable.assign(this.saved[j]));
+    this.blocks.forEach((b, j) => tfVar(b).assign(this.saved[j]));
   }
   dispose(): void {
     tf.dispose(this.saved);
@@ -79,7 +80,7 @@ export class ThetaSnapshot {
 
 /** θ_j += a_j·z(seed, j) for every block with a_j ≠ 0. */
 export function moveAlongNoise(blocks: readonly Block[], seed: number, coefs: ArrayLike<number>): void {
-  for (const b of blocks) if (coefs[b.index] !== 0) applyNoise(b.variable, b.index, [{ seed, coef: coefs[b.index] }]);
+  for (const b of blocks) if (coefs[b.index] !== 0) applyNoise(tfVar(b), b.index, [{ seed, coef: coefs[b.index] }]);
 }
 
 /** The objective's value at the current weights (forward only, no tape). */
@@ -154,7 +155,7 @@ export async function metaGradient(input: MetaStepInput): Promise<MetaStepResult
       throw new Error(`meta step: L+ = ${lossPlus}, L- = ${lossMinus}; the weights diverged (lower --lr-llm or --eps)`);
     const projectedGrad = (lossPlus - lossMinus) / (2 * eps);
     moveAlongNoise(blocks, seed, lookaheadCoefs(sigma, nf, projectedGrad, metaLr));
-    const vars = blocks.map((b) => b.variable);
+    const vars = blocks.map((b) => tfVar(b));
     const { value, grads } = tf.variableGrads(() => objective(model, batch), vars);
     try {
       metaLoss = (await value.data())[0];
@@ -162,7 +163,7 @@ export async function metaGradient(input: MetaStepInput): Promise<MetaStepResult
       const dotT = tf.tidy(() =>
         tf.stack(
           blocks.map((b) => {
-            const g = grads[b.variable.name];
+            const g = grads[tfVar(b).name];
             if (!g) return tf.scalar(0);
             const z = new Float32Array(b.size);
             normalFill(z, seed, b.index);

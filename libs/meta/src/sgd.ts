@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // @zotune/models registers tfjs-core's gradients when it loads (the node bundle of tfjs-core has none)
 import '@zotune/models';
 import type { Block } from '@zotune/models';
+import { tfVar } from './tf-var';
 
 export interface MomentumSgdOptions {
   /** μ (0.8 in the reference) */
@@ -34,7 +35,7 @@ export class MomentumSgd {
 
   /** One step on a differentiable loss of the blocks (one forward and one backward pass). */
   async step(lossTensor: () => tf.Scalar, lr: number): Promise<SgdStepResult> {
-    const vars = this.blocks.map((b) => b.variable);
+    const vars = this.blocks.map((b) => tfVar(b));
     const { value, grads } = tf.variableGrads(lossTensor, vars);
     try {
       // a block the loss does not touch has no gradient: it counts as zero
@@ -48,10 +49,10 @@ export class MomentumSgd {
       tf.tidy(() => {
         this.blocks.forEach((b, j) => {
           const buf = this.buffers[j];
-          const raw = grads[b.variable.name];
+          const raw = grads[tfVar(b).name];
           const decayed = tf.mul(buf, this.opts.momentum);
           buf.assign(raw ? tf.add(decayed, clip === 1 ? raw : tf.mul(raw, clip)) : decayed);
-          b.variable.assign(tf.sub(b.variable, tf.mul(buf, lr)));
+          tfVar(b).assign(tf.sub(tfVar(b), tf.mul(buf, lr)));
         });
       });
       return { loss, gradNorm };

@@ -41,7 +41,7 @@ const read = async (vs: tf.Variable[] | tf.Tensor[]) => Promise.all(vs.map(async
 describe('MetaTrainer', () => {
   it('trains ω, resets θ every R epochs, leaks nothing, and resumes exactly from a checkpoint', async () => {
     const model = createLlama(ckpt);
-    const base = await read(model.blocks.map((b) => b.variable));
+    const base = await read(model.blocks.map((b) => b.variable!));
     const trainer = new MetaTrainer({ model, tasks: tasks(), config: metaConfig });
     expect(trainer.plan.stepsPerEpoch).toBe(3);
     expect(trainer.plan.totalSteps).toBe(9);
@@ -54,7 +54,7 @@ describe('MetaTrainer', () => {
       if (trainer.step > 2) expect(tf.memory().numTensors).toBe(tensors);
       if (trainer.step === 7) {
         // step 7 followed a reset: θ is the pretrained weights plus one clipped SGD step (momentum zeroed)
-        const theta = await read(model.blocks.map((b) => b.variable));
+        const theta = await read(model.blocks.map((b) => b.variable!));
         let sq = 0;
         theta.forEach((t, j) => t.forEach((v, i) => (sq += (v - base[j][i]) ** 2)));
         expect(Math.sqrt(sq)).toBeGreaterThan(0);
@@ -67,7 +67,7 @@ describe('MetaTrainer', () => {
     const omega = (await trainer.currentPolicy()).weights;
     expect(omega.w1).not.toEqual(omega0.w1);
     expect(omega.b2).not.toEqual(omega0.b2);
-    const finalTheta = await read(model.blocks.map((b) => b.variable));
+    const finalTheta = await read(model.blocks.map((b) => b.variable!));
 
     // interrupted run: 4 steps, checkpoint through the codec, a fresh process-like restart
     const model2 = createLlama(ckpt);
@@ -87,7 +87,7 @@ describe('MetaTrainer', () => {
     while (!t3.finished) resumed.push(await t3.runStep());
     expect(resumed).toEqual(logs.slice(4));
     expect((await t3.currentPolicy()).weights).toEqual(omega);
-    expect(await read(model3.blocks.map((b) => b.variable))).toEqual(finalTheta);
+    expect(await read(model3.blocks.map((b) => b.variable!))).toEqual(finalTheta);
     t3.dispose();
     model3.dispose();
     trainer.dispose();
@@ -96,12 +96,12 @@ describe('MetaTrainer', () => {
 
   it('with lr_mlp 0 the policy stays at its initial networks (the untrained control) while θ still trains', async () => {
     const model = createLlama(ckpt);
-    const base = await read(model.blocks.map((b) => b.variable));
+    const base = await read(model.blocks.map((b) => b.variable!));
     const trainer = new MetaTrainer({ model, tasks: tasks(), config: { ...metaConfig, lrMlp: 0, epochs: 1 } });
     const omega0 = (await trainer.currentPolicy()).weights;
     while (!trainer.finished) await trainer.runStep();
     expect((await trainer.currentPolicy()).weights).toEqual(omega0);
-    expect(await read(model.blocks.map((b) => b.variable))).not.toEqual(base);
+    expect(await read(model.blocks.map((b) => b.variable!))).not.toEqual(base);
     trainer.dispose();
     model.dispose();
   });

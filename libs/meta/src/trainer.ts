@@ -4,6 +4,7 @@
 // state below, so a run restored from its state continues exactly as it would have.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '@zotune/models';
+import { tfVar } from './tf-var';
 import type { Collator, Example, Objective } from '@zotune/tasks';
 import { INITIAL_FEATURE_STATE, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
 import type { MetaConfig } from './config';
@@ -92,11 +93,11 @@ export class MetaTrainer {
     this.config = opts.config;
     this.model = opts.model;
     this.tasks = opts.tasks;
-    const untrainable = opts.model.blocks.find((b) => !b.variable.trainable);
+    const untrainable = opts.model.blocks.find((b) => !tfVar(b).trainable);
     if (untrainable) throw new Error(`meta-training: block ${untrainable.name} is not trainable`);
     this.plan = new MetaPlan(opts.config, opts.tasks.map((t) => t.train.length));
     // the pretrained weights, kept to reset θ every R epochs
-    this.base = opts.model.blocks.map((b) => (b.variable.dataSync() as Float32Array).slice());
+    this.base = opts.model.blocks.map((b) => (tfVar(b).dataSync() as Float32Array).slice());
     const names = opts.model.blocks.map((b) => b.name);
     const init = opts.policy ?? initPertNN(names, { seed: this.plan.policySeed, hidden: opts.config.hidden });
     if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
@@ -168,7 +169,7 @@ export class MetaTrainer {
   }
 
   async state(): Promise<MetaState> {
-    const theta = await Promise.all(this.model.blocks.map(async (b) => ((await b.variable.data()) as Float32Array).slice()));
+    const theta = await Promise.all(this.model.blocks.map(async (b) => ((await tfVar(b).data()) as Float32Array).slice()));
     return {
       step: this.done,
       theta,
@@ -187,7 +188,7 @@ export class MetaTrainer {
     tf.tidy(() => {
       blocks.forEach((b, j) => {
         if (state.theta[j].length !== b.size) throw new Error(`meta-training state: block ${b.name} holds ${state.theta[j].length} values, expected ${b.size}`);
-        b.variable.assign(tf.tensor(state.theta[j], b.shape, 'float32'));
+        tfVar(b).assign(tf.tensor(state.theta[j], b.shape, 'float32'));
       });
     });
     this.sgd.load(state.momentum);
@@ -203,7 +204,7 @@ export class MetaTrainer {
 
   /** θ ← pretrained weights; momentum and every task's feature state start over. */
   private resetTheta(): void {
-    tf.tidy(() => this.model.blocks.forEach((b, j) => b.variable.assign(tf.tensor(this.base[j], b.shape, 'float32'))));
+    tf.tidy(() => this.model.blocks.forEach((b, j) => tfVar(b).assign(tf.tensor(this.base[j], b.shape, 'float32'))));
     this.sgd.reset();
     // each period is a fresh trajectory from the pretrained model, as fine-tuning starts: L± = 0, σ = 1
     this.features = this.tasks.map(() => INITIAL_FEATURE_STATE);

@@ -1,5 +1,6 @@
 export * from './batch';
 export * from './types';
+export * from './block';
 export * from './checkpoint';
 export * from './io';
 export * from './llama';

@@ -16,7 +16,14 @@ export interface Block {
   size: number;
   /** position in Model.blocks */
   index: number;
-  variable: tf.Variable;
+  /** the weights as a tfjs variable (engine tfjs); absent when `data` holds them */
+  variable?: tf.Variable;
+  /**
+   * the block's weights in JS memory, [size] (flattened `shape`), when the engine keeps them there
+   * (engine ort: fed to each run as a graph input, so in-place edits are seen by the next run; allocated
+   * on a SharedArrayBuffer so worker threads can perturb them). Then `variable` is absent.
+   */
+  data?: Float32Array;
 }
 
 export interface LlamaConfig {

@@ -64,7 +64,7 @@ describe('objectives', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) expect(lossValue(model, batch)).toBe(first);
     expect(tf.memory().numTensors).toBe(before);
-    const vars = model.blocks.map((b) => b.variable);
+    const vars = model.blocks.map((b) => b.variable!);
     const { value, grads } = tf.variableGrads(() => classificationLoss(model, batch), vars);
     expect(value.dataSync()[0]).toBeCloseTo(first, 5);
     const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);

@@ -4,8 +4,7 @@
 // zeroth-order fine-tuning avoids.
 import * as tf from '@tensorflow/tfjs-core';
 // @zotune/models registers tfjs-core's gradients when it loads (the node bundle of tfjs-core has none)
-import '@zotune/models';
-import type { Block } from '@zotune/models';
+import { blockVariable, type Block } from '@zotune/models';
 import { decays } from './update';
 
 /** The objective as a tf function of the current weights: a scalar loss, differentiable in the blocks. */
@@ -42,11 +41,11 @@ export interface Adam {
 export function createAdam(blocks: readonly Block[], opts: AdamOptions): Adam {
   const { lr, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, weightDecay = 0 } = opts;
   if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`adam: lr must be a finite number > 0, got ${lr}`);
-  const untrainable = blocks.find((b) => !b.variable.trainable);
+  const vars = blocks.map((b) => blockVariable(b, 'adam'));
+  const untrainable = blocks.find((b, j) => !vars[j].trainable);
   if (untrainable) throw new Error(`adam: block ${untrainable.name} is not trainable (create the model's variables trainable for first-order training)`);
-  const vars = blocks.map((b) => b.variable);
   const optimizer = tf.train.adam(lr, beta1, beta2, epsilon);
-  const decayed = blocks.filter((b) => weightDecay > 0 && decays(b));
+  const decayed = vars.filter((_, j) => weightDecay > 0 && decays(blocks[j]));
   return {
     async step({ lossTensor, step }) {
       const { value, grads } = tf.variableGrads(lossTensor, vars);
@@ -64,7 +63,7 @@ export function createAdam(blocks: readonly Block[], opts: AdamOptions): Adam {
       if (decayed.length) {
         // AdamW: θ ← θ − lr·λ·θ after the Adam step
         tf.tidy(() => {
-          for (const b of decayed) b.variable.assign(tf.mul(b.variable, 1 - lr * weightDecay));
+          for (const v of decayed) v.assign(tf.mul(v, 1 - lr * weightDecay));
         });
       }
       return { step, loss, forwardPasses: 1, backwardPasses: 1 };

@@ -233,7 +233,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
       },
     };
     const est = createEstimator({ name: 'guided', lr: 0.01 });
-    const E = Array.from(t.blocks[0].variable.dataSync());
+    const E = Array.from(t.blocks[0].variable!.dataSync());
     const recs = await runSteps(est, t, 3, { scale });
     expect(seen.map((s) => [s.step, s.prevStep])).toEqual([[0, undefined], [1, 0], [2, 1]]);
     expect(seen[0].mean).toBeCloseTo(E.reduce((a, b) => a + b, 0) / E.length, 5);

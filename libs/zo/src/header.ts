@@ -1,6 +1,6 @@
 // What a run writes about its base model and estimator at the top of its trajectory.
 import { createWeightsHasher, TRAJECTORY_MAGIC, TRAJECTORY_VERSION, type TrajectoryHeader } from '@zotune/artifacts';
-import type { Block, BlockKind } from '@zotune/models';
+import { blockValuesAsync, type Block, type BlockKind } from '@zotune/models';
 import type { EstimatorConfig } from './config';
 
 /** Block descriptions (name, shape, kind) in model order, no tensors. */
@@ -11,7 +11,7 @@ export function blockInfo(blocks: readonly Block[]): { name: string; shape: numb
 /** sha256 of the weights, as the policy fingerprint's weightsSha256 (name, shape, float32 LE bytes per block). */
 export async function weightsDigest(blocks: readonly Block[]): Promise<string> {
   const h = createWeightsHasher();
-  for (const b of blocks) h.update(b.name, b.shape, (await b.variable.data()) as Float32Array);
+  for (const b of blocks) h.update(b.name, b.shape, await blockValuesAsync(b));
   return h.digest();
 }
 

@@ -22,11 +22,11 @@ beforeAll(() => {
 });
 afterAll(() => {
   gvec.dispose();
-  block.variable.dispose();
+  block.variable!.dispose();
 });
 
 const lossValue = async () => {
-  const t = tf.tidy(() => tf.sum(tf.mul(gvec, block.variable)));
+  const t = tf.tidy(() => tf.sum(tf.mul(gvec, block.variable!)));
   const v = (await t.data())[0];
   t.dispose();
   return v;

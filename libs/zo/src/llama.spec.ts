@@ -33,7 +33,7 @@ function objective(model: LlamaModel, b: PackedBatch): () => tf.Scalar {
   });
 }
 
-const snapshot = (m: LlamaModel) => m.blocks.map((b) => (b.variable.dataSync() as Float32Array).slice());
+const snapshot = (m: LlamaModel) => m.blocks.map((b) => (b.variable!.dataSync() as Float32Array).slice());
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'zotune-zo-llama-'));

@@ -42,6 +42,21 @@ describe('Perturber.move', () => {
     expect(sameBits([after[1]], [before[1]])).toBe(true); // σ = 0: untouched
   });
 
+  it('gives blocks held in JS memory (Block.data, engine ort) the same bits as tfjs variables, cached or not', () => {
+    toy = makeToy(2);
+    const sigma = [0.5, 0, 2, 1];
+    const terms = [{ seed: 21, coef: 1e-2 }, { seed: 22, coef: -3e-3 }];
+    const keep = (b: { kind: string }) => (b.kind === 'matrix' ? 1 : 0.999);
+    for (const cacheNoise of [false, true]) {
+      const before = toy.snapshot();
+      const hosted = toy.blocks.map((b, j) => ({ ...b, variable: undefined, data: before[j].slice() }));
+      new Perturber({ cacheNoise }).move(toy.blocks, sigma, terms, keep);
+      new Perturber({ cacheNoise }).move(hosted, sigma, terms, keep);
+      expect(sameBits(hosted.map((b) => b.data), toy.snapshot())).toBe(true);
+      expect(sameBits(hosted.map((b) => b.data), before)).toBe(false);
+    }
+  });
+
   it('restores the weights to float32 round-off after + then −, and after the MeZO +ε, −2ε, +ε', () => {
     toy = makeToy(3);
     const p = new Perturber();

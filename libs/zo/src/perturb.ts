@@ -3,9 +3,10 @@
 // no tfjs op on the wasm and cpu backends), so at most one block's noise exists at a time and memory
 // stays that of inference. Every perturbation, restore and update of a run, live or replayed, goes
 // through Perturber.move: the same float32 operations in the same order, which is what makes replay
-// bit-identical.
+// bit-identical. A block whose weights live in JS memory (Block.data, engine ort) is updated in place
+// by the same noiseSum and combineWeights arithmetic, so both homes give the same bits.
 import type { Block } from '@zotune/models';
-import { applyNoiseMany, applySum, normalFill, type NoiseTerm, type NoiseUpdate } from '@zotune/tensor';
+import { applyNoiseMany, applySum, combineWeights, noiseSum, normalFill, type NoiseTerm, type NoiseUpdate } from '@zotune/tensor';
 
 export type { NoiseTerm };
 
@@ -42,7 +43,8 @@ export class Perturber {
       const t = s === 0 ? [] : terms.filter((x) => x.coef !== 0).map((x) => ({ seed: x.seed, coef: x.coef * s }));
       if (t.length === 0 && k === 1) continue;
       if (this.cache && t.length > 0) this.applyCached(b, t, k);
-      else pass.push({ variable: b.variable, block: b.index, terms: t, keep: k });
+      else if (b.data) b.data.set(combineWeights(b.data, t.length > 0 ? noiseSum(b.size, b.index, t) : null, k));
+      else pass.push({ variable: b.variable!, block: b.index, terms: t, keep: k });
     }
     applyNoiseMany(pass);
   }
@@ -67,7 +69,8 @@ export class Perturber {
       const a = f(t.coef);
       for (let i = 0; i < S.length; i++) S[i] = f(S[i] + f(a * z[i]));
     }
-    applySum(b.variable, S, keep);
+    if (b.data) b.data.set(combineWeights(b.data, S, keep));
+    else applySum(b.variable!, S, keep);
   }
 
   private noise(seed: number, b: Block): Float32Array {

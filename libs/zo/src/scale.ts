@@ -41,18 +41,36 @@ export function fixedScale(sigma: ArrayLike<number> | null, name = 'fixed'): Sca
   return { name, sigma: () => s };
 }
 
-/** Mean and unbiased variance of each block (one reduction per block, one read back). */
+/** Mean and population variance of an array, two passes in float64 (blocks kept in JS memory). */
+function momentsHost(x: Float32Array): [number, number] {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  const mean = s / x.length;
+  let q = 0;
+  for (let i = 0; i < x.length; i++) q += (x[i] - mean) * (x[i] - mean);
+  return [mean, q / x.length];
+}
+
+/**
+ * Mean and unbiased variance of each block: tfjs blocks by one reduction each and one read back,
+ * blocks held in JS memory (engine ort) on the host.
+ */
 export async function blockStats(blocks: readonly Block[]): Promise<BlockStats[]> {
-  const packed = tf.tidy(() => tf.stack(blocks.flatMap((b) => {
-    const { mean, variance } = tf.moments(b.variable);
-    return [mean, variance];
-  }))); // [2 · blocks]
-  const v = await packed.data();
-  packed.dispose();
-  return blocks.map((b, j) => ({
-    mean: v[2 * j],
-    variance: b.size > 1 ? (v[2 * j + 1] * b.size) / (b.size - 1) : 0,
-  }));
+  const onDevice = blocks.filter((b) => !b.data);
+  let v: ArrayLike<number> = [];
+  if (onDevice.length > 0) {
+    const packed = tf.tidy(() => tf.stack(onDevice.flatMap((b) => {
+      const { mean, variance } = tf.moments(b.variable!);
+      return [mean, variance];
+    }))); // [2 · tfjs blocks]
+    v = await packed.data();
+    packed.dispose();
+  }
+  let j = 0;
+  return blocks.map((b) => {
+    const [mean, pop] = b.data ? momentsHost(b.data) : [v[2 * j], v[2 * j++ + 1]];
+    return { mean, variance: b.size > 1 ? (pop * b.size) / (b.size - 1) : 0 };
+  });
 }
 
 /** Ask the scale for this step's σ and check it: one finite, non-negative value per block. */

@@ -38,7 +38,7 @@ export function makeToy(seed = 1, opts: { trainable?: boolean } = {}): Toy {
   });
   const tokens = tf.tensor1d([0, 1, 2, 3, 4, 5, 1, 3], 'int32'); // [8]
   const target = tf.tensor2d(gaussian(24, 999, 1), [8, 3]); // [8, 3]
-  const [E, W, b, g] = blocks.map((x) => x.variable);
+  const [E, W, b, g] = blocks.map((x) => x.variable!);
   const lossTensor = () => tf.tidy(() => {
     const h = tf.add(tf.matMul(tf.gather(E, tokens), W), b); // [8, 3]
     return tf.mean(tf.square(tf.sub(tf.mul(h, g), target))) as tf.Scalar;
@@ -52,10 +52,10 @@ export function makeToy(seed = 1, opts: { trainable?: boolean } = {}): Toy {
       t.dispose();
       return v;
     },
-    snapshot: () => blocks.map((x) => x.variable.dataSync() as Float32Array).map((a) => a.slice()),
-    restore: (values) => tf.tidy(() => blocks.forEach((x, i) => x.variable.assign(tf.tensor(values[i], x.shape)))),
+    snapshot: () => blocks.map((x) => x.variable!.dataSync() as Float32Array).map((a) => a.slice()),
+    restore: (values) => tf.tidy(() => blocks.forEach((x, i) => x.variable!.assign(tf.tensor(values[i], x.shape)))),
     dispose: () => {
-      tf.dispose([tokens, target, ...blocks.map((x) => x.variable)]);
+      tf.dispose([tokens, target, ...blocks.map((x) => x.variable!)]);
     },
   };
 }

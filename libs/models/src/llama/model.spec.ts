@@ -101,7 +101,7 @@ describe.each([
     expect(names.slice(-2)).toEqual(['model.norm.weight', 'lm_head.weight']);
     model.blocks.forEach((b, i) => {
       expect(b.index).toBe(i);
-      expect(b.variable.shape).toEqual(b.shape);
+      expect(b.variable!.shape).toEqual(b.shape);
       expect(b.size).toBe(b.shape.reduce((x, y) => x * y, 1));
     });
     const byName = new Map(model.blocks.map((b) => [b.name, b]));
@@ -155,8 +155,8 @@ describe('LlamaModel gradients', () => {
     );
     const grads = (kernels: boolean) => {
       const model = createLlama(c, { kernels });
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(model.scoreCandidates(batch))) as tf.Scalar, model.blocks.map((b) => b.variable));
-      const out = new Map(model.blocks.map((b) => [b.name, grads[b.variable.name].dataSync().slice()]));
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(model.scoreCandidates(batch))) as tf.Scalar, model.blocks.map((b) => b.variable!));
+      const out = new Map(model.blocks.map((b) => [b.name, grads[b.variable!.name].dataSync().slice()]));
       tf.dispose([value, ...Object.values(grads)]);
       model.dispose();
       return out;
@@ -263,10 +263,10 @@ describe.each([
       const s = model.scoreCandidates(batch); // [B, K]
       // cross-entropy of the softmax over candidates against candidate 0
       return tf.neg(tf.mean(tf.gather(tf.logSoftmax(s), tf.tensor1d([0], 'int32'), 1))) as tf.Scalar;
-    }, model.blocks.map((b) => b.variable));
+    }, model.blocks.map((b) => b.variable!));
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     for (const b of model.blocks) {
-      const g = grads[b.variable.name];
+      const g = grads[b.variable!.name];
       expect(g, b.name).toBeDefined();
       expect(g.shape).toEqual(b.shape);
       const d = g.dataSync();

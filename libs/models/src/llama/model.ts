@@ -67,7 +67,7 @@ export class LlamaModel implements Model {
     this.format = ckpt.format;
     this.source = ckpt.source;
     this.blocks = blocksFromCheckpoint(ckpt);
-    const byName = new Map(this.blocks.map((b) => [b.name, b.variable]));
+    const byName = new Map(this.blocks.map((b) => [b.name, b.variable!]));
     const get = (name: string) => byName.get(name)!;
     this.embed = get(EMBED_NAME);
     this.finalNorm = get(FINAL_NORM_NAME);
@@ -137,7 +137,7 @@ export class LlamaModel implements Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const b of this.blocks) b.variable.dispose();
+    for (const b of this.blocks) b.variable!.dispose();
     for (const d of this.derived.values()) d.value.dispose();
     this.derived.clear();
     disposeRope(this.rope);

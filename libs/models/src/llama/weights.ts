@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import type { Block, LlamaConfig } from '../types';
+import { blockValues } from '../block';
 import { tensorSpecs, validateLlamaConfig } from './names';
 
 /** [rows, cols] → [cols, rows] on the host. */
@@ -46,7 +47,7 @@ export function blocksFromCheckpoint(ckpt: Checkpoint): Block[] {
       blocks.push({ name: spec.name, shape, kind: spec.kind, size, index: blocks.length, variable });
     }
   } catch (e) {
-    for (const b of blocks) b.variable.dispose();
+    for (const b of blocks) b.variable?.dispose();
     throw e;
   }
   return blocks;
@@ -63,7 +64,7 @@ export function checkpointFromBlocks(
 ): Checkpoint {
   const tensors = new Map<string, HostTensor>();
   for (const b of blocks) {
-    const data = b.variable.dataSync() as Float32Array;
+    const data = blockValues(b);
     if (b.kind === 'matrix') tensors.set(b.name, { shape: [b.shape[1], b.shape[0]], data: transposeHost(data, b.shape[0], b.shape[1]) });
     else tensors.set(b.name, { shape: [...b.shape], data: Float32Array.from(data) });
   }
