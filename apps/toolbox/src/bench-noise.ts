@@ -49,9 +49,14 @@ export interface BenchNoiseResult {
   perturb: PerturbPassResult;
 }
 
+/** Where the weights live: SharedArrayBuffers (updated in place by the threads) or plain ArrayBuffers. */
+type Home = 'shared' | 'plain';
+type Sample = { wall: number; cpu: number };
+
 /** One perturb pass kind timed at one thread count. */
 export interface PassTiming {
   threads: number;
+  home: Home;
   /** best wall time of one pass over every block (ms) */
   ms: number;
   passesPerSecond: number;
@@ -71,9 +76,12 @@ export interface PerturbPassResult {
   move: PassTiming[];
   /** an update with weight decay: θ ← keep·θ + two terms (decay on every block) */
   update: PassTiming[];
-  /** passes/s at `threads` over passes/s at 1 thread (issue 10's target: ≥ 1.8 at 2 threads) */
+  /** passes/s at `threads` (weights shared) over passes/s at 1 thread (issue 10's target: ≥ 1.8 at 2 threads) */
   moveSpeedup: number;
   updateSpeedup: number;
+  /** the same with the weights on plain ArrayBuffers (engine ort's home) */
+  moveSpeedupPlain: number;
+  updateSpeedupPlain: number;
   timing: string;
 }
 
@@ -101,42 +109,46 @@ async function timeOnce(fn: () => Promise<void>): Promise<{ wall: number; cpu: n
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
- * Perturb passes over the weights of `shape` (shared Float32Arrays, one per block) on 1 thread and on
- * `threads`: `rounds` rounds, each timing one pass of every kind on every pool in turn; the best is kept.
+ * Perturb passes over the weights of `shape` (one Float32Array per block) on 1 thread and on `threads`,
+ * with the weights on SharedArrayBuffers (updated in place by the threads) and on plain ArrayBuffers
+ * (ONNX Runtime's home: sums from the threads, the update on the calling thread): `rounds` rounds, each
+ * timing one pass of every kind on every runner in turn; the best wall time is kept.
  */
 export async function benchPerturbPass(shape: Shape, threads: number, rounds: number): Promise<PerturbPassResult> {
   const specs = tensorSpecs(SHAPES[shape]);
-  const data = specs.map((t, i) => {
-    const d = sharedFloat32Array(t.hfShape.reduce((a, b) => a * b, 1));
-    normalFill(d, 12345, i);
-    for (let k = 0; k < d.length; k++) d[k] *= 0.02;
-    return d;
-  });
-  const parameters = data.reduce((a, d) => a + d.length, 0);
-  const counts = threads === 1 ? [1] : [1, threads];
-  const pools = counts.map((t) => NoisePool.create(t));
+  const weights = (home: Home) =>
+    specs.map((t, i) => {
+      const n = t.hfShape.reduce((a, b) => a * b, 1);
+      const d = home === 'shared' ? sharedFloat32Array(n) : new Float32Array(n);
+      normalFill(d, 12345, i);
+      for (let k = 0; k < d.length; k++) d[k] *= 0.02;
+      return d;
+    });
+  const homes: [number, Home][] = threads === 1 ? [[1, 'plain']] : [[1, 'plain'], [threads, 'shared'], [threads, 'plain']];
+  const runners = homes.map(([t, home]) => ({ pool: NoisePool.create(t), home, data: weights(home), move: [] as Sample[], update: [] as Sample[] }));
+  const parameters = runners[0].data.reduce((a, d) => a + d.length, 0);
   let seed = 1;
-  const move = (): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: 1e-3 }] }));
-  const update = (): ArrayNoiseUpdate[] =>
+  const move = (data: Float32Array[]): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: 1e-3 }] }));
+  const update = (data: Float32Array[]): ArrayNoiseUpdate[] =>
     data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: -1e-4 }, { seed: seed + 1, coef: 1e-4 }], keep: 0.99999 }));
-  const times = pools.map(() => ({ move: [] as { wall: number; cpu: number }[], update: [] as { wall: number; cpu: number }[] }));
   try {
     for (let r = 0; r <= rounds; r++) {
-      for (const [p, pool] of pools.entries()) {
+      for (const run of runners) {
         seed += 2;
-        times[p].move.push(await timeOnce(() => pool.apply(move())));
-        times[p].update.push(await timeOnce(() => pool.apply(update())));
+        run.move.push(await timeOnce(() => run.pool.apply(move(run.data))));
+        run.update.push(await timeOnce(() => run.pool.apply(update(run.data))));
       }
     }
   } finally {
-    await Promise.all(pools.map((p) => p.close()));
+    await Promise.all(runners.map((r) => r.pool.close()));
   }
-  const timing = (p: number, kind: 'move' | 'update', terms: number): PassTiming => {
-    const t = times[p][kind].slice(1); // round 0 warms up
+  const timing = (run: (typeof runners)[number], kind: 'move' | 'update', terms: number): PassTiming => {
+    const t = run[kind].slice(1); // round 0 warms up
     const ms = Math.min(...t.map((x) => x.wall));
     const cpuMs = median(t.map((x) => x.cpu));
     return {
-      threads: pools[p].threads,
+      threads: run.pool.threads,
+      home: run.home,
       ms,
       passesPerSecond: 1000 / ms,
       samplesPerSecond: Math.round((parameters * terms * 1000) / ms),
@@ -144,17 +156,20 @@ export async function benchPerturbPass(shape: Shape, threads: number, rounds: nu
       coresUsed: cpuMs / median(t.map((x) => x.wall)),
     };
   };
-  const mv = pools.map((_, p) => timing(p, 'move', 1));
-  const up = pools.map((_, p) => timing(p, 'update', 2));
+  const mv = runners.map((r) => timing(r, 'move', 1));
+  const up = runners.map((r) => timing(r, 'update', 2));
+  const ratio = (ts: PassTiming[], i: number) => ts[Math.min(i, ts.length - 1)].passesPerSecond / ts[0].passesPerSecond;
   return {
     shape,
-    blocks: data.length,
+    blocks: specs.length,
     parameters,
     move: mv,
     update: up,
-    moveSpeedup: mv[mv.length - 1].passesPerSecond / mv[0].passesPerSecond,
-    updateSpeedup: up[up.length - 1].passesPerSecond / up[0].passesPerSecond,
-    timing: `best wall time of ${rounds} rounds after a warm-up round (cpu: median); each round times every pass kind on 1 and ${threads} threads in turn`,
+    moveSpeedup: ratio(mv, 1),
+    updateSpeedup: ratio(up, 1),
+    moveSpeedupPlain: ratio(mv, 2),
+    updateSpeedupPlain: ratio(up, 2),
+    timing: `best wall time of ${rounds} rounds after a warm-up round (cpu: median); each round times every pass kind on every runner in turn`,
   };
 }
 
@@ -192,7 +207,7 @@ export async function benchNoise(
     await v.data(); // wait for the backend before the variable goes
     say(`applyNoise: ${((apply1 / n) * 1e9).toFixed(2)} ns/element (one term), ${((apply2 / n) * 1e9).toFixed(2)} (two terms + keep)`);
     const perturb = await benchPerturbPass(pass.shape, pass.threads, pass.rounds);
-    say(`perturb pass (${pass.shape}, ${perturb.parameters} parameters): ${perturb.moveSpeedup.toFixed(2)}x move, ${perturb.updateSpeedup.toFixed(2)}x update from 1 to ${pass.threads} threads`);
+    say(`perturb pass (${pass.shape}, ${perturb.parameters} parameters), 1 → ${pass.threads} threads: move ${perturb.moveSpeedup.toFixed(2)}x shared, ${perturb.moveSpeedupPlain.toFixed(2)}x plain; update ${perturb.updateSpeedup.toFixed(2)}x, ${perturb.updateSpeedupPlain.toFixed(2)}x`);
     return {
       implementation,
       n,
@@ -222,8 +237,8 @@ function text(r: BenchNoiseResult): string {
     `perturb pass over ${r.perturb.shape} (${r.perturb.blocks} blocks, ${(r.perturb.parameters / 1e6).toFixed(2)}M parameters):`,
     ...(['move', 'update'] as const).map(
       (k) =>
-        `  ${k}: ${r.perturb[k].map((t) => `${t.threads} thread${t.threads > 1 ? 's' : ''} ${t.ms.toFixed(1)} ms (${m(t.samplesPerSecond)}, cpu ${t.cpuMs.toFixed(0)} ms, ${t.coresUsed.toFixed(2)} cores)`).join(', ')}; ` +
-        `${(k === 'move' ? r.perturb.moveSpeedup : r.perturb.updateSpeedup).toFixed(2)}x`,
+        `  ${k}: ${r.perturb[k].map((t) => `${t.threads} thread${t.threads > 1 ? `s ${t.home}` : ''} ${t.ms.toFixed(1)} ms (${m(t.samplesPerSecond)}, cpu ${t.cpuMs.toFixed(0)} ms, ${t.coresUsed.toFixed(2)} cores)`).join(', ')}; ` +
+        `${(k === 'move' ? r.perturb.moveSpeedup : r.perturb.updateSpeedup).toFixed(2)}x shared, ${(k === 'move' ? r.perturb.moveSpeedupPlain : r.perturb.updateSpeedupPlain).toFixed(2)}x plain`,
     ),
   ].join('\n');
 }

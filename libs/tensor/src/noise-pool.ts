@@ -1,11 +1,14 @@
 // applyNoiseArrays on several threads: a pool of node:worker_threads, each with its own instance of the
-// WebAssembly SIMD noise kernel, that splits a pass's (block, element range) work between them over
-// SharedArrayBuffer-backed weights. The noise is counter-based and the update is element-wise, so any
+// WebAssembly SIMD noise kernel, that splits a pass's (block, element range) work between them. Weights
+// on SharedArrayBuffers are updated in place by the threads; weights on plain ArrayBuffers (which the
+// threads cannot reach: ONNX Runtime takes no shared inputs) get the noise sums from the threads through
+// a shared buffer and the update on the calling thread. The noise is counter-based and the update is element-wise, so any
 // split gives the bits of one thread (tests check it against applyNoiseArrays and applyNoiseMany).
 // The threads are unref'd while idle: a pool never keeps the process alive, and close() is optional.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { applyNoiseRange, checkArrayUpdates, type ArrayNoiseUpdate } from './noise-arrays';
+import { combineWeights } from './noise';
+import { applyNoiseRange, checkArrayUpdates, sharedFloat32Array, type ArrayNoiseUpdate } from './noise-arrays';
 import { noiseKeys } from './noise-ref';
 import { NoiseWasm } from './noise-wasm';
 
@@ -13,6 +16,11 @@ export interface NoisePoolOptions {
   /** passes with fewer elements to update run on the calling thread (default 2^15): the hand-off costs more */
   minParallel?: number;
 }
+
+/** Elements per batch of noise sums for weights on plain ArrayBuffers (two buffers: 2 × 8 MiB). */
+const SUM_BATCH = 1 << 21;
+/** Elements per combineWeights call on this thread: stays in L2. */
+const CHUNK = 1 << 16;
 
 /** The WebAssembly JS API members used here (the project's TypeScript libs do not declare them). */
 interface WasmApi {
@@ -43,7 +51,7 @@ export function checkThreads(threads: number, where = 'threads'): number {
  * Cut each item into `parts` element ranges of about equal cost (elements × (terms + 1)) at multiples of
  * 8 (whole groups of the kernel). Returns, per part, [item, start, n, ...] of its non-empty ranges.
  */
-export function splitWork(items: readonly ArrayNoiseUpdate[], parts: number): number[][] {
+export function splitWork(items: readonly Pick<ArrayNoiseUpdate, 'data' | 'terms'>[], parts: number): number[][] {
   const cost = items.map((it) => it.terms.length + 1);
   const total = items.reduce((s, it, i) => s + it.data.length * cost[i], 0);
   const out: number[][] = Array.from({ length: parts }, () => []);
@@ -62,7 +70,9 @@ export function splitWork(items: readonly ArrayNoiseUpdate[], parts: number): nu
 }
 
 export class NoisePool {
-  private job: Job | undefined;
+  private readonly jobs = new Map<number, Job>();
+  /** two shared buffers of SUM_BATCH floats for viaSums, allocated on first use */
+  private sums: [Float32Array, Float32Array] | undefined;
   private queue: Promise<void> = Promise.resolve();
   private broken = '';
   private closing = false;
@@ -109,8 +119,7 @@ export class NoisePool {
 
   /**
    * applyNoiseArrays(items) split across the threads; resolves when every weight is updated. Items are
-   * checked before any weight changes; with more than one thread their data must be on
-   * SharedArrayBuffers (sharedFloat32Array). Calls run one after another in call order.
+   * checked before any weight changes. Calls run one after another in call order.
    */
   apply(items: readonly ArrayNoiseUpdate[]): Promise<void> {
     const run = this.queue.then(() => this.run(items));
@@ -134,33 +143,76 @@ export class NoisePool {
       for (const it of work) applyNoiseRange(it, 0, it.data.length);
       return;
     }
-    items.forEach((it, i) => {
-      if (!(it.data.buffer instanceof SharedArrayBuffer))
-        throw new Error(`NoisePool.apply: items[${i}].data is not on a SharedArrayBuffer (allocate it with sharedFloat32Array)`);
-    });
-    const msgItems = work.map((it) => ({
-      data: it.data,
-      keys: it.terms.flatMap((t) => [...noiseKeys(t.seed, it.block), t.coef]),
-      keep: it.keep ?? 1,
-    }));
-    const parts = splitWork(work, this.workers.length);
+    const shared = work.filter((it) => it.data.buffer instanceof SharedArrayBuffer);
+    if (shared.length > 0) {
+      const msg = shared.map((it) => ({ data: it.data, keys: keysOf(it), keep: it.keep ?? 1, first: 0, sumOnly: false }));
+      await this.post(msg, splitWork(shared, this.workers.length));
+    }
+    const plain = work.filter((it) => !(it.data.buffer instanceof SharedArrayBuffer));
+    for (const it of plain) if (it.terms.length === 0) applyNoiseRange(it, 0, it.data.length); // keep only: no noise
+    await this.viaSums(plain.filter((it) => it.terms.length > 0));
+  }
+
+  /**
+   * Items whose weights the threads cannot reach (plain ArrayBuffers, e.g. ONNX Runtime's inputs): the
+   * threads write the noise sums S of a batch of at most SUM_BATCH elements into a shared buffer, and
+   * this thread applies data ← f32(f32(keep·data) + S) (combineWeights) while they fill the other buffer.
+   */
+  private async viaSums(items: readonly ArrayNoiseUpdate[]): Promise<void> {
+    if (items.length === 0) return;
+    this.sums ??= [sharedFloat32Array(SUM_BATCH), sharedFloat32Array(SUM_BATCH)];
+    const batches: { it: ArrayNoiseUpdate; keys: number[]; first: number; n: number; at: number }[][] = [[]];
+    let used = 0;
+    for (const it of items) {
+      const keys = keysOf(it);
+      for (let first = 0; first < it.data.length; ) {
+        if (used === SUM_BATCH) (batches.push([]), (used = 0));
+        const n = Math.min(it.data.length - first, SUM_BATCH - used);
+        batches[batches.length - 1].push({ it, keys, first, n, at: used });
+        used += n;
+        first += n;
+      }
+    }
+    const start = (b: number) => {
+      const out = this.sums![b % 2];
+      const pieces = batches[b].map((p) => ({ data: out.subarray(p.at, p.at + p.n), terms: p.it.terms }));
+      const msg = batches[b].map((p, i) => ({ data: pieces[i].data, keys: p.keys, keep: 1, first: p.first, sumOnly: true }));
+      return this.post(msg, splitWork(pieces, this.workers.length));
+    };
+    let next = start(0);
+    for (let b = 0; b < batches.length; b++) {
+      await next;
+      if (b + 1 < batches.length) next = start(b + 1);
+      const out = this.sums[b % 2];
+      for (const p of batches[b]) {
+        for (let a = 0; a < p.n; a += CHUNK) {
+          const c = Math.min(CHUNK, p.n - a);
+          const w = p.it.data.subarray(p.first + a, p.first + a + c);
+          w.set(combineWeights(w, out.subarray(p.at + a, p.at + a + c), p.it.keep ?? 1));
+        }
+      }
+    }
+  }
+
+  /** Send each thread its ranges of the message items; resolves when every busy thread is done. */
+  private post(items: object[], parts: number[][]): Promise<void> {
     const id = this.nextId++;
     const busy = this.workers.filter((_, p) => parts[p].length > 0);
-    await new Promise<void>((resolve, reject) => {
-      this.job = { id, left: busy.length, error: '', resolve, reject };
+    return new Promise<void>((resolve, reject) => {
+      this.jobs.set(id, { id, left: busy.length, error: '', resolve, reject });
       for (const w of busy) w.ref(); // an awaited pass keeps the process alive
       this.workers.forEach((w, p) => {
-        if (parts[p].length > 0) w.postMessage({ id, items: msgItems, ranges: parts[p] });
+        if (parts[p].length > 0) w.postMessage({ id, items, ranges: parts[p] });
       });
     }).finally(() => {
-      this.job = undefined;
-      for (const w of this.workers) w.unref();
+      this.jobs.delete(id);
+      if (this.jobs.size === 0) for (const w of this.workers) w.unref();
     });
   }
 
   private done(id: number, error: string): void {
-    const job = this.job;
-    if (!job || job.id !== id) return;
+    const job = this.jobs.get(id);
+    if (!job) return;
     if (error && !job.error) job.error = error;
     if (--job.left > 0) return;
     if (job.error) job.reject(new Error(job.error));
@@ -169,8 +221,13 @@ export class NoisePool {
 
   private fail(message: string): void {
     if (!this.broken) this.broken = message;
-    this.job?.reject(new Error(this.broken));
+    for (const job of this.jobs.values()) job.reject(new Error(this.broken));
   }
+}
+
+/** The kernel keys and coefficient of each term: [k0, k1, coef, ...]. */
+function keysOf(it: ArrayNoiseUpdate): number[] {
+  return it.terms.flatMap((t) => [...noiseKeys(t.seed, it.block), t.coef]);
 }
 
 const shared = new Map<number, NoisePool>();

@@ -2,9 +2,10 @@
 // under tsx and vitest: it needs nothing but the compiled noise kernel (assembly/noise.ts), which the
 // pool passes in workerData. It updates ranges of Float32Arrays on SharedArrayBuffers in place with
 // the arithmetic of NoiseWasm.sum + combine (noise-wasm.ts): per element,
-//   S = Σ_t f32(coef_t·z(k0_t, k1_t, index)) from +0 in order; data = f32(f32(keep·data) + S).
-// Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep }], ranges: [item, start, n, ...] };
-// out: { id } or { id, error } (one line).
+//   S = Σ_t f32(coef_t·z(k0_t, k1_t, first + index)) from +0 in order; data = f32(f32(keep·data) + S),
+// or (sumOnly) writes S alone, for weights the pool updates on its own thread.
+// Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep, first, sumOnly }], ranges: [item,
+// start, n, ...] }; out: { id } or { id, error } (one line).
 import { parentPort, workerData } from 'node:worker_threads';
 
 const CHUNK = 1 << 16; // elements per kernel call, as in noise-wasm.ts
@@ -16,21 +17,25 @@ const need = stage + CHUNK * 4;
 if (need > ex.memory.buffer.byteLength) ex.memory.grow(Math.ceil((need - ex.memory.buffer.byteLength) / 65536));
 const heap = new Float32Array(ex.memory.buffer);
 
-/** data[start, start + n) ← f32(f32(keep·data) + S); keys as in the message. */
-function updateRange(data, keys, keep, start, n) {
+/**
+ * Elements [start, start + n) of an item: z index first + i for element i. In place:
+ * data ← f32(f32(keep·data) + S); sumOnly: data ← S (the caller applies it).
+ */
+function updateRange({ data, keys, keep, first: z0, sumOnly }, start, n) {
   const mode = (keep !== 1 ? 1 : 0) | (keys.length > 0 ? 2 : 0); // the kernel's combine modes
-  if (mode === 0) return;
+  if (mode === 0 && !sumOnly) return;
   const first = base / 4;
   for (let i = start; i < start + n; ) {
-    const off = i % 2; // sample i lands at float first + off
+    const k = z0 + i;
+    const off = k % 2; // sample k lands at float first + off
     const c = Math.min(start + n - i, CHUNK - off);
-    const groups = groupsOf(i, c);
-    if (keys.length > 0) {
-      heap.fill(0, first, first + groups * 8);
-      for (let t = 0; t < keys.length; t += 3) ex.run(keys[t], keys[t + 1], Math.floor(i / 2) >>> 0, groups, base, keys[t + 2], 1);
+    const groups = groupsOf(k, c);
+    heap.fill(0, first, first + groups * 8);
+    for (let t = 0; t < keys.length; t += 3) ex.run(keys[t], keys[t + 1], Math.floor(k / 2) >>> 0, groups, base, keys[t + 2], 1);
+    if (!sumOnly) {
+      heap.set(data.subarray(i, i + c), stage / 4);
+      ex.combine(stage, base + 4 * off, c, keep, mode);
     }
-    heap.set(data.subarray(i, i + c), stage / 4);
-    ex.combine(stage, base + 4 * off, c, keep, mode);
     data.set(heap.subarray(first + off, first + off + c), i);
     i += c;
   }
@@ -39,8 +44,7 @@ function updateRange(data, keys, keep, start, n) {
 parentPort.on('message', ({ id, items, ranges }) => {
   try {
     for (let r = 0; r < ranges.length; r += 3) {
-      const it = items[ranges[r]];
-      updateRange(it.data, it.keys, it.keep, ranges[r + 1], ranges[r + 2]);
+      updateRange(items[ranges[r]], ranges[r + 1], ranges[r + 2]);
     }
     parentPort.postMessage({ id });
   } catch (e) {

@@ -21,8 +21,9 @@ export interface PerturberOptions {
    */
   cacheNoise?: boolean;
   /**
-   * Threads that update the blocks held in JS memory (Block.data, on SharedArrayBuffers when > 1);
-   * default 1. Same results, bit for bit, for any count. Blocks in tfjs variables use this thread.
+   * Threads that update the blocks held in JS memory (Block.data; in place when on SharedArrayBuffers,
+   * else the threads make the noise sums and this thread adds them); default 1. Same results, bit for
+   * bit, for any count. Blocks in tfjs variables use this thread.
    */
   threads?: number;
 }

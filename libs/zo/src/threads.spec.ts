@@ -22,14 +22,15 @@ const SPECS: [string, number[], BlockKind][] = [
   ['model.norm.weight', [129], 'norm'],
 ];
 
-/** The blocks with weights in shared JS memory (seeded values), or in tfjs variables. */
-function hosted(seed: number, home: 'data' | 'variable' = 'data'): Block[] {
+/** The blocks with weights in JS memory, shared or plain (ONNX Runtime's), or in tfjs variables; seeded values. */
+function hosted(seed: number, home: 'shared' | 'plain' | 'variable' = 'shared'): Block[] {
   return SPECS.map(([name, shape, kind], index) => {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = sharedFloat32Array(size);
     normalFill(data, seed, index);
     for (let i = 0; i < size; i++) data[i] = Math.fround(data[i] * 0.1 + (kind === 'norm' ? 1 : 0));
-    if (home === 'data') return { name, shape, kind, size, index, data };
+    if (home === 'shared') return { name, shape, kind, size, index, data };
+    if (home === 'plain') return { name, shape, kind, size, index, data: data.slice() };
     return { name, shape, kind, size, index, variable: tf.variable(tf.tensor(data, shape), true, `threads-${seed}-${index}-${Math.random()}`) };
   });
 }
@@ -78,10 +79,10 @@ describe('threads: blocks in JS memory moved by NoisePool', () => {
       await new Perturber({ cacheNoise }).move(tfBlocks, sigma, terms, keep);
       const want = values(tfBlocks);
       tfBlocks.forEach((b) => b.variable!.dispose());
-      for (const threads of [1, 2]) {
-        const blocks = hosted(5);
+      for (const [threads, home] of [[1, 'shared'], [2, 'shared'], [2, 'plain']] as const) {
+        const blocks = hosted(5, home);
         await new Perturber({ cacheNoise, threads }).move(blocks, sigma, terms, keep);
-        expect(sameBits(values(blocks), want), `threads ${threads}, cacheNoise ${cacheNoise}`).toBe(true);
+        expect(sameBits(values(blocks), want), `threads ${threads}, ${home}, cacheNoise ${cacheNoise}`).toBe(true);
       }
       expect(sameBits(want, start)).toBe(false);
     }
@@ -92,8 +93,11 @@ describe('threads: blocks in JS memory moved by NoisePool', () => {
     it(`${config.name} (cacheNoise ${config.cacheNoise ?? 'auto'}): a few steps give identical weights bytes and records on 1 and 2 threads, and replay on either`, async () => {
       const one = await run(config, 1, 4);
       const two = await run(config, 2, 4);
+      const plain = await run(config, 2, 4, hosted(3, 'plain'));
       expect(sameBits(values(two.blocks), values(one.blocks))).toBe(true);
+      expect(sameBits(values(plain.blocks), values(one.blocks))).toBe(true);
       expect(two.records).toEqual(one.records);
+      expect(plain.records).toEqual(one.records);
       expect(sameBits(values(one.blocks), values(hosted(3)))).toBe(false);
       const est = createEstimator(config);
       const header = await trajectoryHeader(hosted(3), { runSeed: 9, family: 'toy', estimator: est.config, run: {} });
