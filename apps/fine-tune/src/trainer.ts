@@ -96,7 +96,7 @@ function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: F
         prev,
         batch: batch.packed,
       });
-      est.update(model.blocks, record);
+      await est.update(model.blocks, record);
       // after the update: a kill between the two loses the step, and the resumed run redoes it
       appendRecord(trajectory, record);
       prev = record;

@@ -1,14 +1,26 @@
 // `zotune bench noise`: throughput of the counter-based Gaussian noise (ALGORITHMS.md §1) beside the
-// scalar reference and tf.randomNormal, and the per-element cost of applyNoise (the ZO hot path).
+// scalar reference and tf.randomNormal, the per-element cost of applyNoise (the ZO hot path), and the
+// perturb pass over the weights of a model shape (plain shared Float32Arrays, NoisePool) on 1 thread
+// and on --threads threads, timed in alternation in the same run so that their ratio holds on a busy machine.
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '@zotune/io';
+import { STORIES15M_CONFIG, STORIES260K_CONFIG, tensorSpecs } from '@zotune/models';
 import { UserError, action, emit, parseNumber } from '@zotune/report';
-import { applyNoise, initBackend, normalFill, normalFillRef, noiseImplementation, parseBackend, useNoiseImplementation } from '@zotune/tensor';
+import {
+  NoisePool, applyNoise, defaultThreads, initBackend, normalFill, normalFillRef, noiseImplementation, parseBackend, sharedFloat32Array,
+  useNoiseImplementation, type ArrayNoiseUpdate,
+} from '@zotune/tensor';
+
+const SHAPES = { stories15M: STORIES15M_CONFIG, stories260K: STORIES260K_CONFIG };
+type Shape = keyof typeof SHAPES;
 
 interface BenchNoiseFlags {
   n: string;
   repeat: string;
+  threads?: string;
+  shape: string;
+  rounds: string;
   out?: string;
   backend?: string;
   json?: boolean;
@@ -33,6 +45,44 @@ export interface BenchNoiseResult {
   applyNoiseKeepTwoTermsNsPerElement: number;
   backend: string;
   timing: string;
+  /** the perturb pass over a model shape's weights, 1 thread against `threads` */
+  perturb: PerturbPassResult;
+}
+
+/** Where the weights live: SharedArrayBuffers (updated in place by the threads) or plain ArrayBuffers. */
+type Home = 'shared' | 'plain';
+type Sample = { wall: number; cpu: number };
+
+/** One perturb pass kind timed at one thread count. */
+export interface PassTiming {
+  threads: number;
+  home: Home;
+  /** best wall time of one pass over every block (ms) */
+  ms: number;
+  passesPerSecond: number;
+  /** noise samples generated per second (elements × terms / time) */
+  samplesPerSecond: number;
+  /** CPU time of the whole process (all threads) per pass, median (ms): the work, whatever the load */
+  cpuMs: number;
+  /** cpuMs / wall ms of the same passes: the cores the pass really got (≈ threads on a quiet machine) */
+  coresUsed: number;
+}
+
+export interface PerturbPassResult {
+  shape: Shape;
+  blocks: number;
+  parameters: number;
+  /** a MeZO move θ ← θ + ε·z(seed): one term, keep 1 */
+  move: PassTiming[];
+  /** an update with weight decay: θ ← keep·θ + two terms (decay on every block) */
+  update: PassTiming[];
+  /** passes/s at `threads` (weights shared) over passes/s at 1 thread (issue 10's target: ≥ 1.8 at 2 threads) */
+  moveSpeedup: number;
+  updateSpeedup: number;
+  /** the same with the weights on plain ArrayBuffers (engine ort's home) */
+  moveSpeedupPlain: number;
+  updateSpeedupPlain: number;
+  timing: string;
 }
 
 /** Best wall time in seconds of `repeat` calls of fn, after one untimed warm-up call. */
@@ -47,7 +97,88 @@ function best(repeat: number, fn: () => void): number {
   return t;
 }
 
-export async function benchNoise(n: number, repeat: number, backendPref = parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND')): Promise<BenchNoiseResult> {
+/** Wall and process CPU time (ms) of one call of fn. */
+async function timeOnce(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await fn();
+  const c = process.cpuUsage(c0);
+  return { wall: Number(process.hrtime.bigint() - t0) / 1e6, cpu: (c.user + c.system) / 1000 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Perturb passes over the weights of `shape` (one Float32Array per block) on 1 thread and on `threads`,
+ * with the weights on SharedArrayBuffers (updated in place by the threads) and on plain ArrayBuffers
+ * (ONNX Runtime's home: sums from the threads, the update on the calling thread): `rounds` rounds, each
+ * timing one pass of every kind on every runner in turn; the best wall time is kept.
+ */
+export async function benchPerturbPass(shape: Shape, threads: number, rounds: number): Promise<PerturbPassResult> {
+  const specs = tensorSpecs(SHAPES[shape]);
+  const weights = (home: Home) =>
+    specs.map((t, i) => {
+      const n = t.hfShape.reduce((a, b) => a * b, 1);
+      const d = home === 'shared' ? sharedFloat32Array(n) : new Float32Array(n);
+      normalFill(d, 12345, i);
+      for (let k = 0; k < d.length; k++) d[k] *= 0.02;
+      return d;
+    });
+  const homes: [number, Home][] = threads === 1 ? [[1, 'plain']] : [[1, 'plain'], [threads, 'shared'], [threads, 'plain']];
+  const runners = homes.map(([t, home]) => ({ pool: NoisePool.create(t), home, data: weights(home), move: [] as Sample[], update: [] as Sample[] }));
+  const parameters = runners[0].data.reduce((a, d) => a + d.length, 0);
+  let seed = 1;
+  const move = (data: Float32Array[]): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: 1e-3 }] }));
+  const update = (data: Float32Array[]): ArrayNoiseUpdate[] =>
+    data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: -1e-4 }, { seed: seed + 1, coef: 1e-4 }], keep: 0.99999 }));
+  try {
+    for (let r = 0; r <= rounds; r++) {
+      for (const run of runners) {
+        seed += 2;
+        run.move.push(await timeOnce(() => run.pool.apply(move(run.data))));
+        run.update.push(await timeOnce(() => run.pool.apply(update(run.data))));
+      }
+    }
+  } finally {
+    await Promise.all(runners.map((r) => r.pool.close()));
+  }
+  const timing = (run: (typeof runners)[number], kind: 'move' | 'update', terms: number): PassTiming => {
+    const t = run[kind].slice(1); // round 0 warms up
+    const ms = Math.min(...t.map((x) => x.wall));
+    const cpuMs = median(t.map((x) => x.cpu));
+    return {
+      threads: run.pool.threads,
+      home: run.home,
+      ms,
+      passesPerSecond: 1000 / ms,
+      samplesPerSecond: Math.round((parameters * terms * 1000) / ms),
+      cpuMs,
+      coresUsed: cpuMs / median(t.map((x) => x.wall)),
+    };
+  };
+  const mv = runners.map((r) => timing(r, 'move', 1));
+  const up = runners.map((r) => timing(r, 'update', 2));
+  const ratio = (ts: PassTiming[], i: number) => ts[Math.min(i, ts.length - 1)].passesPerSecond / ts[0].passesPerSecond;
+  return {
+    shape,
+    blocks: specs.length,
+    parameters,
+    move: mv,
+    update: up,
+    moveSpeedup: ratio(mv, 1),
+    updateSpeedup: ratio(up, 1),
+    moveSpeedupPlain: ratio(mv, 2),
+    updateSpeedupPlain: ratio(up, 2),
+    timing: `best wall time of ${rounds} rounds after a warm-up round (cpu: median); each round times every pass kind on every runner in turn`,
+  };
+}
+
+export async function benchNoise(
+  n: number,
+  repeat: number,
+  backendPref = parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND'),
+  pass: { shape: Shape; threads: number; rounds: number } = { shape: 'stories15M', threads: defaultThreads(), rounds: 5 },
+): Promise<BenchNoiseResult> {
   const backend = await initBackend(backendPref);
   const say = (s: string) => process.stderr.write(`zotune bench noise: ${s}\n`);
   const out = new Float32Array(n);
@@ -75,6 +206,8 @@ export async function benchNoise(n: number, repeat: number, backendPref = parseB
     const apply2 = best(repeat, () => applyNoise(v, 0, [{ seed: seed++, coef: 1e-3 }, { seed: seed++, coef: -1e-3 }], { keep: 0.9999 }));
     await v.data(); // wait for the backend before the variable goes
     say(`applyNoise: ${((apply1 / n) * 1e9).toFixed(2)} ns/element (one term), ${((apply2 / n) * 1e9).toFixed(2)} (two terms + keep)`);
+    const perturb = await benchPerturbPass(pass.shape, pass.threads, pass.rounds);
+    say(`perturb pass (${pass.shape}, ${perturb.parameters} parameters), 1 → ${pass.threads} threads: move ${perturb.moveSpeedup.toFixed(2)}x shared, ${perturb.moveSpeedupPlain.toFixed(2)}x plain; update ${perturb.updateSpeedup.toFixed(2)}x, ${perturb.updateSpeedupPlain.toFixed(2)}x`);
     return {
       implementation,
       n,
@@ -88,6 +221,7 @@ export async function benchNoise(n: number, repeat: number, backendPref = parseB
       applyNoiseKeepTwoTermsNsPerElement: (apply2 / n) * 1e9,
       backend: backend.name,
       timing: `best of ${repeat} after a warm-up, one thread; the scalar paths on ${small} samples`,
+      perturb,
     };
   } finally {
     v.dispose();
@@ -100,6 +234,12 @@ function text(r: BenchNoiseResult): string {
     `noise (${r.implementation}, n ${r.n}): ${m(r.samplesPerSecond)} (${r.nsPerSample.toFixed(2)} ns/sample)`,
     `  js fallback ${m(r.jsFallbackSamplesPerSecond)}, reference ${m(r.referenceJsSamplesPerSecond)}, tf.randomNormal ${m(r.tfRandomNormalSamplesPerSecond)}`,
     `  applyNoise on ${r.backend}: ${r.applyNoiseNsPerElement.toFixed(2)} ns/element (one term), ${r.applyNoiseKeepTwoTermsNsPerElement.toFixed(2)} (two terms and keep)`,
+    `perturb pass over ${r.perturb.shape} (${r.perturb.blocks} blocks, ${(r.perturb.parameters / 1e6).toFixed(2)}M parameters):`,
+    ...(['move', 'update'] as const).map(
+      (k) =>
+        `  ${k}: ${r.perturb[k].map((t) => `${t.threads} thread${t.threads > 1 ? `s ${t.home}` : ''} ${t.ms.toFixed(1)} ms (${m(t.samplesPerSecond)}, cpu ${t.cpuMs.toFixed(0)} ms, ${t.coresUsed.toFixed(2)} cores)`).join(', ')}; ` +
+        `${(k === 'move' ? r.perturb.moveSpeedup : r.perturb.updateSpeedup).toFixed(2)}x shared, ${(k === 'move' ? r.perturb.moveSpeedupPlain : r.perturb.updateSpeedupPlain).toFixed(2)}x plain`,
+    ),
   ].join('\n');
 }
 
@@ -110,6 +250,9 @@ export function registerBenchNoise(bench: Command): void {
     .description('samples per second of the counter-based Gaussian noise, against the scalar reference and tf.randomNormal, and the cost of applyNoise')
     .option('--n <N>', 'samples per timed call (and elements of the applyNoise variable)', '1048576')
     .option('--repeat <R>', 'timed calls per measurement; the best is reported', '10')
+    .option('--threads <N>', 'threads of the perturb pass, timed against 1 thread (default: the cores)')
+    .option('--shape <name>', 'model shape of the perturb pass: stories15M or stories260K', 'stories15M')
+    .option('--rounds <R>', 'timed rounds of the perturb pass (the best is reported)', '5')
     .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
     .option('--json', 'print one JSON object on stdout at the end')
@@ -117,13 +260,16 @@ export function registerBenchNoise(bench: Command): void {
       action(async (flags: BenchNoiseFlags) => {
         const n = parseNumber('--n', flags.n, { int: true, min: 1, max: 2 ** 28 });
         const repeat = parseNumber('--repeat', flags.repeat, { int: true, min: 1, max: 1000 });
+        const threads = flags.threads === undefined ? defaultThreads() : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
+        const rounds = parseNumber('--rounds', flags.rounds, { int: true, min: 1, max: 1000 });
+        if (!(flags.shape in SHAPES)) throw new UserError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${flags.shape}`, 2);
         let pref;
         try {
           pref = parseBackend(flags.backend ?? process.env.ZOTUNE_BACKEND, flags.backend !== undefined ? '--backend' : 'ZOTUNE_BACKEND');
         } catch (e) {
           throw new UserError((e as Error).message, 2);
         }
-        const result = await benchNoise(n, repeat, pref);
+        const result = await benchNoise(n, repeat, pref, { shape: flags.shape as Shape, threads, rounds });
         if (flags.out) writeJsonAtomic(flags.out, result);
         emit(result, !!flags.json, text(result));
       }),

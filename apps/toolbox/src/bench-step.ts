@@ -124,7 +124,7 @@ async function measure(
     for (const r of runners) {
       t0 = performance.now();
       r.prev = await r.est.step({ blocks, lossValue, step: r.step, seed: stepSeed(opts.seed, r.step), scale: r.scale, prev: r.prev, batch: tb.packed });
-      r.est.update(blocks, r.prev);
+      await r.est.update(blocks, r.prev);
       r.step++;
       add(r.key, performance.now() - t0, round);
     }

@@ -49,7 +49,7 @@ describe('policyScale in a zo step', () => {
 
       const record = await est.step({ blocks: model.blocks, lossValue, step, seed: stepSeed(1, step), scale, prev, batch });
       expect(record.sigma).toEqual(ev.effective);
-      est.update(model.blocks, record);
+      await est.update(model.blocks, record);
       prev = record;
     }
     expect(tf.memory().numTensors).toBe(tensors);

@@ -42,10 +42,15 @@ export class NoiseWasm {
   static load(): NoiseWasm {
     const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     if (!wa) throw new Error('WebAssembly is not available');
-    const bytes = Uint8Array.from(atob(NOISE_WASM_BASE64), (ch) => ch.charCodeAt(0));
+    const bytes = NoiseWasm.bytes();
     if (!wa.validate(bytes)) throw new Error('this runtime rejects the kernel (no WebAssembly SIMD)');
     const instance = new wa.Instance(new wa.Module(bytes), {});
     return new NoiseWasm(instance.exports as unknown as KernelExports);
+  }
+
+  /** The kernel's .wasm bytes (noise-pool's workers instantiate the same module). */
+  static bytes(): Uint8Array {
+    return Uint8Array.from(atob(NOISE_WASM_BASE64), (ch) => ch.charCodeAt(0));
   }
 
   /** Bytes of the sum buffer for `samples` floats (whole groups, plus one sample of odd start). */

@@ -51,6 +51,19 @@ function checkU32(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`noise: ${name} must be an integer in [0, 2^32), got ${v}`);
 }
 
+/**
+ * Check one block's noise update (applyNoiseMany, applyNoiseArrays, NoisePool.apply): block and seeds
+ * uint32, coefficients and keep finite. `where` names the item in the one-line error.
+ */
+export function checkNoiseUpdate(where: string, block: number, terms: readonly NoiseTerm[], keep: number): void {
+  if (!Number.isFinite(keep)) throw new Error(`${where}: keep must be finite, got ${keep}`);
+  if (!Number.isInteger(block) || block < 0 || block > 0xffffffff) throw new Error(`${where}.block must be a uint32, got ${block}`);
+  terms.forEach((t, k) => {
+    if (!Number.isInteger(t.seed) || t.seed < 0 || t.seed > 0xffffffff) throw new Error(`${where}.terms[${k}].seed must be a uint32, got ${t.seed}`);
+    if (!Number.isFinite(t.coef)) throw new Error(`${where}.terms[${k}].coef must be finite, got ${t.coef}`);
+  });
+}
+
 function checkRange(start: number, n: number): void {
   if (!Number.isInteger(start) || start < 0 || start + n > 2 ** 32)
     throw new Error(`noise: start must be an integer >= 0 with start + length <= 2^32, got start ${start}, length ${n}`);

@@ -9,7 +9,7 @@
 // upload too, but tensors and caches that share its data id (LlamaModel's derived weights) would go
 // stale: the variable gets a new tensor, as with Variable.assign.
 import * as tf from '@tensorflow/tfjs-core';
-import { combineWeights, noiseSum, type NoiseTerm } from './noise';
+import { checkNoiseUpdate, combineWeights, noiseSum, type NoiseTerm } from './noise';
 import { replaceWeights, weightsAccess, weightsView } from './weights-heap';
 
 export interface ApplyNoiseOptions {
@@ -86,11 +86,7 @@ export function applyNoise(variable: tf.Variable, block: number, terms: readonly
 export function applyNoiseMany(items: readonly NoiseUpdate[]): void {
   items.forEach((it, i) => {
     checkUpdate(it.variable, it.keep ?? 1, `applyNoiseMany: items[${i}]`);
-    if (!Number.isInteger(it.block) || it.block < 0 || it.block > 0xffffffff) throw new Error(`applyNoiseMany: items[${i}].block must be a uint32, got ${it.block}`);
-    it.terms.forEach((t, k) => {
-      if (!Number.isInteger(t.seed) || t.seed < 0 || t.seed > 0xffffffff) throw new Error(`applyNoiseMany: items[${i}].terms[${k}].seed must be a uint32, got ${t.seed}`);
-      if (!Number.isFinite(t.coef)) throw new Error(`applyNoiseMany: items[${i}].terms[${k}].coef must be finite, got ${t.coef}`);
-    });
+    checkNoiseUpdate(`applyNoiseMany: items[${i}]`, it.block, it.terms, it.keep ?? 1);
   });
   for (const it of items) {
     const keep = it.keep ?? 1;

@@ -108,7 +108,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
           expect([...w].sort()).toEqual([-Math.SQRT1_2, Math.SQRT1_2]);
           expect(w[rec.candidates[0].loss! <= rec.candidates[1].loss! ? 0 : 1]).toBe(Math.SQRT1_2);
         }
-        est.update(t.blocks, rec);
+        await est.update(t.blocks, rec);
         prev = rec;
       }
       est.dispose();
@@ -155,15 +155,15 @@ describe('ZO estimators on a tiny least-squares model', () => {
         const seed = stepSeed(77, s);
         const guided = createEstimator({ name: 'guided', candidates: 2, alpha: 0.5, normalize, lr: 0.05 });
         const rec = await guided.step({ blocks: a.blocks, lossValue: a.lossValue, step: 0, seed });
-        guided.update(a.blocks, rec);
+        await guided.update(a.blocks, rec);
         // the same direction taken by a MeZO-style two-point step along u = c·(z1 − z2)
         const c = normalize ? 1 / Math.sqrt(1 / 1 + 1 / 1) : 1; // guided's c with |TOP| = |BOTTOM| = 1
         const ctx = new StepContext(b.blocks, null, 1e-3, new Perturber(), b.lossValue);
         ctx.addCandidate(candidateSeed(seed, 0));
         ctx.addCandidate(candidateSeed(seed, 1));
         const u = await ctx.probe([c, -c]);
-        ctx.restore();
-        applyUpdate(b.blocks, ctx.record(0, seed, 'mezo'), { lr: 0.05 });
+        await ctx.restore();
+        await applyUpdate(b.blocks, ctx.record(0, seed, 'mezo'), { lr: 0.05 });
         const sign = rec.probes[0].weights[0] > 0 ? 1 : -1; // v = sign·u
         if (sign < 0) flips++;
         expect(rec.probes[0].weights).toEqual([sign * c, -sign * c]);
@@ -189,7 +189,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
     const rec = await est.step({ blocks: t.blocks, lossValue: () => 1, step: 0, seed: 1 }); // g = 0: only decay moves θ
     expect(rec.projectedGrad).toBe(0);
     const restored = t.snapshot();
-    est.update(t.blocks, rec);
+    await est.update(t.blocks, rec);
     const after = t.snapshot();
     t.blocks.forEach((b, j) => {
       if (b.kind === 'norm' || b.kind === 'bias') expect(sameBits([after[j]], [restored[j]]), b.name).toBe(true);
@@ -217,7 +217,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
     let n = 0;
     const rec = await est.step({ blocks: t.blocks, lossValue: () => (n++ === 0 ? NaN : 1), step: 0, seed: 3 });
     const before = t.snapshot();
-    expect(() => est.update(t.blocks, rec)).toThrow(/step 0: projected gradient is NaN .*diverged/);
+    await expect(est.update(t.blocks, rec)).rejects.toThrow(/step 0: projected gradient is NaN .*diverged/);
     expect(sameBits(t.snapshot(), before)).toBe(true);
   });
 

@@ -18,8 +18,8 @@ export interface Estimator {
   readonly forwardPassesPerStep: number;
   /** evaluate the step: weights are perturbed and restored (to float32 round-off); nothing is updated */
   step(input: StepInput): Promise<StepRecord>;
-  /** apply a record's update (the same code replay runs) */
-  update(blocks: readonly Block[], record: StepRecord, opts?: Partial<UpdateOptions>): void;
+  /** apply a record's update (the same code replay runs); resolves when every weight is updated */
+  update(blocks: readonly Block[], record: StepRecord, opts?: Partial<UpdateOptions>): Promise<void>;
   /** free the scratch buffer and the noise cache */
   dispose(): void;
 }
@@ -31,11 +31,19 @@ export function checkBlockOrder(blocks: readonly Block[]): void {
   });
 }
 
-export function createEstimator(config: EstimatorConfigInput | EstimatorConfig): Estimator {
+export interface EstimatorOptions {
+  /**
+   * threads that perturb and update blocks held in JS memory (Block.data); default 1. Not part of the
+   * config (nor of the trajectory): the bits are the same for any count.
+   */
+  threads?: number;
+}
+
+export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, opts: EstimatorOptions = {}): Estimator {
   const cfg = parseEstimatorConfig(config);
   if (cfg.name === 'adam') throw new Error('estimator adam is first-order: use createAdam (it takes lossTensor, not lossValue)');
   const name = cfg.name;
-  const perturber = new Perturber();
+  const perturber = new Perturber({ threads: opts.threads });
   return {
     config: { ...cfg, name },
     forwardPassesPerStep: forwardPassesPerStep(cfg),
@@ -46,7 +54,10 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig):
       if (!Number.isInteger(step) || step < 0) throw new Error(`${name}: step must be an integer >= 0, got ${step}`);
       if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`${name}: seed must be a uint32, got ${seed}`);
       checkBlockOrder(blocks);
-      perturber.setCaching(cachesNoise(cfg, blocks.reduce((n, b) => n + b.size, 0)));
+      // 'auto' regenerates the noise on the pool's threads rather than caching it when blocks live in JS
+      // memory and several threads share the passes (the cached path runs on this thread); same bits
+      const threaded = cfg.cacheNoise === 'auto' && perturber.threads > 1 && blocks.every((b) => b.data);
+      perturber.setCaching(!threaded && cachesNoise(cfg, blocks.reduce((n, b) => n + b.size, 0)));
       const sigma = await resolveSigma(input.scale ?? onesScale, scaleContext(step, blocks, input.prev, input.batch));
       const ctx = new StepContext(blocks, sigma, eps, perturber, input.lossValue);
       try {
@@ -57,13 +68,13 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig):
           case 'elite': await eliteStep(ctx, seed, cfg.normalize, input.prev); break;
         }
       } finally {
-        ctx.restore(); // also when a forward pass throws
+        await ctx.restore(); // also when a forward pass throws
       }
       return ctx.record(step, seed, name);
     },
-    update(blocks, record, opts = {}) {
+    async update(blocks, record, opts = {}) {
       checkBlockOrder(blocks);
-      applyUpdate(blocks, record, { lr: opts.lr ?? cfg.lr, weightDecay: opts.weightDecay ?? cfg.weightDecay }, perturber);
+      await applyUpdate(blocks, record, { lr: opts.lr ?? cfg.lr, weightDecay: opts.weightDecay ?? cfg.weightDecay }, perturber);
     },
     dispose() {
       perturber.dispose();

@@ -10,7 +10,7 @@
 //     const batch = …;                                             // the step's fixed minibatch
 //     const record = await est.step({ blocks: model.blocks, step, seed: stepSeed(runSeed, step),
 //       lossValue: lossValueOf(() => objective(model, batch)), scale, prev, batch });
-//     est.update(model.blocks, record);                           // θ −= η(g·σ·v + λθ), from the record only
+//     await est.update(model.blocks, record);                         // θ −= η(g·σ·v + λθ), from the record only
 //     appendRecord(path, record);                                 // @zotune/artifacts
 //     prev = record;
 //   }
@@ -32,7 +32,7 @@ export {
   parseEstimatorName, stepSeed, stepsForBudget, zoEstimatorNames,
   type EstimatorConfig, type EstimatorConfigInput, type EstimatorName, type ZoEstimatorName,
 } from './config';
-export { checkBlockOrder, createEstimator, type Estimator } from './estimator';
+export { checkBlockOrder, createEstimator, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
 export { Perturber, type NoiseTerm, type PerturberOptions } from './perturb';
 export { StepContext, rankByLoss, type LossValue, type StepInput } from './step';

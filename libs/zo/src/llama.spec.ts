@@ -57,7 +57,7 @@ describe('ZO engine on a tiny random LLaMA', () => {
       for (let step = 0; step < 12; step++) {
         if (step === 2) n = tf.memory().numTensors;
         prev = await est.step({ blocks: model.blocks, lossValue, step, seed: stepSeed(1, step), prev, batch });
-        est.update(model.blocks, prev);
+        await est.update(model.blocks, prev);
         appendRecord(path, prev);
       }
       expect(tf.memory().numTensors).toBe(n);

@@ -22,13 +22,13 @@ afterEach(() => {
 });
 
 describe('Perturber.move', () => {
-  it('computes θ ← f32(keep·θ) + Σ f32(coef·σ_j·z(seed, j)) per block, skipping σ_j = 0', () => {
+  it('computes θ ← f32(keep·θ) + Σ f32(coef·σ_j·z(seed, j)) per block, skipping σ_j = 0', async () => {
     toy = makeToy(2);
     const before = toy.snapshot();
     const sigma = [0.5, 0, 2, 1];
     const terms = [{ seed: 11, coef: 1e-2 }, { seed: 12, coef: -3e-3 }];
     const keep = 0.999;
-    new Perturber().move(toy.blocks, sigma, terms, (b) => (b.kind === 'matrix' ? 1 : keep));
+    await new Perturber().move(toy.blocks, sigma, terms, (b) => (b.kind === 'matrix' ? 1 : keep));
     const after = toy.snapshot();
     toy.blocks.forEach((b, j) => {
       const k = b.kind === 'matrix' ? 1 : keep;
@@ -42,7 +42,7 @@ describe('Perturber.move', () => {
     expect(sameBits([after[1]], [before[1]])).toBe(true); // σ = 0: untouched
   });
 
-  it('gives blocks held in JS memory (Block.data, engine ort) the same bits as tfjs variables, cached or not', () => {
+  it('gives blocks held in JS memory (Block.data, engine ort) the same bits as tfjs variables, cached or not', async () => {
     toy = makeToy(2);
     const sigma = [0.5, 0, 2, 1];
     const terms = [{ seed: 21, coef: 1e-2 }, { seed: 22, coef: -3e-3 }];
@@ -50,26 +50,26 @@ describe('Perturber.move', () => {
     for (const cacheNoise of [false, true]) {
       const before = toy.snapshot();
       const hosted = toy.blocks.map((b, j) => ({ ...b, variable: undefined, data: before[j].slice() }));
-      new Perturber({ cacheNoise }).move(toy.blocks, sigma, terms, keep);
-      new Perturber({ cacheNoise }).move(hosted, sigma, terms, keep);
+      await new Perturber({ cacheNoise }).move(toy.blocks, sigma, terms, keep);
+      await new Perturber({ cacheNoise }).move(hosted, sigma, terms, keep);
       expect(sameBits(hosted.map((b) => b.data), toy.snapshot())).toBe(true);
       expect(sameBits(hosted.map((b) => b.data), before)).toBe(false);
     }
   });
 
-  it('restores the weights to float32 round-off after + then −, and after the MeZO +ε, −2ε, +ε', () => {
+  it('restores the weights to float32 round-off after + then −, and after the MeZO +ε, −2ε, +ε', async () => {
     toy = makeToy(3);
     const p = new Perturber();
     const eps = 1e-3;
     let worstRel = 0;
     for (let seed = 0; seed < 20; seed++) {
       const θ = toy.snapshot();
-      p.move(toy.blocks, null, [{ seed, coef: eps }]);
-      p.move(toy.blocks, null, [{ seed, coef: -eps }]);
+      await p.move(toy.blocks, null, [{ seed, coef: eps }]);
+      await p.move(toy.blocks, null, [{ seed, coef: -eps }]);
       const once = toy.snapshot();
-      p.move(toy.blocks, null, [{ seed, coef: eps }]);
-      p.move(toy.blocks, null, [{ seed, coef: -2 * eps }]);
-      p.move(toy.blocks, null, [{ seed, coef: eps }]);
+      await p.move(toy.blocks, null, [{ seed, coef: eps }]);
+      await p.move(toy.blocks, null, [{ seed, coef: -2 * eps }]);
+      await p.move(toy.blocks, null, [{ seed, coef: eps }]);
       const three = toy.snapshot();
       toy.blocks.forEach((b, j) => {
         const z = ref(seed, j, b.size);
@@ -91,7 +91,7 @@ describe('Perturber.move', () => {
     console.log(`perturb/restore: worst relative drift after 20 cycles ${worstRel.toExponential(2)} (u = ${U.toExponential(2)})`);
   });
 
-  it('cacheNoise gives the same bits as regenerating the noise', () => {
+  it('cacheNoise gives the same bits as regenerating the noise', async () => {
     const a = makeToy(4);
     const b = makeToy(4);
     try {
@@ -105,8 +105,8 @@ describe('Perturber.move', () => {
         [[{ seed: 7, coef: 2e-2 }, { seed: 6, coef: 0 }], 1],
       ];
       for (const [terms, keep] of moves) {
-        plain.move(a.blocks, sigma, terms, () => keep);
-        cached.move(b.blocks, sigma, terms, () => keep);
+        await plain.move(a.blocks, sigma, terms, () => keep);
+        await cached.move(b.blocks, sigma, terms, () => keep);
       }
       expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
       cached.dispose();
@@ -131,23 +131,23 @@ describe('Perturber on the direct update path (applyNoiseMany, no tfjs op)', () 
     }
   }
 
-  it('is the path taken on this backend, and leaks no tensor', () => {
+  it('is the path taken on this backend, and leaks no tensor', async () => {
     expect(weightUpdatePath()).toBe('direct');
     toy = makeToy(8);
     const p = new Perturber();
-    p.move(toy.blocks, null, [{ seed: 1, coef: 1e-3 }]);
+    await p.move(toy.blocks, null, [{ seed: 1, coef: 1e-3 }]);
     const before = tf.memory().numTensors;
-    for (let seed = 0; seed < 10; seed++) p.move(toy.blocks, [1, 0.5, 2, 0], [{ seed, coef: 1e-3 }, { seed: seed + 1, coef: -1e-3 }], () => 0.99);
+    for (let seed = 0; seed < 10; seed++) await p.move(toy.blocks, [1, 0.5, 2, 0], [{ seed, coef: 1e-3 }, { seed: seed + 1, coef: -1e-3 }], () => 0.99);
     expect(tf.memory().numTensors).toBe(before);
   });
 
   for (const cacheNoise of [false, true]) {
     it(`moves give the bits of the tfjs-ops path (cacheNoise ${cacheNoise})`, async () => {
-      const moves = (t: Toy) => {
+      const moves = async (t: Toy) => {
         const p = new Perturber({ cacheNoise });
-        p.move(t.blocks, [1, 0.25, 3, 0.5], [{ seed: 5, coef: 1e-2 }, { seed: 6, coef: -3e-3 }]);
-        p.move(t.blocks, null, [{ seed: 6, coef: 3e-3 }], (b) => (b.kind === 'matrix' ? 0.9 : 1));
-        p.move(t.blocks, [0, 1, 1, 2], [], () => 1.01);
+        await p.move(t.blocks, [1, 0.25, 3, 0.5], [{ seed: 5, coef: 1e-2 }, { seed: 6, coef: -3e-3 }]);
+        await p.move(t.blocks, null, [{ seed: 6, coef: 3e-3 }], (b) => (b.kind === 'matrix' ? 0.9 : 1));
+        await p.move(t.blocks, [0, 1, 1, 2], [], () => 1.01);
         p.dispose();
       };
       expect(sameBits(await along('auto', moves), await along('tfjs-ops', moves))).toBe(true);

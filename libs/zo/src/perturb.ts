@@ -4,9 +4,13 @@
 // stays that of inference. Every perturbation, restore and update of a run, live or replayed, goes
 // through Perturber.move: the same float32 operations in the same order, which is what makes replay
 // bit-identical. A block whose weights live in JS memory (Block.data, engine ort) is updated in place
-// by the same noiseSum and combineWeights arithmetic, so both homes give the same bits.
+// with the same arithmetic by NoisePool (@zotune/tensor), split across `threads` worker threads: any
+// split gives the bits of one thread, so the thread count never changes a run or its replay.
 import type { Block } from '@zotune/models';
-import { applyNoiseMany, applySum, combineWeights, noiseSum, normalFill, type NoiseTerm, type NoiseUpdate } from '@zotune/tensor';
+import {
+  applyNoiseMany, applySum, applySumArray, checkThreads, normalFill, sharedNoisePool,
+  type ArrayNoiseUpdate, type NoiseTerm, type NoiseUpdate,
+} from '@zotune/tensor';
 
 export type { NoiseTerm };
 
@@ -16,14 +20,22 @@ export interface PerturberOptions {
    * for M seeds) instead of regenerating it on every move. Same results, bit for bit.
    */
   cacheNoise?: boolean;
+  /**
+   * Threads that update the blocks held in JS memory (Block.data; in place when on SharedArrayBuffers,
+   * else the threads make the noise sums and this thread adds them); default 1. Same results, bit for
+   * bit, for any count. Blocks in tfjs variables use this thread.
+   */
+  threads?: number;
 }
 
 export class Perturber {
   private cache: Map<string, Float32Array> | undefined;
   private sum = new Float32Array(0);
+  readonly threads: number;
 
   constructor(opts: PerturberOptions = {}) {
     this.setCaching(opts.cacheNoise ?? false);
+    this.threads = checkThreads(opts.threads ?? 1, 'Perturber: threads');
   }
 
   /** Start a step: forget the cached noise, and cache this step's noise or not. */
@@ -33,20 +45,23 @@ export class Perturber {
 
   /**
    * θ_j ← keep(block)·θ_j + σ_j·Σ coef·z(seed, j), block by block. sigma null means ones; a block
-   * whose every coefficient is 0 and whose keep is 1 is left untouched.
+   * whose every coefficient is 0 and whose keep is 1 is left untouched. Blocks in tfjs variables are
+   * updated before this returns its promise; blocks in JS memory when it resolves.
    */
-  move(blocks: readonly Block[], sigma: readonly number[] | null, terms: readonly NoiseTerm[], keep?: (block: Block) => number): void {
+  async move(blocks: readonly Block[], sigma: readonly number[] | null, terms: readonly NoiseTerm[], keep?: (block: Block) => number): Promise<void> {
     const pass: NoiseUpdate[] = [];
+    const arrays: ArrayNoiseUpdate[] = [];
     for (const b of blocks) {
       const s = sigma === null ? 1 : sigma[b.index];
       const k = keep ? keep(b) : 1;
       const t = s === 0 ? [] : terms.filter((x) => x.coef !== 0).map((x) => ({ seed: x.seed, coef: x.coef * s }));
       if (t.length === 0 && k === 1) continue;
       if (this.cache && t.length > 0) this.applyCached(b, t, k);
-      else if (b.data) b.data.set(combineWeights(b.data, t.length > 0 ? noiseSum(b.size, b.index, t) : null, k));
+      else if (b.data) arrays.push({ data: b.data, block: b.index, terms: t, keep: k });
       else pass.push({ variable: b.variable!, block: b.index, terms: t, keep: k });
     }
     applyNoiseMany(pass);
+    if (arrays.length > 0) await sharedNoisePool(this.threads).apply(arrays);
   }
 
   dispose(): void {
@@ -69,7 +84,7 @@ export class Perturber {
       const a = f(t.coef);
       for (let i = 0; i < S.length; i++) S[i] = f(S[i] + f(a * z[i]));
     }
-    if (b.data) b.data.set(combineWeights(b.data, S, keep));
+    if (b.data) applySumArray(b.data, S, keep);
     else applySum(b.variable!, S, keep);
   }
 

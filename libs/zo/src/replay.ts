@@ -37,6 +37,8 @@ export interface ReplayOptions {
   weightDecay?: number;
   /** check that the blocks hold the base weights of the header (sha256); default true */
   checkDigest?: boolean;
+  /** threads that move blocks held in JS memory (Block.data); default 1. The bits do not depend on it */
+  threads?: number;
   /** called after each record's update (progress, or checkpoints) */
   onStep?: (record: StepRecord) => void | Promise<void>;
 }
@@ -70,7 +72,7 @@ export async function replay(blocks: readonly Block[], header: TrajectoryHeader,
     const d = await weightsDigest(blocks);
     if (d !== header.model.digest) throw new Error(`trajectory: the model's weights (sha256 ${d.slice(0, 12)}…) are not the run's base weights (${header.model.digest.slice(0, 12)}…)`);
   }
-  const est = createEstimator(cfg);
+  const est = createEstimator(cfg, { threads: opts.threads });
   try {
     let prev: StepRecord | undefined;
     for (const [i, rec] of records.entries()) {
@@ -90,7 +92,7 @@ export async function replay(blocks: readonly Block[], header: TrajectoryHeader,
         },
       });
       if (!same(rec, again)) throw new Error(`trajectory: step ${rec.step} does not replay (${firstDifference(rec, again)}); the file is corrupted or was written by another version`);
-      est.update(blocks, rec, { lr: opts.lr ?? cfg.lr, weightDecay: opts.weightDecay ?? cfg.weightDecay });
+      await est.update(blocks, rec, { lr: opts.lr ?? cfg.lr, weightDecay: opts.weightDecay ?? cfg.weightDecay });
       await opts.onStep?.(rec);
       prev = rec;
     }

@@ -14,7 +14,7 @@ export async function runSteps(
   const first = opts.first ?? 0;
   for (let step = first; step < first + steps; step++) {
     const rec = await est.step({ blocks: toy.blocks, lossValue: toy.lossValue, step, seed: stepSeed(opts.runSeed ?? 42, step), scale: opts.scale, prev });
-    est.update(toy.blocks, rec);
+    await est.update(toy.blocks, rec);
     opts.onRecord?.(rec);
     records.push(rec);
     prev = rec;

@@ -51,7 +51,7 @@ export class StepContext {
   ) {}
 
   /** Move θ to θ + σ·Σ target (from wherever it is now) in one pass. */
-  goTo(target: readonly NoiseTerm[]): void {
+  async goTo(target: readonly NoiseTerm[]): Promise<void> {
     const want = new Map<number, number>();
     for (const t of target) want.set(t.seed, (want.get(t.seed) ?? 0) + t.coef);
     const diff: NoiseTerm[] = [];
@@ -59,14 +59,14 @@ export class StepContext {
       const coef = (want.get(seed) ?? 0) - (this.at.get(seed) ?? 0);
       if (coef !== 0) diff.push({ seed, coef });
     }
-    if (diff.length > 0) this.perturber.move(this.blocks, this.sigma, diff);
+    if (diff.length > 0) await this.perturber.move(this.blocks, this.sigma, diff);
     this.at.clear();
     for (const [seed, coef] of want) if (coef !== 0) this.at.set(seed, coef);
   }
 
   /** Back to θ (to float32 round-off). */
-  restore(): void {
-    this.goTo([]);
+  async restore(): Promise<void> {
+    await this.goTo([]);
   }
 
   async loss(): Promise<number> {
@@ -78,7 +78,7 @@ export class StepContext {
 
   /** l = L(θ + ε·σ·z(seed)), recorded as a candidate; θ stays displaced until the next move. */
   async oneSided(seed: number): Promise<number> {
-    this.goTo([{ seed, coef: this.eps }]);
+    await this.goTo([{ seed, coef: this.eps }]);
     const l = await this.loss();
     this.candidates.push({ seed, loss: l });
     return l;
@@ -96,9 +96,9 @@ export class StepContext {
   async probe(weights: readonly number[]): Promise<TrajectoryProbe> {
     if (weights.length !== this.candidates.length) throw new Error(`probe: ${weights.length} weights for ${this.candidates.length} candidates`);
     const dir = (a: number): NoiseTerm[] => this.candidates.map((c, i) => ({ seed: c.seed, coef: a * weights[i] }));
-    this.goTo(dir(this.eps));
+    await this.goTo(dir(this.eps));
     const lossPlus = await this.loss();
-    this.goTo(dir(-this.eps));
+    await this.goTo(dir(-this.eps));
     const lossMinus = await this.loss();
     const p = { weights: [...weights], lossPlus, lossMinus, projectedGrad: (lossPlus - lossMinus) / (2 * this.eps) };
     this.probes.push(p);

@@ -31,7 +31,7 @@ export function gradientTerms(record: StepRecord): NoiseTerm[] {
  * Apply a step's update in place. Refuses a non-finite projected gradient (a diverged loss) before
  * touching any weight. Pass the estimator's perturber to reuse its scratch and noise cache.
  */
-export function applyUpdate(blocks: readonly Block[], record: StepRecord, opts: UpdateOptions, perturber = new Perturber()): void {
+export async function applyUpdate(blocks: readonly Block[], record: StepRecord, opts: UpdateOptions, perturber = new Perturber()): Promise<void> {
   const { lr, weightDecay = 0 } = opts;
   if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`update: lr must be a finite number > 0, got ${lr}`);
   if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) throw new Error(`update: weightDecay must be a finite number >= 0, got ${weightDecay}`);
@@ -41,5 +41,5 @@ export function applyUpdate(blocks: readonly Block[], record: StepRecord, opts: 
   if (record.sigma !== null && record.sigma.length !== blocks.length)
     throw new Error(`step ${record.step}: record has σ for ${record.sigma.length} blocks, the model has ${blocks.length}`);
   const keep = 1 - lr * weightDecay;
-  perturber.move(blocks, record.sigma, terms.map((t) => ({ seed: t.seed, coef: -lr * t.coef })), (b) => (weightDecay > 0 && decays(b) ? keep : 1));
+  await perturber.move(blocks, record.sigma, terms.map((t) => ({ seed: t.seed, coef: -lr * t.coef })), (b) => (weightDecay > 0 && decays(b) ? keep : 1));
 }
