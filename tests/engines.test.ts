@@ -32,7 +32,7 @@ describe('engines ort and tfjs', () => {
         const est = createEstimator({ name, lr: 1e-3, eps: 1e-3 });
         const value = m === ortm ? () => hostObjectiveValue(ortm, batch) : lossValueOf(() => objective(tfm, batch));
         const rec = await est.step({ blocks: m.blocks, step: 0, seed: stepSeed(5, 0), lossValue: value, batch: batch.packed });
-        est.update(m.blocks, rec);
+        await est.update(m.blocks, rec);
         est.dispose();
         records.push(rec);
       }

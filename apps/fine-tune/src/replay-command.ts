@@ -87,7 +87,7 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
   let runWeights;
   try {
     // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
-    await replay(model.blocks, t.header, t.records.slice(0, n));
+    await replay(model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
     writeRunWeights(resolve(out), model, { model: resolved.name, step: n });
     runWeights = compareWithRun(dir, n, model);
   } finally {

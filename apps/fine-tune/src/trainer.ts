@@ -173,7 +173,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         if (recorded !== engine.name)
           log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
-        await replay(model.blocks, t.header, records);
+        await replay(model.blocks, t.header, records, { threads: parseThreads(config.threads, 'threads') });
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
         createTrajectory(trajPath, await trajectoryHeader(model.blocks, {
@@ -186,7 +186,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg), model, inputs, config, policy.scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, inputs, config, policy.scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
@@ -321,7 +321,7 @@ async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engi
   const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
   const m = await buildModel(inputs, engine);
   try {
-    await replay(m.blocks, t.header, t.records.slice(0, step));
+    await replay(m.blocks, t.header, t.records.slice(0, step), { threads: engine.threads });
     writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step });
   } finally {
     await m.dispose();
