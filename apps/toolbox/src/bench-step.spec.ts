@@ -38,4 +38,13 @@ describe('zotune bench step', () => {
     expect(g.guided).toMatchObject({ candidates: 2, forwardPasses: 4 });
     expect(g.policy!.mezoStepMs).toBeGreaterThan(0);
   });
+
+  it.skipIf(!haveData)('--engine ort steps through ONNX Runtime (the JSON says so, with its sessions)', async () => {
+    const r = await benchStep({ ...parseBenchStepFlags({ ...defaults, engine: 'ort', threads: '2' }), estimators: ['mezo'], policy: 'none', steps: 1, backend: 'wasm' });
+    expect(r.engine).toMatchObject({ name: 'ort', threads: 2, ortVersion: '1.30.0' });
+    expect(r.engine.sessions).toBeGreaterThanOrEqual(1);
+    expect(r.threads).toBe(2);
+    expect(r.mezo!.stepMs).toBeGreaterThan(0);
+    expect(() => parseBenchStepFlags({ ...defaults, shape: 'stories42M' })).toThrow(/^--shape: expected stories15M, got "stories42M"$/);
+  });
 });

@@ -2,13 +2,17 @@
 // cost of the learned policy's σ (block statistics + one MLP per block + nf) against a MeZO step.
 // Issue 4's targets: a MeZO step ≤ 2.3 forward passes, a guided step ≤ (M + 2)·1.15; issue 5's: the
 // policy under 5 % of a MeZO step. A step here is est.step() + est.update(), as a run does it.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { resolveDataDir } from '@zotune/data';
+import { REPO_ROOT, resolveDataDir } from '@zotune/data';
 import { writeJsonAtomic } from '@zotune/io';
-import { createLlama, resolveModel, PAD_SEGMENT, type Block } from '@zotune/models';
+import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads, type EngineName } from '@zotune/ort';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { UserError, action, emit, parseNumber } from '@zotune/report';
-import { Collator, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
+import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
 
@@ -29,6 +33,26 @@ export interface BenchStepOptions {
   /** sampling seed of the task splits, run seed of the steps and seed of the random policy */
   seed: number;
   backend?: ReturnType<typeof parseBackend>;
+  /** forward engine preference (default $ZOTUNE_ENGINE, else auto) */
+  engine?: EngineName;
+  /** ORT intra-op threads and noise threads (default: cores) */
+  threads?: number;
+  /** random weights of this shape instead of the model's (the model still gives the tokenizer) */
+  shape?: 'stories15M';
+  /** the PyTorch peer's directory: run its MeZO on the same model size, batch and seed, 1 and 2 threads */
+  peer?: string;
+  /** timed steps of each peer run */
+  peerSteps?: number;
+}
+
+/** One run of the PyTorch peer (torch-mezo's mezo.py): its own summary line. */
+export interface PeerRun {
+  threads: number;
+  stepsPerSecond: number;
+  secPerStep: number;
+  forwardS: number;
+  perturbUpdateS: number;
+  command: string;
 }
 
 export interface StepTiming {
@@ -80,6 +104,12 @@ export interface BenchStepResult {
   guided?: StepTiming & { candidates: number };
   policy?: PolicyTiming;
   backend: string;
+  /** the forward engine of the steps (ort: ONNX Runtime on `threads` intra-op threads) */
+  engine: Record<string, unknown>;
+  /** noise threads of the estimator (Block.data blocks) */
+  threads: number;
+  /** the PyTorch peer on the same model size and batch, and zotune's MeZO steps/s over the peer's 2-thread steps/s */
+  peer?: { runs: PeerRun[]; mezoStepsPerSecond: number; ratioToPeer2Threads: number; note: string };
   timing: string;
 }
 
@@ -161,23 +191,34 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
   const train = task.splits(dataDir, opts.seed).train;
   if (train.length < opts.batch) throw new UserError(`--batch ${opts.batch}: task ${task.name} has only ${train.length} training examples`, 2);
   const backend = await initBackend(opts.backend ?? 'auto');
+  let engine;
+  try {
+    engine = await chooseEngine(opts.engine ?? enginePreference(undefined), 'forward', { threads: opts.threads, gpu: isGpuBackend(backend) });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  log(engineNote(engine).trimEnd());
+  const threads = opts.threads ?? parseThreads(undefined);
   const resolved = resolveModel(opts.model, dataDir);
-  const model = createLlama(resolved.checkpoint);
+  // --shape: random weights of that size, fed the same task batch (the ids of the model's tokenizer)
+  const ckpt = opts.shape ? randomCheckpoint(STORIES15M_CONFIG, opts.seed) : resolved.checkpoint;
+  const modelName = opts.shape ?? resolved.name;
+  const model = await openModel(ckpt, engine);
   const runners: Runner[] = [];
   try {
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     const tb = collator.batch(train.slice(0, opts.batch), { goldOnly: task.kind === 'generation-lm' });
     const objective = objectiveFor(task.kind);
-    const lossValue = lossValueOf(() => objective(model, tb));
+    const lossValue: LossValue = isHostModel(model) ? () => hostObjectiveValue(model, tb) : lossValueOf(() => objective(model, tb));
     const blocks = model.blocks;
     const tokens = tb.packed.segments.reduce((n, s) => n + (s === PAD_SEGMENT ? 0 : 1), 0);
-    log(`${resolved.name}, ${task.name}: batch ${opts.batch} (${tokens} tokens, rows of ${tb.packed.length}), ${blocks.length} blocks, backend ${backend.name}`);
+    log(`${modelName}, ${task.name}: batch ${opts.batch} (${tokens} tokens, rows of ${tb.packed.length}), ${blocks.length} blocks, engine ${engine.name}, backend ${backend.name}`);
 
     const policy = opts.policy === 'random' ? initPertNN(blocks.map((b) => b.name), { seed: opts.seed }) : undefined;
     // the policy is timed on a MeZO step's context: put a MeZO runner first even for --estimator guided
     const names: BenchEstimator[] = policy ? ['mezo', ...opts.estimators.filter((e) => e !== 'mezo')] : opts.estimators;
     for (const name of names) {
-      const make = () => createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name });
+      const make = () => createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads });
       runners.push({ key: name, est: make(), scale: onesScale, step: 0 });
       if (policy && opts.estimators.includes(name)) runners.push({ key: `${name}+policy`, est: make(), scale: policyScale(policy), step: 0 });
     }
@@ -185,7 +226,7 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
     const ms = await measure(blocks, lossValue, tb, runners, policy, opts);
     const forwardMs = ms.forward;
     const result: BenchStepResult = {
-      model: resolved.name,
+      model: modelName,
       task: task.name,
       batch: opts.batch,
       tokens,
@@ -194,7 +235,9 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       parameters: blocks.reduce((s, b) => s + b.size, 0),
       forwardMs,
       backend: backend.name,
-      timing: `median over ${opts.steps} interleaved rounds after ${WARMUP} untimed; a step is est.step + est.update; one thread, wall clock`,
+      engine: engineReport(engine),
+      threads,
+      timing: `median over ${opts.steps} interleaved rounds after ${WARMUP} untimed; a step is est.step + est.update; wall clock (engine ${engine.name}${engine.name === 'ort' ? `, ${engine.threads} ORT threads` : ''}, ${threads} noise threads)`,
     };
     log(`forward: ${forwardMs.toFixed(2)} ms`);
     for (const name of opts.estimators) {
@@ -228,15 +271,46 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       };
       log(`policy: ${ms.policy.toFixed(3)} ms (stats ${ms.stats.toFixed(3)}, mlp ${ms.mlp.toFixed(3)}, nf ${ms.rescale.toFixed(3)}) = ${percentOfStep.toFixed(2)} % of a mezo step`);
     }
+    if (opts.peer && result.mezo) {
+      const runs = [1, 2].map((t) => runPeer(opts.peer!, opts.shape ?? 'stories260K', t, opts, log));
+      const mezoStepsPerSecond = 1000 / result.mezo.stepMs;
+      const two = runs.find((r) => r.threads === 2)!;
+      result.peer = {
+        runs,
+        mezoStepsPerSecond,
+        ratioToPeer2Threads: mezoStepsPerSecond / two.stepsPerSecond,
+        note:
+          opts.shape !== undefined
+            ? "the peer's random-weight shape scores 32 padded sequences of 64 random ids (its own batch layout); zotune scores the packed SST-2 batch through the same shape"
+            : 'the peer samples its own SST-2 batch of the same size (prompt repeated per option, padded); zotune packs the prompt once',
+      };
+      log(`peer: ${runs.map((r) => `${r.threads} thread(s) ${r.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune mezo ${mezoStepsPerSecond.toFixed(2)} steps/s = ${result.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`);
+    }
     return result;
   } finally {
     runners.forEach((r) => r.est.dispose());
-    model.dispose();
+    await model.dispose();
   }
 }
 
+/** Run the PyTorch peer's MeZO (Debian python3-torch) and read its summary line. */
+function runPeer(dir: string, model: string, threads: number, opts: BenchStepOptions, log: (s: string) => void): PeerRun {
+  const script = join(dir, 'mezo.py');
+  if (!existsSync(script)) throw new UserError(`--peer: ${script} not found`, 2);
+  const args = [script, '--model', model, '--steps', String((opts.peerSteps ?? 10) + 2), '--threads', String(threads), '--batch', String(opts.batch), '--seed', String(opts.seed), '--eval-n', '1'];
+  const command = `/usr/bin/python3 ${args.join(' ')}`;
+  log(`peer: ${command}`);
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const r = spawnSync('/usr/bin/python3', args, { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new UserError(`--peer: ${command} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}; install it with apt-get install -y python3-torch libopenblas0-pthread`);
+  const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  return { threads, stepsPerSecond: last.steps_per_s, secPerStep: last.sec_per_step, forwardS: last.forward_s, perturbUpdateS: last.perturb_update_s, command };
+}
+
 function text(r: BenchStepResult): string {
-  const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), ${r.backend}: forward ${r.forwardMs.toFixed(2)} ms`];
+  const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), engine ${r.engine.name} (${r.backend}): forward ${r.forwardMs.toFixed(2)} ms`];
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
     (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '');
@@ -249,6 +323,10 @@ function text(r: BenchStepResult): string {
         `(target < ${p.targetPercent} %: ${p.withinTarget ? 'met' : 'missed'}); stats ${p.statsMs.toFixed(3)}, mlp ${p.mlpMs.toFixed(3)}, nf ${p.rescaleMs.toFixed(3)} ms`,
     );
   }
+  if (r.peer)
+    lines.push(
+      `  PyTorch peer: ${r.peer.runs.map((p) => `${p.threads} thread(s) ${p.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune MeZO ${r.peer.mezoStepsPerSecond.toFixed(2)} steps/s = ${r.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`,
+    );
   lines.push(`  timing: ${r.timing}`);
   return lines.join('\n');
 }
@@ -264,6 +342,11 @@ interface BenchStepFlags {
   seed: string;
   out?: string;
   backend?: string;
+  engine?: string;
+  threads?: string;
+  shape?: string;
+  peer?: string | boolean;
+  peerSteps?: string;
   json?: boolean;
 }
 
@@ -280,7 +363,22 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
     throw new UserError((e as Error).message, 2);
   }
   const candidates = parseNumber('--candidates', flags.candidates, { int: true, min: 2, max: 1024 });
+  if (flags.shape !== undefined && flags.shape !== 'stories15M') throw new UserError(`--shape: expected stories15M, got "${flags.shape}"`, 2);
+  let engine;
+  let threads;
+  try {
+    engine = enginePreference(flags.engine);
+    threads = parseThreads(flags.threads);
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(REPO_ROOT, '../shared/bench/torch-mezo') : flags.peer);
   return {
+    engine,
+    threads,
+    shape: flags.shape as 'stories15M' | undefined,
+    peer,
+    peerSteps: parseNumber('--peer-steps', flags.peerSteps ?? '10', { int: true, min: 1 }),
     model: flags.model,
     task: flags.task,
     batch: parseNumber('--batch', flags.batch, { int: true, min: 1, max: 4096 }),
@@ -308,6 +406,11 @@ export function registerBenchStep(bench: Command): void {
     .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
     .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
     .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
+    .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
+    .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
+    .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
+    .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo, default ../shared/bench/torch-mezo) on 1 and 2 threads and report the ratio')
+    .option('--peer-steps <n>', 'timed steps of each peer run', '10')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
       action(async (flags: BenchStepFlags) => {
