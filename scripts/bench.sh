@@ -8,8 +8,15 @@ out=bench/results
 mkdir -p "$out"
 z() { node apps/cli/bin/zotune.js "$@"; }
 z bench noise --json --out "$out/noise.json" > /dev/null
-z bench forward --model stories260K --batch 16 --seq 64 --json --out "$out/forward-stories260K.json" > /dev/null
-z bench forward --shape stories15M --batch 16 --seq 64 --json --out "$out/forward-stories15M.json" > /dev/null
-z bench step --model stories260K --task sst2 --batch 16 --json --out "$out/step-stories260K.json" > /dev/null
+z bench forward --model stories260K --batch 16 --seq 64 --engine tfjs --json --out "$out/forward-stories260K.json" > /dev/null
+z bench forward --shape stories15M --batch 16 --seq 64 --engine tfjs --json --out "$out/forward-stories15M.json" > /dev/null
+z bench step --model stories260K --task sst2 --batch 16 --engine tfjs --json --out "$out/step-stories260K.json" > /dev/null
+# engine ort (ONNX Runtime, --threads = cores), with the PyTorch peer on the same model size and batch
+# (needs Debian python3-torch: apt-get install -y python3-torch libopenblas0-pthread)
+z bench forward --model stories260K --batch 16 --seq 64 --engine ort --json --out "$out/forward-stories260K-ort.json" > /dev/null
+z bench forward --shape stories15M --batch 16 --seq 64 --engine ort --json --out "$out/forward-stories15M-ort.json" > /dev/null
+z bench step --model stories260K --task sst2 --batch 16 --engine ort --estimator mezo,guided --policy none --peer --json --out "$out/step-stories260K-ort.json" > /dev/null
+z bench step --shape stories15M --task sst2 --batch 16 --engine ort --estimator mezo --policy none --steps 5 --peer --json --out "$out/step-stories15M-ort.json" > /dev/null
+z bench step --shape stories15M --task sst2 --batch 16 --engine tfjs --estimator mezo --policy none --steps 5 --json --out "$out/step-stories15M.json" > /dev/null
 z bench memory --model stories260K --task sst2 --batch 16 --json --out "$out/memory-stories260K.json" > /dev/null
 echo "wrote $out/"

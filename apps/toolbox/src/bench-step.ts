@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { REPO_ROOT, resolveDataDir } from '@zotune/data';
+import { resolveDataDir } from '@zotune/data';
 import { writeJsonAtomic } from '@zotune/io';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
 import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads, type EngineName } from '@zotune/ort';
@@ -372,7 +372,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
   } catch (e) {
     throw new UserError((e as Error).message, 2);
   }
-  const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(REPO_ROOT, '../shared/bench/torch-mezo') : flags.peer);
+  const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(resolveDataDir(), '../bench/torch-mezo') : flags.peer);
   return {
     engine,
     threads,
@@ -409,7 +409,7 @@ export function registerBenchStep(bench: Command): void {
     .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
     .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
-    .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo, default ../shared/bench/torch-mezo) on 1 and 2 threads and report the ratio')
+    .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo; default: bench/torch-mezo beside the data directory) on 1 and 2 threads and report the ratio')
     .option('--peer-steps <n>', 'timed steps of each peer run', '10')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
