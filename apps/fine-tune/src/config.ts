@@ -68,6 +68,8 @@ export const finetuneInputSchema = z.strictObject({
   saveFinal: z.boolean().optional(),
   /** tfjs backend: auto, tensorflow, wasm or cpu */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).optional(),
+  /** threads of the noise and perturb passes (and of ONNX Runtime); default: the machine's cores. Never changes a result */
+  threads: posInt.max(256).optional(),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -119,6 +121,8 @@ export const finetuneConfigSchema = z.strictObject({
   saveFinal: z.boolean(),
   /** tfjs backend preference */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+  /** threads when a preset or --threads set them; absent: the cores of the machine that runs (or resumes) it */
+  threads: posInt.max(256).optional(),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 
@@ -222,6 +226,7 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     evalBatch: m.evalBatch ?? m.batch,
     saveFinal: m.saveFinal,
     backend: m.backend,
+    ...(m.threads !== undefined ? { threads: m.threads } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
   return finetuneConfigSchema.parse(config);

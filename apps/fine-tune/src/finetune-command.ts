@@ -33,6 +33,7 @@ interface FinetuneFlags {
   resume?: string;
   config?: string;
   backend?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -42,6 +43,7 @@ const FLAG: Record<string, string> = {
   normalize: '--no-normalize', queries: '--queries', steps: '--steps', forwardPasses: '--forward-passes', lr: '--lr', eps: '--eps',
   weightDecay: '--weight-decay', batch: '--batch', seed: '--seed', evalEvery: '--eval-every', evalN: '--eval-n', testN: '--test-n',
   evalBatch: '--eval-batch', saveFinal: '--save-final', out: '--out', config: '--config', backend: '--backend',
+  threads: '--threads',
 };
 
 /** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
@@ -87,6 +89,7 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   int('evalBatch', 1, 4096);
   if (given('saveFinal')) layer.saveFinal = true;
   if (given('backend')) layer.backend = f.backend;
+  int('threads', 1, 256);
   const flagsSource = 'flags';
   try {
     return parseInput(layer, flagsSource);
@@ -153,16 +156,20 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
+    .option('--threads <N>', 'threads of the noise and perturb passes; the results are the same for any N (default: the cores; with --resume too)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
         const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
         const log = (line: string) => process.stderr.write(`${line}\n`);
         const configKeys = Object.keys(FLAG).filter(given);
+        // --threads never changes a result: a resumed run may take it (it overrides config.json's)
+        const threads = given('threads') ? parseNumber('--threads', flags.threads!, { int: true, min: 1, max: 256 }) : undefined;
         let config: FinetuneConfig;
         let dir: string;
         if (flags.resume !== undefined) {
-          if (configKeys.length) throw new UserError(`--resume: the run's config.json decides the settings; drop ${configKeys.map((k) => FLAG[k]).join(', ')}`, 2);
+          const fixed = configKeys.filter((k) => k !== 'threads');
+          if (fixed.length) throw new UserError(`--resume: the run's config.json decides the settings; drop ${fixed.map((k) => FLAG[k]).join(', ')}`, 2);
           dir = resolve(flags.resume);
           if (!existsSync(dir)) throw new UserError(`--resume ${flags.resume}: no such run directory`, 2);
           let raw: unknown;
@@ -179,12 +186,12 @@ export function registerFinetuneCommand(program: Command): void {
           layers.push(flagsToInput(flags, given));
           if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.splice(-1, 0, parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
           config = resolveConfig(layers);
-          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend').length === 0;
+          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend' && k !== 'threads').length === 0;
           if (demo)
             log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator} (M = ${config.candidates}), ${config.forwardPasses} forward passes (${config.steps} steps); see --help for the options`);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }
-        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });
+        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log, threads });
         emit(summary, !!flags.json, human(summary));
       }),
     );

@@ -7,7 +7,7 @@ import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import { createLlama, resolveModel } from '@zotune/models';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
-import { initBackend } from '@zotune/tensor';
+import { defaultThreads, initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
 import { asUserError } from './setup';
@@ -27,7 +27,7 @@ export interface ReplayResult {
   backend: string;
 }
 
-export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string } = {}): Promise<ReplayResult> {
+export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; threads?: number } = {}): Promise<ReplayResult> {
   const dir = resolve(runDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${runDir}: no such run directory`, 2);
   let raw: unknown;
@@ -52,7 +52,7 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
   const t0 = performance.now();
   const model = createLlama(resolved.checkpoint);
   try {
-    await replay(model.blocks, t.header, t.records.slice(0, n));
+    await replay(model.blocks, t.header, t.records.slice(0, n), { threads: opts.threads ?? config.threads ?? defaultThreads() });
     writeRunWeights(resolve(out), model, { model: resolved.name, step: n });
   } finally {
     model.dispose();
@@ -79,13 +79,15 @@ export function registerReplayCommand(program: Command): void {
     .requiredOption('--out <FILE>', 'the safetensors file to write (atomically)')
     .option('--step <N>', 'replay only the first N steps (e.g. the best step of summary.json)')
     .option('--backend <B>', 'tfjs backend (default: the run\'s)')
+    .option('--threads <N>', 'threads of the noise and perturb passes; the weights are the same for any N (default: the cores)')
     .option('--json', 'print one JSON object on stdout')
     .action(
-      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; json?: boolean }) => {
+      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; threads?: string; json?: boolean }) => {
         const step = flags.step === undefined ? undefined : parseNumber('--step', flags.step, { int: true, min: 0 });
+        const threads = flags.threads === undefined ? undefined : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
         if (flags.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(flags.backend))
           throw new UserError(`--backend: unknown backend "${flags.backend}"; expected one of auto, tensorflow, wasm, cpu`, 2);
-        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend });
+        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, threads });
         emit(r, !!flags.json, `${r.out}: ${r.model} after ${r.steps} of ${r.recordedSteps} ${r.estimator} steps, replayed from ${r.trajectoryBytes} bytes of trajectory in ${r.seconds.toFixed(2)} s`);
       }),
     );

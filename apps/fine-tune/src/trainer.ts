@@ -7,7 +7,7 @@ import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifa
 import type { LlamaModel } from '@zotune/models';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, type Example } from '@zotune/tasks';
-import { initBackend } from '@zotune/tensor';
+import { defaultThreads, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, lossValueOf, replay, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
@@ -66,6 +66,8 @@ export interface FinetuneOptions {
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
+  /** threads of the noise and perturb passes (default: config.threads, else the machine's cores) */
+  threads?: number;
 }
 
 interface Trainer {
@@ -123,6 +125,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   if (opts.resume && config.estimator === 'adam')
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
+  const threads = opts.threads ?? config.threads ?? defaultThreads();
   const inputs = loadInputs(config);
   const backend = await initBackend(config.backend);
   const model = buildModel(inputs);
@@ -162,7 +165,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         records = t.records;
         if (t.tornBytes > 0) log(`resume: dropped a torn last record (${t.tornBytes} bytes)`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
-        await replay(model.blocks, t.header, records);
+        await replay(model.blocks, t.header, records, { threads });
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
         createTrajectory(trajPath, await trajectoryHeader(model.blocks, {
@@ -174,7 +177,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg), model, inputs, config, policy.scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads }), model, inputs, config, policy.scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
