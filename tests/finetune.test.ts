@@ -91,6 +91,12 @@ describe('zotune finetune', () => {
     expect(json(best).steps).toBe(s.bestStep);
     expect(readFileSync(join(work, 'replay-all.safetensors')).equals(readFileSync(join(dir, 'final.safetensors')))).toBe(true);
     expect(readFileSync(join(work, 'replay-best.safetensors')).equals(readFileSync(join(dir, 'model.safetensors')))).toBe(true);
+    // the run's losses came from ORT (auto); replayed on tfjs, the weights match the run's own files
+    expect(s.engine).toMatchObject({ name: 'ort', ortVersion: '1.30.0' });
+    expect(openTrajectory(join(dir, 'trajectory')).header.engine).toBe('ort');
+    const other = json(await zotune('replay', dir, '--engine', 'tfjs', '--out', join(work, 'replay-tfjs.safetensors'), '--json'));
+    expect(other).toMatchObject({ recordedEngine: 'ort', engine: { name: 'tfjs' }, runWeights: { file: join(dir, 'final.safetensors') } });
+    expect(other.runWeights.maxAbsDiff).toBeLessThanOrEqual(1e-6);
 
     // eval --run: the run's best checkpoint on the run's task and seed gives the summary's test accuracy
     const ev = json(await zotune('eval', '--run', dir, '--split', 'test', '--n', String(s.testN), '--json'));
@@ -98,9 +104,9 @@ describe('zotune finetune', () => {
     expect(ev.accuracy).toBe(s.testAcc);
   });
 
-  test('kill -9 and --resume end with the weights of an uninterrupted run (guided with a policy)', async () => {
+  test('kill -9 and --resume end with the weights of an uninterrupted run (guided with a policy, engine ort)', async () => {
     // the policy's features come from the previous record: the resumed run must feed it the same
-    const args = (out: string) => ['finetune', '--estimator', 'guided', '--steps', '20', '--eval-every', '4', '--seed', '11', '--save-final', '--eval-n', '24', '--test-n', '24', '--policy', policyFile, '--out', out, '--json'];
+    const args = (out: string) => ['finetune', '--estimator', 'guided', '--steps', '20', '--eval-every', '4', '--seed', '11', '--save-final', '--eval-n', '24', '--test-n', '24', '--policy', policyFile, '--engine', 'ort', '--threads', '1', '--out', out, '--json'];
     const a = join(work, 'uninterrupted');
     const b = join(work, 'killed');
     const whole = zotune(...args(a));
@@ -127,7 +133,8 @@ describe('zotune finetune', () => {
     expect(atKill).toBeGreaterThanOrEqual(6);
     expect(atKill).toBeLessThan(20);
 
-    const resumed = await zotune('finetune', '--resume', b, '--threads', '1', '--json'); // --threads never changes a result
+    // resumed on 2 threads (the noise pool's and ORT's): the thread count never changes a result
+    const resumed = await zotune('finetune', '--resume', b, '--threads', '2', '--json');
     const [sa, sb] = [json(await whole), json(resumed)];
     expect(resumed.stderr).toContain(`replayed ${atKill} steps`);
     expect(sb.resumedAt).toBe(atKill);
@@ -135,9 +142,10 @@ describe('zotune finetune', () => {
       expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
     expect(openTrajectory(join(b, 'trajectory')).records).toEqual(openTrajectory(join(a, 'trajectory')).records);
     for (const k of ['steps', 'forwardPasses', 'bestDevAcc', 'bestStep', 'testAcc', 'zeroShotTestAcc', 'finalTrainLoss']) expect(sb[k], k).toEqual(sa[k]);
+    expect([sa.engine.name, sb.engine.name, openTrajectory(traj).header.engine]).toEqual(['ort', 'ort', 'ort']);
     const stepLines = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.event === 'step').map((m) => [m.step, m.loss]);
     expect(stepLines(b)).toEqual(stepLines(a));
-  });
+  }, 300_000);
 
   test('--policy FILE perturbs with the policy σ; replay needs only the trajectory', async () => {
     const dir = join(work, 'policy');

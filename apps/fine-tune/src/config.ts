@@ -68,8 +68,10 @@ export const finetuneInputSchema = z.strictObject({
   saveFinal: z.boolean().optional(),
   /** tfjs backend: auto, tensorflow, wasm or cpu */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).optional(),
-  /** threads of the noise and perturb passes (and of ONNX Runtime); default: the machine's cores. Never changes a result */
-  threads: posInt.max(256).optional(),
+  /** forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs */
+  engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
+  /** threads: ORT intra-op threads (and the noise workers'); default the machine's cores */
+  threads: posInt.max(1024).optional(),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -121,8 +123,10 @@ export const finetuneConfigSchema = z.strictObject({
   saveFinal: z.boolean(),
   /** tfjs backend preference */
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
-  /** threads when a preset or --threads set them; absent: the cores of the machine that runs (or resumes) it */
-  threads: posInt.max(256).optional(),
+  /** forward engine preference (absent in runs made before engines existed: auto) */
+  engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
+  /** threads (absent: the machine's cores) */
+  threads: posInt.max(1024).optional(),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 
@@ -226,6 +230,7 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     evalBatch: m.evalBatch ?? m.batch,
     saveFinal: m.saveFinal,
     backend: m.backend,
+    engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)

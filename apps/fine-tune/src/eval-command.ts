@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
-import { createLlama, resolveModel } from '@zotune/models';
+import { resolveModel } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads } from '@zotune/ort';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
@@ -22,6 +23,10 @@ export interface EvalCommandOptions {
   run?: string;
   batch: string;
   backend?: string;
+  /** forward engine: auto|ort|tfjs (default ZOTUNE_ENGINE, else auto) */
+  engine?: string;
+  /** ORT intra-op threads (default: the machine's cores) */
+  threads?: string;
   json?: boolean;
 }
 
@@ -38,6 +43,8 @@ export interface EvalReport {
   seconds: number;
   examplesPerSecond: number;
   backend: string;
+  /** the forward engine: name, why, and for ort its threads, version and sessions created */
+  engine: Record<string, unknown>;
   /** how the split was sampled where it departs from the plain protocol */
   notes: string[];
   /** the weights evaluated when they are not the base model's (--run) */
@@ -96,10 +103,17 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   if (examples.length === 0) throw new UserError(`--split ${split}: task ${task.name} has no ${split} examples (${notes.join('; ')})`);
 
   const backend = await initBackend(backendName);
+  let engine;
+  try {
+    engine = await chooseEngine(enginePreference(opts.engine), 'forward', { threads: parseThreads(opts.threads), gpu: isGpuBackend(backend) });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  log(engineNote(engine).trimEnd());
   const resolved = resolveModel(modelArg, dataDir);
   let model;
   try {
-    model = run ? modelFromWeights(resolved.checkpoint, run.weights) : createLlama(resolved.checkpoint);
+    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine) : await openModel(resolved.checkpoint, engine);
   } catch (e) {
     throw new UserError(`--run: ${(e as Error).message}`);
   }
@@ -126,18 +140,19 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
       seconds: r.seconds,
       examplesPerSecond: r.examplesPerSecond,
       backend: backend.name,
+      engine: engineReport(engine),
       notes,
       ...(run ? { weights: run.weights } : {}),
     };
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 
 function human(r: EvalReport): string {
   const lines = [
     `${r.task} ${r.split} (seed ${r.seed}), ${r.model}: accuracy ${(100 * r.accuracy).toFixed(1)}% on ${r.n} examples`,
-    `  ${r.seconds.toFixed(2)} s, ${r.examplesPerSecond.toFixed(0)} examples/s (${r.backend})`,
+    `  ${r.seconds.toFixed(2)} s, ${r.examplesPerSecond.toFixed(0)} examples/s (${r.backend}, engine ${r.engine.name})`,
     ...Object.entries(r.perClass).map(([k, c]) => `  ${k}: gold ${c.gold}, predicted ${c.pred}, correct ${c.correct}`),
     ...r.notes.map((s) => `  note: ${s}`),
   ];
@@ -157,6 +172,8 @@ export function registerEvalCommand(program: Command): void {
     .option('--run <dir>', 'a fine-tune run directory: evaluate its best checkpoint (model.safetensors) on its task')
     .option('--batch <batch>', 'examples per forward pass', '64')
     .option('--backend <backend>', 'auto, tensorflow, wasm or cpu (default: ZOTUNE_BACKEND, else auto)')
+    .option('--engine <engine>', 'forward engine: auto, ort or tfjs (default: ZOTUNE_ENGINE, else auto = ONNX Runtime when installed)')
+    .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
     .option('--json', 'print one JSON object on stdout')
     .action(
       action(async (opts: EvalCommandOptions) => {

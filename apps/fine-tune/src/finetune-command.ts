@@ -33,6 +33,7 @@ interface FinetuneFlags {
   resume?: string;
   config?: string;
   backend?: string;
+  engine?: string;
   threads?: string;
   json?: boolean;
 }
@@ -43,8 +44,10 @@ const FLAG: Record<string, string> = {
   normalize: '--no-normalize', queries: '--queries', steps: '--steps', forwardPasses: '--forward-passes', lr: '--lr', eps: '--eps',
   weightDecay: '--weight-decay', batch: '--batch', seed: '--seed', evalEvery: '--eval-every', evalN: '--eval-n', testN: '--test-n',
   evalBatch: '--eval-batch', saveFinal: '--save-final', out: '--out', config: '--config', backend: '--backend',
-  threads: '--threads',
+  engine: '--engine', threads: '--threads',
 };
+/** Flags that choose how this session runs, not what the run is: allowed with --resume. */
+const SESSION_FLAGS = ['engine', 'threads'];
 
 /** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
 function absolutePath(arg: string, looksLikePath: boolean): string {
@@ -89,7 +92,8 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   int('evalBatch', 1, 4096);
   if (given('saveFinal')) layer.saveFinal = true;
   if (given('backend')) layer.backend = f.backend;
-  int('threads', 1, 256);
+  if (given('engine')) layer.engine = f.engine as FinetuneInput['engine'];
+  int('threads', 1, 1024);
   const flagsSource = 'flags';
   try {
     return parseInput(layer, flagsSource);
@@ -156,20 +160,18 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
-    .option('--threads <N>', 'threads of the noise and perturb passes; the results are the same for any N (default: the cores; with --resume too)')
+    .option('--engine <E>', 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
+    .option('--threads <N>', "ORT intra-op threads (default: the machine's cores)")
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
         const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
         const log = (line: string) => process.stderr.write(`${line}\n`);
         const configKeys = Object.keys(FLAG).filter(given);
-        // --threads never changes a result: a resumed run may take it (it overrides config.json's)
-        const threads = given('threads') ? parseNumber('--threads', flags.threads!, { int: true, min: 1, max: 256 }) : undefined;
         let config: FinetuneConfig;
         let dir: string;
         if (flags.resume !== undefined) {
-          const fixed = configKeys.filter((k) => k !== 'threads');
-          if (fixed.length) throw new UserError(`--resume: the run's config.json decides the settings; drop ${fixed.map((k) => FLAG[k]).join(', ')}`, 2);
+          if (configKeys.some((k) => !SESSION_FLAGS.includes(k))) throw new UserError(`--resume: the run's config.json decides the settings; drop ${configKeys.filter((k) => !SESSION_FLAGS.includes(k)).map((k) => FLAG[k]).join(', ')}`, 2);
           dir = resolve(flags.resume);
           if (!existsSync(dir)) throw new UserError(`--resume ${flags.resume}: no such run directory`, 2);
           let raw: unknown;
@@ -179,19 +181,23 @@ export function registerFinetuneCommand(program: Command): void {
             throw new UserError(`--resume: ${(e as Error).message}`, 2);
           }
           config = parseRunConfig(raw, join(dir, 'config.json'));
+          const session = flagsToInput(flags, (k) => SESSION_FLAGS.includes(k) && given(k));
+          if (session.engine) config.engine = session.engine;
+          if (session.threads) config.threads = session.threads;
           log(`finetune: resuming ${dir}`);
         } else {
           const layers: FinetuneInput[] = [];
           if (given('config')) layers.push(loadPreset(flags.config!));
           layers.push(flagsToInput(flags, given));
           if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.splice(-1, 0, parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
+          if (!given('engine') && process.env.ZOTUNE_ENGINE) layers.splice(-1, 0, parseInput({ engine: process.env.ZOTUNE_ENGINE }, 'ZOTUNE_ENGINE'));
           config = resolveConfig(layers);
-          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend' && k !== 'threads').length === 0;
+          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
           if (demo)
             log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator} (M = ${config.candidates}), ${config.forwardPasses} forward passes (${config.steps} steps); see --help for the options`);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }
-        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log, threads });
+        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });
         emit(summary, !!flags.json, human(summary));
       }),
     );

@@ -1,7 +1,7 @@
 // --policy: which σ the ZO estimator perturbs with. 'none' is plain N(0, I); a reference, digest or
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
 // 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
-import { checkpointDigest, type Checkpoint, type Model } from '@zotune/models';
+import { checkpointDigest, type AnyModel, type Checkpoint } from '@zotune/models';
 import { modelFingerprint, policyFromArtifact, policyScale } from '@zotune/policy';
 import { defaultRegistryLocation, loadPolicy, openRegistry, type LoadedPolicy } from '@zotune/registry';
 import { UserError } from '@zotune/report';
@@ -39,7 +39,7 @@ export interface PolicyContext {
   estimator: string;
   /** the model's name (the fingerprint's model, and MODEL of the shipped default reference) */
   modelName: string;
-  model: Model;
+  model: AnyModel;
   /** the checkpoint the model was built from (its digest is the fingerprint's weightsSha256) */
   checkpoint: Checkpoint;
   /** a resumed run: the digest of the policy it started with */

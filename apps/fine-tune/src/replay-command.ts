@@ -5,13 +5,14 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { createLlama, resolveModel } from '@zotune/models';
+import { readSafetensors, resolveModel, toCheckpoint, type AnyModel } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads } from '@zotune/ort';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
-import { defaultThreads, initBackend } from '@zotune/tensor';
+import { initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
 import { asUserError } from './setup';
-import { WEIGHT_FILES, writeRunWeights } from './weights';
+import { WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 export interface ReplayResult {
   run: string;
@@ -25,9 +26,34 @@ export interface ReplayResult {
   trajectoryBytes: number;
   seconds: number;
   backend: string;
+  /** the engine of this replay, and the one whose forward passes computed the recorded losses */
+  engine: Record<string, unknown>;
+  recordedEngine: string;
+  /**
+   * the run's own weight file of the same step (model.safetensors or final.safetensors), when there
+   * is one, against the replayed weights: max |Δ| over all weights (0: the same bits)
+   */
+  runWeights: { file: string; maxAbsDiff: number } | null;
 }
 
-export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; threads?: number } = {}): Promise<ReplayResult> {
+/** The replayed weights against a run weight file of the same step, if the run wrote one. */
+function compareWithRun(dir: string, step: number, model: AnyModel): ReplayResult['runWeights'] {
+  for (const name of [WEIGHT_FILES.final, WEIGHT_FILES.best]) {
+    const file = join(dir, name);
+    if (weightsStep(file) !== step) continue;
+    const { tensors } = readSafetensors(file);
+    let maxAbsDiff = 0;
+    for (const [n, t] of toCheckpoint(model).tensors) {
+      const got = tensors.get(n);
+      if (!got || got.data.length !== t.data.length) return { file, maxAbsDiff: Infinity };
+      for (let i = 0; i < t.data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(t.data[i] - got.data[i]));
+    }
+    return { file, maxAbsDiff };
+  }
+  return null;
+}
+
+export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; engine?: string; threads?: string } = {}): Promise<ReplayResult> {
   const dir = resolve(runDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${runDir}: no such run directory`, 2);
   let raw: unknown;
@@ -49,13 +75,23 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     throw asUserError(`${join(dir, 'config.json')}: model`, e);
   }
   const backend = await initBackend((opts.backend ?? config.backend) as 'auto');
-  const t0 = performance.now();
-  const model = createLlama(resolved.checkpoint);
+  let engine;
   try {
-    await replay(model.blocks, t.header, t.records.slice(0, n), { threads: opts.threads ?? config.threads ?? defaultThreads() });
+    engine = await chooseEngine(enginePreference(opts.engine), 'forward', { threads: parseThreads(opts.threads), gpu: isGpuBackend(backend) });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  process.stderr.write(engineNote(engine));
+  const t0 = performance.now();
+  const model = await openModel(resolved.checkpoint, engine);
+  let runWeights;
+  try {
+    // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
+    await replay(model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
     writeRunWeights(resolve(out), model, { model: resolved.name, step: n });
+    runWeights = compareWithRun(dir, n, model);
   } finally {
-    model.dispose();
+    await model.dispose();
   }
   return {
     run: dir,
@@ -67,6 +103,9 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     trajectoryBytes: statSync(trajPath).size,
     seconds: (performance.now() - t0) / 1000,
     backend: backend.name,
+    engine: engineReport(engine),
+    recordedEngine: t.header.engine ?? 'tfjs',
+    runWeights,
   };
 }
 
@@ -79,16 +118,19 @@ export function registerReplayCommand(program: Command): void {
     .requiredOption('--out <FILE>', 'the safetensors file to write (atomically)')
     .option('--step <N>', 'replay only the first N steps (e.g. the best step of summary.json)')
     .option('--backend <B>', 'tfjs backend (default: the run\'s)')
-    .option('--threads <N>', 'threads of the noise and perturb passes; the weights are the same for any N (default: the cores)')
+    .option('--engine <E>', 'engine holding the weights: auto, ort or tfjs (default: ZOTUNE_ENGINE, else auto)')
+    .option('--threads <N>', "ONNX Runtime intra-op threads (default: the machine's cores)")
     .option('--json', 'print one JSON object on stdout')
     .action(
-      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; threads?: string; json?: boolean }) => {
+      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; engine?: string; threads?: string; json?: boolean }) => {
         const step = flags.step === undefined ? undefined : parseNumber('--step', flags.step, { int: true, min: 0 });
-        const threads = flags.threads === undefined ? undefined : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
         if (flags.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(flags.backend))
           throw new UserError(`--backend: unknown backend "${flags.backend}"; expected one of auto, tensorflow, wasm, cpu`, 2);
-        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, threads });
-        emit(r, !!flags.json, `${r.out}: ${r.model} after ${r.steps} of ${r.recordedSteps} ${r.estimator} steps, replayed from ${r.trajectoryBytes} bytes of trajectory in ${r.seconds.toFixed(2)} s`);
+        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, engine: flags.engine, threads: flags.threads });
+        const check = r.runWeights
+          ? `; against the run's ${r.runWeights.file} (losses on engine ${r.recordedEngine}, replayed on ${r.engine.name}): ${r.runWeights.maxAbsDiff === 0 ? 'the same bits' : r.runWeights.maxAbsDiff <= 1e-5 ? `match to float tolerance, max |Δ| ${r.runWeights.maxAbsDiff.toExponential(2)}` : `DIFFER, max |Δ| ${r.runWeights.maxAbsDiff}`}`
+          : '';
+        emit(r, !!flags.json, `${r.out}: ${r.model} after ${r.steps} of ${r.recordedSteps} ${r.estimator} steps, replayed from ${r.trajectoryBytes} bytes of trajectory in ${r.seconds.toFixed(2)} s${check}`);
       }),
     );
 }

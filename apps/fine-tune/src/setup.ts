@@ -1,7 +1,8 @@
 // What a run needs before its first step: the task and its splits, the tokenizer and collator, the
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
 import { resolveDataDir } from '@zotune/data';
-import { createLlama, resolveModel, type LlamaModel, type ResolvedModel } from '@zotune/models';
+import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
+import { openModel, type EngineChoice } from '@zotune/ort';
 import { UserError } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
 import { DEFAULTS, type FinetuneConfig } from './config';
@@ -67,7 +68,7 @@ export function loadInputs(config: FinetuneConfig): RunInputs {
   };
 }
 
-/** Build the model from the resolved checkpoint (the tfjs variables are the trainable blocks). */
-export function buildModel(inputs: RunInputs): LlamaModel {
-  return createLlama(inputs.resolved.checkpoint);
+/** Build the model from the resolved checkpoint on the chosen engine (its blocks are the trainable weights). */
+export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<AnyModel> {
+  return openModel(inputs.resolved.checkpoint, engine);
 }

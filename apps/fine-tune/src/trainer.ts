@@ -3,11 +3,13 @@
 // and report.html. A resumed run rebuilds its weights by replaying the trajectory onto the base
 // weights (the live update's own code path) and continues from the last complete record.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifacts';
-import type { LlamaModel } from '@zotune/models';
+import { isHostModel, type AnyModel } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
-import { evaluate, type Example } from '@zotune/tasks';
-import { defaultThreads, initBackend } from '@zotune/tensor';
+import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
+import { initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, lossValueOf, replay, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
@@ -53,6 +55,8 @@ export interface FinetuneSummary {
   /** steps that were already complete when this session started (a resumed run) */
   resumedAt: number | null;
   backend: string;
+  /** the forward engine: name, why, and for ort its threads, version and sessions created */
+  engine: Record<string, unknown>;
   runDir: string;
   notes: string[];
 }
@@ -66,8 +70,6 @@ export interface FinetuneOptions {
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
-  /** threads of the noise and perturb passes (default: config.threads, else the machine's cores) */
-  threads?: number;
 }
 
 interface Trainer {
@@ -77,7 +79,7 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -88,7 +90,8 @@ function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config:
         blocks: model.blocks,
         step: s,
         seed: stepSeed(config.seed, s),
-        lossValue: lossValueOf(() => inputs.objective(model, batch)),
+        // engine ort: the loss from the ORT forward, on the host; tfjs: the tf objective read back
+        lossValue: isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch)),
         scale,
         prev,
         batch: batch.packed,
@@ -104,7 +107,8 @@ function zoTrainer(est: Estimator, model: LlamaModel, inputs: RunInputs, config:
   };
 }
 
-function adamTrainer(adam: Adam, model: LlamaModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+  if (isHostModel(model)) throw new Error('adam: needs the tfjs engine (gradients)');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -125,10 +129,11 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   if (opts.resume && config.estimator === 'adam')
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
-  const threads = opts.threads ?? config.threads ?? defaultThreads();
   const inputs = loadInputs(config);
   const backend = await initBackend(config.backend);
-  const model = buildModel(inputs);
+  const engine = await runEngine(config, opts, isGpuBackend(backend));
+  log(engineNote(engine).trimEnd());
+  const model = await buildModel(inputs, engine);
   let runDir: RunDir | undefined;
   let trainer: Trainer | undefined;
   try {
@@ -164,8 +169,11 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         if (t.records.length > config.steps) throw new UserError(`${trajPath}: holds ${t.records.length} steps, the run has only ${config.steps}`);
         records = t.records;
         if (t.tornBytes > 0) log(`resume: dropped a torn last record (${t.tornBytes} bytes)`);
+        const recorded = t.header.engine ?? 'tfjs';
+        if (recorded !== engine.name)
+          log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
-        await replay(model.blocks, t.header, records, { threads });
+        await replay(model.blocks, t.header, records, { threads: parseThreads(config.threads, 'threads') });
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
         createTrajectory(trajPath, await trajectoryHeader(model.blocks, {
@@ -173,16 +181,17 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
           family: model.family,
           estimator: estCfg,
           run: { model: inputs.modelName, task: inputs.task.name, batch: config.batch },
+          engine: engine.name,
         }), { overwrite: opts.resume });
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads }), model, inputs, config, policy.scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, inputs, config, policy.scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
       // the kill fell between a new best's save and its metrics line, or the file is gone: rebuild it
-      await rebuildBest(inputs, runDir, state.best.step);
+      await rebuildBest(inputs, runDir, state.best.step, engine);
     }
 
     // ---- zero-shot figures (measured once, at the start) ----
@@ -236,18 +245,18 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step });
     trainer.dispose();
     trainer = undefined;
-    model.dispose();
+    await model.dispose();
 
     // ---- the best checkpoint on test ----
     const best = state.best ?? bestOf(runDir.metrics.records());
     if (!best) throw new Error(`${runDir.dir}: no dev evaluation recorded`);
-    const bestModel = modelFromWeights(inputs.resolved.checkpoint, bestPath);
+    const bestModel = await modelFromWeights(inputs.resolved.checkpoint, bestPath, engine);
     let testAcc: number;
     try {
       log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
       testAcc = (await evaluate(bestModel, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
     } finally {
-      bestModel.dispose();
+      await bestModel.dispose();
     }
     runDir.metrics.append({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
@@ -277,6 +286,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
       resumedAt,
       backend: backend.name,
+      engine: engineReport(engine),
       runDir: runDir.dir,
       notes: inputs.notes,
     };
@@ -286,19 +296,34 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     return summary;
   } finally {
     trainer?.dispose();
-    model.dispose();
+    await model.dispose();
     runDir?.close();
   }
 }
 
-/** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights. */
-async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number): Promise<void> {
-  const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
-  const m = buildModel(inputs);
+/**
+ * The run's engine: adam needs gradients (tfjs); a ZO run takes ORT under auto. A resumed run under
+ * auto keeps the engine its trajectory records, so resuming stays bit-identical.
+ */
+async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boolean): Promise<EngineChoice> {
+  let pref = config.engine ?? 'auto';
+  const trajPath = join(opts.dir, WEIGHT_FILES.trajectory);
+  if (opts.resume && pref === 'auto' && config.estimator !== 'adam' && existsSync(trajPath)) pref = resumeTrajectory(trajPath).header.engine ?? 'tfjs';
   try {
-    await replay(m.blocks, t.header, t.records.slice(0, step));
+    return await chooseEngine(pref, config.estimator === 'adam' ? 'gradients' : 'forward', { threads: parseThreads(config.threads, 'threads'), gpu });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+}
+
+/** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights. */
+async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engine: EngineChoice): Promise<void> {
+  const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
+  const m = await buildModel(inputs, engine);
+  try {
+    await replay(m.blocks, t.header, t.records.slice(0, step), { threads: engine.threads });
     writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step });
   } finally {
-    m.dispose();
+    await m.dispose();
   }
 }

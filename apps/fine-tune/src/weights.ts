@@ -3,13 +3,14 @@
 // so that a resumed run can check which step a file holds, and so that `zotune replay --step N`
 // writes byte-identical files.
 import { existsSync } from 'node:fs';
-import { createLlama, readSafetensors, toCheckpoint, writeSafetensors, type Checkpoint, type LlamaModel, type Model } from '@zotune/models';
+import { readSafetensors, toCheckpoint, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
+import { openModel, type EngineChoice } from '@zotune/ort';
 
 /** File names inside a run directory. */
 export const WEIGHT_FILES = { best: 'model.safetensors', final: 'final.safetensors', trajectory: 'trajectory' } as const;
 
 /** Write the model's current weights with the step they belong to. */
-export function writeRunWeights(file: string, model: Model, meta: { model: string; step: number }): void {
+export function writeRunWeights(file: string, model: AnyModel, meta: { model: string; step: number }): void {
   const ckpt = toCheckpoint(model);
   writeSafetensors(file, ckpt.tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step) });
 }
@@ -26,12 +27,12 @@ export function weightsStep(file: string): number | undefined {
  * A model with the base checkpoint's architecture and the weights of a run file. Refuses a file whose
  * tensor names or shapes differ from the base (one line naming the tensor).
  */
-export function modelFromWeights(base: Checkpoint, file: string): LlamaModel {
+export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice): Promise<AnyModel> {
   const { tensors } = readSafetensors(file);
   for (const [name, t] of base.tensors) {
     const got = tensors.get(name);
     if (!got) throw new Error(`${file}: tensor ${name} is missing (the base model ${base.source} has it)`);
     if (got.shape.join(',') !== t.shape.join(',')) throw new Error(`${file}: tensor ${name} has shape [${got.shape}], the base model's is [${t.shape}]`);
   }
-  return createLlama({ ...base, tensors: new Map([...base.tensors.keys()].map((n) => [n, tensors.get(n)!])), source: file });
+  return openModel({ ...base, tensors: new Map([...base.tensors.keys()].map((n) => [n, tensors.get(n)!])), source: file }, engine);
 }

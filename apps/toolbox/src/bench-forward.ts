@@ -14,9 +14,11 @@ import {
   STORIES15M_CONFIG,
   STORIES260K_CONFIG,
   type Checkpoint,
+  isHostModel,
+  type AnyModel,
   type LlamaConfig,
-  type LlamaModel,
 } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, loadOrt, openModel, parseThreads, type EngineChoice, type EngineName } from '@zotune/ort';
 import { UserError, action, emit, parseNumber } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
@@ -32,6 +34,8 @@ interface Flags {
   out?: string;
   backend?: string;
   kernels: boolean;
+  engine?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -56,7 +60,9 @@ export interface BenchForwardResult {
   config: LlamaConfig;
   parameters: number;
   backend: string;
-  /** the fused wasm kernels ran (else the tfjs-ops path) */
+  /** the forward engine (ort: ONNX Runtime on `threads` intra-op threads; its peak is ORT's own MatMul) */
+  engine: Record<string, unknown>;
+  /** the fused wasm kernels ran (else the tfjs-ops path; engine tfjs only) */
   fusedKernels: boolean;
   batch: number;
   seq: number;
@@ -68,20 +74,20 @@ export interface BenchForwardResult {
   forwardAfterUpdate: Timing;
   /** tokenLogProbs() of a packed batch of the same size: prompt + 2 candidates of 2 tokens per row */
   scoring: Timing & { targets: number };
-  /** 2-D matMul [2048, 1024] × [1024, 1024] on this backend */
+  /** 2-D matMul [2048, 1024] × [1024, 1024] on this engine (tfjs backend, or ORT on the same threads) */
   matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number };
   flopCounting: string;
 }
 
 /** Median and best wall ms of `repeat` calls after one warm-up; `before` runs untimed before each. */
-function time(repeat: number, fn: () => void, before?: () => void): { ms: number; bestMs: number } {
+async function time(repeat: number, fn: () => void | Promise<unknown>, before?: () => void): Promise<{ ms: number; bestMs: number }> {
   before?.();
-  fn();
+  await fn();
   const ts: number[] = [];
   for (let r = 0; r < repeat; r++) {
     before?.();
     const t0 = performance.now();
-    fn();
+    await fn();
     ts.push(performance.now() - t0);
   }
   ts.sort((a, b) => a - b);
@@ -121,8 +127,17 @@ export async function benchForward(opts: {
   /** allow the fused wasm kernels (default true) */
   kernels?: boolean;
   backend?: ReturnType<typeof parseBackend>;
+  engine?: EngineName;
+  threads?: number;
 }): Promise<BenchForwardResult> {
   const backend = await initBackend(opts.backend ?? parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND'));
+  let engine: EngineChoice;
+  try {
+    engine = await chooseEngine(opts.engine ?? enginePreference(undefined), 'forward', { threads: opts.threads, gpu: isGpuBackend(backend) });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  process.stderr.write(engineNote(engine));
   const say = (s: string) => process.stderr.write(`zotune bench forward: ${s}\n`);
   let ckpt: Checkpoint;
   let name: string;
@@ -143,28 +158,32 @@ export async function benchForward(opts: {
   const { batch: B, seq: T, repeat } = opts;
   const c = ckpt.config;
   if (T > c.maxSeqLen) throw new UserError(`--seq: ${T} exceeds the model's context of ${c.maxSeqLen}`, 2);
-  const model: LlamaModel = createLlama(ckpt, { kernels: opts.kernels ?? true });
+  const model: AnyModel = engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : await openModel(ckpt, engine);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
     const N = B * T;
 
-    // the backend's 2-D matMul peak, measured here before and after the model (best of both: a busy
-    // machine can only make a measurement slower)
+    // the engine's 2-D matMul peak, measured here before and after the model (best of both: a busy
+    // machine can only make a measurement slower): tfjs's matMul, or ORT's MatMul on the same threads
     const a = tf.randomNormal([2048, 1024]);
     const w = tf.randomNormal([1024, 1024]);
-    const peakMs = () =>
-      time(Math.max(5, repeat), () => {
-        const r = tf.matMul(a, w);
-        r.dataSync();
-        r.dispose();
-      }).bestMs;
-    let mmMs = peakMs();
+    const ortPeak = engine.name === 'ort' ? (await loadOrt()).ortMatMulPeak : undefined;
+    const peakMs = async () =>
+      ortPeak
+        ? (await ortPeak(engine.threads!, Math.max(5, repeat))).ms
+        : (await time(Math.max(5, repeat), () => {
+            const r = tf.matMul(a, w);
+            r.dataSync();
+            r.dispose();
+          })).bestMs;
+    let mmMs = await peakMs();
     const peakOf = (ms: number) => (2 * 2048 * 1024 * 1024) / (ms * 1e6);
 
     const plain = packSequences(tokenRows(B, T, c.vocabSize));
     const causalPairs = (B * T * (T + 1)) / 2;
     const fwdFlops = N * (layerFlopsPerToken(c) + 2 * c.dim * c.vocabSize) + c.nLayers * attentionFlops(c, causalPairs);
-    const runForward = () => {
+    const runForward = async () => {
+      if (isHostModel(model)) return model.logits(plain);
       const l = model.forward(plain);
       l.dataSync();
       l.dispose();
@@ -176,14 +195,18 @@ export async function benchForward(opts: {
       gflopPerSecond: flops / (t.ms * 1e6),
       ratioToPeak: 0, // set once the peak is final
     });
-    const fwd = timing(time(repeat, runForward), fwdFlops, N);
+    const fwd = timing(await time(repeat, runForward), fwdFlops, N);
     say(`forward ${B}×${T}: ${fwd.ms.toFixed(1)} ms, ${Math.round(fwd.tokensPerSecond)} tokens/s, ${fwd.gflopPerSecond.toFixed(1)} GFLOP/s`);
 
-    // as in a ZO step: every block gets new data before the forward (packed weights are rebuilt)
+    // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
+    // ort: the blocks are written in place and read by the next run as they are)
     const reassign = () => {
-      for (const b of model.blocks) b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
+      for (const b of model.blocks) {
+        if (b.data) b.data.set(b.data);
+        else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
+      }
     };
-    const upd = timing(time(repeat, runForward, reassign), fwdFlops, N);
+    const upd = timing(await time(repeat, runForward, reassign), fwdFlops, N);
     say(`forward after a weight update: ${upd.ms.toFixed(1)} ms`);
 
     // scoring: each row = prompt (T − 4) + 2 candidates of 2 tokens; the classifier runs at 4 targets per
@@ -204,7 +227,8 @@ export async function benchForward(opts: {
       (c.nLayers - 1) * attentionFlops(c, allPairs) +
       attentionFlops(c, lastPairs);
     const sc = timing(
-      time(repeat, () => {
+      await time(repeat, async () => {
+        if (isHostModel(model)) return model.tokenLogProbs(packed);
         const lp = model.tokenLogProbs(packed);
         lp.dataSync();
         lp.dispose();
@@ -214,7 +238,7 @@ export async function benchForward(opts: {
     );
     say(`scoring ${B}×${T} (${n} targets): ${sc.ms.toFixed(1)} ms, ${Math.round(sc.tokensPerSecond)} tokens/s`);
 
-    mmMs = Math.min(mmMs, peakMs());
+    mmMs = Math.min(mmMs, await peakMs());
     tf.dispose([a, w]);
     const peak = peakOf(mmMs);
     for (const t of [fwd, upd, sc]) t.ratioToPeak = t.gflopPerSecond / peak;
@@ -226,7 +250,8 @@ export async function benchForward(opts: {
       config: c,
       parameters,
       backend: backend.name,
-      fusedKernels: (opts.kernels ?? true) && wasmKernelsAvailable(),
+      engine: engineReport(engine),
+      fusedKernels: engine.name === 'tfjs' && (opts.kernels ?? true) && wasmKernelsAvailable(),
       batch: B,
       seq: T,
       tokens: N,
@@ -239,7 +264,7 @@ export async function benchForward(opts: {
         '2·(q,k,v,o,gate,up,down weights) per token and layer (scoring: o,gate,up,down of the last layer at the targets only) + 2·dim·vocab per classified position (forward: all; scoring: the targets) + 4·hd·heads per allowed (query, key) pair and layer',
     };
   } finally {
-    model.dispose();
+    await model.dispose();
   }
 }
 
@@ -257,13 +282,19 @@ export function registerBenchForward(bench: Command): void {
     .option('--out <file>', 'also write the JSON result to this file (atomically)')
     .option('--backend <name>', 'tfjs backend: auto|tensorflow|wasm|cpu (default $ZOTUNE_BACKEND, else auto)')
     .option('--no-kernels', 'use the tfjs-ops path instead of the fused wasm kernels (for comparison)')
+    .option('--engine <name>', 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
+    .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
       action(async (flags: Flags) => {
         if (flags.model !== undefined && flags.shape !== undefined) throw new UserError('--model and --shape: give one of them, not both', 2);
         let backend;
+        let engine: EngineName;
+        let threads: number;
         try {
           backend = flags.backend !== undefined ? parseBackend(flags.backend, '--backend') : undefined;
+          engine = enginePreference(flags.engine);
+          threads = parseThreads(flags.threads);
         } catch (e) {
           throw new UserError((e as Error).message, 2);
         }
@@ -276,6 +307,8 @@ export function registerBenchForward(bench: Command): void {
           seed: parseNumber('--seed', flags.seed, { int: true, min: 0 }),
           kernels: flags.kernels,
           backend,
+          engine,
+          threads,
         });
         if (flags.out) writeJsonAtomic(flags.out, result);
         const f = result.forward;
@@ -283,7 +316,7 @@ export function registerBenchForward(bench: Command): void {
           result,
           !!flags.json,
           [
-            `${result.model} (${result.weights} weights) on ${result.backend}${result.fusedKernels ? ' with fused kernels' : ''}, batch ${result.batch} × ${result.seq}`,
+            `${result.model} (${result.weights} weights) on engine ${result.engine.name} (${result.engine.name === 'ort' ? `${result.engine.threads} threads` : result.backend}${result.fusedKernels ? ', fused kernels' : ''}), batch ${result.batch} × ${result.seq}`,
             `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
             `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
             `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,

@@ -3,12 +3,15 @@
 // tokenizer beside it, or a Hugging Face directory.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createLlama, generate, meanNll, resolveModel, type LlamaModel, type ResolvedModel } from '@zotune/models';
+import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
+import { chooseEngine, engineNote, engineReport, isGpuBackend, enginePreference, openModel, parseThreads, type EngineChoice } from '@zotune/ort';
 import { UserError, action, emit, parseNumber } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
 
 interface CommonFlags {
   backend?: string;
+  engine?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -25,6 +28,8 @@ interface NllFlags extends CommonFlags {
 }
 
 const BACKEND_HELP = 'tfjs backend: auto|tensorflow|wasm|cpu (default $ZOTUNE_BACKEND, else auto)';
+const ENGINE_HELP = 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto = ONNX Runtime when installed)';
+const THREADS_HELP = "ONNX Runtime intra-op threads (default: the machine's cores)";
 
 /** Mount `zotune model info|generate|nll`. */
 export function registerModelCommands(program: Command): void {
@@ -35,6 +40,8 @@ export function registerModelCommands(program: Command): void {
     .argument('<model>', 'a name under the data directory, a llama2.c .bin, or a Hugging Face directory')
     .description('the model family, config, parameter count and blocks (name, shape, kind)')
     .option('--backend <name>', BACKEND_HELP)
+    .option('--engine <name>', ENGINE_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--json', 'print one JSON object on stdout at the end')
     .action(action(async (arg: string, flags: CommonFlags) => info(arg, flags)));
 
@@ -47,6 +54,8 @@ export function registerModelCommands(program: Command): void {
     .option('--temperature <t>', 'sample from softmax(logits / t); 0 = greedy (default)')
     .option('--seed <s>', 'seed of the sampler', '0')
     .option('--backend <name>', BACKEND_HELP)
+    .option('--engine <name>', ENGINE_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--json', 'print one JSON object on stdout at the end')
     .action(action(async (arg: string, flags: GenerateFlags) => gen(arg, flags)));
 
@@ -57,14 +66,17 @@ export function registerModelCommands(program: Command): void {
     .option('--text-file <file>', 'the text to score (UTF-8)')
     .option('--max-tokens <n>', "N: ids scored including BOS (default: the model's context length)")
     .option('--backend <name>', BACKEND_HELP)
+    .option('--engine <name>', ENGINE_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--json', 'print one JSON object on stdout at the end')
     .action(action(async (arg: string, flags: NllFlags) => nll(arg, flags)));
 }
 
 interface Loaded {
   resolved: ResolvedModel;
-  model: LlamaModel;
+  model: AnyModel;
   backend: BackendChoice;
+  engine: EngineChoice;
 }
 
 async function load(arg: string, flags: CommonFlags): Promise<Loaded> {
@@ -75,17 +87,25 @@ async function load(arg: string, flags: CommonFlags): Promise<Loaded> {
     throw new UserError((e as Error).message, 2);
   }
   const backend = await initBackend(pref);
+  let engine: EngineChoice;
+  try {
+    engine = await chooseEngine(enginePreference(flags.engine), 'forward', { threads: parseThreads(flags.threads), gpu: isGpuBackend(backend) });
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  process.stderr.write(engineNote(engine));
   let resolved: ResolvedModel;
   try {
     resolved = resolveModel(arg);
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  return { resolved, model: createLlama(resolved.checkpoint), backend };
+  return { resolved, model: await openModel(resolved.checkpoint, engine), backend, engine };
 }
 
+
 async function info(arg: string, flags: CommonFlags): Promise<void> {
-  const { resolved, model, backend } = await load(arg, flags);
+  const { resolved, model, backend, engine } = await load(arg, flags);
   const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
   const result = {
     name: resolved.name,
@@ -93,6 +113,7 @@ async function info(arg: string, flags: CommonFlags): Promise<void> {
     parameters,
     blocks: model.blocks.length,
     backend: backend.name,
+    engine: engineReport(engine),
     config: model.config,
     format: resolved.checkpoint.format,
     source: resolved.checkpoint.source,
@@ -105,7 +126,7 @@ async function info(arg: string, flags: CommonFlags): Promise<void> {
     `dim ${c.dim}, hidden ${c.hiddenDim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} kv), vocab ${c.vocabSize}, context ${c.maxSeqLen}, ${c.tiedEmbeddings ? 'tied' : 'separate'} classifier`,
     ...model.blocks.map((b) => `  ${String(b.index).padStart(3)} ${b.name} [${b.shape.join(', ')}] ${b.kind}`),
   ].join('\n');
-  model.dispose();
+  await model.dispose();
   emit(result, !!flags.json, human);
 }
 
@@ -113,7 +134,7 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
   const maxTokens = parseNumber('--max-tokens', flags.maxTokens, { int: true, min: 0 });
   const temperature = flags.temperature === undefined ? 0 : parseNumber('--temperature', flags.temperature, { min: 0 });
   const seed = parseNumber('--seed', flags.seed, { int: true, min: 0 });
-  const { resolved, model, backend } = await load(arg, flags);
+  const { resolved, model, backend, engine } = await load(arg, flags);
   const tok = resolved.tokenizer;
   if (tok.bos < 0 && (flags.prompt === undefined || flags.prompt === '')) throw new UserError(`--prompt: ${resolved.tokenizerPath} has no BOS token; give a prompt`, 2);
   const promptIds = flags.prompt === undefined || flags.prompt === '' ? [tok.bos] : tok.encode(flags.prompt, { bos: tok.bos >= 0 });
@@ -122,9 +143,9 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
     throw new UserError(`--max-tokens: ${maxTokens} with a ${promptIds.length}-token prompt exceeds the model's context of ${model.config.maxSeqLen} (at most ${Math.max(room, 0)})`, 2);
   const stop = [tok.bos, tok.eos].filter((id) => id >= 0);
   const t0 = performance.now();
-  const ids = generate(model, promptIds, { maxTokens, temperature, seed, stop });
+  const ids = await generate(model, promptIds, { maxTokens, temperature, seed, stop });
   const seconds = (performance.now() - t0) / 1000;
-  model.dispose();
+  await model.dispose();
   // the continuation's text as it reads after the prompt (decode drops the space of a sequence's first piece)
   const full = tok.decode([...promptIds, ...ids]);
   const before = tok.decode(promptIds);
@@ -140,6 +161,7 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
     seed,
     model: resolved.name,
     backend: backend.name,
+    engine: engineReport(engine),
     seconds,
     tokensPerSecond: ids.length / Math.max(seconds, 1e-9),
   };
@@ -156,7 +178,7 @@ async function nll(arg: string, flags: NllFlags): Promise<void> {
     throw new UserError(`--text-file: ${flags.textFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2);
   }
   const maxTokensFlag = flags.maxTokens === undefined ? undefined : parseNumber('--max-tokens', flags.maxTokens, { int: true, min: 2 });
-  const { resolved, model, backend } = await load(arg, flags);
+  const { resolved, model, backend, engine } = await load(arg, flags);
   const context = model.config.maxSeqLen;
   if (maxTokensFlag !== undefined && maxTokensFlag > context)
     throw new UserError(`--max-tokens: ${maxTokensFlag} exceeds the model's context of ${context}`, 2);
@@ -166,9 +188,9 @@ async function nll(arg: string, flags: NllFlags): Promise<void> {
   const ids = all.slice(0, limit);
   if (ids.length < 2) throw new UserError(`--text-file: ${flags.textFile} encodes to ${ids.length} id(s); need at least 2 to predict one`, 2);
   const t0 = performance.now();
-  const value = meanNll(model, ids);
+  const value = await meanNll(model, ids);
   const seconds = (performance.now() - t0) / 1000;
-  model.dispose();
+  await model.dispose();
   const result = {
     nll: value,
     tokens: ids.length,
@@ -179,6 +201,7 @@ async function nll(arg: string, flags: NllFlags): Promise<void> {
     ids,
     model: resolved.name,
     backend: backend.name,
+    engine: engineReport(engine),
     seconds,
   };
   emit(result, !!flags.json, `nll ${value.toFixed(5)} nats (perplexity ${Math.exp(value).toFixed(3)}) over ${ids.length - 1} predictions of ${ids.length} tokens`);

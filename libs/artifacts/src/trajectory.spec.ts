@@ -98,8 +98,11 @@ describe('trajectory', () => {
   });
 
   it('refuses an unknown version and a foreign magic by name', () => {
-    writeFileSync(file, encodeFrame({ ...header, version: 2 }));
-    expect(() => openTrajectory(file)).toThrow(/trajectory format version 2 is not supported \(this zotune reads version 1\)/);
+    writeFileSync(file, encodeFrame({ ...header, version: 3 }));
+    expect(() => openTrajectory(file)).toThrow(/trajectory format version 3 is not supported \(this zotune reads versions 1 and 2\)/);
+    // a version-1 file (before engines were recorded) still opens: its engine is tfjs by default
+    writeFileSync(file, encodeFrame({ ...header, version: 1, engine: undefined }));
+    expect(openTrajectory(file).header.engine).toBeUndefined();
     writeFileSync(file, encodeFrame({ ...header, magic: 'zotune-policy' }));
     expect(() => openTrajectory(file)).toThrow(/not a zotune trajectory \(magic "zotune-policy"/);
     writeFileSync(file, encodeFrame({ ...header, model: { ...header.model, digest: 'xyz' } }));

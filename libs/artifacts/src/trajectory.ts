@@ -14,7 +14,9 @@ import { writeFileAtomic } from '@zotune/io';
 import { isPlainObject, packValue, unpackValue } from './codec';
 
 export const TRAJECTORY_MAGIC = 'zotune-trajectory';
-export const TRAJECTORY_VERSION = 1;
+/** Version 2 added the header's `engine`; version 1 files (no engine: tfjs) are still read. */
+export const TRAJECTORY_VERSION = 2;
+export const TRAJECTORY_VERSIONS_READ: readonly number[] = [1, 2];
 /** Bytes before each frame's payload: length and checksum. */
 export const FRAME_PREFIX_BYTES = 8;
 /** No record comes near this; a larger length field means the prefix itself is damaged. */
@@ -83,7 +85,7 @@ export const trajectoryHeaderSchema = z.object({
   /** always 'zotune-trajectory' */
   magic: z.literal(TRAJECTORY_MAGIC),
   /** file format version; readers refuse versions they do not know */
-  version: z.literal(TRAJECTORY_VERSION),
+  version: z.union([z.literal(1), z.literal(TRAJECTORY_VERSION)]),
   /** ISO time the run started */
   createdAt: z.string(),
   /** run seed: step s uses deriveSeed(runSeed, s) */
@@ -101,6 +103,8 @@ export const trajectoryHeaderSchema = z.object({
   estimator: z.looseObject({ name: z.string() }),
   /** free-form run information (task, batch size, data seed, …) */
   run: z.record(z.string(), z.unknown()).optional(),
+  /** the forward engine that computed the recorded losses (version 2; absent in version 1: tfjs) */
+  engine: z.enum(['tfjs', 'ort']).optional(),
 });
 export type TrajectoryHeader = z.infer<typeof trajectoryHeaderSchema>;
 
@@ -127,8 +131,8 @@ function zodLine(err: z.ZodError): string {
 export function parseTrajectoryHeader(value: unknown, source = 'trajectory'): TrajectoryHeader {
   if (!isPlainObject(value) || value.magic !== TRAJECTORY_MAGIC)
     throw new Error(`${source}: not a zotune trajectory (magic ${JSON.stringify(isPlainObject(value) ? value.magic : value)}, expected "${TRAJECTORY_MAGIC}")`);
-  if (value.version !== TRAJECTORY_VERSION)
-    throw new Error(`${source}: trajectory format version ${JSON.stringify(value.version)} is not supported (this zotune reads version ${TRAJECTORY_VERSION})`);
+  if (!TRAJECTORY_VERSIONS_READ.includes(value.version as number))
+    throw new Error(`${source}: trajectory format version ${JSON.stringify(value.version)} is not supported (this zotune reads versions ${TRAJECTORY_VERSIONS_READ.join(' and ')})`);
   const r = trajectoryHeaderSchema.safeParse(value);
   if (!r.success) throw new Error(`${source}: bad trajectory header: ${zodLine(r.error)}`);
   return r.data;

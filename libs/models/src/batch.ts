@@ -102,3 +102,19 @@ export function packSequences(rows: number[][]): Pick<PackedBatch, 'batch' | 'le
   }));
   return { batch, length, tokens, positions, segments };
 }
+
+/** Throws naming the field when a batch does not fit a model of `config` (sizes, token ids, positions). */
+export function checkPlainBatch(b: Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>, config: { vocabSize: number; maxSeqLen: number }): void {
+  const n = b.batch * b.length;
+  if (!(b.batch > 0 && b.length > 0)) throw new Error(`batch: empty (batch ${b.batch}, length ${b.length})`);
+  for (const k of ['tokens', 'positions', 'segments'] as const)
+    if (b[k].length !== n) throw new Error(`batch.${k}: ${b[k].length} entries, expected batch·length = ${n}`);
+  checkIndex(b.tokens, config.vocabSize, 'tokens');
+  checkIndex(b.positions, config.maxSeqLen, 'positions');
+}
+
+/** Throws naming batch.<what>[i] when an entry is outside [0, bound). */
+export function checkIndex(a: Int32Array, bound: number, what: string): void {
+  for (let i = 0; i < a.length; i++)
+    if (!(a[i] >= 0 && a[i] < bound)) throw new Error(`batch.${what}[${i}] = ${a[i]}, expected 0 <= value < ${bound}`);
+}

@@ -54,3 +54,29 @@ export interface Model {
   scoreCandidates(batch: PackedBatch): tf.Tensor2D;
   dispose(): void;
 }
+
+/**
+ * A model whose forward passes run outside tfjs (engine ort): Model's functions, asynchronous, with
+ * their results on the host. Its blocks keep their weights in `data` (no tfjs variable), so whatever
+ * needs gradients (Adam, meta-training) needs a Model instead.
+ */
+export interface HostModel {
+  family: 'llama';
+  engine: 'ort';
+  config: LlamaConfig;
+  blocks: Block[];
+  /** logits [rows.length, V] at the flat positions `rows` (row · length + t), or [B·T, V] without rows */
+  logits(batch: Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>, rows?: Int32Array): Promise<Float32Array>;
+  /** log p(target) for every target of the batch, [numTargets]; the classifier runs only at predIndex */
+  tokenLogProbs(batch: PackedBatch): Promise<Float32Array>;
+  /** mean log-probability of each candidate's tokens, [batch · numCandidates] (row-major [batch, K]) */
+  scoreCandidates(batch: PackedBatch): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/** Either engine's model. */
+export type AnyModel = Model | HostModel;
+
+export function isHostModel(m: AnyModel): m is HostModel {
+  return (m as HostModel).engine === 'ort';
+}

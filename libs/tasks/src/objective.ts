@@ -1,7 +1,7 @@
 // Task losses as pure tf functions of (model, batch) → scalar: usable inside tf.tidy (ZO estimators)
 // and under tf.variableGrads (the Adam baseline, meta-training).
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '@zotune/models';
+import type { HostModel, Model } from '@zotune/models';
 import type { TaskBatch } from './collate';
 import type { TaskKind } from './types';
 
@@ -43,4 +43,31 @@ export function lossValue(model: Model, batch: TaskBatch, objective: Objective =
   } finally {
     loss.dispose();
   }
+}
+
+/**
+ * The task objective of a host-engine model (engine ort), computed on the host from its scores or
+ * token log-probs: classificationLoss and lmLoss in float32 arithmetic, same order of sums.
+ */
+export async function hostObjectiveValue(model: HostModel, batch: TaskBatch): Promise<number> {
+  const f = Math.fround;
+  if (batch.kind === 'generation-lm') {
+    const lp = await model.tokenLogProbs(batch.packed); // [numTargets]
+    let s = 0;
+    for (let i = 0; i < lp.length; i++) s = f(s + f(lp[i] * batch.goldMask[i]));
+    return f(-s / batch.goldTokens);
+  }
+  const K = batch.packed.numCandidates;
+  if (K < 2) throw new Error('classificationLoss: the batch holds one candidate per example (packed with goldOnly?)');
+  const scores = await model.scoreCandidates(batch.packed); // [batch · K]
+  let total = 0;
+  for (let b = 0; b < batch.packed.batch; b++) {
+    const row = scores.subarray(b * K, (b + 1) * K);
+    let m = -Infinity;
+    for (const x of row) m = Math.max(m, x);
+    let z = 0;
+    for (const x of row) z += Math.exp(x - m);
+    total += f(row[batch.gold[b]] - m - f(Math.log(z))); // log-softmax at the gold candidate
+  }
+  return f(-total / batch.packed.batch);
 }

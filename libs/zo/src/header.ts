@@ -18,7 +18,7 @@ export async function weightsDigest(blocks: readonly Block[]): Promise<string> {
 /** The header of a new run's trajectory; call it on the base weights, before the first step. */
 export async function trajectoryHeader(
   blocks: readonly Block[],
-  opts: { runSeed: number; family: string; estimator: EstimatorConfig; run?: Record<string, unknown>; createdAt?: Date },
+  opts: { runSeed: number; family: string; estimator: EstimatorConfig; run?: Record<string, unknown>; createdAt?: Date; engine?: 'tfjs' | 'ort' },
 ): Promise<TrajectoryHeader> {
   return {
     magic: TRAJECTORY_MAGIC,
@@ -28,5 +28,6 @@ export async function trajectoryHeader(
     model: { family: opts.family, digest: await weightsDigest(blocks), blocks: blockInfo(blocks) },
     estimator: { ...opts.estimator },
     ...(opts.run ? { run: opts.run } : {}),
+    engine: opts.engine ?? 'tfjs',
   };
 }

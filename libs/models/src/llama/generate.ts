@@ -2,7 +2,7 @@
 // next-token negative log-likelihood of a sequence.
 import * as tf from '@tensorflow/tfjs-core';
 import { packBatch } from '../batch';
-import type { Model } from '../types';
+import { isHostModel, type AnyModel } from '../types';
 import { LlamaModel } from './model';
 
 export interface GenerateOptions {
@@ -53,9 +53,10 @@ export function sampleLogits(logits: ArrayLike<number>, temperature: number, u: 
 }
 
 /** Logits [V] of the next token after `ids`. */
-function nextLogits(model: Model, ids: number[]): Float32Array {
+async function nextLogits(model: AnyModel, ids: number[]): Promise<Float32Array> {
   const n = ids.length;
   const batch = { batch: 1, length: n, tokens: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i), segments: new Int32Array(n) };
+  if (isHostModel(model)) return model.logits(batch, Int32Array.of(n - 1));
   // the concrete model computes the classifier at the last row only
   const logits = model instanceof LlamaModel ? model.logitsAt(batch, Int32Array.of(n - 1)) : tf.tidy(() => tf.slice(model.forward(batch), [0, n - 1, 0], [1, 1, -1]));
   const data = logits.dataSync() as Float32Array;
@@ -67,7 +68,7 @@ function nextLogits(model: Model, ids: number[]): Float32Array {
  * Continue `prompt` (token ids, BOS included by the caller) by up to maxTokens tokens; returns the
  * generated ids only. The context is capped at the model's maxSeqLen.
  */
-export function generate(model: Model, prompt: number[], opts: GenerateOptions): number[] {
+export async function generate(model: AnyModel, prompt: number[], opts: GenerateOptions): Promise<number[]> {
   if (prompt.length === 0) throw new Error('generate: empty prompt (pass at least the BOS id)');
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) throw new Error(`generate: maxTokens = ${opts.maxTokens}, expected an integer >= 0`);
   const temperature = opts.temperature ?? 0;
@@ -80,7 +81,7 @@ export function generate(model: Model, prompt: number[], opts: GenerateOptions):
   const ids = [...prompt];
   const out: number[] = [];
   while (out.length < opts.maxTokens) {
-    const logits = nextLogits(model, ids);
+    const logits = await nextLogits(model, ids);
     const next = temperature > 0 ? sampleLogits(logits, temperature, uniform()) : argmax(logits);
     out.push(next);
     ids.push(next);
@@ -90,7 +91,7 @@ export function generate(model: Model, prompt: number[], opts: GenerateOptions):
 }
 
 /** Greedy continuation: generate() with temperature 0. */
-export function greedyGenerate(model: Model, prompt: number[], maxTokens: number, stop: number[] = []): number[] {
+export function greedyGenerate(model: AnyModel, prompt: number[], maxTokens: number, stop: number[] = []): Promise<number[]> {
   return generate(model, prompt, { maxTokens, stop });
 }
 
@@ -98,11 +99,13 @@ export function greedyGenerate(model: Model, prompt: number[], maxTokens: number
  * Mean next-token negative log-likelihood (nats) of `ids` (BOS first, already truncated by the caller)
  * over its ids.length − 1 predictions.
  */
-export function meanNll(model: Model, ids: number[]): number {
+export async function meanNll(model: AnyModel, ids: number[]): Promise<number> {
   if (ids.length < 2) throw new Error(`meanNll: ${ids.length} id(s); need at least 2 (BOS and one token)`);
   if (ids.length > model.config.maxSeqLen) throw new Error(`meanNll: ${ids.length} ids exceed the model's context of ${model.config.maxSeqLen}`);
   // [ids0] as the prompt and the rest as one candidate: its mean log-prob over causal context
-  const scores = model.scoreCandidates(packBatch([[ids[0]]], [[ids.slice(1)]]));
+  const packed = packBatch([[ids[0]]], [[ids.slice(1)]]);
+  if (isHostModel(model)) return -(await model.scoreCandidates(packed))[0];
+  const scores = model.scoreCandidates(packed);
   const s = scores.dataSync()[0];
   scores.dispose();
   return -s;

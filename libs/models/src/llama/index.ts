@@ -4,6 +4,9 @@ export { LlamaModel, createLlama, toCheckpoint, type LlamaOptions, type PlainBat
 export { randomCheckpoint, STORIES15M_CONFIG, STORIES260K_CONFIG } from './random';
 export { tensorSpecs, validateLlamaConfig, headDim, type TensorSpec } from './names';
 export { attentionBias, MASKED } from './mask';
+export { ropeHost } from './rope';
+export { transposeHost, hostBlocksFromCheckpoint, checkpointFromBlocks } from './weights';
+export { LAYER_LINEARS, LAYER_NORMS, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerPrefix } from './names';
 export { generate, greedyGenerate, meanNll, argmax, sampleLogits, uniformSampler, type GenerateOptions } from './generate';
 export { wasmKernelsAvailable, wasmKernelsFailure } from './kernels/wasm-kernels';
 export { registerGradients } from './kernels/gradients';

@@ -1,9 +1,9 @@
 // The LLaMA family in tfjs: RMSNorm, RoPE (HF rotate_half order), grouped-query attention, SwiGLU,
 // tied or separate classifier. Built from a Checkpoint; exposes its parameters as Blocks in HF order.
 import * as tf from '@tensorflow/tfjs-core';
-import type { PackedBatch } from '../batch';
+import { checkIndex, checkPlainBatch, type PackedBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
-import type { Block, LlamaConfig, Model } from '../types';
+import type { AnyModel, Block, LlamaConfig, Model } from '../types';
 import { attentionOps } from './attention';
 import { registerGradients } from './kernels/gradients';
 import { registerWasmSegmentSum } from './kernels/segment-sum';
@@ -298,17 +298,11 @@ export class LlamaModel implements Model {
 
   private checkBatch(b: PlainBatch): void {
     if (this.disposed) throw new Error('LlamaModel: used after dispose()');
-    const n = b.batch * b.length;
-    if (!(b.batch > 0 && b.length > 0)) throw new Error(`batch: empty (batch ${b.batch}, length ${b.length})`);
-    for (const k of ['tokens', 'positions', 'segments'] as const)
-      if (b[k].length !== n) throw new Error(`batch.${k}: ${b[k].length} entries, expected batch·length = ${n}`);
-    this.checkIndex(b.tokens, this.config.vocabSize, 'tokens');
-    this.checkIndex(b.positions, this.config.maxSeqLen, 'positions');
+    checkPlainBatch(b, this.config);
   }
 
   private checkIndex(a: Int32Array, bound: number, what: string): void {
-    for (let i = 0; i < a.length; i++)
-      if (!(a[i] >= 0 && a[i] < bound)) throw new Error(`batch.${what}[${i}] = ${a[i]}, expected 0 <= value < ${bound}`);
+    checkIndex(a, bound, what);
   }
 }
 
@@ -318,7 +312,7 @@ export function createLlama(ckpt: Checkpoint, opts: LlamaOptions = {}): LlamaMod
 }
 
 /** The weights of a model back in HF layout. */
-export function toCheckpoint(model: Model): Checkpoint {
+export function toCheckpoint(model: AnyModel): Checkpoint {
   if (model instanceof LlamaModel) return model.toCheckpoint();
   return checkpointFromBlocks(model.config, model.blocks, { format: 'hf-safetensors', source: 'memory' });
 }

@@ -16,8 +16,8 @@ export interface RopeTables {
   sinHost: Float32Array;
 }
 
-/** Tables for positions 0..maxSeqLen-1. Computed in float64 then rounded, like llama2.c's float path. */
-export function ropeTables(headDim: number, maxSeqLen: number, theta: number): RopeTables {
+/** The cos and signed-sin tables [maxSeqLen, hd] on the host (also the ORT engine's, which feeds them as inputs). */
+export function ropeHost(headDim: number, maxSeqLen: number, theta: number): { cosHost: Float32Array; sinHost: Float32Array } {
   const half = headDim / 2;
   const cosHost = new Float32Array(maxSeqLen * headDim);
   const sinHost = new Float32Array(maxSeqLen * headDim);
@@ -34,6 +34,13 @@ export function ropeTables(headDim: number, maxSeqLen: number, theta: number): R
       sinHost[p * headDim + i + half] = s;
     }
   }
+  return { cosHost, sinHost };
+}
+
+/** Tables for positions 0..maxSeqLen-1. Computed in float64 then rounded, like llama2.c's float path. */
+export function ropeTables(headDim: number, maxSeqLen: number, theta: number): RopeTables {
+  const half = headDim / 2;
+  const { cosHost, sinHost } = ropeHost(headDim, maxSeqLen, theta);
   const rot = new Float32Array(headDim * headDim);
   for (let d = 0; d < headDim; d++) rot[((d + half) % headDim) * headDim + d] = 1; // column d picks x[perm(d)]
   return {

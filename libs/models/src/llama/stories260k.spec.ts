@@ -46,24 +46,24 @@ describe.each([
   });
   afterAll(() => model.dispose());
 
-  it('mean NLL over the reference ids is 1.26509 nats', () => {
+  it('mean NLL over the reference ids is 1.26509 nats', async () => {
     const ids = resolved.tokenizer.encode(ref.nll_text, { bos: true }).slice(0, 200);
     expect(ids).toEqual(ref.nll_token_ids);
-    const nll = meanNll(model, ids);
+    const nll = await meanNll(model, ids);
     expect(Math.abs(nll - 1.26509)).toBeLessThan(1e-3);
     expect(Math.abs(nll - ref.nll_mean_nats)).toBeLessThan(1e-4);
   });
 
-  it('greedy 64 tokens from BOS reproduce the reference ids and text', () => {
-    const ids = greedyGenerate(model, [resolved.tokenizer.bos], 64);
+  it('greedy 64 tokens from BOS reproduce the reference ids and text', async () => {
+    const ids = await greedyGenerate(model, [resolved.tokenizer.bos], 64);
     expect(ids).toEqual(ref.greedy_from_bos_64_ids);
     expect(resolved.tokenizer.decode(ids)).toBe(ref.greedy_from_bos_64_decoded);
   });
 
-  it('sampling is deterministic for a seed and differs across seeds', () => {
-    const a = generate(model, [1], { maxTokens: 20, temperature: 1, seed: 7 });
-    const b = generate(model, [1], { maxTokens: 20, temperature: 1, seed: 7 });
-    const c = generate(model, [1], { maxTokens: 20, temperature: 1, seed: 8 });
+  it('sampling is deterministic for a seed and differs across seeds', async () => {
+    const a = await generate(model, [1], { maxTokens: 20, temperature: 1, seed: 7 });
+    const b = await generate(model, [1], { maxTokens: 20, temperature: 1, seed: 7 });
+    const c = await generate(model, [1], { maxTokens: 20, temperature: 1, seed: 8 });
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
   });

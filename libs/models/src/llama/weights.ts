@@ -7,8 +7,7 @@ import { blockValues } from '../block';
 import { tensorSpecs, validateLlamaConfig } from './names';
 
 /** [rows, cols] → [cols, rows] on the host. */
-export function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
+export function transposeHost(data: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
   // blocked, so both sides stay in cache for the large classifier
   const B = 64;
   for (let r0 = 0; r0 < rows; r0 += B)
@@ -22,29 +21,45 @@ export function transposeHost(data: Float32Array, rows: number, cols: number): F
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Blocks in HF order from a checkpoint; throws naming the tensor when one is missing or misshapen. */
-export function blocksFromCheckpoint(ckpt: Checkpoint): Block[] {
+/**
+ * Blocks in HF order from a checkpoint with their weights in JS memory (Block.data, matrices
+ * transposed to [in, out]), each array from `alloc(size)`; throws naming the tensor when one is missing
+ * or misshapen.
+ */
+export function hostBlocksFromCheckpoint(ckpt: Checkpoint, alloc: (size: number) => Float32Array = (n) => new Float32Array(n)): Block[] {
+  return [...hostBlocks(ckpt, alloc)];
+}
+
+function* hostBlocks(ckpt: Checkpoint, alloc: (size: number) => Float32Array): Generator<Block> {
   validateLlamaConfig(ckpt.config, ckpt.source);
   const specs = tensorSpecs(ckpt.config, (name) => ckpt.tensors.has(name));
+  for (const [index, spec] of specs.entries()) {
+    const t = ckpt.tensors.get(spec.name);
+    if (!t) throw new Error(`${ckpt.source}: tensor ${spec.name} is missing`);
+    if (!sameShape(t.shape, spec.hfShape))
+      throw new Error(`${ckpt.source}: tensor ${spec.name} has shape [${t.shape}], expected [${spec.hfShape}]`);
+    const size = spec.hfShape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== size) throw new Error(`${ckpt.source}: tensor ${spec.name} holds ${t.data.length} values, expected ${size}`);
+    const data = alloc(size);
+    let shape = spec.hfShape;
+    if (spec.kind === 'matrix') {
+      shape = [spec.hfShape[1], spec.hfShape[0]];
+      transposeHost(t.data, spec.hfShape[0], spec.hfShape[1], data);
+    } else data.set(t.data);
+    yield { name: spec.name, shape, kind: spec.kind, size, index, data };
+  }
+}
+
+/** Blocks in HF order from a checkpoint, each as a tfjs variable; throws naming the tensor when one is missing or misshapen. */
+export function blocksFromCheckpoint(ckpt: Checkpoint): Block[] {
   const blocks: Block[] = [];
   try {
-    for (const spec of specs) {
-      const t = ckpt.tensors.get(spec.name);
-      if (!t) throw new Error(`${ckpt.source}: tensor ${spec.name} is missing`);
-      if (!sameShape(t.shape, spec.hfShape))
-        throw new Error(`${ckpt.source}: tensor ${spec.name} has shape [${t.shape}], expected [${spec.hfShape}]`);
-      const size = spec.hfShape.reduce((a, b) => a * b, 1);
-      if (t.data.length !== size) throw new Error(`${ckpt.source}: tensor ${spec.name} holds ${t.data.length} values, expected ${size}`);
-      let shape = spec.hfShape;
-      let data = t.data;
-      if (spec.kind === 'matrix') {
-        shape = [spec.hfShape[1], spec.hfShape[0]];
-        data = transposeHost(t.data, spec.hfShape[0], spec.hfShape[1]);
-      }
-      const init = tf.tensor(data, shape, 'float32');
-      const variable = tf.variable(init, true, `${spec.name}#${nextId++}`);
+    // one block's host copy at a time: the tfjs variable becomes its only home
+    for (const host of hostBlocks(ckpt, (n) => new Float32Array(n))) {
+      const init = tf.tensor(host.data!, host.shape, 'float32');
+      const variable = tf.variable(init, true, `${host.name}#${nextId++}`);
       init.dispose(); // the variable holds its own reference to the data
-      blocks.push({ name: spec.name, shape, kind: spec.kind, size, index: blocks.length, variable });
+      blocks.push({ name: host.name, shape: host.shape, kind: host.kind, size: host.size, index: host.index, variable });
     }
   } catch (e) {
     for (const b of blocks) b.variable?.dispose();

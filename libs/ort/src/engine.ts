@@ -1,0 +1,123 @@
+// Engine selection, like the tfjs backend's: `--engine auto|ort|tfjs` (or ZOTUNE_ENGINE). auto runs
+// forward-only work (ZO steps, eval, scoring, nll, generate) on ONNX Runtime and keeps tfjs where
+// gradients are needed (Adam, meta-gradients) and on the tfjs-node-gpu path; it says what it chose and
+// why, and falls back to tfjs with a one-line note when onnxruntime-node cannot be loaded. The ORT
+// binding is imported only here, on demand, so a missing package never breaks the tfjs path.
+import { availableParallelism } from 'node:os';
+import { createLlama, type AnyModel, type Checkpoint } from '@zotune/models';
+import type { OrtLlamaOptions } from './model';
+
+export type EngineName = 'auto' | 'ort' | 'tfjs';
+export const ENGINES: readonly EngineName[] = ['auto', 'ort', 'tfjs'];
+
+/** What the caller will do with the model: forward passes only, or gradients through it. */
+export type EngineWork = 'forward' | 'gradients';
+
+export interface EngineChoice {
+  /** the engine in use */
+  name: 'ort' | 'tfjs';
+  /** why it was chosen, including what was tried and failed */
+  reason: string;
+  /** ORT's intra-op threads (engine ort) */
+  threads?: number;
+  /** onnxruntime-node's version (engine ort) */
+  ortVersion?: string;
+}
+
+/** Parse a user-given engine name (flag or ZOTUNE_ENGINE); throws a one-line error naming the source. */
+export function parseEngine(value: string | undefined, source = '--engine'): EngineName {
+  const v = (value ?? 'auto').trim();
+  if ((ENGINES as readonly string[]).includes(v)) return v as EngineName;
+  throw new Error(`${source}: unknown engine "${v}"; expected one of ${ENGINES.join(', ')}`);
+}
+
+/** The engine preference from the flag when given, else ZOTUNE_ENGINE, else auto. */
+export function enginePreference(flag: string | undefined): EngineName {
+  return flag !== undefined ? parseEngine(flag, '--engine') : parseEngine(process.env.ZOTUNE_ENGINE, 'ZOTUNE_ENGINE');
+}
+
+/** Parse --threads (default: the machine's cores). */
+export function parseThreads(value: string | number | undefined, source = '--threads'): number {
+  if (value === undefined) return availableParallelism();
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!(Number.isInteger(n) && n >= 1 && n <= 1024)) throw new Error(`${source}: expected an integer >= 1, got "${value}"`);
+  return n;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 200);
+}
+
+/** onnxruntime-node's version, or the one-line reason it cannot be loaded. */
+async function probeOrt(module: string): Promise<{ version?: string; error?: string }> {
+  try {
+    const ort = await import(/* @vite-ignore */ module);
+    return { version: ort.env?.versions?.node ?? 'unknown' };
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND';
+    return { error: missing ? `${module} is not installed` : `${module} failed to load: ${firstLine(e)}` };
+  }
+}
+
+export interface ChooseEngineOptions {
+  /** ORT intra-op threads */
+  threads?: number;
+  /** the tfjs backend runs on a GPU (tfjs-node-gpu): auto keeps tfjs there */
+  gpu?: boolean;
+  /** the ORT package to load (tests point it at a missing one) */
+  ortModule?: string;
+}
+
+/** Pick the engine for `work`; throws a one-line error when an explicit choice cannot be honoured. */
+export async function chooseEngine(pref: EngineName, work: EngineWork, opts: ChooseEngineOptions = {}): Promise<EngineChoice> {
+  const threads = opts.threads ?? availableParallelism();
+  const module = opts.ortModule ?? 'onnxruntime-node';
+  if (pref === 'tfjs') return { name: 'tfjs', reason: 'requested' };
+  if (work === 'gradients') {
+    if (pref === 'ort') throw new Error('--engine ort: this command needs gradients (tfjs autodiff); use --engine tfjs or auto');
+    return { name: 'tfjs', reason: 'auto: gradients need tfjs autodiff' };
+  }
+  if (pref === 'auto' && opts.gpu) return { name: 'tfjs', reason: 'auto: the tfjs-node-gpu GPU backend is active' };
+  const probe = await probeOrt(module);
+  if (probe.error) {
+    if (pref === 'ort') throw new Error(`--engine ort: ${probe.error}; use --engine tfjs`);
+    return { name: 'tfjs', reason: `auto: ${probe.error}; fell back to tfjs` };
+  }
+  const why = pref === 'ort' ? 'requested' : 'auto: forward-only work';
+  return { name: 'ort', reason: `${why}; ONNX Runtime ${probe.version}, ${threads} intra-op thread(s)`, threads, ortVersion: probe.version };
+}
+
+/** Whether the active tfjs backend is tfjs-node-gpu (from initBackend's choice). */
+export function isGpuBackend(backend: { name: string; reason: string }): boolean {
+  return backend.name === 'tensorflow' && /tfjs-node-gpu(?! failed| not installed)/.test(backend.reason);
+}
+
+let sessionsCreated = 0;
+/** Called by the ORT model for every InferenceSession it creates. */
+export function countSession(): void {
+  sessionsCreated++;
+}
+/** ORT sessions created by this process (the JSON output reports it: proof that ORT really ran). */
+export const ortSessionsCreated = (): number => sessionsCreated;
+
+/** The engine as the commands' JSON output reports it. */
+export function engineReport(e: EngineChoice): Record<string, unknown> {
+  return { name: e.name, reason: e.reason, ...(e.name === 'ort' ? { threads: e.threads, ortVersion: e.ortVersion, sessions: sessionsCreated } : {}) };
+}
+
+/** The one-line stderr note of a choice. */
+export function engineNote(choice: EngineChoice): string {
+  return `zotune: engine ${choice.name} (${choice.reason})\n`;
+}
+
+/** The model of a checkpoint on the chosen engine (the checkpoint's arrays are copied). */
+export async function openModel(ckpt: Checkpoint, choice: EngineChoice, opts: Omit<OrtLlamaOptions, 'threads'> = {}): Promise<AnyModel> {
+  if (choice.name === 'tfjs') return createLlama(ckpt);
+  const { createOrtLlama } = await import('./model');
+  return createOrtLlama(ckpt, { ...opts, threads: choice.threads });
+}
+
+/** Dispose a model of either engine. */
+export async function closeModel(model: AnyModel): Promise<void> {
+  await model.dispose();
+}

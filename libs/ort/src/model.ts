@@ -1,0 +1,222 @@
+// The LLaMA family on ONNX Runtime (engine ort): the graph of graph.ts, the weights in one home — each
+// Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
+// inside ORT), so in-place perturbations by the ZO engine are what the next run computes with.
+//
+// onnxruntime-node 1.30 rejects inputs whose typed array sits on a SharedArrayBuffer ("Invalid
+// argument": its N-API binding reads the buffer with napi_get_arraybuffer_info, which Node 20 refuses
+// for shared memory; microsoft/onnxruntime#23148). So by default the blocks live on plain ArrayBuffers
+// and ORT reads them in place. With `shared: true` (for worker threads that perturb in place) the blocks
+// live on SharedArrayBuffers and each run first copies them into one plain staging array per block:
+// one memcpy of the weights per run and a second copy of them in memory.
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import {
+  attentionBias,
+  checkIndex,
+  checkpointFromBlocks,
+  checkPlainBatch,
+  headDim,
+  hostBlocksFromCheckpoint,
+  ropeHost,
+  type Block,
+  type Checkpoint,
+  type CheckpointFormat,
+  type HostModel,
+  type LlamaConfig,
+  type PackedBatch,
+  type PlainBatch,
+} from '@zotune/models';
+import { countSession } from './engine';
+import { buildLlamaGraph, buildMatMulGraph, type GraphOutput } from './graph';
+
+export interface OrtLlamaOptions {
+  /** ORT intra-op threads (default: the machine's cores) */
+  threads?: number;
+  /** blocks on SharedArrayBuffers (worker threads), staged into plain arrays before each run; default false */
+  shared?: boolean;
+  /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
+  spin?: boolean;
+}
+
+/** A Float32Array of n floats on a SharedArrayBuffer (shareable with worker threads). */
+export function sharedFloats(n: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * n));
+}
+
+export const ortVersion = (): string => ort.env.versions?.node ?? 'unknown';
+
+export class OrtLlama implements HostModel {
+  readonly family = 'llama' as const;
+  readonly engine = 'ort' as const;
+  readonly config: LlamaConfig;
+  readonly blocks: Block[];
+  readonly format: CheckpointFormat;
+  readonly source: string;
+  readonly threads: number;
+  private readonly spin: boolean;
+  private readonly hd: number;
+  private readonly cos: Float32Array; // [maxSeqLen, hd]
+  private readonly sin: Float32Array; // [maxSeqLen, hd] signed (-sin, +sin)
+  /** the weights as ORT tensors over the blocks' own arrays (or their staging copies), created once */
+  private readonly weightFeeds: Record<string, ort.Tensor> = {};
+  /** [block data, staging copy] per block when the blocks are shared, else empty */
+  private readonly staging: [Float32Array, Float32Array][] = [];
+  private readonly sessions = new Map<GraphOutput, Promise<ort.InferenceSession>>();
+  private disposed = false;
+
+  private constructor(ckpt: Checkpoint, opts: OrtLlamaOptions) {
+    this.config = { ...ckpt.config };
+    this.format = ckpt.format;
+    this.source = ckpt.source;
+    this.threads = opts.threads ?? availableParallelism();
+    this.spin = opts.spin ?? false;
+    if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
+    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : (n) => new Float32Array(n));
+    for (const b of this.blocks) {
+      let feed = b.data!;
+      if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
+      this.weightFeeds[b.name] = new ort.Tensor('float32', feed, b.shape);
+    }
+    this.hd = headDim(this.config);
+    const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
+    this.cos = cosHost;
+    this.sin = sinHost;
+  }
+
+  /** Build the model and its scoring session (the checkpoint's arrays are copied; it can be dropped). */
+  static async create(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
+    const m = new OrtLlama(ckpt, opts);
+    await m.session('logprobs');
+    return m;
+  }
+
+  async logits(batch: PlainBatch, rows?: Int32Array): Promise<Float32Array> {
+    this.check(batch);
+    const N = batch.batch * batch.length;
+    const select = rows ?? Int32Array.from({ length: N }, (_, i) => i);
+    checkIndex(select, N, 'rows');
+    const out = await this.run('logits', batch, select);
+    return out.logits.data as Float32Array;
+  }
+
+  async tokenLogProbs(batch: PackedBatch): Promise<Float32Array> {
+    this.check(batch);
+    const n = batch.predIndex.length;
+    if (batch.targetIds.length !== n) throw new Error(`tokenLogProbs: ${n} predIndex entries but ${batch.targetIds.length} targetIds`);
+    checkIndex(batch.predIndex, batch.batch * batch.length, 'predIndex');
+    checkIndex(batch.targetIds, this.config.vocabSize, 'targetIds');
+    const out = await this.run('logprobs', batch, batch.predIndex, batch.targetIds);
+    return out.logprobs.data as Float32Array;
+  }
+
+  async scoreCandidates(batch: PackedBatch): Promise<Float32Array> {
+    const groups = batch.batch * batch.numCandidates;
+    if (batch.groupSize.length !== groups) throw new Error(`scoreCandidates: groupSize has ${batch.groupSize.length} entries, expected ${groups}`);
+    checkIndex(batch.targetGroup, groups, 'targetGroup');
+    const lp = await this.tokenLogProbs(batch); // [n]
+    // float32 sums in target order, then the mean: LlamaModel's unsortedSegmentSum and div
+    const sums = new Float32Array(groups);
+    for (let i = 0; i < lp.length; i++) sums[batch.targetGroup[i]] += lp[i];
+    for (let j = 0; j < groups; j++) sums[j] = sums[j] / Math.max(batch.groupSize[j], 1);
+    return sums;
+  }
+
+  /** The weights back in HF layout (for the safetensors writer). */
+  toCheckpoint(): Checkpoint {
+    return checkpointFromBlocks(this.config, this.blocks, { format: this.format, source: this.source });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of sessions) await (await s).release();
+  }
+
+  // ---- internals ----
+
+  private check(batch: PlainBatch): void {
+    if (this.disposed) throw new Error('OrtLlama: used after dispose()');
+    checkPlainBatch(batch, this.config);
+  }
+
+  private session(output: GraphOutput): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(output);
+    if (!s) {
+      const has = new Set(this.blocks.map((b) => b.name));
+      const graph = buildLlamaGraph(this.config, output, (name) => has.has(name));
+      s = ort.InferenceSession.create(graph, {
+        intraOpNumThreads: this.threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        // session config keys (onnxruntime_session_options_config_keys.h), strings in the Node binding
+        extra: { session: { intra_op: { allow_spinning: this.spin ? '1' : '0' } } },
+      }).then((session) => {
+        countSession();
+        return session;
+      });
+      this.sessions.set(output, s);
+    }
+    return s;
+  }
+
+  /** One run: the batch's inputs (ids, RoPE rows, mask, selected rows, targets) plus every weight. */
+  private async run(output: GraphOutput, batch: PlainBatch, select: Int32Array, targets?: Int32Array): Promise<ort.InferenceSession.ReturnType> {
+    for (const [from, to] of this.staging) to.set(from);
+    const { batch: B, length: T } = batch;
+    const hd = this.hd;
+    const N = B * T;
+    const cos = new Float32Array(N * hd);
+    const sin = new Float32Array(N * hd);
+    for (let i = 0; i < N; i++) {
+      const p = batch.positions[i] * hd;
+      cos.set(this.cos.subarray(p, p + hd), i * hd);
+      sin.set(this.sin.subarray(p, p + hd), i * hd);
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.weightFeeds,
+      ids: new ort.Tensor('int32', batch.tokens, [B, T]),
+      cos: new ort.Tensor('float32', cos, [B, T, 1, hd]),
+      sin: new ort.Tensor('float32', sin, [B, T, 1, hd]),
+      bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments), [B, 1, T, T]),
+      select: new ort.Tensor('int32', select, [select.length]),
+    };
+    if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
+    return (await this.session(output)).run(feeds);
+  }
+}
+
+/**
+ * ORT's own fp32 MatMul throughput on `threads` intra-op threads (same session options as the model):
+ * best wall time of `repeat` runs of [m, k] × [k, n] after one warm-up, inputs fed like the weights.
+ */
+export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k = 1024, n = 1024): Promise<{ shape: number[]; ms: number; gflopPerSecond: number }> {
+  const session = await ort.InferenceSession.create(buildMatMulGraph(m, k, n), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  });
+  countSession();
+  try {
+    const fill = (len: number) => Float32Array.from({ length: len }, (_, i) => Math.sin(i) * 0.1);
+    const feeds = { a: new ort.Tensor('float32', fill(m * k), [m, k]), w: new ort.Tensor('float32', fill(k * n), [k, n]) };
+    await session.run(feeds);
+    let best = Infinity;
+    for (let r = 0; r < repeat; r++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return { shape: [m, k, n], ms: best, gflopPerSecond: (2 * m * k * n) / (best * 1e6) };
+  } finally {
+    await session.release();
+  }
+}
+
+/** Build the ORT model from a checkpoint. */
+export function createOrtLlama(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
+  return OrtLlama.create(ckpt, opts);
+}
