@@ -52,6 +52,14 @@ describe('resolveConfig', () => {
     expect(() => loadPreset('no-such-preset')).toThrow(/--config no-such-preset: cannot read .*no such file/);
   });
 
+  test('threads is kept only when given (else the cores of whichever machine runs or resumes)', () => {
+    expect(resolveConfig([])).not.toHaveProperty('threads');
+    expect(resolveConfig([{ threads: 2 }]).threads).toBe(2);
+    expect(() => parseInput({ threads: 0 }, 'flags')).toThrow(/^flags: threads: .*got 0/);
+    const c = resolveConfig([{ threads: 3 }]);
+    expect(parseRunConfig(JSON.parse(JSON.stringify(c)), 'config.json')).toEqual(c);
+  });
+
   test('a resolved config round-trips through parseRunConfig (config.json)', () => {
     const c = resolveConfig([{ estimator: 'elite', seed: 5 }]);
     expect(parseRunConfig(JSON.parse(JSON.stringify(c)), 'config.json')).toEqual(c);

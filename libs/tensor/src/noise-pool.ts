@@ -166,7 +166,10 @@ export class NoisePool {
     for (const it of items) {
       const keys = keysOf(it);
       for (let first = 0; first < it.data.length; ) {
-        if (used === SUM_BATCH) (batches.push([]), (used = 0));
+        if (used === SUM_BATCH) {
+          batches.push([]);
+          used = 0;
+        }
         const n = Math.min(it.data.length - first, SUM_BATCH - used);
         batches[batches.length - 1].push({ it, keys, first, n, at: used });
         used += n;
