@@ -3,11 +3,11 @@
 // Issue 4's targets: a MeZO step ≤ 2.3 forward passes, a guided step ≤ (M + 2)·1.15; issue 5's: the
 // policy under 5 % of a MeZO step. A step here is est.step() + est.update(), as a run does it.
 import type { Command } from 'commander';
+import { backendFlag, benchOutput } from './flags';
 import { resolveDataDir } from '@zotune/data';
-import { writeJsonAtomic } from '@zotune/io';
 import { createLlama, resolveModel, PAD_SEGMENT, type Block } from '@zotune/models';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
-import { UserError, action, emit, parseNumber } from '@zotune/report';
+import { UserError, parseNumber } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
@@ -273,12 +273,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
   for (const e of estimators)
     if (!(ESTIMATORS as readonly string[]).includes(e)) throw new UserError(`--estimator: unknown estimator "${e}"; expected mezo, guided or mezo,guided`, 2);
   if (flags.policy !== 'none' && flags.policy !== 'random') throw new UserError(`--policy: expected none or random, got "${flags.policy}"`, 2);
-  let backend;
-  try {
-    backend = parseBackend(flags.backend ?? process.env.ZOTUNE_BACKEND, flags.backend !== undefined ? '--backend' : 'ZOTUNE_BACKEND');
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const backend = backendFlag(flags.backend);
   const candidates = parseNumber('--candidates', flags.candidates, { int: true, min: 2, max: 1024 });
   return {
     model: flags.model,
@@ -295,7 +290,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
 
 /** Add `step` to an existing `zotune bench` command. */
 export function registerBenchStep(bench: Command): void {
-  bench
+  const cmd = bench
     .command('step')
     .description('ms per forward pass, per MeZO and guided step (and their ratio to a forward), and the policy\'s overhead, on a real task batch')
     .option('--model <model>', 'a name under the data dir\'s models/, a llama2.c .bin, or a Hugging Face directory', 'stories260K')
@@ -305,16 +300,6 @@ export function registerBenchStep(bench: Command): void {
     .option('--candidates <M>', 'guided: candidates per step', '4')
     .option('--policy <p>', 'random: also time a randomly initialised PertNN as σ; none: skip it', 'random')
     .option('--steps <N>', 'timed repetitions per measurement (median reported)', '20')
-    .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
-    .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: BenchStepFlags) => {
-        const opts = parseBenchStepFlags(flags);
-        const result = await benchStep(opts, (s) => process.stderr.write(`zotune bench step: ${s}\n`));
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        emit(result, !!flags.json, text(result));
-      }),
-    );
+    .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0');
+  benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
 }
