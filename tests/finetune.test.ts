@@ -147,6 +147,37 @@ describe('zotune finetune', () => {
     expect(stepLines(b)).toEqual(stepLines(a));
   }, 300_000);
 
+  test('the demo preset (what `zotune finetune` runs with no arguments), short: ends with zero-shot vs fine-tuned test accuracy', async () => {
+    const r = await zotune('finetune', '--config', 'demo', '--steps', '6', '--eval-every', '3', '--eval-n', '24', '--test-n', '24', '--out', join(work, 'demo'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^before → after, story-name test accuracy on the same 24 examples: zero-shot \d+\.\d% → fine-tuned \d+\.\d% \(([+-]\d+\.\d points|no dev gain: the best checkpoint is the base model)\)$/);
+    const s = JSON.parse(readFileSync(join(work, 'demo', 'summary.json'), 'utf8'));
+    expect(s).toMatchObject({ task: 'story-name', estimator: 'mezo', policy: 'none', steps: 6, testN: 24 });
+    expect(s.zeroShotTestAcc).toBeGreaterThan(0.6); // in-domain: well above chance from the start
+  });
+
+  test('--policy oracle-density: σ measured with backward passes every K steps and recorded; replay needs no gradients and is bit-identical', async () => {
+    const dir = join(work, 'oracle');
+    const args = ['finetune', '--task', 'story-name', '--estimator', 'mezo', '--steps', '5', '--eval-every', '5', '--save-final', '--eval-n', '16', '--test-n', '16', '--policy', 'oracle-density', '--oracle-every', '3'];
+    const r = await zotune(...args, '--out', dir, '--json');
+    const s = json(r);
+    expect(s).toMatchObject({ policy: 'oracle-density', policyDigest: null, steps: 5 });
+    expect(r.stderr).toMatch(/YARDSTICK: it needs backward passes/);
+    expect(r.stderr.match(/^oracle: step \d+:/gm)).toEqual(['oracle: step 0:', 'oracle: step 3:']);
+    const t = openTrajectory(join(dir, 'trajectory'));
+    const sig = t.records.map((x) => x.sigma!);
+    expect(new Set(sig[0]).size).toBeGreaterThan(1);
+    expect(sig[1]).toEqual(sig[0]);
+    expect(sig[2]).toEqual(sig[0]);
+    expect(sig[3]).not.toEqual(sig[0]); // re-measured at step 3
+    const out = join(work, 'oracle-replay.safetensors');
+    json(await zotune('replay', dir, '--out', out, '--json'));
+    expect(readFileSync(out).equals(readFileSync(join(dir, 'final.safetensors')))).toBe(true);
+    const bad = await zotune('finetune', '--steps', '1', '--policy', 'oracle-hessian', '--out', join(work, 'oracle-bad'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^zotune: --policy oracle-hessian: unknown oracle; expected oracle-density or oracle-curvature$/m);
+  });
+
   test('--policy FILE perturbs with the policy σ; replay needs only the trajectory', async () => {
     const dir = join(work, 'policy');
     const s = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '4', '--eval-every', '4', '--save-final', '--eval-n', '24', '--test-n', '24', '--policy', policyFile, '--out', dir, '--json'));

@@ -2,10 +2,10 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { forwardPassesPerStep } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR } from './config';
 
 describe('resolveConfig', () => {
-  test('the defaults are the demo: stories260K, SST-2, guided M=4, 1200 forward passes', () => {
+  test('the defaults: stories260K, SST-2, guided M=4, 1200 forward passes', () => {
     const c = resolveConfig([]);
     expect(c).toMatchObject({ model: 'stories260K', task: 'sst2', estimator: 'guided', policy: 'auto', candidates: 4, batch: 16, lr: 1e-4, eps: 1e-3 });
     expect(c.forwardPasses).toBe(DEFAULT_FORWARD_PASSES);
@@ -14,10 +14,10 @@ describe('resolveConfig', () => {
     expect(c.evalBatch).toBe(16);
   });
 
-  test('configs/runs/demo.json resolves to exactly the defaults', () => {
-    const { description, ...demo } = loadPreset('demo');
+  test('the demo preset: stories260K learning story-name with MeZO, no policy, 200 steps', () => {
+    const { description, ...demo } = loadPreset(DEMO_PRESET);
     expect(description).toBeTypeOf('string');
-    expect(resolveConfig([demo])).toEqual(resolveConfig([]));
+    expect(resolveConfig([demo])).toMatchObject({ model: 'stories260K', task: 'story-name', estimator: 'mezo', policy: 'none', steps: 200, lr: 1e-4, evalEvery: 50 });
   });
 
   test('every shipped preset validates and resolves', () => {

@@ -1,5 +1,5 @@
 // The fine-tune run's configuration: flat, zod-validated plain data. Layers, later wins: the
-// defaults (which are the embedded demo), a preset file (--config, configs/runs/*.json), the flags.
+// defaults, a preset file (--config, configs/runs/*.json; with no arguments at all the demo preset), the flags.
 // The resolved form (every default filled in, the budget turned into steps) is the run's config.json,
 // which --resume reads back.
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,8 +15,13 @@ export const RUN_PRESET_DIR = join(REPO_ROOT, 'configs', 'runs');
 /** Learning rate per estimator when none is given (MeZO on stories260K: 1e-4 best, 3e-4 diverges; Adam 1e-3). */
 export const DEFAULT_LR: Record<EstimatorName, number> = { mezo: 1e-4, guided: 1e-4, greedy: 1e-4, elite: 1e-4, adam: 1e-3 };
 
-/** The demo's budget: about a minute of guided steps on stories260K here. */
+/** The default budget (1,200 forward passes: 200 guided steps, 600 MeZO steps). */
 export const DEFAULT_FORWARD_PASSES = 1200;
+/** What `zotune finetune` runs with no arguments (configs/runs/demo.json). */
+export const DEMO_PRESET = 'demo';
+/** --policy oracle-*: steps between two gradient measurements. */
+export const DEFAULT_ORACLE_EVERY = 100;
+
 /** Dev evaluations per run when --eval-every is not given. */
 export const DEFAULT_EVALS_PER_RUN = 5;
 
@@ -72,6 +77,8 @@ export const finetuneInputSchema = z.strictObject({
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads: ORT intra-op threads (and the noise workers'); default the machine's cores */
   threads: posInt.max(1024).optional(),
+  /** --policy oracle-*: re-measure the gradients every N steps */
+  oracleEvery: posInt.optional(),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -127,10 +134,12 @@ export const finetuneConfigSchema = z.strictObject({
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads (absent: the machine's cores) */
   threads: posInt.max(1024).optional(),
+  /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
+  oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 
-/** The defaults: `zotune finetune` with no arguments is the embedded demo (stories260K, SST-2, guided). */
+/** The defaults under every preset and flag (the no-argument demo is a preset: DEMO_PRESET). */
 export const DEFAULTS = {
   model: 'stories260K',
   task: 'sst2',
@@ -232,6 +241,7 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     backend: m.backend,
     engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
+    oracleEvery: m.oracleEvery ?? DEFAULT_ORACLE_EVERY,
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
   return finetuneConfigSchema.parse(config);

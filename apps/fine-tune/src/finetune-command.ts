@@ -1,11 +1,11 @@
 // `zotune finetune`: flags → config layer over the preset (--config) over the defaults → run directory.
-// With no arguments it is the embedded demo (stories260K, SST-2, guided, the shipped policy if any).
+// With no arguments it is the demo, configs/runs/demo.json (stories260K learning story-name with MeZO).
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseEstimatorName } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULTS, loadPreset, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
 interface FinetuneFlags {
@@ -35,6 +35,7 @@ interface FinetuneFlags {
   backend?: string;
   engine?: string;
   threads?: string;
+  oracleEvery?: string;
   json?: boolean;
 }
 
@@ -43,7 +44,7 @@ const FLAG: Record<string, string> = {
   model: '--model', task: '--task', estimator: '--estimator', policy: '--policy', candidates: '--candidates', alpha: '--alpha',
   normalize: '--no-normalize', queries: '--queries', steps: '--steps', forwardPasses: '--forward-passes', lr: '--lr', eps: '--eps',
   weightDecay: '--weight-decay', batch: '--batch', seed: '--seed', evalEvery: '--eval-every', evalN: '--eval-n', testN: '--test-n',
-  evalBatch: '--eval-batch', saveFinal: '--save-final', out: '--out', config: '--config', backend: '--backend',
+  evalBatch: '--eval-batch', saveFinal: '--save-final', out: '--out', config: '--config', backend: '--backend', oracleEvery: '--oracle-every',
   engine: '--engine', threads: '--threads',
 };
 /** Flags that choose how this session runs, not what the run is: allowed with --resume. */
@@ -90,6 +91,7 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   int('evalN');
   int('testN');
   int('evalBatch', 1, 4096);
+  int('oracleEvery');
   if (given('saveFinal')) layer.saveFinal = true;
   if (given('backend')) layer.backend = f.backend;
   if (given('engine')) layer.engine = f.engine as FinetuneInput['engine'];
@@ -102,6 +104,21 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
     const m = /^flags: ([A-Za-z]+): (.*)$/.exec((e as Error).message);
     throw m ? new UserError(`${FLAG[m[1]] ?? m[1]}: ${m[2]}`, 2) : e;
   }
+}
+
+/**
+ * The config layers of a new run, later wins: the preset (--config; with no settings at all — --out
+ * and --backend aside — the demo, configs/runs/demo.json), $ZOTUNE_BACKEND, the flags.
+ */
+export function configLayers(f: FinetuneFlags, given: (key: string) => boolean): { layers: FinetuneInput[]; demo: boolean } {
+  const demo = Object.keys(FLAG).filter((k) => given(k) && k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
+  const layers: FinetuneInput[] = [];
+  if (demo) layers.push(loadPreset(DEMO_PRESET));
+  else if (given('config')) layers.push(loadPreset(f.config!));
+  if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.push(parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
+  if (!given('engine') && process.env.ZOTUNE_ENGINE) layers.push(parseInput({ engine: process.env.ZOTUNE_ENGINE }, 'ZOTUNE_ENGINE'));
+  layers.push(flagsToInput(f, given));
+  return { layers, demo };
 }
 
 function stamp(d = new Date()): string {
@@ -128,18 +145,26 @@ function human(s: FinetuneSummary): string {
     `  dev ${pct(s.bestDevAcc)} at step ${s.bestStep} (zero-shot ${pct(s.zeroShotDevAcc)}); test ${pct(s.testAcc)} (zero-shot ${pct(s.zeroShotTestAcc)})`,
     `  final train loss ${s.finalTrainLoss.toFixed(4)}, ${s.secondsPerStep.toFixed(3)} s/step, peak RSS ${s.peakRssMiB.toFixed(0)} MiB`,
     `  run directory: ${s.runDir} (report.html)`,
+    beforeAfter(s),
   ].join('\n');
+}
+
+/** The last line: the base model and the fine-tuned one on the same test sample. */
+export function beforeAfter(s: Pick<FinetuneSummary, 'task' | 'testN' | 'zeroShotTestAcc' | 'testAcc' | 'bestStep'>): string {
+  const pts = 100 * (s.testAcc - s.zeroShotTestAcc);
+  const change = s.bestStep === 0 ? 'no dev gain: the best checkpoint is the base model' : `${pts >= 0 ? '+' : ''}${pts.toFixed(1)} points`;
+  return `before → after, ${s.task} test accuracy on the same ${s.testN} examples: zero-shot ${(100 * s.zeroShotTestAcc).toFixed(1)}% → fine-tuned ${(100 * s.testAcc).toFixed(1)}% (${change})`;
 }
 
 /** Mount `zotune finetune`. */
 export function registerFinetuneCommand(program: Command): void {
   program
     .command('finetune')
-    .description('fine-tune a model on a task with a ZO estimator (or adam); with no arguments, the demo: stories260K on SST-2, guided')
+    .description('fine-tune a model on a task with a ZO estimator (or adam); with no arguments, the demo (configs/runs/demo.json): stories260K on story-name, MeZO, before/after test accuracy')
     .option('--model <M>', `a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory (default ${DEFAULTS.model})`)
     .option('--task <T>', `a built-in task, a config in configs/tasks, or a task .json (default ${DEFAULTS.task})`)
     .option('--estimator <E>', `mezo, guided, greedy, elite or adam (default ${DEFAULTS.estimator})`)
-    .option('--policy <REF>', 'a policy reference, digest or file; none; auto = the model\'s shipped default if any (default auto)')
+    .option('--policy <REF>', 'a policy reference, digest or file; none; auto = the model\'s shipped default if any (default auto); oracle-density, oracle-curvature: yardsticks that need backward passes')
     .option('--candidates <M>', `guided, greedy: candidate directions per step (default ${DEFAULTS.candidates})`)
     .option('--alpha <A>', `guided: fraction of candidates in TOP (default ${DEFAULTS.alpha})`)
     .option('--no-normalize', 'guided, elite: do not rescale v to E‖v‖² = d')
@@ -159,6 +184,7 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--out <DIR>', 'run directory (default runs/<task>-<estimator>-s<seed>-<time>, the demo runs/demo-<time>)')
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
+    .option('--oracle-every <K>', 'oracle policies: re-measure gradients (and curvature) every K steps (default 100)')
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
     .option('--engine <E>', 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <N>', "ORT intra-op threads (default: the machine's cores)")
@@ -186,15 +212,10 @@ export function registerFinetuneCommand(program: Command): void {
           if (session.threads) config.threads = session.threads;
           log(`finetune: resuming ${dir}`);
         } else {
-          const layers: FinetuneInput[] = [];
-          if (given('config')) layers.push(loadPreset(flags.config!));
-          layers.push(flagsToInput(flags, given));
-          if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.splice(-1, 0, parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
-          if (!given('engine') && process.env.ZOTUNE_ENGINE) layers.splice(-1, 0, parseInput({ engine: process.env.ZOTUNE_ENGINE }, 'ZOTUNE_ENGINE'));
+          const { layers, demo } = configLayers(flags, given);
           config = resolveConfig(layers);
-          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
           if (demo)
-            log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator} (M = ${config.candidates}), ${config.forwardPasses} forward passes (${config.steps} steps); see --help for the options`);
+            log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }
         const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });

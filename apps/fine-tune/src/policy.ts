@@ -2,7 +2,7 @@
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
 // 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
 import { checkpointDigest, type AnyModel, type Checkpoint } from '@zotune/models';
-import { modelFingerprint, policyFromArtifact, policyScale } from '@zotune/policy';
+import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions } from '@zotune/policy';
 import { defaultRegistryLocation, loadPolicy, openRegistry, type LoadedPolicy } from '@zotune/registry';
 import { UserError } from '@zotune/report';
 import { onesScale, type Scale } from '@zotune/zo';
@@ -44,6 +44,24 @@ export interface PolicyContext {
   checkpoint: Checkpoint;
   /** a resumed run: the digest of the policy it started with */
   expectDigest?: string | null;
+  /** what an oracle policy measures on (--policy oracle-*) */
+  oracle?: Omit<OracleScaleOptions, 'rule'>;
+}
+
+/** --policy oracle-density | oracle-curvature: a yardstick that measures true gradients (backward passes). */
+function oraclePolicy(spec: string, opts: PolicyContext): ResolvedPolicy | undefined {
+  const rule = spec.startsWith('oracle-') ? (spec.slice('oracle-'.length) as OracleRule) : undefined;
+  if (rule === undefined) return undefined;
+  if (!ORACLE_RULES.includes(rule)) throw new UserError(`--policy ${spec}: unknown oracle; expected ${ORACLE_RULES.map((r) => `oracle-${r}`).join(' or ')}`, 2);
+  if (opts.estimator === 'adam') throw new UserError(`--policy ${spec}: adam is first-order and takes no perturbation policy`, 2);
+  if (!opts.oracle) throw new Error(`--policy ${spec}: the run gave the oracle nothing to measure on`);
+  const what = rule === 'density' ? 'σ_j² ∝ G_j/n_j' : 'σ_j² ∝ G_j/(n_j·h_j)';
+  return {
+    policy: spec,
+    digest: null,
+    scale: oracleScale({ ...opts.oracle, rule }),
+    note: `policy: ${spec} (${what}, re-measured every ${opts.oracle.every} steps on ${opts.oracle.losses(0).length} minibatches) — a YARDSTICK: it needs backward passes, so this run is not forward-only`,
+  };
 }
 
 export async function resolvePolicy(spec: string, opts: PolicyContext): Promise<ResolvedPolicy> {
@@ -52,6 +70,8 @@ export async function resolvePolicy(spec: string, opts: PolicyContext): Promise<
     if (spec === 'auto') return NONE('policy: none (adam is first-order)');
     throw new UserError(`--policy ${spec}: adam is first-order and takes no perturbation policy; use a ZO estimator or --policy none`, 2);
   }
+  const oracle = oraclePolicy(spec, opts);
+  if (oracle) return oracle;
   let ref = spec;
   if (spec === 'auto') {
     const shipped = await shippedPolicy(opts.modelName);

@@ -9,7 +9,7 @@ import { isHostModel, type AnyModel } from '@zotune/models';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
-import { initBackend } from '@zotune/tensor';
+import { deriveSeed, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, lossValueOf, replay, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
@@ -122,6 +122,31 @@ function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: Fin
   };
 }
 
+/** Minibatches per oracle measurement, probes of its curvature estimate (ALGORITHMS-style yardstick constants). */
+export const ORACLE_BATCHES = 4;
+export const ORACLE_PROBES = 4;
+/** Keeps the oracle's minibatch stream apart from the training one. */
+const ORACLE_DOMAIN = 0x6f726163; // 'orac'
+
+/** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: LlamaModel, log: (line: string) => void) {
+  const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
+  const goldOnly = inputs.task.kind === 'generation-lm';
+  return {
+    every: config.oracleEvery,
+    probes: ORACLE_PROBES,
+    delta: config.eps,
+    seed: deriveSeed(config.seed, ORACLE_DOMAIN + 1),
+    losses: (step: number) =>
+      Array.from({ length: ORACLE_BATCHES }, (_, i) => {
+        const batch = inputs.collator.batch(schedule.batch(step * ORACLE_BATCHES + i), { goldOnly });
+        return () => inputs.objective(model, batch);
+      }),
+    onRefresh: (step: number, _h: unknown, sigma: number[]) =>
+      log(`oracle: step ${step}: σ·nf from ${Math.min(...sigma).toPrecision(3)} to ${Math.max(...sigma).toPrecision(3)} over ${sigma.length} blocks`),
+  };
+}
+
 /** Run (or resume) a fine-tune; returns the summary it wrote. */
 export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOptions): Promise<FinetuneSummary> {
   const log = opts.log ?? (() => {});
@@ -143,6 +168,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       model,
       checkpoint: inputs.resolved.checkpoint,
       expectDigest: opts.resume ? config.policyDigest : undefined,
+      oracle: oracleInputs(config, inputs, model, log),
     });
     log(policy.note);
     config.policy = policy.policy;

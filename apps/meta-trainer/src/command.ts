@@ -9,6 +9,7 @@ function human(r: MetaTrainResult): string {
     `policy ${r.artifact}  ${r.digest}`,
     `  ${r.model} meta-trained on ${r.tasks.join(', ')}: ${r.steps} steps in ${r.seconds.toFixed(1)} s (${r.secondsPerStep.toFixed(3)} s/step), peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.backend}`,
     `  meta-loss ${r.metrics.metaLossFirstQuarter.toFixed(4)} → ${r.metrics.metaLossLastQuarter.toFixed(4)} (first → last quarter of the steps)`,
+    `  look-ahead gain L(θ) − L(θ′) ${r.metrics.gainFirstQuarter.toPrecision(3)} → ${r.metrics.gainLastQuarter.toPrecision(3)} (first → last quarter); ω moved ${(100 * r.metrics.omegaMoved).toPrecision(3)} % from its start`,
     ...r.published.map((p) => `  published ${p.ref} (${p.status}) in ${p.registry}`),
     `  run directory ${r.runDir}`,
   ].join('\n');
@@ -27,6 +28,8 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--lr-mlp <x>', 'SGD learning rate of the policy (default 0.1; 0 keeps the initial networks, an untrained control)')
     .option('--lr-llm <x>', 'peak learning rate of the LLM\'s first-order trajectory, decaying linearly to 0 per reset period (default 0.01)')
     .option('--meta-lr <x>', 'η of the look-ahead step: the ZO fine-tuning lr the policy is for (default 1e-4)')
+    .option('--meta-lr-max <x>', 'variant: draw each step\'s look-ahead η log-uniformly from [--meta-lr, x] (stability across lrs; default: off)')
+    .option('--nf-grad', 'variant: differentiate the look-ahead through the norm factor nf(σ) too (default: nf held constant, as the reference)')
     .option('--max-steps <n>', 'stop after N meta steps (default: all epochs)')
     .option('--train-examples <n>', 'use the first N training examples of each task (default: the whole MeZO train split)')
     .option('--hidden <n>', 'hidden width of each block\'s network (default 64)')

@@ -15,6 +15,8 @@ export interface MetaTrainFlags {
   lrMlp?: string;
   lrLlm?: string;
   metaLr?: string;
+  metaLrMax?: string;
+  nfGrad?: boolean;
   maxSteps?: string;
   trainExamples?: string;
   hidden?: string;
@@ -57,7 +59,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
-  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
+  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
   ['hidden', '--hidden'], ['seed', '--seed'], ['dataSeed', '--data-seed'], ['checkpointEvery', '--checkpoint-every'], ['out', '--out'],
   ['name', '--name'], ['description', '--description'],
 ];
@@ -83,6 +85,8 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     lrMlp: num('--lr-mlp', f.lrMlp, { min: 0 }),
     lrLlm: num('--lr-llm', f.lrLlm, { positive: true }),
     metaLr: num('--meta-lr', f.metaLr, { positive: true }),
+    metaLrMax: num('--meta-lr-max', f.metaLrMax, { positive: true }),
+    nfGrad: f.nfGrad,
     maxSteps: num('--max-steps', f.maxSteps, { int: true, min: 0 }),
     trainExamples: num('--train-examples', f.trainExamples, { int: true, min: 0 }),
     hidden: num('--hidden', f.hidden, { int: true, min: 1 }),
@@ -91,6 +95,8 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     checkpointEvery: num('--checkpoint-every', f.checkpointEvery, { int: true, min: 0 }),
   };
   const defined = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+  if (value.metaLrMax !== undefined && value.metaLrMax <= (value.metaLr ?? 1e-4))
+    throw new UserError(`--meta-lr-max: expected a value above --meta-lr (${value.metaLr ?? 1e-4}), got ${f.metaLrMax}`, 2);
   try {
     return parseMetaConfig(defined, 'meta-train');
   } catch (e) {

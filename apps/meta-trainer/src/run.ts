@@ -171,8 +171,12 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
       }));
     const stepsThisProcess = trainer.step - startStep;
     const rss = peakRssMiB();
+    const moved = await trainer.omegaMoved();
     const metrics: Record<string, number> = {
       ...summarizeMetaRun(records),
+      // ‖ω − ω₀‖/‖ω₀‖ from the starting networks: does meta-training move the policy at all?
+      omegaMoved: round(moved.all, 6),
+      omegaMovedOutputLayer: round(Math.sqrt((moved.w2 ** 2 + moved.b2 ** 2) / 2), 6),
       seconds: round(seconds, 2),
       secondsPerStep: round(seconds / Math.max(1, trainer.step), 4),
       peakRssMiB: round(rss, 1),
@@ -264,6 +268,7 @@ function metricRecord(s: MetaStepLog, seconds: number): MetricRecord {
     policyGradNorm: s.policyGradNorm,
     gradNorm: s.gradNorm,
     lr: s.lr,
+    metaLr: s.metaLr,
     stepForwardPasses: s.forwardPasses,
     stepBackwardPasses: s.backwardPasses,
   };

@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { backendFlag, benchOutput } from './flags';
 import { resolveDataDir } from '@zotune/data';
-import { writeJsonAtomic } from '@zotune/io';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
 import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads, type EngineName } from '@zotune/ort';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
-import { UserError, action, emit, parseNumber } from '@zotune/report';
+import { UserError, parseNumber } from '@zotune/report';
 import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
@@ -356,12 +356,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
   for (const e of estimators)
     if (!(ESTIMATORS as readonly string[]).includes(e)) throw new UserError(`--estimator: unknown estimator "${e}"; expected mezo, guided or mezo,guided`, 2);
   if (flags.policy !== 'none' && flags.policy !== 'random') throw new UserError(`--policy: expected none or random, got "${flags.policy}"`, 2);
-  let backend;
-  try {
-    backend = parseBackend(flags.backend ?? process.env.ZOTUNE_BACKEND, flags.backend !== undefined ? '--backend' : 'ZOTUNE_BACKEND');
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const backend = backendFlag(flags.backend);
   const candidates = parseNumber('--candidates', flags.candidates, { int: true, min: 2, max: 1024 });
   if (flags.shape !== undefined && flags.shape !== 'stories15M') throw new UserError(`--shape: expected stories15M, got "${flags.shape}"`, 2);
   let engine;
@@ -393,7 +388,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
 
 /** Add `step` to an existing `zotune bench` command. */
 export function registerBenchStep(bench: Command): void {
-  bench
+  const cmd = bench
     .command('step')
     .description('ms per forward pass, per MeZO and guided step (and their ratio to a forward), and the policy\'s overhead, on a real task batch')
     .option('--model <model>', 'a name under the data dir\'s models/, a llama2.c .bin, or a Hugging Face directory', 'stories260K')
@@ -404,20 +399,10 @@ export function registerBenchStep(bench: Command): void {
     .option('--policy <p>', 'random: also time a randomly initialised PertNN as σ; none: skip it', 'random')
     .option('--steps <N>', 'timed repetitions per measurement (median reported)', '20')
     .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
-    .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
     .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
     .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
     .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo; default: bench/torch-mezo beside the data directory) on 1 and 2 threads and report the ratio')
-    .option('--peer-steps <n>', 'timed steps of each peer run', '10')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: BenchStepFlags) => {
-        const opts = parseBenchStepFlags(flags);
-        const result = await benchStep(opts, (s) => process.stderr.write(`zotune bench step: ${s}\n`));
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        emit(result, !!flags.json, text(result));
-      }),
-    );
+    .option('--peer-steps <n>', 'timed steps of each peer run', '10');
+  benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
 }

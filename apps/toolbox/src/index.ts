@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerBenchForward } from './bench-forward';
+import { registerBenchHeadroom } from './bench-headroom';
 import { registerBenchMemory } from './bench-memory';
 import { registerBenchNoise } from './bench-noise';
 import { registerBenchStep } from './bench-step';
@@ -16,5 +17,6 @@ export function registerToolboxCommands(program: Command): void {
   registerBenchForward(bench);
   registerBenchStep(bench);
   registerBenchMemory(bench);
+  registerBenchHeadroom(bench);
   registerReportCommand(program);
 }

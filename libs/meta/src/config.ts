@@ -20,6 +20,16 @@ export const metaConfigSchema = z.object({
    * with (1e-4, MeZO's best lr on stories260K per ALGORITHMS.md §6 and zotune finetune's default)
    */
   metaLr: z.number().positive().default(1e-4),
+  /**
+   * variant: > metaLr draws the look-ahead η of each meta step log-uniformly from [metaLr, metaLrMax]
+   * (from the step's seed), so the policy learns across a range of fine-tuning lrs; 0 = always metaLr
+   */
+  metaLrMax: z.number().nonnegative().default(0),
+  /**
+   * variant: differentiate the look-ahead through the norm factor nf(σ) too (the reference, and the
+   * default, hold nf constant: only the allocation, not the overall scale, reaches ω)
+   */
+  nfGrad: z.boolean().default(false),
   /** passes over every task's training examples (reference: 15) */
   epochs: z.number().int().min(1).max(100_000).default(15),
   /** θ (and its optimiser, lr schedule and the policy's feature state) reset to the pretrained weights every R epochs (reference: 5) */
@@ -38,6 +48,11 @@ export const metaConfigSchema = z.object({
   checkpointEvery: z.number().int().min(0).default(25),
 });
 export type MetaConfig = z.infer<typeof metaConfigSchema>;
+
+/** The look-ahead η of a meta step: metaLr, or log-uniform in [metaLr, metaLrMax] from u ∈ [0, 1). */
+export function lookaheadLr(c: Pick<MetaConfig, 'metaLr' | 'metaLrMax'>, u: number): number {
+  return c.metaLrMax > c.metaLr ? c.metaLr * (c.metaLrMax / c.metaLr) ** u : c.metaLr;
+}
 export type MetaConfigInput = z.input<typeof metaConfigSchema>;
 
 /** Validate a config (defaults filled in); bad input → one line naming the field, value and expectation. */

@@ -8,7 +8,7 @@
 // trainer.load(readMetaCheckpoint(path).state) on a trainer built with the same model, tasks and config.
 // The meta-gradient itself (metaGradient) is exposed for tests and diagnostics: it computes L±, the
 // look-ahead loss and ∇_ω without changing θ or ω.
-export { metaConfigSchema, parseMetaConfig, type MetaConfig, type MetaConfigInput } from './config';
+export { lookaheadLr, metaConfigSchema, parseMetaConfig, type MetaConfig, type MetaConfigInput } from './config';
 export { MetaPlan, type PlannedStep } from './plan';
 export { MomentumSgd, type MomentumSgdOptions, type SgdStepResult } from './sgd';
 export {

@@ -5,8 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createLlama, randomCheckpoint, type LlamaConfig } from '@zotune/models';
 import { classificationLoss, collate, type EncodedExample } from '@zotune/tasks';
-import { PertNN, TfPertNN, initPertNN, nextFeatureState } from '@zotune/policy';
-import { applyPolicySgd, metaGradient, metaLossAt, type MetaStepInput } from './meta-step';
+import { PertNN, TfPertNN, initPertNN, nextFeatureState, normFactor } from '@zotune/policy';
+import { applyPolicySgd, lookaheadCoefs, lossAlongNoise, metaGradient, metaLossAt, policySigma, type MetaStepInput } from './meta-step';
 
 const config: LlamaConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
@@ -92,6 +92,39 @@ describe('metaGradient', () => {
     applyPolicySgd(policy, r.grads, 1e-2 / r.gradNorm); // a step of length 1e-2 in ω
     const after = await metaLossAt(input, r.features, r);
     expect(before - after).toBeGreaterThan(0.5 * 1e-2 * r.gradNorm); // at least half the linear prediction
+    policy.dispose();
+    model.dispose();
+  });
+
+  it('--nf-grad: the gradient through nf(σ) matches finite differences where nf is recomputed from σ', async () => {
+    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const start = initPertNN(model.blocks.map((b) => b.name), { seed: 5, hidden: 8 });
+    const policy = TfPertNN.fromPolicy(start);
+    const input: MetaStepInput = {
+      model, policy, objective: classificationLoss, batch, features: nextFeatureState(0.71, 0.69, null), seed: 1234, eps: 1e-2, metaLr: 2, nfGrad: true,
+    };
+    await metaGradient(input);
+    const r = await metaGradient(input);
+    const fixed = await metaGradient({ ...input, nfGrad: false });
+    // the loss with nf a function of σ (the variant's meta-loss)
+    const lossNf = async () => {
+      const sigma = await policySigma(policy, r.features);
+      return lossAlongNoise(model, classificationLoss, batch, input.seed, lookaheadCoefs(sigma, normFactor(sigma, r.sizes), r.projectedGrad, input.metaLr));
+    };
+    const h = 1e-2;
+    let differs = 0;
+    // the block with the largest share of Σ f σ² is where nf's dependence on σ matters most
+    const share = Array.from(r.sigma, (x, k) => r.sizes[k] * x * x);
+    for (const j of [argmaxAbs(r.dMetaDSigma), argmaxAbs(share)]) {
+      policy.assignFrom(nudged(start, 'b2', j, h));
+      const up = await lossNf();
+      policy.assignFrom(nudged(start, 'b2', j, -h));
+      const down = await lossNf();
+      const numeric = (up - down) / (2 * h);
+      expect(Math.abs(numeric - r.grads.b2[j]) / Math.abs(r.grads.b2[j]), `b2[${j}]: numeric ${numeric}, analytic ${r.grads.b2[j]}`).toBeLessThan(5e-3);
+      if (Math.abs(r.grads.b2[j] - fixed.grads.b2[j]) > 0.05 * Math.abs(r.grads.b2[j])) differs++;
+    }
+    expect(differs).toBeGreaterThan(0); // the nf term is not negligible here
     policy.dispose();
     model.dispose();
   });

@@ -31,6 +31,8 @@ export interface MetaStepInput {
   eps: number;
   /** η of the look-ahead */
   metaLr: number;
+  /** also differentiate through nf(σ) (the variant; default: nf is a constant) */
+  nfGrad?: boolean;
 }
 
 /** ∇_ω of the meta-loss, one array per policy variable (same layout as TfPertNN's). */
@@ -178,12 +180,29 @@ export async function metaGradient(input: MetaStepInput): Promise<MetaStepResult
       tf.dispose(Object.values(grads));
     }
     const dMetaDSigma = Float64Array.from(dots, (d) => -metaLr * projectedGrad * nf * d);
+    if (input.nfGrad) addNormFactorTerm(dMetaDSigma, sigma, sizes, dots, -metaLr * projectedGrad * nf);
     const { grads: pg, gradNorm } = await policyGradient(policy, features, dMetaDSigma);
     return { features, sigma, sizes, nf, effective, lossPlus, lossMinus, projectedGrad, metaLoss, dMetaDSigma, grads: pg, gradNorm };
   } finally {
     snap.restore();
     snap.dispose();
   }
+}
+
+/**
+ * The nf(σ) term of dMeta/dσ (variant nfGrad): a_j = k·nf(σ)·σ_j/nf₀ with k = −η·ĝ·nf₀ and
+ * nf = sqrt(Σf)/sqrt(Σ f σ²), so ∂nf/∂σ_k = −nf·f_k σ_k / Σ f σ², and
+ *   dMeta/dσ_k = k·[d_k − (f_k σ_k / Σ_j f_j σ_j²)·Σ_j σ_j d_j],   d_j = ⟨g'_j, z_j⟩.
+ * `out` holds k·d_k already; the second term is added in place.
+ */
+export function addNormFactorTerm(out: Float64Array, sigma: ArrayLike<number>, f: ArrayLike<number>, d: ArrayLike<number>, k: number): void {
+  let sfs = 0;
+  let sd = 0;
+  for (let j = 0; j < sigma.length; j++) {
+    sfs += f[j] * sigma[j] * sigma[j];
+    sd += sigma[j] * d[j];
+  }
+  for (let j = 0; j < sigma.length; j++) out[j] -= (k * f[j] * sigma[j] * sd) / sfs;
 }
 
 /** ∇_ω Σ_j c_j·σ_j(ω; x) with c_j constant: the chain rule's last link, through the PertNN only. */

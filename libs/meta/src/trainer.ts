@@ -7,7 +7,8 @@ import type { Model } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Collator, Example, Objective } from '@zotune/tasks';
 import { INITIAL_FEATURE_STATE, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
-import type { MetaConfig } from './config';
+import { deriveSeed } from '@zotune/tensor';
+import { lookaheadLr, type MetaConfig } from './config';
 import { applyPolicySgd, metaGradient } from './meta-step';
 import { MetaPlan } from './plan';
 import { MomentumSgd } from './sgd';
@@ -50,6 +51,8 @@ export interface MetaStepLog {
   gradNorm: number;
   /** θ learning rate used */
   lr: number;
+  /** η of this step's look-ahead */
+  metaLr: number;
   /** forward passes of the step: L+, L−, L(θ') and L(θ) (the last two with a backward each) */
   forwardPasses: number;
   /** backward passes of the step */
@@ -78,6 +81,9 @@ export interface MetaTrainerOptions {
   policy?: PertNN;
 }
 
+/** Keeps the look-ahead η draw apart from the step's noise seed. */
+const LOOKAHEAD_LR_STREAM = 0x6d6c72; // 'mlr'
+
 export class MetaTrainer {
   readonly plan: MetaPlan;
   readonly config: MetaConfig;
@@ -88,6 +94,8 @@ export class MetaTrainer {
   private readonly sgd: MomentumSgd;
   private features: FeatureState[];
   private done = 0;
+  /** the starting policy (how far ω moved is measured from it) */
+  private readonly initial: PertNN;
 
   constructor(opts: MetaTrainerOptions) {
     this.config = opts.config;
@@ -103,6 +111,7 @@ export class MetaTrainer {
     if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
       throw new Error('meta-training: the starting policy was made for other blocks than the model has');
     this.policy = TfPertNN.fromPolicy(init);
+    this.initial = new PertNN(init.blockNames, init.hidden, { w1: init.weights.w1.slice(), b1: init.weights.b1.slice(), w2: init.weights.w2.slice(), b2: init.weights.b2.slice() });
     this.sgd = new MomentumSgd(opts.model.blocks, { momentum: opts.config.momentum, clipNorm: opts.config.clipNorm });
     this.features = opts.tasks.map(() => INITIAL_FEATURE_STATE);
   }
@@ -123,6 +132,7 @@ export class MetaTrainer {
     if (p.reset) this.resetTheta();
     const task = this.tasks[p.task];
     const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
+    const metaLr = lookaheadLr(this.config, deriveSeed(p.seed, LOOKAHEAD_LR_STREAM) / 2 ** 32);
     const r = await metaGradient({
       model: this.model,
       policy: this.policy,
@@ -131,7 +141,8 @@ export class MetaTrainer {
       features: this.features[p.task],
       seed: p.seed,
       eps: this.config.eps,
-      metaLr: this.config.metaLr,
+      metaLr,
+      nfGrad: this.config.nfGrad,
     });
     if (!Number.isFinite(r.metaLoss) || !Number.isFinite(r.gradNorm))
       throw new Error(`meta-training: step ${p.step}: meta-loss ${r.metaLoss}, policy gradient norm ${r.gradNorm}; lower --lr-mlp or --meta-lr`);
@@ -158,9 +169,33 @@ export class MetaTrainer {
       policyGradNorm: r.gradNorm,
       gradNorm: fo.gradNorm,
       lr: p.lr,
+      metaLr,
       forwardPasses: 4,
       backwardPasses: 2,
     };
+  }
+
+  /** How far ω moved from the starting policy: ‖ω − ω₀‖ / ‖ω₀‖, overall and per weight array. */
+  async omegaMoved(): Promise<Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number>> {
+    const now = (await this.policy.toPolicy()).weights;
+    const out = { all: 0, w1: 0, b1: 0, w2: 0, b2: 0 };
+    let dAll = 0;
+    let nAll = 0;
+    for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
+      let d = 0;
+      let n = 0;
+      const a = now[k];
+      const b = this.initial.weights[k];
+      for (let i = 0; i < a.length; i++) {
+        d += (a[i] - b[i]) ** 2;
+        n += b[i] ** 2;
+      }
+      out[k] = Math.sqrt(d / n);
+      dAll += d;
+      nAll += n;
+    }
+    out.all = Math.sqrt(dAll / nAll);
+    return out;
   }
 
   /** The policy as it is now (frozen copy). */

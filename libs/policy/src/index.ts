@@ -22,3 +22,7 @@ export {
 export { evaluatePolicy, policyScale, type PolicyEvaluation } from './scale';
 export { TfPertNN, effectiveSigmaTensor, normFactorTensor } from './tf-pertnn';
 export { modelFingerprint, policyFromArtifact, policyToArtifact, type PolicyArtifactOptions } from './artifact';
+export {
+  ORACLE_RULES, flooredCurvature, measureHeadroom, oracleRawSigma, oracleScale, predictedGain,
+  type BlockHeadroom, type MeasureOptions, type OracleRule, type OracleScaleOptions,
+} from './oracle';

@@ -2,7 +2,7 @@
 // validated when read, so a missing field fails with the file and line before any model runs.
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
-import { dataFile, readTable, type Row } from '@zotune/data';
+import { dataFile, DERIVED_PREFIX, derivedFile, readTable, type Row } from '@zotune/data';
 import { deriveSeed } from '@zotune/tensor';
 import { testSource, type TaskConfig } from './config';
 import { carve, sample, trainDev, TEST_STREAM, TRAIN_STREAM } from './sample';
@@ -16,8 +16,9 @@ export interface TaskSpec {
   prepare?: (row: Row) => Row[];
 }
 
-/** Resolve a data path of a config: relative paths are inside the data dir. */
+/** Resolve a data path of a config: relative paths are inside the data dir, `derived/…` in the cache (built on first use). */
 export function dataPath(dataDir: string, p: string): string {
+  if (p.startsWith(DERIVED_PREFIX)) return derivedFile(p.slice(DERIVED_PREFIX.length), dataDir);
   if (!isAbsolute(p)) return dataFile(p, dataDir);
   if (!existsSync(p)) throw new Error(`${p}: not found (a task data file)`);
   return p;
