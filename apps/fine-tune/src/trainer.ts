@@ -129,7 +129,7 @@ export const ORACLE_PROBES = 4;
 const ORACLE_DOMAIN = 0x6f726163; // 'orac'
 
 /** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
-function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: LlamaModel, log: (line: string) => void) {
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel, log: (line: string) => void) {
   const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -139,6 +139,7 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: LlamaMod
     seed: deriveSeed(config.seed, ORACLE_DOMAIN + 1),
     losses: (step: number) =>
       Array.from({ length: ORACLE_BATCHES }, (_, i) => {
+        if (isHostModel(model)) throw new UserError(`--policy ${config.policy}: an oracle needs gradients, which only the tfjs engine has; use --engine tfjs`, 2);
         const batch = inputs.collator.batch(schedule.batch(step * ORACLE_BATCHES + i), { goldOnly });
         return () => inputs.objective(model, batch);
       }),
@@ -336,7 +337,9 @@ async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boo
   const trajPath = join(opts.dir, WEIGHT_FILES.trajectory);
   if (opts.resume && pref === 'auto' && config.estimator !== 'adam' && existsSync(trajPath)) pref = resumeTrajectory(trajPath).header.engine ?? 'tfjs';
   try {
-    return await chooseEngine(pref, config.estimator === 'adam' ? 'gradients' : 'forward', { threads: parseThreads(config.threads, 'threads'), gpu });
+    // adam and the oracle yardsticks differentiate the loss: tfjs
+    const needs = config.estimator === 'adam' || config.policy.startsWith('oracle-') ? 'gradients' : 'forward';
+    return await chooseEngine(pref, needs, { threads: parseThreads(config.threads, 'threads'), gpu });
   } catch (e) {
     throw new UserError((e as Error).message, 2);
   }

@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { backendFlag, benchOutput } from './flags';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveDataDir } from '@zotune/data';
-import { createLlama, resolveModel } from '@zotune/models';
+import { blockVariable, createLlama, resolveModel } from '@zotune/models';
 import { flooredCurvature, measureHeadroom, normFactor, ORACLE_RULES, oracleRawSigma, predictedGain, sizeFactors, type BlockHeadroom } from '@zotune/policy';
 import { UserError, parseNumber } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, sample, type TaskBatch } from '@zotune/tasks';
@@ -112,8 +112,8 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
   const goldOnly = task.kind === 'generation-lm';
   const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
   const blocks = model.blocks;
-  const theta0 = blocks.map((b) => tf.clone(b.variable));
-  const reset = () => blocks.forEach((b, j) => b.variable.assign(theta0[j]));
+  const theta0 = blocks.map((b) => tf.clone(blockVariable(b, 'bench headroom')));
+  const reset = () => blocks.forEach((b, j) => blockVariable(b, 'bench headroom').assign(theta0[j]));
   try {
     const batchOf = (seed: number, i: number): TaskBatch => collator.batch(sample(train, opts.batch, deriveSeed(seed, i)), { goldOnly });
     // ---- 1. per-block gradient density and curvature at θ0 ----

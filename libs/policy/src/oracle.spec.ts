@@ -26,15 +26,15 @@ describe('oracle allocations', () => {
     const model = createLlama(randomCheckpoint(config, 5, { std: 0.3 }));
     const gold = tf.tensor1d([0, 1], 'int32');
     const loss = () => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.scoreCandidates(batch)), tf.oneHot(gold, 2)), 1))) as tf.Scalar);
-    const before = await Promise.all(model.blocks.map((b) => b.variable.data()));
+    const before = await Promise.all(model.blocks.map((b) => b.variable!.data()));
     const h = await measureHeadroom(model.blocks, [loss, loss], { probes: 2, delta: 1e-3, seed: 3 });
     // the blocks are restored exactly
-    const after = await Promise.all(model.blocks.map((b) => b.variable.data()));
+    const after = await Promise.all(model.blocks.map((b) => b.variable!.data()));
     after.forEach((a, j) => expect(Array.from(a)).toEqual(Array.from(before[j])));
 
     // by hand: one gradient, squared norm per block (two identical batches average to the same)
-    const { grads, value } = tf.variableGrads(loss, model.blocks.map((b) => b.variable));
-    const g = model.blocks.map((b) => Array.from(grads[b.variable.name].dataSync()).reduce((s, x) => s + x * x, 0));
+    const { grads, value } = tf.variableGrads(loss, model.blocks.map((b) => b.variable!));
+    const g = model.blocks.map((b) => Array.from(grads[b.variable!.name].dataSync()).reduce((s, x) => s + x * x, 0));
     tf.dispose([value, ...Object.values(grads)]);
     h.forEach((b, j) => {
       expect(b.gradEnergy).toBeCloseTo(g[j], 6);
@@ -61,7 +61,7 @@ describe('oracle allocations', () => {
   it('quadratic L = Σ_j a_j/2 ‖θ_j‖²: the curvature estimate is a_j per parameter, the gradient energy a_j²‖θ_j‖²', async () => {
     const a = [0.5, 4, 20];
     const blocks = quadraticBlocks([3000, 2000, 1000]);
-    const loss = () => tf.tidy(() => tf.addN(blocks.map((b, j) => tf.mul(a[j] / 2, tf.sum(tf.square(b.variable))))) as tf.Scalar);
+    const loss = () => tf.tidy(() => tf.addN(blocks.map((b, j) => tf.mul(a[j] / 2, tf.sum(tf.square(b.variable!))))) as tf.Scalar);
     const h = await measureHeadroom(blocks, [loss], { probes: 8, delta: 1e-2, seed: 11 });
     h.forEach((b, j) => {
       expect(b.gradEnergy).toBeCloseTo(a[j] ** 2 * (0.5 + j) ** 2 * b.size, 0);
@@ -77,12 +77,12 @@ describe('oracle allocations', () => {
     const ratio = (w: number[]) => w.reduce((s, x, j) => s + x * G[j], 0) / w.reduce((s, x, j) => s + x * n[j] * hf[j], 0);
     expect(predictedGain(s2, h).gain).toBeCloseTo(ratio(s2) / ratio([1, 1, 1]), 10);
     expect(predictedGain(s2, h).lrRatio).toBeCloseTo(n.reduce((s, x, j) => s + x * hf[j], 0) / s2.reduce((s, x, j) => s + x * n[j] * hf[j], 0), 10);
-    tf.dispose(blocks.map((b) => b.variable));
+    tf.dispose(blocks.map((b) => b.variable!));
   });
 
   it('oracleScale measures at steps 0, K, 2K… and reuses the previous record\'s σ in between (no hidden state)', async () => {
     const blocks = quadraticBlocks([50, 80]);
-    const loss = () => tf.tidy(() => tf.addN(blocks.map((b, j) => tf.mul(j + 1, tf.sum(tf.square(b.variable))))) as tf.Scalar);
+    const loss = () => tf.tidy(() => tf.addN(blocks.map((b, j) => tf.mul(j + 1, tf.sum(tf.square(b.variable!))))) as tf.Scalar);
     let measured = 0;
     const scale = oracleScale({ rule: 'density', every: 3, losses: () => [loss], probes: 0, delta: 1e-3, seed: 0, onRefresh: () => measured++ });
     const s0 = Array.from((await scale.sigma(scaleContext(0, blocks)))!);
@@ -94,6 +94,6 @@ describe('oracle allocations', () => {
     expect(Array.from((await scale.sigma(scaleContext(3, blocks, prev)))!)).toEqual(s0);
     expect(measured).toBe(2);
     expect(() => oracleScale({ rule: 'density', every: 0, losses: () => [loss], probes: 0, delta: 1e-3, seed: 0 })).toThrow(/refresh interval/);
-    tf.dispose(blocks.map((b) => b.variable));
+    tf.dispose(blocks.map((b) => b.variable!));
   });
 });

@@ -15,7 +15,7 @@
 // maximal at η* = 1/Σσ²nh, giving Σσ²G / (2 Σσ²nh); the ratio of that to uniform's is the gain.
 // The same model predicts each rule's best lr relative to uniform's: Σ n h / Σ σ²nh.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Block } from '@zotune/models';
+import { blockVariable, type Block } from '@zotune/models';
 import type { Scale } from '@zotune/zo';
 import { normFactor, sizeFactors } from './features';
 
@@ -45,7 +45,7 @@ export interface MeasureOptions {
 
 /** ∇L per block on one batch at the blocks' current values (float32 arrays in block order) + the loss. */
 async function gradients(blocks: readonly Block[], loss: () => tf.Scalar): Promise<{ value: number; grads: Float32Array[] }> {
-  const vars = blocks.map((b) => b.variable);
+  const vars = blocks.map((b) => blockVariable(b, 'an oracle policy'));
   const { value, grads } = tf.variableGrads(loss, vars);
   try {
     const out = await Promise.all(vars.map((v) => (grads[v.name] ? (grads[v.name].data() as Promise<Float32Array>) : Promise.resolve(new Float32Array(v.size)))));
@@ -75,12 +75,12 @@ export async function measureHeadroom(blocks: readonly Block[], losses: readonly
   let curv: Float64Array | null = null;
   if (opts.probes > 0) {
     curv = new Float64Array(blocks.length);
-    const saved = blocks.map((b) => tf.clone(b.variable));
+    const saved = blocks.map((b) => tf.clone(blockVariable(b, 'an oracle policy')));
     try {
       for (let p = 0; p < opts.probes; p++) {
         const v = blocks.map((b, j) => tf.randomNormal(b.shape, 0, 1, 'float32', (opts.seed + p * 7919 + j * 104729) >>> 0));
         const at = async (sign: number) => {
-          blocks.forEach((b, j) => b.variable.assign(tf.tidy(() => tf.add(saved[j], tf.mul(v[j], sign * opts.delta)))));
+          blocks.forEach((b, j) => blockVariable(b, 'an oracle policy').assign(tf.tidy(() => tf.add(saved[j], tf.mul(v[j], sign * opts.delta)))));
           return (await gradients(blocks, losses[p % losses.length])).grads;
         };
         const plus = await at(1);
@@ -94,7 +94,7 @@ export async function measureHeadroom(blocks: readonly Block[], losses: readonly
         tf.dispose(v);
       }
     } finally {
-      blocks.forEach((b, j) => b.variable.assign(saved[j]));
+      blocks.forEach((b, j) => blockVariable(b, 'an oracle policy').assign(saved[j]));
       tf.dispose(saved);
     }
   }
