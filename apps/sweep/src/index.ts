@@ -49,6 +49,12 @@ function requireOut(out: string | undefined): string {
   return resolve(out);
 }
 
+/**
+ * A subcommand's options: commander parses the parent's options (`sweep --out --queue --json`) first,
+ * so the flags given after `sweep report|collect|status` may land on the parent; merge both.
+ */
+const opts = <T>(cmd: Command): T => cmd.optsWithGlobals() as T;
+
 const rate = (done: number, seconds: number) => (seconds > 0 ? (3600 * done) / seconds : 0);
 
 export function registerSweepCommands(program: Command): void {
@@ -108,7 +114,8 @@ export function registerSweepCommands(program: Command): void {
     .option('--markdown', 'print the Markdown tables on stdout')
     .option('--json', 'print one JSON object: {html, markdown, tables, plots}')
     .action(
-      action((dirs: string[], f: { out?: string; title?: string; markdown?: boolean; json?: boolean }) => {
+      action((dirs: string[], _f: unknown, cmd: Command) => {
+        const f = opts<{ out?: string; title?: string; markdown?: boolean; json?: boolean }>(cmd);
         const data = asUser(() => loadSweeps(dirs));
         const r = sweepReport(data, f.title);
         const out = resolve(f.out ?? dirs[0]);
@@ -130,12 +137,14 @@ export function registerSweepCommands(program: Command): void {
   sweep
     .command('collect')
     .description('store the runs the queue has finished into the sweep directory (without waiting)')
-    .requiredOption('--queue <URL>', 'redis:// or rediss:// URL')
-    .requiredOption('--out <DIR>', 'the sweep directory (its plan.json names the runs)')
+    .option('--queue <URL>', 'redis:// or rediss:// URL (required)')
+    .option('--out <DIR>', 'the sweep directory (its plan.json names the runs)')
     .option('--queue-name <Q>', `BullMQ queue name (default ${DEFAULT_QUEUE_NAME})`)
     .option('--json', 'print one JSON object')
     .action(
-      action(async (f: { queue: string; out: string; queueName?: string; json?: boolean }) => {
+      action(async (_f: unknown, cmd: Command) => {
+        const f = opts<{ queue?: string; out?: string; queueName?: string; json?: boolean }>(cmd);
+        if (f.queue === undefined) throw new UserError('--queue: expected the redis:// URL the sweep was submitted to', 2);
         const out = requireOut(f.out);
         const runs = planOf(out);
         await checkQueue(f.queue);
@@ -149,12 +158,13 @@ export function registerSweepCommands(program: Command): void {
   sweep
     .command('status')
     .description('done / running / waiting / failed (with reasons) of a sweep; with --queue, as the queue sees them')
-    .requiredOption('--out <DIR>', 'the sweep directory')
+    .option('--out <DIR>', 'the sweep directory')
     .option('--queue <URL>', 'redis:// or rediss:// URL')
     .option('--queue-name <Q>', `BullMQ queue name (default ${DEFAULT_QUEUE_NAME})`)
     .option('--json', 'print one JSON object')
     .action(
-      action(async (f: { queue?: string; out: string; queueName?: string; json?: boolean }) => {
+      action(async (_f: unknown, cmd: Command) => {
+        const f = opts<{ queue?: string; out?: string; queueName?: string; json?: boolean }>(cmd);
         const out = requireOut(f.out);
         const runs = planOf(out);
         const dir = new SweepDir(out);
