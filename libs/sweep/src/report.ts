@@ -85,13 +85,22 @@ interface Row {
 /** Rows: one per task and setting, labelled by the task and the setting axes that vary. */
 export function rowsOf(data: SweepData): Row[] {
   const settings = data.runs.map((r) => settingOf(r.result.config, r.result.summary));
-  const varying = (['model', 'lr', 'eps', 'forwardPasses', 'engine', 'options'] as const).filter((k) => new Set(settings.map((s) => String(s[k]))).size > 1);
+  // an axis names the rows when it takes several values within one task (per-task options do not)
+  const varying = (['model', 'lr', 'eps', 'forwardPasses', 'engine', 'options'] as const).filter((k) => {
+    const perTask = new Map<string, Set<string>>();
+    data.runs.forEach((r, i) => {
+      const t = r.result.config.task;
+      if (!perTask.has(t)) perTask.set(t, new Set());
+      perTask.get(t)!.add(String(settings[i][k]));
+    });
+    return [...perTask.values()].some((v) => v.size > 1);
+  });
   const rows = new Map<string, Row>();
   data.runs.forEach((r, i) => {
     const s = settings[i];
     const id = canonicalJson({ task: r.result.config.task, ...Object.fromEntries(varying.map((k) => [k, s[k]])) });
     const parts = varying.filter((k) => k !== 'options').map((k) => (k === 'forwardPasses' ? `${s[k]} fp` : k === 'model' ? String(s[k]) : `${k} ${s[k]}`));
-    if (varying.includes('options')) parts.push(s.options);
+    if (varying.includes('options')) parts.push(Object.entries(JSON.parse(s.options) as Record<string, unknown>).map(([k, v]) => `${k} ${v}`).join(' ') || 'default options');
     const label = [r.result.config.task, ...parts].join(', ');
     if (!rows.has(id)) rows.set(id, { id, label, runs: [] });
     rows.get(id)!.runs.push(r);
@@ -180,6 +189,17 @@ export function reportTables(data: SweepData): Table[] {
       rows: rows.map((row) => [row.label, ...methods.map((m) => fmt(cell(row.runs, m, devAcc), pct))]),
     },
   ];
+  const seen = (row: Row, f: (s: Record<string, unknown>) => unknown) => [...new Set(row.runs.map((r) => String(f(r.result.summary) ?? '?')))].join(' / ');
+  tables.push({
+    id: 'settings',
+    title: 'Settings (as the runs report them)',
+    header: ['setting', 'runs', 'seeds', 'forward passes', 'lr', 'eps', 'batch', 'dev examples', 'test examples'],
+    numeric: [false, true, true, true, true, true, true, true, true],
+    rows: rows.map((row) => [
+      row.label, String(row.runs.length), String(new Set(row.runs.map((r) => r.result.config.seed)).size), seen(row, (s) => s.forwardPasses),
+      seen(row, (s) => s.lr), seen(row, (s) => s.eps), seen(row, (s) => s.batch), seen(row, (s) => s.devN), seen(row, (s) => s.testN),
+    ]),
+  });
   for (const [i, p] of data.compare.pairs.entries()) {
     const name = p.label ?? `${p.treatment} vs ${p.baseline}`;
     const lines: string[][] = [];
