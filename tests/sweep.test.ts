@@ -5,8 +5,9 @@
 // idempotent resubmission, replay of a collected run, and the report page in headless Chromium.
 // Redis and Chromium come from .ci/run (ZOTUNE_TEST_REDIS_URL, ZOTUNE_TEST_CHROMIUM); outside CI
 // the tests that need them are skipped with the reason printed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
@@ -277,4 +278,38 @@ describe('zotune sweep --queue (BullMQ on Redis)', { timeout: 900_000 }, () => {
     for (const k of keys())
       expect(JSON.parse(readFileSync(join(again, 'results', `${k}.json`), 'utf8')).worker).toBe(JSON.parse(readFileSync(join(out, 'results', `${k}.json`), 'utf8')).worker);
   }, 900_000);
+
+  test('rediss:// (TLS) with a password: accepted when the certificate is trusted, one line when not', async () => {
+    const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+    if (!need('redis-server and openssl on PATH', have('redis-server') && have('openssl'))) return;
+    const dir = mkdtempSync(join(work, 'tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const port = await new Promise<number>((ok) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => ok(p));
+      });
+    });
+    const server = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no', '--requirepass', 'tls-pw', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    let listening = false;
+    const probe = setInterval(() => {
+      const c = connect(port, '127.0.0.1', () => {
+        listening = true;
+        c.destroy();
+      }).on('error', () => c.destroy());
+    }, 100);
+    try {
+      await until('the TLS redis-server listening', () => listening, 30_000);
+      clearInterval(probe);
+      const url = `rediss://:tls-pw@localhost:${port}`;
+      const ok = await start(['sweep', 'status', '--out', local, '--queue', url, '--json'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }).done;
+      expect(json(ok).counts).toEqual({ done: 8 });
+      const untrusted = await zotune('sweep', 'status', '--out', local, '--queue', url);
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stderr).toBe(`zotune: --queue rediss://:***@localhost:${port}: cannot use Redis (self-signed certificate)\n`);
+    } finally {
+      clearInterval(probe);
+      server.kill('SIGTERM');
+    }
+  });
 });

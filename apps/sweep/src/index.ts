@@ -207,7 +207,7 @@ export function registerSweepCommands(program: Command): void {
     .option('--concurrency <N>', 'fine-tunes at once (default 1)')
     .option('--work <DIR>', 'where runs are made; a restarted worker resumes its killed runs from here (default $TMPDIR/zotune-worker)')
     .option('--lock-seconds <S>', 'a worker silent this long is stalled and its job goes back to the queue (default 30)')
-    .option('--until-empty', 'exit once nothing is waiting or running')
+    .option('--until-empty', 'exit once nothing is waiting or running (after its first job, or 30 s without one)')
     .option('--json', 'print one JSON object at the end')
     .action(
       action(async (f: { queue: string; queueName?: string; concurrency?: string; work?: string; lockSeconds?: string; untilEmpty?: boolean; json?: boolean }) => {

@@ -125,7 +125,7 @@ export interface WorkerOptions {
   work: string;
   /** BullMQ lock: a worker silent for this long is stalled and its job goes back to the queue */
   lockSeconds?: number;
-  /** exit once the queue has nothing waiting or running */
+  /** exit once the queue has nothing waiting or running (after this worker's first job, or 30 s) */
   untilEmpty?: boolean;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -199,11 +199,14 @@ export async function runWorker(o: WorkerOptions): Promise<{ jobs: number; faile
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   let idleTimer: NodeJS.Timeout | undefined;
+  const started = performance.now();
   if (o.untilEmpty) {
     const q = new Queue(o.queueName ?? DEFAULT_QUEUE_NAME, { connection });
     idleTimer = setInterval(async () => {
       const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-      if (active === 0 && Object.values(c).every((n) => n === 0)) {
+      // idle: nothing to take and nothing running, once this worker has had work (or waited 30 s for some)
+      const hadWork = jobs + failed > 0 || performance.now() - started > 30_000;
+      if (hadWork && active === 0 && Object.values(c).every((n) => n === 0)) {
         clearInterval(idleTimer);
         await q.close();
         stop();
