@@ -22,7 +22,7 @@ export const RETURNED_FILES = ['config.json', 'metrics.jsonl', 'trajectory', 'su
 
 /** The URL with its password hidden, for messages. */
 export function redactUrl(url: string): string {
-  return url.replace(/^(rediss?:\/\/[^:@/]*:)[^@]*@/, '$1***@');
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@]*@/i, '$1***@');
 }
 
 /** ioredis options of a redis:// or rediss:// (TLS) URL; anything else is a one-line error naming --queue. */
