@@ -39,6 +39,7 @@ export default [
             lib('policy', ['io', 'tensor', 'models', 'tasks', 'zo', 'artifacts']),
             lib('meta', ['io', 'tensor', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
             lib('registry', ['io', 'artifacts'], { bannedExternalImports: noTf }),
+            lib('sweep', ['io', 'report'], { bannedExternalImports: noTf }),
             { sourceTag: 'app:registry', onlyDependOnLibsWithTags: ['lib:io', 'lib:artifacts', 'lib:registry', 'lib:report'], bannedExternalImports: noTf },
             {
               sourceTag: 'app:fine-tune',
@@ -52,6 +53,7 @@ export default [
               sourceTag: 'app:toolbox',
               onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
             },
+            { sourceTag: 'app:sweep', onlyDependOnLibsWithTags: ['lib:io', 'lib:report', 'lib:sweep'], bannedExternalImports: noTf },
             { sourceTag: 'app:cli', onlyDependOnLibsWithTags: ['type:app', 'lib:tensor'] },
           ],
         },

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerFineTuneCommands } from '@zotune/app-fine-tune';
 import { registerMetaTrainerCommands } from '@zotune/app-meta-trainer';
 import { registerRegistryCommands } from '@zotune/app-registry';
+import { registerSweepCommands } from '@zotune/app-sweep';
 import { registerToolboxCommands } from '@zotune/app-toolbox';
 
 const program = new Command('zotune')
@@ -13,6 +14,7 @@ const program = new Command('zotune')
 registerFineTuneCommands(program);
 registerMetaTrainerCommands(program);
 registerRegistryCommands(program);
+registerSweepCommands(program);
 registerToolboxCommands(program);
 
 try {

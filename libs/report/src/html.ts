@@ -55,7 +55,8 @@ function notes(run: LoadedRun): string[] {
   return out;
 }
 
-function page(title: string, body: string): string {
+/** A self-contained HTML page (the reports' style; no scripts, no external resources). */
+export function htmlPage(title: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -81,7 +82,7 @@ const LOSS_CAPTION =
 export function runReportHtml(run: LoadedRun, charts: { loss: string; devAcc: string }): string {
   const title = `zotune run ${run.label}`;
   const summaryPairs = flatten(run.summary);
-  return page(
+  return htmlPage(
     title,
     [
       `<h1>${esc(title)}</h1>`,
@@ -117,7 +118,7 @@ export function comparisonHtml(runs: readonly LoadedRun[], charts: { loss: strin
         .map((r, i) => `<tr><td>${esc(r.label)}</td>${diff.values[i].map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`)
         .join('\n')}\n</table>`
     : '<p class="muted">the runs have identical config.json</p>';
-  return page(
+  return htmlPage(
     title,
     [
       `<h1>${esc(title)}</h1>`,
