@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseEstimatorName } from '@zotune/zo';
 import { DEFAULT_FORWARD_PASSES, DEFAULTS, loadPreset, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { fetchRunData } from './setup';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
 interface FinetuneFlags {
@@ -33,6 +34,7 @@ interface FinetuneFlags {
   resume?: string;
   config?: string;
   backend?: string;
+  fetch?: boolean;
   json?: boolean;
 }
 
@@ -153,6 +155,7 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
+    .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
@@ -174,14 +177,17 @@ export function registerFinetuneCommand(program: Command): void {
           config = parseRunConfig(raw, join(dir, 'config.json'));
           log(`finetune: resuming ${dir}`);
         } else {
+          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend').length === 0;
           const layers: FinetuneInput[] = [];
+          // the demo is configs/runs/demo.json, so what it runs (and fetches) is what that file says
+          if (demo) layers.push(loadPreset('demo'));
           if (given('config')) layers.push(loadPreset(flags.config!));
           layers.push(flagsToInput(flags, given));
           if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.splice(-1, 0, parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
           config = resolveConfig(layers);
-          const demo = configKeys.filter((k) => k !== 'out' && k !== 'backend').length === 0;
           if (demo)
-            log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator} (M = ${config.candidates}), ${config.forwardPasses} forward passes (${config.steps} steps); see --help for the options`);
+            log(`finetune: no arguments, running the demo (configs/runs/demo.json): ${config.model} on ${config.task}, ${config.estimator} (M = ${config.candidates}), ${config.forwardPasses} forward passes (${config.steps} steps); see --help for the options`);
+          if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }
         const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });

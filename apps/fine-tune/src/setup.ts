@@ -1,6 +1,6 @@
 // What a run needs before its first step: the task and its splits, the tokenizer and collator, the
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
-import { resolveDataDir } from '@zotune/data';
+import { ensureData, pullProgressPrinter, resolveDataDir } from '@zotune/data';
 import { createLlama, resolveModel, type LlamaModel, type ResolvedModel } from '@zotune/models';
 import { UserError } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
@@ -70,4 +70,23 @@ export function loadInputs(config: FinetuneConfig): RunInputs {
 /** Build the model from the resolved checkpoint (the tfjs variables are the trainable blocks). */
 export function buildModel(inputs: RunInputs): LlamaModel {
   return createLlama(inputs.resolved.checkpoint);
+}
+
+/**
+ * `--fetch` (and the demo): the pinned files of the model and the task that are missing, fetched by
+ * the code of `zotune data pull` before anything else runs. A task or model that does not resolve is
+ * left to loadInputs, which says what is wrong with it.
+ */
+export async function fetchRunData(model: string, taskArg: string, log: (line: string) => void): Promise<void> {
+  let files: string[] = [];
+  try {
+    files = resolveTask(taskArg).dataFiles;
+  } catch {
+    files = [];
+  }
+  try {
+    await ensureData({ model, files }, { log, onProgress: pullProgressPrinter() });
+  } catch (e) {
+    throw new UserError(`--fetch: ${(e as Error).message}`);
+  }
 }
