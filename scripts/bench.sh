@@ -12,4 +12,5 @@ z bench forward --model stories260K --batch 16 --seq 64 --json --out "$out/forwa
 z bench forward --shape stories15M --batch 16 --seq 64 --json --out "$out/forward-stories15M.json" > /dev/null
 z bench step --model stories260K --task sst2 --batch 16 --json --out "$out/step-stories260K.json" > /dev/null
 z bench memory --model stories260K --task sst2 --batch 16 --json --out "$out/memory-stories260K.json" > /dev/null
+node --conditions=@zotune/source --import tsx scripts/bench-start.ts --out "$out/cli-start.json" > /dev/null
 echo "wrote $out/"
