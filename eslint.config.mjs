@@ -54,6 +54,7 @@ export default [
             { sourceTag: 'app:cli', onlyDependOnLibsWithTags: ['type:app', 'lib:tensor'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
             { sourceTag: 'type:scripts', onlyDependOnLibsWithTags: ['*'] },
+            { sourceTag: 'type:tools', onlyDependOnLibsWithTags: [] },
           ],
         },
       ],
