@@ -19,4 +19,5 @@ z bench step --model stories260K --task sst2 --batch 16 --engine ort --estimator
 z bench step --shape stories15M --task sst2 --batch 16 --engine ort --estimator mezo --policy none --steps 5 --peer --json --out "$out/step-stories15M-ort.json" > /dev/null
 z bench step --shape stories15M --task sst2 --batch 16 --engine tfjs --estimator mezo --policy none --steps 5 --json --out "$out/step-stories15M.json" > /dev/null
 z bench memory --model stories260K --task sst2 --batch 16 --json --out "$out/memory-stories260K.json" > /dev/null
+node --conditions=@zotune/source --import tsx scripts/bench-start.ts --out "$out/cli-start.json" > /dev/null
 echo "wrote $out/"

@@ -43,7 +43,7 @@ beforeAll(() => {
       `try { await program.parseAsync(process.argv); } catch (e) {\n` +
       `  if (e instanceof CommanderError) process.exitCode = e.exitCode === 0 ? 0 : 2; else throw e;\n}\n`,
   );
-  argv0 = ['--import', 'tsx', harness];
+  argv0 = ['--conditions=@zotune/source', '--import', 'tsx', harness];
 });
 
 /** Run `zotune data ...` asynchronously (the test may be serving HTTP meanwhile). */

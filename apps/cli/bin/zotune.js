@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The zotune bin: registers tsx so the TypeScript sources run as they are, then starts the CLI.
-import { register } from 'tsx/esm/api';
+// The zotune bin: runs the built CLI (dist/main.js: the apps and libs bundled by `nx run @zotune/cli:build`,
+// which `npm ci` runs through the root "prepare" script). No TypeScript is compiled at start.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write(`zotune: ${main.pathname} is not built; run \`npx nx run @zotune/cli:build\` (npm ci does it)\n`);
+  process.exit(1);
+}
+await import(main.href);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseEstimatorName } from '@zotune/zo';
 import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { fetchRunData } from './setup';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
 interface FinetuneFlags {
@@ -36,6 +37,7 @@ interface FinetuneFlags {
   engine?: string;
   threads?: string;
   oracleEvery?: string;
+  fetch?: boolean;
   json?: boolean;
 }
 
@@ -188,6 +190,7 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
     .option('--engine <E>', 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <N>', "ORT intra-op threads (default: the machine's cores)")
+    .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
@@ -215,7 +218,8 @@ export function registerFinetuneCommand(program: Command): void {
           const { layers, demo } = configLayers(flags, given);
           config = resolveConfig(layers);
           if (demo)
-            log(`finetune: no arguments, running the demo: ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
+            log(`finetune: no arguments, running the demo (configs/runs/demo.json): ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
+          if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }
         const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });

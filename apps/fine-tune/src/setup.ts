@@ -1,6 +1,6 @@
 // What a run needs before its first step: the task and its splits, the tokenizer and collator, the
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
-import { resolveDataDir } from '@zotune/data';
+import { ensureData, pullProgressPrinter, resolveDataDir } from '@zotune/data';
 import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/ort';
 import { UserError } from '@zotune/report';
@@ -71,4 +71,23 @@ export function loadInputs(config: FinetuneConfig): RunInputs {
 /** Build the model from the resolved checkpoint on the chosen engine (its blocks are the trainable weights). */
 export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<AnyModel> {
   return openModel(inputs.resolved.checkpoint, engine);
+}
+
+/**
+ * `--fetch` (and the demo): the pinned files of the model and the task that are missing, fetched by
+ * the code of `zotune data pull` before anything else runs. A task or model that does not resolve is
+ * left to loadInputs, which says what is wrong with it.
+ */
+export async function fetchRunData(model: string, taskArg: string, log: (line: string) => void): Promise<void> {
+  let files: string[] = [];
+  try {
+    files = resolveTask(taskArg).dataFiles;
+  } catch {
+    files = [];
+  }
+  try {
+    await ensureData({ model, files }, { log, onProgress: pullProgressPrinter() });
+  } catch (e) {
+    throw new UserError(`--fetch: ${(e as Error).message}`);
+  }
 }

@@ -160,7 +160,7 @@ describe('zotune registry serve', () => {
     writeFileSync(join(dir, 'wrong'), 'nope\n');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(here, 'testing/zotune-registry.ts'), 'registry', 'serve', '--root', root, '--port', '0', '--token-file', join(dir, 'token'), '--json'],
+      ['--conditions=@zotune/source', '--import', 'tsx', join(here, 'testing/zotune-registry.ts'), 'registry', 'serve', '--root', root, '--port', '0', '--token-file', join(dir, 'token'), '--json'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DATA_GROUPS, DataPullError, checkData, pullData, resolveDataDir, selectPins, type CheckResult, type PullProgress, type PullResult } from '@zotune/data';
+import { DATA_GROUPS, DataPullError, checkData, describeDataDir, locateDataDir, pullData, pullProgressPrinter, pullTargetDir, selectPins, type CheckResult, type PullResult } from '@zotune/data';
 import { UserError, action, emit } from '@zotune/report';
 
 const HOW_TO_GET =
@@ -48,11 +48,11 @@ async function pull(flags: PullFlags): Promise<void> {
   if (from !== undefined && !isDir(from)) throw new UserError(`--from: ${flags.from}: not a directory; expected a mirror laid out like the data directory`, 2);
   if (flags.baseUrl !== undefined) checkBaseUrl(flags.baseUrl);
 
-  const dataDir = resolveDataDir();
+  const dataDir = pullTargetDir();
   process.stderr.write(`zotune data pull: ${from ? `importing from ${from}` : 'downloading'} into ${dataDir}\n`);
   let result: PullResult;
   try {
-    result = await pullData({ dataDir, from, baseUrl: flags.baseUrl, only, onProgress: progressPrinter() });
+    result = await pullData({ dataDir, from, baseUrl: flags.baseUrl, only, onProgress: pullProgressPrinter() });
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
     emit({ ok: false, error: e.message, ...e.result }, json, pullText(e.result));
@@ -62,7 +62,9 @@ async function pull(flags: PullFlags): Promise<void> {
 }
 
 async function check(json: boolean): Promise<void> {
-  const dataDir = resolveDataDir();
+  const located = locateDataDir();
+  const dataDir = located.dir;
+  process.stderr.write(`zotune data check: ${describeDataDir(located)}\n`);
   const result = await checkData(dataDir);
   const { ok, corrupt } = result.counts;
   const failure =
@@ -117,34 +119,4 @@ function checkText(r: CheckResult): string {
   const { ok, missing, corrupt } = r.counts;
   lines.push(`${ok} ok, ${missing} missing, ${corrupt} corrupt in ${r.dataDir}`);
   return lines.join('\n');
-}
-
-const size = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(n < 10 * 1048576 ? 2 : 1)} MiB`);
-
-/** Progress on stderr: a rewritten line on a terminal, a line per quarter otherwise. */
-function progressPrinter(): (p: PullProgress) => void {
-  const tty = !!process.stderr.isTTY;
-  let lastPath = '';
-  let lastMark = -1;
-  let lastTime = 0;
-  return (p) => {
-    if (p.path !== lastPath) {
-      lastPath = p.path;
-      lastMark = -1;
-    }
-    const pct = p.total ? Math.min(100, Math.floor((100 * p.bytes) / p.total)) : null;
-    const done = p.total !== null && p.bytes >= p.total;
-    const text = `${p.phase.padEnd(8)} ${p.path}  ${size(p.bytes)}${p.total ? ` / ${size(p.total)} (${pct}%)` : ''}`;
-    if (tty) {
-      const now = Date.now();
-      if (!done && now - lastTime < 100) return;
-      lastTime = now;
-      process.stderr.write(`\r\x1b[K${text}${done ? '\n' : ''}`);
-    } else {
-      const mark = pct === null ? Math.floor(p.bytes / (16 * 1048576)) : Math.floor(pct / 25);
-      if (mark === lastMark) return;
-      lastMark = mark;
-      process.stderr.write(text + '\n');
-    }
-  };
 }

@@ -18,9 +18,11 @@ describe('resolveDataDir', () => {
     expect(resolveDataDir({ ZOTUNE_DATA: '  rel/data ' })).toBe(resolve('rel/data'));
   });
 
-  test('unset or blank: <repo>/data', () => {
-    expect(resolveDataDir({})).toBe(join(REPO_ROOT, 'data'));
-    expect(resolveDataDir({ ZOTUNE_DATA: '   ' })).toBe(join(REPO_ROOT, 'data'));
+  test('unset or blank: <root>/data when nothing else is there (see ensure.spec.ts for the whole order)', () => {
+    const root = join(tmp, 'clone', 'repo');
+    mkdirSync(root, { recursive: true });
+    expect(resolveDataDir({}, root)).toBe(join(root, 'data'));
+    expect(resolveDataDir({ ZOTUNE_DATA: '   ' }, root)).toBe(join(root, 'data'));
   });
 
   test('reads process.env by default', () => {

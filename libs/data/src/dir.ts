@@ -1,15 +1,46 @@
-// Where zotune finds models and datasets: ZOTUNE_DATA, else ./data in the project (gitignored).
+// Where zotune finds models and datasets: ZOTUNE_DATA, else ./data in the project (gitignored), else
+// ../shared/data beside the clone (the layout CI uses). A pull writes into ZOTUNE_DATA or ./data.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is libs/data/src/dir.ts). */
+/** The repository root (this file is libs/data/src/dir.ts, or bundled into <project>/dist/*.js: same depth). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The data directory: $ZOTUNE_DATA if set, else <repo>/data. */
-export function resolveDataDir(env: NodeJS.ProcessEnv = process.env): string {
+/** Which rule chose the data directory; 'none' means nothing was found and ./data is where a pull goes. */
+export type DataDirSource = 'ZOTUNE_DATA' | './data' | '../shared/data' | 'none';
+
+export interface LocatedDataDir {
+  dir: string;
+  source: DataDirSource;
+}
+
+/** The data directory and the rule that chose it: $ZOTUNE_DATA, <root>/data, <root>/../shared/data, else <root>/data. */
+export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): LocatedDataDir {
   const fromEnv = env.ZOTUNE_DATA?.trim();
-  return fromEnv ? resolve(fromEnv) : join(REPO_ROOT, 'data');
+  if (fromEnv) return { dir: resolve(fromEnv), source: 'ZOTUNE_DATA' };
+  const local = join(root, 'data');
+  if (existsSync(local)) return { dir: local, source: './data' };
+  const beside = resolve(root, '..', 'shared', 'data');
+  if (existsSync(beside)) return { dir: beside, source: '../shared/data' };
+  return { dir: local, source: 'none' };
+}
+
+/** The data directory (see locateDataDir). */
+export function resolveDataDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): string {
+  return locateDataDir(env, root).dir;
+}
+
+/** Where a pull writes: $ZOTUNE_DATA if set, else <root>/data (never the shared directory beside the clone). */
+export function pullTargetDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): string {
+  const fromEnv = env.ZOTUNE_DATA?.trim();
+  return fromEnv ? resolve(fromEnv) : join(root, 'data');
+}
+
+/** "ZOTUNE_DATA (/x)", "./data (/repo/data)", for messages saying which data directory is used. */
+export function describeDataDir(l: LocatedDataDir): string {
+  const rule = l.source === '../shared/data' ? '../shared/data beside the clone' : l.source === 'none' ? 'none found' : l.source;
+  return `${l.dir} (${rule})`;
 }
 
 /**

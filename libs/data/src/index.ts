@@ -6,3 +6,5 @@ export * from './check';
 export * from './pull';
 export { crc32, extractZipEntry, readZipDirectory, type ZipEntry } from './zip';
 export { hashFile } from './install';
+export * from './ensure';
+export { pullProgressPrinter } from './progress';

@@ -195,7 +195,7 @@ describe('interrupted pulls', () => {
         `  onProgress: (p) => { if (!said && p.bytes >= 65536) { said = true; process.stdout.write('writing\\n'); } } });\n`,
     );
     server.mode = 'stall';
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir, server.baseUrl], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', script, dataDir, server.baseUrl], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     await new Promise<void>((ok, fail) => {

@@ -56,7 +56,7 @@ test('8 concurrent writers leave a consistent store', async () => {
     // half the writers take the contested tags in the other order
     if (w % 2) jobs.reverse();
     writeFileSync(join(work, `jobs-${w}.json`), JSON.stringify(jobs));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'testing/concurrent-publisher.ts'), root, join(work, `jobs-${w}.json`), join(work, `ready-${w}`), go], {
+    const child = spawn(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', join(here, 'testing/concurrent-publisher.ts'), root, join(work, `jobs-${w}.json`), join(work, `ready-${w}`), go], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -115,6 +115,7 @@ export function taskFromSpec(spec: TaskSpec): Task {
     kind: c.kind,
     numClasses: c.candidates.length,
     classNames: c.label.names ?? labelTexts,
+    dataFiles: testSource(c) === 'test-file' ? [c.data.train, c.data.test as string] : [c.data.train],
     splits,
     examples,
     render,

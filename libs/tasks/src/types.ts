@@ -41,6 +41,8 @@ export interface Task {
   numClasses: number;
   /** a readable name per class, in candidate order */
   classNames: string[];
+  /** the data files the task reads, as its config names them (relative to the data dir unless absolute) */
+  dataFiles: string[];
   /** MeZO's sampling, fixed by the seed; dataDir is where relative data paths resolve */
   splits(dataDir: string, seed: number): TaskSplits;
   /** every example of the task's train or test data file, in file order (validated) */

@@ -36,7 +36,7 @@ describe('initBackend', () => {
       const script = join(dir, 'auto.mts'); // .mts: an ES module outside any package
       const backend = resolve(import.meta.dirname, 'backend.ts');
       writeFileSync(script, `import { initBackend } from ${JSON.stringify(backend)};\nconst c = await initBackend('auto');\nconsole.log(JSON.stringify(c));\n`);
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../../..'), env: { ...process.env, ZOTUNE_BACKEND: '' } });
+      const r = spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', script], { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../../..'), env: { ...process.env, ZOTUNE_BACKEND: '' } });
       expect(r.status, r.stderr).toBe(0);
       const choice = JSON.parse(r.stdout.trim().split('\n').pop()!);
       expect(choice.name).toBe('wasm');

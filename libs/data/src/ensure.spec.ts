@@ -1,0 +1,85 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { REPO_ROOT, locateDataDir } from './dir';
+import { ensureData, neededPins } from './ensure';
+import { startOriginServer, type OriginServer } from './origin-server.testkit';
+
+const MIRROR = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
+const DEMO = { model: 'stories260K', files: ['tasks/glue/SST-2/train.tsv', 'tasks/glue/SST-2/dev.tsv'] };
+const NO_ENV = {} as NodeJS.ProcessEnv; // no ZOTUNE_DATA: the project's ./data and ../shared/data decide
+
+let server: OriginServer;
+let base: string;
+beforeAll(async () => {
+  server = await startOriginServer(MIRROR);
+  base = mkdtempSync(join(tmpdir(), 'zotune-ensure-'));
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+/** A fresh "clone" directory inside its own parent (so ../shared/data is under our control). */
+function clone(name: string): string {
+  const root = join(base, name, 'repo');
+  mkdirSync(root, { recursive: true });
+  return root;
+}
+
+describe('locateDataDir', () => {
+  test('ZOTUNE_DATA, else ./data, else ../shared/data beside the clone, else ./data to be filled', () => {
+    const root = clone('locate');
+    expect(locateDataDir({ ZOTUNE_DATA: '/srv/d' }, root)).toEqual({ dir: '/srv/d', source: 'ZOTUNE_DATA' });
+    expect(locateDataDir(NO_ENV, root)).toEqual({ dir: join(root, 'data'), source: 'none' });
+    mkdirSync(join(root, '../shared/data'), { recursive: true });
+    expect(locateDataDir(NO_ENV, root)).toEqual({ dir: resolve(root, '../shared/data'), source: '../shared/data' });
+    mkdirSync(join(root, 'data'));
+    expect(locateDataDir(NO_ENV, root)).toEqual({ dir: join(root, 'data'), source: './data' });
+  });
+});
+
+describe('ensureData', () => {
+  test("what a run needs: the model folder's public files and the task's files, no mirror-only reference files", () => {
+    expect(neededPins(DEMO).map((p) => p.path)).toEqual([
+      'models/stories260K/stories260K.bin',
+      'models/stories260K/tok512.bin',
+      ...DEMO.files,
+    ]);
+    expect(neededPins({ model: '/abs/model.bin', files: ['/abs/x.tsv', 'mine/unpinned.tsv'] })).toEqual([]);
+  });
+
+  test('a fresh clone with no data: fetches the demo files into ./data from the origin, then finds them there', async () => {
+    const root = clone('fresh');
+    const logs: string[] = [];
+    const r = await ensureData(DEMO, { env: NO_ENV, root, baseUrl: server.baseUrl, log: (l) => logs.push(l) });
+    expect(r.dataDir).toBe(join(root, 'data'));
+    expect(r.source).toBe('./data');
+    expect(r.pulled?.counts.installed).toBe(4);
+    expect(logs[0]).toContain('fetching 4 pinned files');
+    expect(readdirSync(join(root, 'data/models/stories260K')).sort()).toEqual(['stories260K.bin', 'tok512.bin']);
+    const again = await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9', log: (l) => logs.push(l) });
+    expect(again.pulled).toBeNull();
+    expect(logs.at(-1)).toBe(`data: ${join(root, 'data')} (./data)`);
+  });
+
+  test('a complete ../shared/data beside the clone is used as it is, and never written to', async () => {
+    const root = clone('ci');
+    mkdirSync(join(root, '..', 'shared'), { recursive: true });
+    symlinkSync(MIRROR, join(root, '..', 'shared', 'data'));
+    const ok = await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9' });
+    expect(ok).toEqual({ dataDir: resolve(root, '../shared/data'), source: '../shared/data', pulled: null });
+    expect(existsSync(join(root, 'data'))).toBe(false);
+  });
+
+  test('an unreachable origin: one line naming the URL and the --from DIR alternative; nothing left behind', async () => {
+    const root = clone('offline');
+    const e = (await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9' }).catch((err: Error) => err)) as Error;
+    expect(e).toBeInstanceOf(Error);
+    expect(e.message).toContain('http://127.0.0.1:9/karpathy/tinyllamas/resolve/main/stories260K/stories260K.bin');
+    expect(e.message).toContain('zotune data pull --from DIR');
+    expect(e.message).not.toContain('\n');
+    expect(existsSync(join(root, 'data/models/stories260K/stories260K.bin'))).toBe(false);
+  });
+});

@@ -1,0 +1,40 @@
+// The README's dependency table (Architecture) is the project graph Nx infers from the imports:
+// `nx graph --file` is compared with it row by row, so a new dependency shows up in the README.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@zotune/data';
+import { expect, test } from 'vitest';
+
+/** README rows "| a, b | x, y |" → a → [x, y], b → [x, y] (— for none). */
+function readmeTable(): Map<string, string[]> {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = /<!-- nx-graph:start -->([\s\S]*?)<!-- nx-graph:end -->/.exec(readme);
+  if (!block) throw new Error('README.md: no <!-- nx-graph:start --> … <!-- nx-graph:end --> table');
+  const table = new Map<string, string[]>();
+  for (const line of block[1].split('\n').slice(3)) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4) continue;
+    const deps = cells[2] === '—' ? [] : cells[2].split(',').map((d) => d.trim());
+    for (const p of cells[1].split(',')) table.set(p.trim(), deps.sort());
+  }
+  return table;
+}
+
+test('the README dependency table is `nx graph`', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zotune-graph-'));
+  try {
+    execFileSync('npx', ['nx', 'graph', `--file=${join(dir, 'graph.json')}`], { cwd: REPO_ROOT, stdio: 'ignore' });
+    const graph = JSON.parse(readFileSync(join(dir, 'graph.json'), 'utf8')).graph as { dependencies: Record<string, { target: string }[]> };
+    const short = (n: string) => n.replace(/^@zotune\//, '');
+    const actual = new Map(
+      Object.entries(graph.dependencies)
+        .filter(([p]) => p.startsWith('@zotune/'))
+        .map(([p, deps]) => [short(p), deps.map((d) => short(d.target)).sort()]),
+    );
+    expect(Object.fromEntries(readmeTable())).toEqual(Object.fromEntries(actual));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

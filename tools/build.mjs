@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// The `build` target of every project (run in the project's directory by Nx, from its package.json
+// "build" script): each entry of package.json "exports" is bundled by esbuild from its
+// "@zotune/source" file (src/index.ts) into its "default" file (dist/index.js), ESM for Node 20.
+// Bare imports (other @zotune packages, tfjs, zod, node:*) stay imports, so each package ships only
+// its own code (deep imports of a package's dist/ files are the exception: see externals); relative imports are inlined, which is what lets the sources keep extensionless
+// specifiers. The .d.ts files beside it come from the `typecheck` target (tsc -b), which build
+// depends on.
+//
+//   node ../../tools/build.mjs              a library: its exports
+//   node ../../tools/build.mjs --app F.ts   an application: F.ts → dist/F.js with every @zotune
+//                                           package inlined (one file to load: fast start), third-party
+//                                           packages left as imports
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { build } from 'esbuild';
+
+const SOURCE = '@zotune/source';
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const app = process.argv.indexOf('--app');
+
+/**
+ * Bare imports stay imports, except those `inline` accepts and deep imports of a package's dist/ files:
+ * tfjs-core's ESM files (its gradient configs, which libs/models registers) use extensionless relative
+ * imports that Node cannot load, so they are bundled (they share tfjs's engine through its global).
+ */
+function externals(inline) {
+  return {
+    name: 'externals',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) =>
+        inline(args.path) || /^(@[^/]+\/)?[^/]+\/dist\//.test(args.path) ? undefined : { path: args.path, external: true },
+      );
+    },
+  };
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  // keep names (stack traces, error classes) and layout readable: this is a library, not a web page
+  minify: false,
+  outdir: 'dist',
+};
+
+if (app >= 0) {
+  const entry = process.argv[app + 1];
+  if (!entry) throw new Error('tools/build.mjs --app: expected the entry file, e.g. src/main.ts');
+  await build({
+    ...common,
+    entryPoints: { [basename(entry, extname(entry))]: entry },
+    conditions: [SOURCE],
+    plugins: [externals((path) => path.startsWith('@zotune/'))],
+  });
+} else {
+  const entryPoints = {};
+  for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+    if (typeof target !== 'object' || !target[SOURCE]) continue;
+    const out = target.default ?? target.import;
+    if (!out?.startsWith('./dist/') || !out.endsWith('.js')) throw new Error(`${pkg.name}: exports["${sub}"]: expected "default": "./dist/<name>.js", got ${JSON.stringify(out)}`);
+    entryPoints[out.slice('./dist/'.length, -'.js'.length)] = target[SOURCE];
+  }
+  if (Object.keys(entryPoints).length === 0) throw new Error(`${pkg.name}: package.json exports has no "${SOURCE}" entry to build`);
+  await build({ ...common, entryPoints, plugins: [externals(() => false)] });
+}
