@@ -6,7 +6,11 @@
 // or (sumOnly) writes S alone, for weights the pool updates on its own thread.
 // Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep, first, sumOnly }], ranges: [item,
 // start, n, ...] }; out: { id } or { id, error } (one line).
-import { parentPort, workerData } from 'node:worker_threads';
+//
+// The source is a string run with `new Worker(source, { eval: true })` (a CommonJS script, hence
+// require) rather than a file beside this module: the CLI and the packages are esbuild bundles, where
+// a file found through import.meta.url would not be there.
+export const NOISE_WORKER_SOURCE = `const { parentPort, workerData } = require('node:worker_threads');
 
 const CHUNK = 1 << 16; // elements per kernel call, as in noise-wasm.ts
 const ex = new WebAssembly.Instance(workerData.module, {}).exports;
@@ -48,6 +52,7 @@ parentPort.on('message', ({ id, items, ranges }) => {
     }
     parentPort.postMessage({ id });
   } catch (e) {
-    parentPort.postMessage({ id, error: String(e instanceof Error ? e.message : e).split('\n')[0] });
+    parentPort.postMessage({ id, error: String(e instanceof Error ? e.message : e).split(String.fromCharCode(10))[0] });
   }
 });
+`;
