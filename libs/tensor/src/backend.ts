@@ -40,9 +40,10 @@ async function tryCpu(): Promise<void> {
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not start');
 }
 
-function firstLine(e: unknown): string {
+/** The first line of an error, cut to `max` characters (a composed message of several reasons gets more room). */
+function firstLine(e: unknown, max = 200): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0].slice(0, 200);
+  return msg.split('\n')[0].slice(0, max);
 }
 
 /** Parse a user-given backend name (flag or ZOTUNE_BACKEND); throws a one-line error naming the source. */
@@ -61,7 +62,7 @@ export async function initBackend(
   let choice: BackendChoice;
   if (pref === 'tensorflow') {
     const pkg = await tryTensorflow().catch((e) => {
-      throw new Error(`--backend tensorflow: not available (${firstLine(e)}); install @tensorflow/tfjs-node or use --backend wasm`);
+      throw new Error(`--backend tensorflow: not available (${firstLine(e, 1000)}); install @tensorflow/tfjs-node or use --backend wasm`);
     });
     choice = { name: 'tensorflow', reason: `requested; loaded ${pkg}` };
   } else if (pref === 'wasm') {
@@ -75,7 +76,7 @@ export async function initBackend(
     choice = await tryTensorflow().then(
       (pkg) => ({ name: 'tensorflow', reason: `auto: ${pkg} is installed` }),
       async (e) => {
-        tried.push(`native TensorFlow unavailable (${firstLine(e)})`);
+        tried.push(`native TensorFlow unavailable (${firstLine(e, 1000)})`);
         try {
           await tryWasm();
           return { name: 'wasm', reason: `auto: ${tried.join('; ')}; using WebAssembly` };

@@ -156,7 +156,7 @@ describe('NoisePool', () => {
       const p = NoisePool.create(2, { minParallel: 0 });
       await p.apply([{ data: d, block: 3, terms: [{ seed: 9, coef: 1 }] }]);
       console.log(p.threads, d[0] !== 0, d[99999] !== 0);`; // no close(): the process must still exit
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FORCE_COLOR: '0' } });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe('2 true true');
