@@ -11,6 +11,7 @@ import { combineWeights } from './noise';
 import { applyNoiseRange, checkArrayUpdates, sharedFloat32Array, type ArrayNoiseUpdate } from './noise-arrays';
 import { noiseKeys } from './noise-ref';
 import { NoiseWasm } from './noise-wasm';
+import { NOISE_WORKER_SOURCE } from './noise-worker';
 
 export interface NoisePoolOptions {
   /** passes with fewer elements to update run on the calling thread (default 2^15): the hand-off costs more */
@@ -106,9 +107,8 @@ export class NoisePool {
     const bytes = NoiseWasm.bytes();
     if (!wa || !wa.validate(bytes)) return new NoisePool([], minParallel, 'no WebAssembly SIMD: one thread');
     const module = new wa.Module(bytes);
-    const url = new URL('./noise-worker.mjs', import.meta.url);
     // execArgv []: the worker is plain JS and needs no loader (and inherited flags such as --input-type break it)
-    const workers = Array.from({ length: threads }, () => new Worker(url, { workerData: { module }, execArgv: [] }));
+    const workers = Array.from({ length: threads }, () => new Worker(NOISE_WORKER_SOURCE, { eval: true, workerData: { module }, execArgv: [] }));
     return new NoisePool(workers, minParallel, '');
   }
 
