@@ -99,10 +99,10 @@ describe('zotune model', () => {
 });
 
 describe('zotune bench forward', () => {
-  test('--model stories260K --json --out: timings, GFLOP/s and the matMul peak, also written to the file', () => {
-    const file = join(tmp, 'bench.json');
-    const out = json(zotune('bench', 'forward', '--model', 'stories260K', '--batch', '4', '--seq', '32', '--repeat', '2', '--out', file, '--json'));
-    expect(out).toMatchObject({ model: 'stories260K', weights: 'checkpoint', batch: 4, seq: 32, tokens: 128, backend: 'wasm', fusedKernels: true });
+  test.each(['tfjs', 'ort'])('--model stories260K --engine %s --json --out: timings, GFLOP/s and the matMul peak, also written to the file', (engine) => {
+    const file = join(tmp, `bench-${engine}.json`);
+    const out = json(zotune('bench', 'forward', '--model', 'stories260K', '--batch', '4', '--seq', '32', '--repeat', '2', '--engine', engine, '--out', file, '--json'));
+    expect(out).toMatchObject({ model: 'stories260K', weights: 'checkpoint', batch: 4, seq: 32, tokens: 128, backend: 'wasm', fusedKernels: engine === 'tfjs', engine: { name: engine } });
     expect(out.forward.msPerForward).toBeGreaterThan(0);
     expect(out.forward.tokensPerSecond).toBeGreaterThan(0);
     expect(out.forward.ratioToPeak).toBeGreaterThan(0);

@@ -1,16 +1,16 @@
-// A NoisePool thread (noise-pool.ts). Plain JavaScript, so that it starts under plain Node as well as
-// under tsx and vitest: it needs nothing but the compiled noise kernel (assembly/noise.ts), which the
-// pool passes in workerData. It updates ranges of Float32Arrays on SharedArrayBuffers in place with
-// the arithmetic of NoiseWasm.sum + combine (noise-wasm.ts): per element,
-//   S = Σ_t f32(coef_t·z(k0_t, k1_t, first + index)) from +0 in order; data = f32(f32(keep·data) + S),
-// or (sumOnly) writes S alone, for weights the pool updates on its own thread.
-// Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep, first, sumOnly }], ranges: [item,
-// start, n, ...] }; out: { id } or { id, error } (one line).
+// The code of a NoisePool thread (noise-pool.ts), as a string: the pool starts it with
+// new Worker(source, { eval: true }), so no file has to be found next to the module. That works the same
+// under plain Node, tsx, vitest and in a bundle (an esbuild build of the CLI has no worker file beside
+// it). Plain CommonJS JavaScript that needs nothing but the compiled noise kernel (assembly/noise.ts),
+// which the pool passes in workerData.
 //
-// The source is a string run with `new Worker(source, { eval: true })` (a CommonJS script, hence
-// require) rather than a file beside this module: the CLI and the packages are esbuild bundles, where
-// a file found through import.meta.url would not be there.
-export const NOISE_WORKER_SOURCE = `const { parentPort, workerData } = require('node:worker_threads');
+// It updates ranges of Float32Arrays in place with the arithmetic of NoiseWasm.sum + combine
+// (noise-wasm.ts): per element, S = Σ_t f32(coef_t·z(k0_t, k1_t, first + index)) from +0 in order and
+// data = f32(f32(keep·data) + S), or (sumOnly) writes S alone, for weights the pool updates on its own
+// thread (plain ArrayBuffers). Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep, first,
+// sumOnly }], ranges: [item, start, n, ...] }; out: { id } or { id, error } (one line).
+export const NOISE_WORKER_SOURCE = `'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
 
 const CHUNK = 1 << 16; // elements per kernel call, as in noise-wasm.ts
 const ex = new WebAssembly.Instance(workerData.module, {}).exports;
