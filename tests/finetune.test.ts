@@ -158,7 +158,7 @@ describe('zotune finetune', () => {
 
   test('--policy oracle-density: σ measured with backward passes every K steps and recorded; replay needs no gradients and is bit-identical', async () => {
     const dir = join(work, 'oracle');
-    const args = ['finetune', '--task', 'story-name', '--estimator', 'mezo', '--steps', '5', '--eval-every', '5', '--save-final', '--eval-n', '16', '--test-n', '16', '--policy', 'oracle-density', '--oracle-every', '3'];
+    const args = ['finetune', '--estimator', 'mezo', '--steps', '5', '--eval-every', '5', '--save-final', '--eval-n', '16', '--test-n', '16', '--policy', 'oracle-density', '--oracle-every', '3'];
     const r = await zotune(...args, '--out', dir, '--json');
     const s = json(r);
     expect(s).toMatchObject({ policy: 'oracle-density', policyDigest: null, steps: 5 });

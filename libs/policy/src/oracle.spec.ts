@@ -68,6 +68,9 @@ describe('oracle allocations', () => {
       expect(b.curvature! / a[j]).toBeGreaterThan(0.95); // ‖v‖²/n of 8 × ≥ 1000 normals: within a few %
       expect(b.curvature! / a[j]).toBeLessThan(1.05);
     });
+    // reproducible for every seed, 0 included (resume recomputes σ at a refresh step)
+    const again = async () => (await measureHeadroom(blocks, [loss], { probes: 2, delta: 1e-2, seed: 0 })).map((b) => b.curvature);
+    expect(await again()).toEqual(await again());
     // the predicted gain by hand: uniform is 1; the curvature rule σ² ∝ G/(n h) = a θ² here
     expect(predictedGain([1, 1, 1], h).gain).toBeCloseTo(1, 10);
     const s2 = oracleRawSigma('curvature', h).map((x) => x * x);

@@ -16,6 +16,7 @@
 // The same model predicts each rule's best lr relative to uniform's: Σ n h / Σ σ²nh.
 import * as tf from '@tensorflow/tfjs-core';
 import { blockVariable, type Block } from '@zotune/models';
+import { deriveSeed, normalFill } from '@zotune/tensor';
 import type { Scale } from '@zotune/zo';
 import { normFactor, sizeFactors } from './features';
 
@@ -78,7 +79,13 @@ export async function measureHeadroom(blocks: readonly Block[], losses: readonly
     const saved = blocks.map((b) => tf.clone(blockVariable(b, 'an oracle policy')));
     try {
       for (let p = 0; p < opts.probes; p++) {
-        const v = blocks.map((b, j) => tf.randomNormal(b.shape, 0, 1, 'float32', (opts.seed + p * 7919 + j * 104729) >>> 0));
+        // the project's counter-based noise (not tf.randomNormal, which treats seed 0 as "unseeded")
+        const probeSeed = deriveSeed(opts.seed, p);
+        const v = blocks.map((b, j) => {
+          const z = new Float32Array(b.size);
+          normalFill(z, probeSeed, j);
+          return tf.tensor(z, b.shape, 'float32');
+        });
         const at = async (sign: number) => {
           blocks.forEach((b, j) => blockVariable(b, 'an oracle policy').assign(tf.tidy(() => tf.add(saved[j], tf.mul(v[j], sign * opts.delta)))));
           return (await gradients(blocks, losses[p % losses.length])).grads;
