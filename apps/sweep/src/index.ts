@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { writeFileAtomic } from '@zotune/io';
 import { action, emit, parseNumber, UserError } from '@zotune/report';
-import {
-  checkRedis, collectOnce, defaultWorkers, expandRuns, loadSpec, loadSweeps, redisOptions, runLocal, runRemote, runWorker,
-  SpecError, sweepReport, SweepDir, SweepProgress, withQueue, DEFAULT_QUEUE_NAME, type Run,
-} from '@zotune/sweep';
+import type { Run } from '@zotune/sweep';
+
+/** The sweep lib, loaded by the sweep commands only: BullMQ and ioredis stay out of every other command's start-up. */
+const lib = () => import('@zotune/sweep');
+/** = the lib's DEFAULT_QUEUE_NAME (repeated here for the help texts, which must not load the lib) */
+const DEFAULT_QUEUE_NAME = 'zotune-sweep';
 
 /** The zotune bin: every run is a `zotune finetune` child process of it. */
 const BIN = fileURLToPath(new URL('../../cli/bin/zotune.js', import.meta.url));
@@ -22,7 +24,8 @@ interface SweepFlags {
   json?: boolean;
 }
 
-function asUser<T>(fn: () => T): T {
+async function asUser<T>(fn: () => T): Promise<T> {
+  const { SpecError } = await lib();
   try {
     return fn();
   } catch (e) {
@@ -32,6 +35,7 @@ function asUser<T>(fn: () => T): T {
 }
 
 async function checkQueue(url: string): Promise<void> {
+  const { checkRedis, redisOptions } = await lib();
   try {
     redisOptions(url);
   } catch (e) {
@@ -69,9 +73,10 @@ export function registerSweepCommands(program: Command): void {
     .option('--json', 'print one JSON object at the end')
     .action(
       action(async (specFile: string, f: SweepFlags) => {
+        const { defaultWorkers, expandRuns, loadSpec, runLocal, runRemote, SweepDir, SweepProgress } = await lib();
         const out = requireOut(f.out);
-        const spec = asUser(() => loadSpec(specFile));
-        const runs = asUser(() => expandRuns(spec, process.cwd(), specFile));
+        const spec = await asUser(() => loadSpec(specFile));
+        const runs = await asUser(() => expandRuns(spec, process.cwd(), specFile));
         if (f.queue !== undefined && f.workers !== undefined) throw new UserError('--workers: the local pool only; with --queue, start `zotune worker` processes', 2);
         const workers = f.workers === undefined ? defaultWorkers(spec.threads) : parseNumber('--workers', f.workers, { int: true, min: 1, max: 1024 });
         // a queue that cannot be used is reported before anything is written
@@ -114,9 +119,10 @@ export function registerSweepCommands(program: Command): void {
     .option('--markdown', 'print the Markdown tables on stdout')
     .option('--json', 'print one JSON object: {html, markdown, tables, plots}')
     .action(
-      action((dirs: string[], _f: unknown, cmd: Command) => {
+      action(async (dirs: string[], _f: unknown, cmd: Command) => {
+        const { loadSweeps, sweepReport } = await lib();
         const f = opts<{ out?: string; title?: string; markdown?: boolean; json?: boolean }>(cmd);
-        const data = asUser(() => loadSweeps(dirs));
+        const data = await asUser(() => loadSweeps(dirs));
         const r = sweepReport(data, f.title);
         const out = resolve(f.out ?? dirs[0]);
         const html = join(out, 'report.html');
@@ -132,7 +138,10 @@ export function registerSweepCommands(program: Command): void {
       }),
     );
 
-  const planOf = (out: string): Run[] => asUser(() => new SweepDir(out).readPlan());
+  const planOf = async (out: string): Promise<Run[]> => {
+    const { SweepDir } = await lib();
+    return asUser(() => new SweepDir(out).readPlan());
+  };
 
   sweep
     .command('collect')
@@ -146,7 +155,8 @@ export function registerSweepCommands(program: Command): void {
         const f = opts<{ queue?: string; out?: string; queueName?: string; json?: boolean }>(cmd);
         if (f.queue === undefined) throw new UserError('--queue: expected the redis:// URL the sweep was submitted to', 2);
         const out = requireOut(f.out);
-        const runs = planOf(out);
+        const { collectOnce, SweepDir, withQueue } = await lib();
+        const runs = await planOf(out);
         await checkQueue(f.queue);
         const dir = new SweepDir(out);
         const { stored, states } = await withQueue(f.queue, f.queueName, (q) => collectOnce(runs, dir, q));
@@ -166,7 +176,8 @@ export function registerSweepCommands(program: Command): void {
       action(async (_f: unknown, cmd: Command) => {
         const f = opts<{ queue?: string; out?: string; queueName?: string; json?: boolean }>(cmd);
         const out = requireOut(f.out);
-        const runs = planOf(out);
+        const { SweepDir, withQueue } = await lib();
+        const runs = await planOf(out);
         const dir = new SweepDir(out);
         let states: { key: string; state: string; reason?: string; attempts?: number }[];
         if (f.queue !== undefined) {
@@ -214,6 +225,7 @@ export function registerSweepCommands(program: Command): void {
         const concurrency = f.concurrency === undefined ? 1 : parseNumber('--concurrency', f.concurrency, { int: true, min: 1, max: 256 });
         const lockSeconds = f.lockSeconds === undefined ? 30 : parseNumber('--lock-seconds', f.lockSeconds, { min: 1, max: 3600 });
         await checkQueue(f.queue);
+        const { runWorker } = await lib();
         const r = await runWorker({ url: f.queue, queueName: f.queueName, bin: BIN, concurrency, work: f.work ?? join(tmpdir(), 'zotune-worker'), lockSeconds, untilEmpty: f.untilEmpty });
         emit(r, !!f.json, `worker: ${r.jobs} jobs done, ${r.failed} failed`);
       }),

@@ -290,6 +290,11 @@ export async function collectOnce(runs: readonly Run[], dir: SweepDir, queue: Qu
         states.push({ key: run.key, state: 'done' });
         continue;
       }
+      // completed without a result (removed or trimmed by another client): resubmitting does not rerun it
+      const reason = 'the queue has the job completed but without its result; remove the job (or use another --queue-name) to rerun it';
+      dir.writeFailure({ key: run.key, reason, at: new Date().toISOString() });
+      states.push({ key: run.key, state: 'failed', reason });
+      continue;
     }
     if (state === 'failed') {
       const job = await queue.getJob(run.key);
