@@ -31,7 +31,7 @@ test('the README dependency table is `nx graph`', () => {
     const actual = new Map(
       Object.entries(graph.dependencies)
         .filter(([p]) => p.startsWith('@zotune/'))
-        .map(([p, deps]) => [short(p), deps.map((d) => short(d.target)).sort()]),
+        .map(([p, deps]) => [short(p), [...new Set(deps.map((d) => short(d.target)))].sort()]), // a static and a dynamic import are one edge
     );
     expect(Object.fromEntries(readmeTable())).toEqual(Object.fromEntries(actual));
   } finally {

@@ -37,7 +37,7 @@ let prev;
 for (let step = 0; step < 3; step++) {
   const batch = collator.batch(train.slice(step * 8, step * 8 + 8));
   const record = await est.step({ blocks: model.blocks, step, seed: stepSeed(0, step), lossValue: lossValueOf(() => objective(model, batch)), scale, prev, batch: batch.packed });
-  est.update(model.blocks, record);
+  await est.update(model.blocks, record);
   steps.push({ lossPlus: record.lossPlus, lossMinus: record.lossMinus, projectedGrad: record.projectedGrad, forwardPasses: record.forwardPasses, sigmaBlocks: record.sigma?.length ?? 0 });
   prev = record;
 }
@@ -51,9 +51,9 @@ const ctx = new StepContext(model.blocks, null, 1e-3, new Perturber(), lossValue
 const l0 = await ctx.oneSided(candidateSeed(seed, 0));
 const l1 = await ctx.oneSided(candidateSeed(seed, 1));
 await ctx.probe(l0 <= l1 ? [1, 0] : [0, 1]);
-ctx.restore();
+await ctx.restore();
 const custom = ctx.record(3, seed, 'better-of-two');
-applyUpdate(model.blocks, custom, { lr: 1e-4 });
+await applyUpdate(model.blocks, custom, { lr: 1e-4 });
 
 process.stdout.write(
   JSON.stringify({

@@ -5,7 +5,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseEstimatorName } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
 import { fetchRunData } from './setup';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
@@ -115,7 +115,7 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
 export function configLayers(f: FinetuneFlags, given: (key: string) => boolean): { layers: FinetuneInput[]; demo: boolean } {
   const demo = Object.keys(FLAG).filter((k) => given(k) && k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
   const layers: FinetuneInput[] = [];
-  if (demo) layers.push(loadPreset(DEMO_PRESET));
+  if (demo) layers.push(loadPreset(join(RUN_PRESET_DIR, `${DEMO_PRESET}.json`))); // the shipped file, whatever ./demo is
   else if (given('config')) layers.push(loadPreset(f.config!));
   if (!given('backend') && process.env.ZOTUNE_BACKEND) layers.push(parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
   if (!given('engine') && process.env.ZOTUNE_ENGINE) layers.push(parseInput({ engine: process.env.ZOTUNE_ENGINE }, 'ZOTUNE_ENGINE'));

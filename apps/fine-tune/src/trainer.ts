@@ -333,13 +333,19 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
  * auto keeps the engine its trajectory records, so resuming stays bit-identical.
  */
 async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boolean): Promise<EngineChoice> {
-  let pref = config.engine ?? 'auto';
+  const pref = config.engine ?? 'auto';
   const trajPath = join(opts.dir, WEIGHT_FILES.trajectory);
-  if (opts.resume && pref === 'auto' && config.estimator !== 'adam' && existsSync(trajPath)) pref = resumeTrajectory(trajPath).header.engine ?? 'tfjs';
   try {
     // adam and the oracle yardsticks differentiate the loss: tfjs
     const needs = config.estimator === 'adam' || config.policy.startsWith('oracle-') ? 'gradients' : 'forward';
-    return await chooseEngine(pref, needs, { threads: parseThreads(config.threads, 'threads'), gpu });
+    const how = { threads: parseThreads(config.threads, 'threads'), gpu };
+    if (opts.resume && pref === 'auto' && config.estimator !== 'adam' && existsSync(trajPath)) {
+      // the engine the trajectory was recorded on; the same choice (and reason) as the uninterrupted run when auto still makes it
+      const recorded = resumeTrajectory(trajPath).header.engine ?? 'tfjs';
+      const auto = await chooseEngine('auto', needs, how);
+      return auto.name === recorded ? auto : await chooseEngine(recorded, needs, how);
+    }
+    return await chooseEngine(pref, needs, how);
   } catch (e) {
     throw new UserError((e as Error).message, 2);
   }
