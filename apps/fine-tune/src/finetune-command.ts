@@ -5,8 +5,8 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseEstimatorName } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
-import { fetchRunData } from './setup';
+import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { fetchRunData, mirrorOnlyNeeds } from './setup';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
 interface FinetuneFlags {
@@ -217,8 +217,20 @@ export function registerFinetuneCommand(program: Command): void {
         } else {
           const { layers, demo } = configLayers(flags, given);
           config = resolveConfig(layers);
+          let demoPreset = DEMO_PRESET;
+          if (demo) {
+            // a fresh machine can fetch only what has a public origin; the in-domain demo task is built from a
+            // corpus that only a mirror has, so there the demo runs on public data (and says what it would need)
+            const mirrorOnly = await mirrorOnlyNeeds(config.model, config.task);
+            if (mirrorOnly.length > 0) demoPreset = PUBLIC_DEMO_PRESET;
+            if (mirrorOnly.length > 0) {
+              log(`finetune: the demo's task ${config.task} needs ${mirrorOnly.join(', ')}, which only a mirror has (zotune data pull --from DIR); running ${PUBLIC_DEMO_PRESET}.json on public data instead (SST-2: it ends near chance)`);
+              layers[0] = loadPreset(join(RUN_PRESET_DIR, `${PUBLIC_DEMO_PRESET}.json`));
+              config = resolveConfig(layers);
+            }
+          }
           if (demo)
-            log(`finetune: no arguments, running the demo (configs/runs/demo.json): ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
+            log(`finetune: no arguments, running the demo (configs/runs/${demoPreset}.json): ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
           if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
           dir = resolve(flags.out ?? defaultOut(demo ? 'demo' : runName(config)));
         }

@@ -1,6 +1,6 @@
 // What a run needs before its first step: the task and its splits, the tokenizer and collator, the
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
-import { ensureData, pullProgressPrinter, resolveDataDir } from '@zotune/data';
+import { ensureData, pullProgressPrinter, resolveDataDir, unfetchable } from '@zotune/data';
 import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/ort';
 import { UserError } from '@zotune/report';
@@ -79,15 +79,23 @@ export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<Any
  * left to loadInputs, which says what is wrong with it.
  */
 export async function fetchRunData(model: string, taskArg: string, log: (line: string) => void): Promise<void> {
-  let files: string[] = [];
   try {
-    files = resolveTask(taskArg).dataFiles;
-  } catch {
-    files = [];
-  }
-  try {
-    await ensureData({ model, files }, { log, onProgress: pullProgressPrinter() });
+    await ensureData({ model, files: taskDataFiles(taskArg) }, { log, onProgress: pullProgressPrinter() });
   } catch (e) {
     throw new UserError(`--fetch: ${(e as Error).message}`);
   }
+}
+
+/** The pinned files a task reads ([] when it does not resolve: loadInputs says what is wrong with it). */
+function taskDataFiles(taskArg: string): string[] {
+  try {
+    return resolveTask(taskArg).dataFiles;
+  } catch {
+    return [];
+  }
+}
+
+/** The files of a run's model and task that are missing here and that only a mirror has (no public origin). */
+export function mirrorOnlyNeeds(model: string, taskArg: string): Promise<string[]> {
+  return unfetchable({ model, files: taskDataFiles(taskArg) });
 }

@@ -247,3 +247,13 @@ export function derivedFile(rel: string, dataDir: string, root = derivedRoot()):
   if (!set.files.every((f) => existsSync(join(root, f.path)))) buildDerived(set, dataDir, root);
   return p;
 }
+
+/**
+ * The pinned data-dir file a data path stands on: itself, or for `derived/…` the corpus its set is
+ * built from (what must be fetched before the set can be built). An unknown derived path is itself.
+ */
+export function derivedSourceOf(path: string): string {
+  if (!path.startsWith(DERIVED_PREFIX)) return path;
+  const rel = path.slice(DERIVED_PREFIX.length);
+  return DERIVED.find((set) => set.files.some((f) => f.path === rel))?.source ?? path;
+}

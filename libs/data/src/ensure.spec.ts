@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { REPO_ROOT, locateDataDir } from './dir';
-import { ensureData, neededPins } from './ensure';
+import { derivedSourceOf } from './derived';
+import { ensureData, neededPins, unfetchable } from './ensure';
 import { startOriginServer, type OriginServer } from './origin-server.testkit';
 
 const MIRROR = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
@@ -62,6 +63,16 @@ describe('ensureData', () => {
     const again = await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9', log: (l) => logs.push(l) });
     expect(again.pulled).toBeNull();
     expect(logs.at(-1)).toBe(`data: ${join(root, 'data')} (./data)`);
+  });
+
+  test('a derived task stands on its corpus, which has no public origin: unfetchable on a fresh clone, not beside a mirror', async () => {
+    const corpus = derivedSourceOf('derived/stories/name/train.jsonl');
+    expect(corpus).toBe('corpora/tinystories-valid.txt');
+    expect(derivedSourceOf('tasks/glue/SST-2/train.tsv')).toBe('tasks/glue/SST-2/train.tsv');
+    const needs = { model: 'stories260K', files: [corpus] };
+    expect(await unfetchable(needs, { env: NO_ENV, root: clone('mirrorless') })).toEqual([corpus]);
+    expect(await unfetchable(DEMO, { env: NO_ENV, root: clone('public-only') })).toEqual([]);
+    expect(await unfetchable(needs, { env: { ZOTUNE_DATA: MIRROR } as NodeJS.ProcessEnv, root: clone('mirrored') })).toEqual([]);
   });
 
   test('a complete ../shared/data beside the clone is used as it is, and never written to', async () => {

@@ -73,3 +73,14 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
   }
   return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled };
 }
+
+/**
+ * The pinned files of `needs` that are missing (or damaged) in the located data directory and have no
+ * public origin: only a mirror (`zotune data pull --from DIR`) can provide them, so ensureData would fail.
+ */
+export async function unfetchable(needs: DataNeeds, opts: Pick<EnsureOptions, 'env' | 'root'> = {}): Promise<string[]> {
+  const located = locateDataDir(opts.env ?? process.env, opts.root ?? REPO_ROOT);
+  const out: string[] = [];
+  for (const pin of neededPins(needs)) if (pin.origin === null && (await inspectPinned(located.dir, pin)).status !== 'ok') out.push(pin.path);
+  return out;
+}

@@ -2,7 +2,7 @@
 // validated when read, so a missing field fails with the file and line before any model runs.
 import { existsSync } from 'node:fs';
 import { basename, isAbsolute } from 'node:path';
-import { dataFile, DERIVED_PREFIX, derivedFile, readTable, type Row } from '@zotune/data';
+import { dataFile, DERIVED_PREFIX, derivedFile, derivedSourceOf, readTable, type Row } from '@zotune/data';
 import { deriveSeed } from '@zotune/tensor';
 import { testSource, type TaskConfig } from './config';
 import { carve, sample, trainDev, TEST_STREAM, TRAIN_STREAM } from './sample';
@@ -115,7 +115,8 @@ export function taskFromSpec(spec: TaskSpec): Task {
     kind: c.kind,
     numClasses: c.candidates.length,
     classNames: c.label.names ?? labelTexts,
-    dataFiles: testSource(c) === 'test-file' ? [c.data.train, c.data.test as string] : [c.data.train],
+    // the pinned files behind the config's paths (a derived set stands on its corpus)
+    dataFiles: [...new Set((testSource(c) === 'test-file' ? [c.data.train, c.data.test as string] : [c.data.train]).map(derivedSourceOf))],
     splits,
     examples,
     render,

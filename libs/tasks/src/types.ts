@@ -41,7 +41,7 @@ export interface Task {
   numClasses: number;
   /** a readable name per class, in candidate order */
   classNames: string[];
-  /** the data files the task reads, as its config names them (relative to the data dir unless absolute) */
+  /** the pinned data-dir files the task reads (relative to the data dir unless absolute); a derived set is listed as the corpus it is built from */
   dataFiles: string[];
   /** MeZO's sampling, fixed by the seed; dataDir is where relative data paths resolve */
   splits(dataDir: string, seed: number): TaskSplits;
