@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useNoiseImplementation, type NoiseTerm } from './noise';
 import { applyNoiseArrays, applySumArray, sharedFloat32Array, type ArrayNoiseUpdate } from './noise-arrays';
-import { NoisePool, splitWork } from './noise-pool';
+import { DEFAULT_MIN_PARALLEL, NoisePool, splitWork } from './noise-pool';
 import { normalFillRef } from './noise-ref';
 import { applyNoiseMany, applySum } from './perturb';
 
@@ -115,6 +115,51 @@ describe('NoisePool', () => {
     v.dispose();
   });
 
+  it('runs passes below minParallel on the calling thread, and starts its threads on the first split pass', async () => {
+    const p = NoisePool.create(2);
+    pools.push(p);
+    expect(p.threads).toBe(2);
+    expect(p.started).toBe(false); // create() starts no thread
+    const terms = [{ seed: 3, coef: 1e-3 }];
+    // elements counted are those of items with work: the no-op item (no terms, keep 1) does not count
+    const sizes = [DEFAULT_MIN_PARALLEL - 1, 10, 1];
+    const make = (data: Float32Array[], withLast: boolean): ArrayNoiseUpdate[] => [
+      { data: data[0], block: 0, terms },
+      { data: data[1], block: 1, terms: [] },
+      ...(withLast ? [{ data: data[2], block: 2, terms: [], keep: 0.5 }] : []),
+    ];
+    for (const withLast of [false, true]) {
+      const shared = sizes.map((n, i) => weights(n, 20 + i));
+      const want = shared.map((w) => w.slice());
+      const plain = shared.map((w) => w.slice());
+      applyNoiseArrays(make(want, withLast));
+      await p.apply(make(plain, withLast));
+      await p.apply(make(shared, withLast));
+      // 2^20 − 1 elements: this thread; 2^20: split, threads started on the way
+      expect(p.started, `withLast ${withLast}`).toBe(withLast);
+      want.forEach((w, i) => {
+        expect(firstDiff(plain[i], w), `plain ${i}, withLast ${withLast}`).toBe(-1);
+        expect(firstDiff(shared[i], w), `shared ${i}, withLast ${withLast}`).toBe(-1);
+      });
+    }
+    // setMinParallel(0) splits small passes from then on
+    const q = NoisePool.create(2);
+    pools.push(q);
+    const w = weights(1000, 1), want = w.slice();
+    applyNoiseArrays([{ data: want, block: 1, terms }]);
+    await q.apply([{ data: w, block: 1, terms: [] }]); // nothing to do: no split even at 0
+    expect(q.setMinParallel(0).started).toBe(false);
+    await q.apply([{ data: w, block: 1, terms }]);
+    expect(q.started).toBe(true);
+    expect(firstDiff(w, want)).toBe(-1);
+    expect(() => q.setMinParallel(-1)).toThrow(/minParallel must be an integer >= 0, got -1/);
+    expect(() => NoisePool.create(2, { minParallel: 0.5 })).toThrow(/minParallel must be an integer >= 0, got 0\.5/);
+    // one thread: never starts one
+    const one = NoisePool.create(1, { minParallel: 0 });
+    await one.apply([{ data: w, block: 1, terms }]);
+    expect([one.threads, one.started]).toEqual([1, false]);
+  });
+
   it('splits by cost into ranges that cover every element once, also for blocks smaller than a split', () => {
     const items = [1, 5, 64, 1003, 2, 100_000].map((n, i) => ({ data: new Float32Array(n), block: i, terms: i % 2 ? [{ seed: 1, coef: 1 }] : [] }));
     for (const parts of [1, 2, 3, 7]) {
@@ -154,11 +199,12 @@ describe('NoisePool', () => {
       const { sharedFloat32Array } = await import(${JSON.stringify(entry.replace('noise-pool.ts', 'noise-arrays.ts'))});
       const d = sharedFloat32Array(100000);
       const p = NoisePool.create(2, { minParallel: 0 });
+      const before = p.started;
       await p.apply([{ data: d, block: 3, terms: [{ seed: 9, coef: 1 }] }]);
-      console.log(p.threads, d[0] !== 0, d[99999] !== 0);`; // no close(): the process must still exit
+      console.log(p.threads, before, p.started, d[0] !== 0, d[99999] !== 0);`; // no close(): the process must still exit
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FORCE_COLOR: '0' } });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe('2 true true');
+    expect(r.stdout.trim()).toBe('2 false true true true');
   });
 });

@@ -5,6 +5,16 @@
 // a shared buffer and the update on the calling thread. The noise is counter-based and the update is element-wise, so any
 // split gives the bits of one thread (tests check it against applyNoiseArrays and applyNoiseMany).
 // The threads are unref'd while idle: a pool never keeps the process alive, and close() is optional.
+//
+// Threads cost memory (each is a V8 isolate: 10+ MiB of RSS; viaSums adds 2 × 8 MiB of shared sums) and
+// every split pass pays a hand-off (messages out and back, wake-ups: tens to hundreds of µs). A small
+// model gains nothing from them: stories260K's whole pass is ~0.7 ms on one thread, and its fine-tuning
+// must peak within 1.25× of inference (tests/finetune-memory.test.ts). So:
+// - a pass is split only when its elements to update reach minParallel (default 2^20, a few ms of noise
+//   on one thread); smaller passes run on the calling thread with applyNoiseArrays' arithmetic (same bits);
+// - the threads (and the compiled kernel they share) start on the first pass that is split, not in
+//   create(), and the shared sums on the first split pass over plain ArrayBuffers: a pool that never
+//   splits a pass never starts a thread nor allocates those buffers.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { combineWeights } from './noise';
@@ -14,9 +24,15 @@ import { NoiseWasm } from './noise-wasm';
 import { NOISE_WORKER_SOURCE } from './noise-worker';
 
 export interface NoisePoolOptions {
-  /** passes with fewer elements to update run on the calling thread (default 2^15): the hand-off costs more */
+  /**
+   * Passes with fewer elements to update (all items with terms or keep ≠ 1) run on the calling thread
+   * (default DEFAULT_MIN_PARALLEL): the hand-off costs more than it saves. 0 splits every pass (tests).
+   */
   minParallel?: number;
 }
+
+/** Elements per pass from which a pass is split across the threads: 2^20, a few ms of noise on one thread. */
+export const DEFAULT_MIN_PARALLEL = 1 << 20;
 
 /** Elements per batch of noise sums for weights on plain ArrayBuffers (two buffers: 2 × 8 MiB). */
 const SUM_BATCH = 1 << 21;
@@ -71,6 +87,8 @@ export function splitWork(items: readonly Pick<ArrayNoiseUpdate, 'data' | 'terms
 }
 
 export class NoisePool {
+  /** the threads, started by the first split pass (start()); empty before and on a one-thread pool */
+  private readonly workers: Worker[] = [];
   private readonly jobs = new Map<number, Job>();
   /** two shared buffers of SUM_BATCH floats for viaSums, allocated on first use */
   private sums: [Float32Array, Float32Array] | undefined;
@@ -80,41 +98,47 @@ export class NoisePool {
   private nextId = 1;
 
   private constructor(
-    private readonly workers: Worker[],
-    private readonly minParallel: number,
-    /** why the pool runs on the calling thread only ('' when it has workers or was asked for 1 thread) */
+    /** threads to start on the first split pass (1: never) */
+    private readonly size: number,
+    private minParallel: number,
+    /** why the pool runs on the calling thread only ('' when it has threads or was asked for 1 thread) */
     readonly note: string,
-  ) {
-    workers.forEach((w, i) => {
-      w.unref();
-      w.on('message', (m: { id: number; error?: string }) => this.done(m.id, m.error ? `noise pool: thread ${i}: ${m.error}` : ''));
-      w.on('error', (e: Error) => this.fail(`noise pool: thread ${i} failed: ${String(e.message).split('\n')[0]}`));
-      w.on('exit', (code) => {
-        if (!this.closing) this.fail(`noise pool: thread ${i} exited with code ${code}`);
-      });
-    });
-  }
+    /** the kernel's bytes, compiled when the threads start (undefined for a one-thread pool) */
+    private readonly bytes?: Uint8Array,
+  ) {}
 
   /**
-   * A pool of `threads` threads (default: the cores). threads 1, or a runtime without WebAssembly
-   * SIMD, gives a pool that works on the calling thread (same bits; see note).
+   * A pool of `threads` threads (default: the cores), started on the first pass that is split (see
+   * NoisePoolOptions.minParallel). threads 1, or a runtime without WebAssembly SIMD, gives a pool that
+   * works on the calling thread (same bits; see note).
    */
   static create(threads = defaultThreads(), opts: NoisePoolOptions = {}): NoisePool {
     checkThreads(threads);
-    const minParallel = opts.minParallel ?? 1 << 15;
-    if (threads === 1) return new NoisePool([], minParallel, '');
+    const minParallel = checkMinParallel(opts.minParallel ?? DEFAULT_MIN_PARALLEL);
+    if (threads === 1) return new NoisePool(1, minParallel, '');
     const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = NoiseWasm.bytes();
-    if (!wa || !wa.validate(bytes)) return new NoisePool([], minParallel, 'no WebAssembly SIMD: one thread');
-    const module = new wa.Module(bytes);
-    // execArgv []: the worker is plain JS and needs no loader (and inherited flags such as --input-type break it)
-    const workers = Array.from({ length: threads }, () => new Worker(NOISE_WORKER_SOURCE, { eval: true, workerData: { module }, execArgv: [] }));
-    return new NoisePool(workers, minParallel, '');
+    if (!wa || !wa.validate(bytes)) return new NoisePool(1, minParallel, 'no WebAssembly SIMD: one thread');
+    return new NoisePool(threads, minParallel, '', bytes);
   }
 
-  /** Threads that share the work (1 when it runs on the calling thread). */
+  /** Threads that share the split passes (1 when it runs on the calling thread), started or not yet. */
   get threads(): number {
-    return Math.max(1, this.workers.length);
+    return this.size;
+  }
+
+  /** Whether the threads are running (a split pass has run). */
+  get started(): boolean {
+    return this.workers.length > 0;
+  }
+
+  /**
+   * Change the threshold of NoisePoolOptions.minParallel for later passes (e.g. 0 on sharedNoisePool(n)
+   * so that tests split small passes). Returns the pool.
+   */
+  setMinParallel(minParallel: number): this {
+    this.minParallel = checkMinParallel(minParallel);
+    return this;
   }
 
   /**
@@ -139,10 +163,12 @@ export class NoisePool {
     if (this.broken) throw new Error(this.broken);
     const work = items.filter((it) => it.terms.length > 0 || (it.keep ?? 1) !== 1);
     const elements = work.reduce((s, it) => s + it.data.length, 0);
-    if (this.workers.length < 2 || elements < this.minParallel) {
+    if (this.size < 2 || elements === 0 || elements < this.minParallel) {
+      // applyNoiseArrays' arithmetic on this thread: the bits of any split
       for (const it of work) applyNoiseRange(it, 0, it.data.length);
       return;
     }
+    this.start();
     const shared = work.filter((it) => it.data.buffer instanceof SharedArrayBuffer);
     if (shared.length > 0) {
       const msg = shared.map((it) => ({ data: it.data, keys: keysOf(it), keep: it.keep ?? 1, first: 0, sumOnly: false }));
@@ -197,6 +223,24 @@ export class NoisePool {
     }
   }
 
+  /** Start the threads (once, on the first split pass), each with an instance of the compiled kernel. */
+  private start(): void {
+    if (this.workers.length > 0) return;
+    const wa = (globalThis as { WebAssembly?: WasmApi }).WebAssembly!;
+    const module = new wa.Module(this.bytes!);
+    for (let i = 0; i < this.size; i++) {
+      // execArgv []: the worker is plain JS and needs no loader (and inherited flags such as --input-type break it)
+      const w = new Worker(NOISE_WORKER_SOURCE, { eval: true, workerData: { module }, execArgv: [] });
+      w.unref();
+      w.on('message', (m: { id: number; error?: string }) => this.done(m.id, m.error ? `noise pool: thread ${i}: ${m.error}` : ''));
+      w.on('error', (e: Error) => this.fail(`noise pool: thread ${i} failed: ${String(e.message).split('\n')[0]}`));
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(`noise pool: thread ${i} exited with code ${code}`);
+      });
+      this.workers.push(w);
+    }
+  }
+
   /** Send each thread its ranges of the message items; resolves when every busy thread is done. */
   private post(items: object[], parts: number[][]): Promise<void> {
     const id = this.nextId++;
@@ -228,6 +272,11 @@ export class NoisePool {
   }
 }
 
+function checkMinParallel(n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`NoisePool: minParallel must be an integer >= 0, got ${n}`);
+  return n;
+}
+
 /** The kernel keys and coefficient of each term: [k0, k1, coef, ...]. */
 function keysOf(it: ArrayNoiseUpdate): number[] {
   return it.terms.flatMap((t) => [...noiseKeys(t.seed, it.block), t.coef]);
@@ -235,7 +284,10 @@ function keysOf(it: ArrayNoiseUpdate): number[] {
 
 const shared = new Map<number, NoisePool>();
 
-/** One pool per thread count for the whole process (its threads idle unref'd between passes). */
+/**
+ * One pool per thread count for the whole process, default threshold (its threads start on the first
+ * split pass and idle unref'd between passes).
+ */
 export function sharedNoisePool(threads = defaultThreads()): NoisePool {
   let pool = shared.get(checkThreads(threads));
   if (!pool) {

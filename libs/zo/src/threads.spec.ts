@@ -2,7 +2,7 @@
 // threads: a run, its noise cache and its replay give the same bits on 1 and 2 threads, and the bits
 // of the same model held in tfjs variables.
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Block, BlockKind } from '@zotune/models';
 import { normalFill, sharedFloat32Array, sharedNoisePool } from '@zotune/tensor';
 import type { EstimatorConfigInput } from './config';
@@ -14,7 +14,8 @@ import { stepSeed } from './config';
 import type { StepRecord } from '@zotune/artifacts';
 import { sameBits } from './toy.testkit';
 
-// above NoisePool's 2^15-element threshold, so that two threads really share the passes; odd sizes
+// odd sizes; a pass is far below NoisePool's default threshold (2^20 elements), so the shared 2-thread
+// pool is set to split every pass (beforeAll): two threads really share the passes
 const SPECS: [string, number[], BlockKind][] = [
   ['model.embed_tokens.weight', [301, 129], 'embedding'],
   ['model.layers.0.mlp.up_proj.weight', [129, 77], 'matrix'],
@@ -69,6 +70,10 @@ const configs: EstimatorConfigInput[] = [
 ];
 
 describe('threads: blocks in JS memory moved by NoisePool', () => {
+  beforeAll(() => {
+    sharedNoisePool(2).setMinParallel(0);
+  });
+
   it('Perturber.move gives the same bits on 1 and 2 threads as tfjs variables, cached or not', async () => {
     const sigma = [0.5, 2, 0, 1];
     const terms = [{ seed: 21, coef: 1e-2 }, { seed: 22, coef: -3e-3 }];
@@ -87,6 +92,7 @@ describe('threads: blocks in JS memory moved by NoisePool', () => {
       expect(sameBits(want, start)).toBe(false);
     }
     expect(sharedNoisePool(2).threads).toBe(2);
+    expect(sharedNoisePool(2).started).toBe(true);
   });
 
   for (const config of configs) {
