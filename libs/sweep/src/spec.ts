@@ -58,7 +58,7 @@ export const sweepSpecSchema = z.strictObject({
   options: finetuneOptionsSchema.default({}),
   /** options of the runs of one task (over `options`) */
   taskOptions: z.record(name, finetuneOptionsSchema).default({}),
-  /** threads each run uses (`finetune --threads N`; absent: no flag, one thread); the local pool runs cores / threads at once */
+  /** threads each run uses (`finetune --threads N`; absent: 1); the local pool runs cores / threads at once */
   threads: posInt.max(256).optional(),
   compare: z
     .strictObject({
@@ -241,7 +241,8 @@ export function finetuneArgs(run: Run, dir: string, policyArg?: string): string[
   opt('--forward-passes', c.forwardPasses);
   for (const [k, flag] of Object.entries(OPTION_FLAGS)) opt(flag, c.options[k as keyof FinetuneOptions]);
   if (c.engine !== undefined) a.push('--engine', c.engine);
-  opt('--threads', run.threads);
+  // absent: one thread per run; finetune's own default (every core) would oversubscribe a pool of parallel runs
+  opt('--threads', run.threads ?? 1);
   a.push('--out', dir, '--json');
   return a;
 }
