@@ -109,8 +109,9 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
 }
 
 /**
- * The config layers of a new run, later wins: the preset (--config; with no settings at all — --out
- * and --backend aside — the demo, configs/runs/demo.json), $ZOTUNE_BACKEND, the flags.
+ * The config layers of a new run, later wins: the preset (--config; with no settings at all — --out,
+ * --backend, --engine and --threads aside — the demo, configs/runs/demo.json), $ZOTUNE_BACKEND,
+ * $ZOTUNE_ENGINE, the flags.
  */
 export function configLayers(f: FinetuneFlags, given: (key: string) => boolean): { layers: FinetuneInput[]; demo: boolean } {
   const demo = Object.keys(FLAG).filter((k) => given(k) && k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
