@@ -78,7 +78,7 @@ export const finetuneInputSchema = z.strictObject({
   /** forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs */
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads: ORT intra-op threads (and the noise workers'); default the machine's cores */
-  threads: posInt.max(1024).optional(),
+  threads: posInt.max(256).optional(),
   /** --policy oracle-*: re-measure the gradients every N steps */
   oracleEvery: posInt.optional(),
 });
@@ -135,7 +135,7 @@ export const finetuneConfigSchema = z.strictObject({
   /** forward engine preference (absent in runs made before engines existed: auto) */
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads (absent: the machine's cores) */
-  threads: posInt.max(1024).optional(),
+  threads: posInt.max(256).optional(),
   /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
   oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
 });

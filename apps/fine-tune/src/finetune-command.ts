@@ -97,7 +97,7 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   if (given('saveFinal')) layer.saveFinal = true;
   if (given('backend')) layer.backend = f.backend;
   if (given('engine')) layer.engine = f.engine as FinetuneInput['engine'];
-  int('threads', 1, 1024);
+  int('threads', 1, 256);
   const flagsSource = 'flags';
   try {
     return parseInput(layer, flagsSource);

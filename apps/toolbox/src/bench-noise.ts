@@ -4,9 +4,9 @@
 // and on --threads threads, timed in alternation in the same run so that their ratio holds on a busy machine.
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
-import { writeJsonAtomic } from '@zotune/io';
 import { STORIES15M_CONFIG, STORIES260K_CONFIG, tensorSpecs } from '@zotune/models';
-import { UserError, action, emit, parseNumber } from '@zotune/report';
+import { UserError, parseNumber } from '@zotune/report';
+import { backendFlag, benchOutput } from './flags';
 import {
   NoisePool, applyNoise, defaultThreads, initBackend, normalFill, normalFillRef, noiseImplementation, parseBackend, sharedFloat32Array,
   useNoiseImplementation, type ArrayNoiseUpdate,
@@ -245,33 +245,24 @@ function text(r: BenchNoiseResult): string {
 
 /** Add `noise` to an existing `zotune bench` command. */
 export function registerBenchNoise(bench: Command): void {
-  bench
+  const cmd = bench
     .command('noise')
     .description('samples per second of the counter-based Gaussian noise, against the scalar reference and tf.randomNormal, and the cost of applyNoise')
     .option('--n <N>', 'samples per timed call (and elements of the applyNoise variable)', '1048576')
     .option('--repeat <R>', 'timed calls per measurement; the best is reported', '10')
     .option('--threads <N>', 'threads of the perturb pass, timed against 1 thread (default: the cores)')
     .option('--shape <name>', 'model shape of the perturb pass: stories15M or stories260K', 'stories15M')
-    .option('--rounds <R>', 'timed rounds of the perturb pass (the best is reported)', '5')
-    .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: BenchNoiseFlags) => {
-        const n = parseNumber('--n', flags.n, { int: true, min: 1, max: 2 ** 28 });
-        const repeat = parseNumber('--repeat', flags.repeat, { int: true, min: 1, max: 1000 });
-        const threads = flags.threads === undefined ? defaultThreads() : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
-        const rounds = parseNumber('--rounds', flags.rounds, { int: true, min: 1, max: 1000 });
-        if (!(flags.shape in SHAPES)) throw new UserError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${flags.shape}`, 2);
-        let pref;
-        try {
-          pref = parseBackend(flags.backend ?? process.env.ZOTUNE_BACKEND, flags.backend !== undefined ? '--backend' : 'ZOTUNE_BACKEND');
-        } catch (e) {
-          throw new UserError((e as Error).message, 2);
-        }
-        const result = await benchNoise(n, repeat, pref, { shape: flags.shape as Shape, threads, rounds });
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        emit(result, !!flags.json, text(result));
-      }),
-    );
+    .option('--rounds <R>', 'timed rounds of the perturb pass (the best is reported)', '5');
+  benchOutput(
+    cmd,
+    (flags: BenchNoiseFlags) => {
+      const n = parseNumber('--n', flags.n, { int: true, min: 1, max: 2 ** 28 });
+      const repeat = parseNumber('--repeat', flags.repeat, { int: true, min: 1, max: 1000 });
+      const threads = flags.threads === undefined ? defaultThreads() : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
+      const rounds = parseNumber('--rounds', flags.rounds, { int: true, min: 1, max: 1000 });
+      if (!(flags.shape in SHAPES)) throw new UserError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${flags.shape}`, 2);
+      return benchNoise(n, repeat, backendFlag(flags.backend), { shape: flags.shape as Shape, threads, rounds });
+    },
+    text,
+  );
 }

@@ -40,7 +40,8 @@ export function enginePreference(flag: string | undefined): EngineName {
 export function parseThreads(value: string | number | undefined, source = '--threads'): number {
   if (value === undefined) return availableParallelism();
   const n = typeof value === 'number' ? value : Number(value);
-  if (!(Number.isInteger(n) && n >= 1 && n <= 1024)) throw new Error(`${source}: expected an integer >= 1, got "${value}"`);
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`${source}: expected an integer >= 1, got "${value}"`);
+  if (n > 256) throw new Error(`${source}: at most 256 (the noise pool's bound), got "${value}"`);
   return n;
 }
 
@@ -115,9 +116,4 @@ export async function openModel(ckpt: Checkpoint, choice: EngineChoice, opts: Om
   if (choice.name === 'tfjs') return createLlama(ckpt);
   const { createOrtLlama } = await import('./model');
   return createOrtLlama(ckpt, { ...opts, threads: choice.threads });
-}
-
-/** Dispose a model of either engine. */
-export async function closeModel(model: AnyModel): Promise<void> {
-  await model.dispose();
 }

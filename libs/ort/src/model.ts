@@ -43,8 +43,6 @@ export function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * n));
 }
 
-export const ortVersion = (): string => ort.env.versions?.node ?? 'unknown';
-
 export class OrtLlama implements HostModel {
   readonly family = 'llama' as const;
   readonly engine = 'ort' as const;

@@ -4,8 +4,9 @@
 // stays that of inference. Every perturbation, restore and update of a run, live or replayed, goes
 // through Perturber.move: the same float32 operations in the same order, which is what makes replay
 // bit-identical. A block whose weights live in JS memory (Block.data, engine ort) is updated in place
-// with the same arithmetic by NoisePool (@zotune/tensor), split across `threads` worker threads: any
-// split gives the bits of one thread, so the thread count never changes a run or its replay.
+// with the same arithmetic by NoisePool (@zotune/tensor), which splits passes of at least 2^20 elements
+// across `threads` worker threads: any split gives the bits of one thread, so the thread count never
+// changes a run or its replay.
 import type { Block } from '@zotune/models';
 import {
   applyNoiseMany, applySum, applySumArray, checkThreads, normalFill, sharedNoisePool,

@@ -94,7 +94,7 @@ export class LlamaModel implements Model {
   /** Logits [rows.length, V] at the given flat positions (row * length + t) only. */
   logitsAt(batch: PlainBatch, rows: Int32Array): tf.Tensor2D {
     this.checkBatch(batch);
-    this.checkIndex(rows, batch.batch * batch.length, 'rows');
+    checkIndex(rows, batch.batch * batch.length, 'rows');
     return tf.tidy(() => {
       const h = this.hidden(batch, rows); // [n, dim]
       return this.classify(this.rmsNorm(h, this.finalNorm));
@@ -105,8 +105,8 @@ export class LlamaModel implements Model {
     this.checkBatch(batch);
     const n = batch.predIndex.length;
     if (batch.targetIds.length !== n) throw new Error(`tokenLogProbs: ${n} predIndex entries but ${batch.targetIds.length} targetIds`);
-    this.checkIndex(batch.predIndex, batch.batch * batch.length, 'predIndex');
-    this.checkIndex(batch.targetIds, this.config.vocabSize, 'targetIds');
+    checkIndex(batch.predIndex, batch.batch * batch.length, 'predIndex');
+    checkIndex(batch.targetIds, this.config.vocabSize, 'targetIds');
     const V = this.config.vocabSize;
     return tf.tidy(() => {
       const h = this.hidden(batch, batch.predIndex); // [n, dim]
@@ -120,7 +120,7 @@ export class LlamaModel implements Model {
   scoreCandidates(batch: PackedBatch): tf.Tensor2D {
     const groups = batch.batch * batch.numCandidates;
     if (batch.groupSize.length !== groups) throw new Error(`scoreCandidates: groupSize has ${batch.groupSize.length} entries, expected ${groups}`);
-    this.checkIndex(batch.targetGroup, groups, 'targetGroup');
+    checkIndex(batch.targetGroup, groups, 'targetGroup');
     return tf.tidy(() => {
       const lp = this.tokenLogProbs(batch); // [n]
       const sums = tf.unsortedSegmentSum(lp, tf.tensor1d(batch.targetGroup, 'int32'), groups); // [B·K]
@@ -299,10 +299,6 @@ export class LlamaModel implements Model {
   private checkBatch(b: PlainBatch): void {
     if (this.disposed) throw new Error('LlamaModel: used after dispose()');
     checkPlainBatch(b, this.config);
-  }
-
-  private checkIndex(a: Int32Array, bound: number, what: string): void {
-    checkIndex(a, bound, what);
   }
 }
 
