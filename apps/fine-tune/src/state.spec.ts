@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { MetricsLog } from '@zotune/report';
 import type { StepRecord } from '@zotune/zo';
-import { bestOf, finalTrainLoss, restoreState, stepLoss } from './state';
+import { bestOf, devLosses, finalTrainLoss, restoreState, stepLoss } from './state';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-state-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -49,5 +49,11 @@ describe('run state', () => {
     expect(lines.filter((r) => r.event === 'step').map((r) => [r.step, r.forwardPasses])).toEqual([[1, 2], [2, 4], [3, 6]]);
     expect(lines.at(-1)!.loss).toBeCloseTo(stepLoss(recs[2]), 12);
     expect(finalTrainLoss(lines, 2)).toBeCloseTo((1 + stepLoss(recs[2])) / 2, 12);
+  });
+
+  test('dev losses: the base model\'s (step 0) and the last evaluation\'s; NaN where a record lacks one', () => {
+    const ev = (step: number, devLoss?: number) => ({ event: 'eval' as const, step, forwardPasses: 2 * step, devAcc: 0.5, ...(devLoss === undefined ? {} : { devLoss }) });
+    expect(devLosses([ev(0, 0.7), { event: 'step', step: 1, forwardPasses: 2, loss: 3 }, ev(5, 0.6), ev(10, 0.65)])).toEqual({ zeroShotDevLoss: 0.7, finalDevLoss: 0.65 });
+    expect(devLosses([ev(0), ev(5)])).toEqual({ zeroShotDevLoss: NaN, finalDevLoss: NaN });
   });
 });

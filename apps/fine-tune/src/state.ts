@@ -90,6 +90,13 @@ export function finalTrainLoss(records: readonly MetricRecord[], window = 50): n
   return tail.length ? tail.reduce((a, b) => a + b, 0) / tail.length : NaN;
 }
 
+/** Dev loss of the base model (the eval at step 0) and at the last evaluation; NaN where a record lacks it. */
+export function devLosses(records: readonly MetricRecord[]): { zeroShotDevLoss: number; finalDevLoss: number } {
+  const evals = records.filter((r) => r.event === 'eval');
+  const loss = (r: MetricRecord | undefined) => (typeof r?.devLoss === 'number' ? r.devLoss : NaN);
+  return { zeroShotDevLoss: loss(evals.find((r) => r.step === 0)), finalDevLoss: loss(evals.at(-1)) };
+}
+
 /** Mean step time of the step lines that measured one. */
 export function secondsPerStep(records: readonly MetricRecord[]): number {
   const t = records.filter((r) => r.event === 'step' && typeof r.stepSeconds === 'number').map((r) => r.stepSeconds as number);

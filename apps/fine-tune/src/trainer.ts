@@ -15,7 +15,7 @@ import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
-import { bestOf, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
+import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
 import { modelFromWeights, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 /** summary.json of a fine-tune run (the RunSummary fields of @zotune/report and more). */
@@ -38,6 +38,9 @@ export interface FinetuneSummary {
   zeroShotDevAcc: number;
   /** mean of the last 50 step losses */
   finalTrainLoss: number;
+  /** dev loss (candidate cross-entropy, nats) of the base model and at the last evaluation (NaN: not measured, e.g. a run from before it was) */
+  zeroShotDevLoss: number;
+  finalDevLoss: number;
   /** mean wall time of a training step (evaluation excluded) */
   secondsPerStep: number;
   /** peak resident set size of the process (the last session of a resumed run) */
@@ -241,7 +244,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         state.best = { devAcc: r.accuracy, step };
       }
       if (step === 0) state.zeroShotDevAcc = r.accuracy;
-      runDir!.metrics.append({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, n: r.n, best: isBest, seconds: seconds() });
+      runDir!.metrics.append({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
       state.evaluated.add(step);
       progress.update({ step, devAcc: r.accuracy });
     };
@@ -301,6 +304,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       zeroShotTestAcc: state.zeroShotTestAcc,
       zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
       finalTrainLoss: finalTrainLoss(metrics),
+      ...devLosses(metrics),
       secondsPerStep: secondsPerStep(metrics),
       peakRssMiB: peakRssMiB(),
       policy: config.policy,

@@ -22,6 +22,8 @@ export interface MetricRecord {
   loss?: number | null;
   /** dev accuracy in [0, 1] (event 'eval') */
   devAcc?: number | null;
+  /** dev loss, the candidate cross-entropy in nats (event 'eval') */
+  devLoss?: number | null;
   /** test accuracy in [0, 1] (event 'test') */
   testAcc?: number | null;
   /** seconds since the run started */

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { axisFraction, escapeXml as esc, htmlPage, lineChart, linearAxis, parseMetrics, PALETTE, tickLabel, type MetricRecord, type Series } from '@zotune/report';
 import { canonicalJson, sweepSpecSchema, type RunConfig, type SweepSpec } from './spec';
+import { lrScans } from './robustness';
 import { meanSd, signTestP } from './stats';
 import { SweepDir, type RunResult } from './store';
 
@@ -68,6 +69,7 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : N
 const loss = (r: ReportRun) => num(r.result.summary.finalTrainLoss);
 const testAcc = (r: ReportRun) => num(r.result.summary.testAcc);
 const devAcc = (r: ReportRun) => num(r.result.summary.bestDevAcc);
+const devLoss = (r: ReportRun) => num(r.result.summary.finalDevLoss);
 
 /** The axes that decide a setting besides the task (a run's lr is the one it ran with). */
 function settingOf(c: RunConfig, summary: Record<string, unknown>) {
@@ -189,6 +191,15 @@ export function reportTables(data: SweepData): Table[] {
       rows: rows.map((row) => [row.label, ...methods.map((m) => fmt(cell(row.runs, m, devAcc), pct))]),
     },
   ];
+  if (data.runs.some((r) => Number.isFinite(devLoss(r))))
+    tables.push({
+      id: 'dev-loss',
+      title: 'Final dev loss (candidate cross-entropy on dev at the end of the run, nats; mean ± sd over seeds; lower is better)',
+      header: ['setting', ...methods],
+      numeric: [false, ...methods.map(() => true)],
+      rows: rows.map((row) => [row.label, ...methods.map((m) => fmt(cell(row.runs, m, devLoss), fmtLoss))]),
+    });
+  tables.push(...robustnessTables(data, methods));
   const seen = (row: Row, f: (s: Record<string, unknown>) => unknown) => [...new Set(row.runs.map((r) => String(f(r.result.summary) ?? '?')))].join(' / ');
   tables.push({
     id: 'settings',
@@ -253,6 +264,38 @@ export function reportTables(data: SweepData): Table[] {
     });
   }
   return tables;
+}
+
+/** Per lr scan (a task whose runs cover ≥ 3 lrs): the score per lr and method, and each method's robustness figures. */
+function robustnessTables(data: SweepData, methods: string[]): Table[] {
+  const lr = (x: number) => (Number.isFinite(x) && x > 0 ? x.toPrecision(3).replace(/\.?0+(e|$)/, '$1') : '–');
+  return lrScans(data.runs, methods).flatMap((scan, i): Table[] => {
+    const lrs = [...new Set(scan.methods.flatMap((m) => m.cells.map((c) => c.lr)))].sort((a, b) => a - b);
+    const at = (m: (typeof scan.methods)[number], x: number) => {
+      const c = m.cells.find((y) => y.lr === x);
+      if (!c) return '–';
+      return `${Number.isFinite(c.mean) ? fmtLoss(c.mean) : 'n/a'}${c.diverged ? ` (${c.diverged}/${c.seeds} diverged)` : ''}`;
+    };
+    return [
+      {
+        id: `lr-scan-${i}`,
+        title: `${scan.label}: final ${scan.score} per lr (mean over seeds; a run diverged when it ended above 1.1× where it started)`,
+        header: ['lr', ...scan.methods.map((m) => m.method)],
+        numeric: [true, ...scan.methods.map(() => true)],
+        rows: lrs.map((x) => [lr(x), ...scan.methods.map((m) => at(m, x))]),
+      },
+      {
+        id: `lr-robustness-${i}`,
+        title: `${scan.label}: robustness to the lr (tuned lr = lowest mean final ${scan.score}; stable range = largest lr with no diverged seed at it or below)`,
+        header: ['method', 'tuned lr', `${scan.score} at tuned`, 'stable up to', 'at 3.16× tuned', 'at 10× tuned', `lowest at (of ${scan.commonLrs} lrs)`],
+        numeric: [false, true, true, true, true, true, true],
+        rows: scan.methods.map((m) => [
+          m.method, lr(m.tunedLr), Number.isFinite(m.tunedScore) ? fmtLoss(m.tunedScore) : '–', lr(m.stableLr),
+          ...m.above.map((v) => (v === undefined ? '–' : Number.isFinite(v) ? fmtLoss(v) : 'n/a')), String(scan.lowest[m.method] ?? 0),
+        ]),
+      },
+    ];
+  });
 }
 
 function pairRow(label: string, c: PairCount): string[] {

@@ -23,11 +23,13 @@ describe('evaluate', () => {
     const before = tf.memory().numTensors;
     const r = await evaluate(model, col, examples, { batchSize: 5, maxTokens: 2000 });
     expect(tf.memory().numTensors).toBe(before);
-    const alone = examples.map((e) => {
-      const s = tf.tidy(() => model.scoreCandidates(col.batch([e]).packed)).arraySync() as number[][];
-      return s[0].indexOf(Math.max(...s[0]));
-    });
+    const scores = examples.map((e) => (tf.tidy(() => model.scoreCandidates(col.batch([e]).packed)).arraySync() as number[][])[0]);
+    const alone = scores.map((s) => s.indexOf(Math.max(...s)));
     expect(r.predictions).toEqual(alone);
+    // the dev loss: −log softmax(scores)[gold], averaged, in float64 from the one-at-a-time scores
+    const ce = scores.map((s, i) => Math.log(s.reduce((a, x) => a + Math.exp(x), 0)) - s[examples[i].gold]);
+    expect(r.loss).toBeCloseTo(ce.reduce((a, b) => a + b, 0) / 24, 5);
+    expect(r.loss).toBeGreaterThan(0);
     expect(new Set(alone).size).toBeGreaterThan(1);
     expect(r.n).toBe(24);
     const correct = examples.filter((e, i) => e.gold === alone[i]).length;
