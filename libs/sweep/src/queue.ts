@@ -273,10 +273,14 @@ export interface QueueState {
   attempts?: number;
 }
 
-/** One pass: store every completed run not yet in DIR; the states of the others. */
-export async function collectOnce(runs: readonly Run[], dir: SweepDir, queue: Queue): Promise<{ stored: RunResult[]; states: QueueState[] }> {
+/**
+ * One pass: store every completed run not yet in DIR; the states of the others; and the seconds the
+ * workers spent on the stored runs' jobs beyond their finetune processes (coordination overhead).
+ */
+export async function collectOnce(runs: readonly Run[], dir: SweepDir, queue: Queue): Promise<{ stored: RunResult[]; states: QueueState[]; overheadSeconds: number }> {
   const stored: RunResult[] = [];
   const states: QueueState[] = [];
+  let overheadSeconds = 0;
   for (const run of runs) {
     if (dir.isDone(run.key)) {
       states.push({ key: run.key, state: 'done' });
@@ -286,7 +290,9 @@ export async function collectOnce(runs: readonly Run[], dir: SweepDir, queue: Qu
     if (state === 'completed') {
       const job = await queue.getJob(run.key);
       if (job?.returnvalue) {
-        stored.push(storeReturn(dir, run.key, run.config, job.returnvalue as JobReturn));
+        const rv = job.returnvalue as JobReturn;
+        stored.push(storeReturn(dir, run.key, run.config, rv));
+        overheadSeconds += Math.max(0, rv.jobSeconds - rv.childSeconds);
         states.push({ key: run.key, state: 'done' });
         continue;
       }
@@ -305,27 +311,21 @@ export async function collectOnce(runs: readonly Run[], dir: SweepDir, queue: Qu
     }
     states.push({ key: run.key, state: state === 'unknown' ? 'not submitted' : state });
   }
-  return { stored, states };
+  return { stored, states, overheadSeconds };
 }
 
 /** Submit the runs and wait until each is stored in DIR or has failed for good. */
 export async function runRemote(runs: readonly Run[], dir: SweepDir, o: RemoteOptions): Promise<RemoteOutcome> {
-  const connection = connect(o.url);
-  const queue = new Queue(o.queueName ?? DEFAULT_QUEUE_NAME, { connection });
   const progress = o.progress ?? new SweepProgress('sweep');
   const skipped = runs.filter((r) => dir.isDone(r.key)).length;
   let childSeconds = 0;
   let workerOverheadSeconds = 0;
-  try {
+  return withQueue(o.url, o.queueName, async (queue) => {
     await submitRuns(runs, dir, queue);
     for (;;) {
-      const { stored, states } = await collectOnce(runs, dir, queue);
-      for (const s of stored) {
-        childSeconds += s.childSeconds;
-        const job = await queue.getJob(s.key);
-        const rv = job?.returnvalue as JobReturn | undefined;
-        if (rv) workerOverheadSeconds += Math.max(0, rv.jobSeconds - rv.childSeconds);
-      }
+      const { stored, states, overheadSeconds } = await collectOnce(runs, dir, queue);
+      childSeconds += stored.reduce((a, s) => a + s.childSeconds, 0);
+      workerOverheadSeconds += overheadSeconds;
       const count = (st: string) => states.filter((s) => s.state === st).length;
       const counts: SweepCounts = {
         total: runs.length, skipped, done: count('done'), running: count('active'), failed: count('failed'),
@@ -339,13 +339,10 @@ export async function runRemote(runs: readonly Run[], dir: SweepDir, o: RemoteOp
       progress.update(counts);
       await new Promise((r) => setTimeout(r, (o.pollSeconds ?? 1) * 1000));
     }
-  } finally {
-    await queue.close();
-    await connection.quit().catch(() => undefined);
-  }
+  });
 }
 
-/** The queue's view of the runs (for `sweep status` and `sweep collect`). */
+/** Open the queue at URL, run fn with it, and close it and its connection whatever happens. */
 export async function withQueue<T>(url: string, queueName: string | undefined, fn: (q: Queue) => Promise<T>): Promise<T> {
   const connection = connect(url);
   const queue = new Queue(queueName ?? DEFAULT_QUEUE_NAME, { connection });
