@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSweeps, reportTables, sweepReport } from './report';
-import { expandRuns, parseSpec } from './spec';
-import { SweepDir } from './store';
+import { writeSweep } from './results.testkit';
+import { parseSpec } from './spec';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-sweep-report-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,19 +28,10 @@ const OUTCOME: Record<string, [number, number][]> = {
 };
 
 function sweepDir(): string {
-  const dir = new SweepDir(join(work, 'sweep'));
-  const runs = expandRuns(spec);
-  dir.writeSpec(spec);
-  dir.writePlan(runs);
-  for (const r of runs) {
+  return writeSweep(join(work, 'sweep'), spec, (r) => {
     const o = OUTCOME[`${r.config.task}|${r.config.method}`]?.[r.config.seed];
-    if (!o) continue; // not finished
-    dir.writeResult({
-      key: r.key, config: r.config, childSeconds: 1, worker: 'test', finishedAt: '',
-      summary: { finalTrainLoss: o[0], testAcc: o[1], bestDevAcc: 0.5, zeroShotTestAcc: 0.25, lr: 1e-4, eps: 1e-3, batch: 16, devN: 100, testN: 56, forwardPasses: 1000 },
-    });
-  }
-  return dir.root;
+    return o && { finalTrainLoss: o[0], testAcc: o[1], bestDevAcc: 0.5, zeroShotTestAcc: 0.25, lr: 1e-4, eps: 1e-3, batch: 16, devN: 100, testN: 56, forwardPasses: 1000 };
+  });
 }
 
 describe('sweep report', () => {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSweeps, reportTables } from './report';
 import { lrScans } from './robustness';
-import { expandRuns, parseSpec } from './spec';
-import { SweepDir } from './store';
+import { writeSweep } from './results.testkit';
+import { parseSpec } from './spec';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-sweep-robust-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,18 +28,10 @@ const DEV: Record<string, number[][]> = {
 };
 
 function sweepDir(): string {
-  const dir = new SweepDir(join(work, 'sweep'));
-  const runs = expandRuns(spec);
-  dir.writeSpec(spec);
-  dir.writePlan(runs);
-  for (const r of runs) {
+  return writeSweep(join(work, 'sweep'), spec, (r) => {
     const d = DEV[r.config.method][LRS.indexOf(r.config.lr!)][r.config.seed];
-    dir.writeResult({
-      key: r.key, config: r.config, childSeconds: 1, worker: 'test', finishedAt: '',
-      summary: { finalTrainLoss: d, finalDevLoss: d, zeroShotDevLoss: 0.6, testAcc: 0.5, bestDevAcc: 0.5, lr: r.config.lr, forwardPasses: 1000 },
-    });
-  }
-  return dir.root;
+    return { finalTrainLoss: d, finalDevLoss: d, zeroShotDevLoss: 0.6, testAcc: 0.5, bestDevAcc: 0.5, lr: r.config.lr, forwardPasses: 1000 };
+  });
 }
 
 describe('lr robustness', () => {
