@@ -106,6 +106,27 @@ describe('zotune meta-train', () => {
     expect(readMetrics(join(out, 'metrics.jsonl')).map((s) => s.step)).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
   });
 
+  test.each(['qwen2', 'opt', 'gpt2'])('meta-trains on the %s fixture, and the policy it publishes drives a guided finetune of that model', (family) => {
+    const dir = join(REPO_ROOT, 'tests/fixtures/families', family);
+    const out = join(work, `family-${family}`);
+    const r = json(zotune('meta-train', '--model', dir, '--tasks', 'sst2', '--batch', '4', '--train-examples', '8', '--epochs', '1', '--seed', '7', '--out', out, '--json'));
+    expect(r).toMatchObject({ steps: 2, model: family });
+    const artifact = decodePolicyArtifact(readFileSync(r.artifact), r.artifact);
+    expect(artifact.fingerprint.family).toBe(family);
+    const resolved = resolveModel(dir, DATA);
+    const model = createLlama(resolved.checkpoint);
+    try {
+      expect(artifact.fingerprint.blocks.map((b) => b.kind)).toEqual(model.blocks.map((b) => b.kind));
+      const init = initPertNN(model.blocks.map((b) => b.name), { seed: new MetaPlan(parseMetaConfig(artifact.training.config), [1]).policySeed });
+      expect(artifact.weights.w2).not.toEqual(init.weights.w2);
+    } finally {
+      model.dispose();
+    }
+    const ft = json(zotune('finetune', '--model', dir, '--task', 'sst2', '--estimator', 'guided', '--steps', '3', '--eval-every', '3', '--eval-n', '8', '--test-n', '8',
+      '--policy', r.artifact, '--out', join(out, 'ft'), '--json'));
+    expect(ft).toMatchObject({ steps: 3, model: family, policyDigest: r.digest });
+  });
+
   test('bad input gives a one-line error and a non-zero exit', () => {
     const unknown = zotune('meta-train', '--tasks', 'sst2,nope', '--out', join(work, 'c'), '--json');
     expect(unknown.code).not.toBe(0);

@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '@zotune/io';
 import {
+  archOf,
   createLlama,
+  FAMILY_15M_CONFIGS,
   packBatch,
   packSequences,
   randomCheckpoint,
@@ -22,7 +24,14 @@ import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend,
 import { UserError, action, emit, parseNumber } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
-const SHAPES: Record<string, LlamaConfig> = { stories15M: STORIES15M_CONFIG, stories260K: STORIES260K_CONFIG };
+const SHAPES: Record<string, LlamaConfig> = {
+  stories15M: STORIES15M_CONFIG,
+  stories260K: STORIES260K_CONFIG,
+  // the stories15M dimensions in the other families' architectures (biases, LayerNorm, learned positions, 2-matrix FFN)
+  'qwen2-15M': FAMILY_15M_CONFIGS.qwen2,
+  'opt-15M': FAMILY_15M_CONFIGS.opt,
+  'gpt2-15M': FAMILY_15M_CONFIGS.gpt2,
+};
 
 interface Flags {
   model?: string;
@@ -94,10 +103,11 @@ async function time(repeat: number, fn: () => void | Promise<unknown>, before?: 
   return { ms: ts[Math.floor(ts.length / 2)], bestMs: ts[0] };
 }
 
-/** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP. */
+/** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
 function layerFlops(c: LlamaConfig): { qkv: number; rest: number } {
   const hd = c.dim / c.nHeads;
-  return { qkv: 2 * c.dim * (c.nHeads + 2 * c.nKvHeads) * hd, rest: 2 * (c.nHeads * hd * c.dim + 3 * c.dim * c.hiddenDim) };
+  const ffn = archOf(c).act === 'swiglu' ? 3 : 2;
+  return { qkv: 2 * c.dim * (c.nHeads + 2 * c.nKvHeads) * hd, rest: 2 * (c.nHeads * hd * c.dim + ffn * c.dim * c.hiddenDim) };
 }
 
 /** Matmul FLOPs per token of all decoder layers. */
@@ -251,7 +261,7 @@ export async function benchForward(opts: {
       parameters,
       backend: backend.name,
       engine: engineReport(engine),
-      fusedKernels: engine.name === 'tfjs' && (opts.kernels ?? true) && wasmKernelsAvailable(),
+      fusedKernels: engine.name === 'tfjs' && (opts.kernels ?? true) && wasmKernelsAvailable() && archOf(c).norm === 'rms', // the LayerNorm families run tfjs ops
       batch: B,
       seq: T,
       tokens: N,

@@ -13,7 +13,7 @@ export const FingerprintBlockSchema = z.object({
   /** the block's shape as the model holds it */
   shape: z.array(z.number().int().nonnegative()),
   /** embedding | matrix | norm | bias (the rescale treats embeddings specially) */
-  kind: z.enum(['embedding', 'matrix', 'norm', 'bias']),
+  kind: z.enum(['embedding', 'position', 'matrix', 'norm', 'bias']),
 });
 export type FingerprintBlock = z.infer<typeof FingerprintBlockSchema>;
 

@@ -78,7 +78,7 @@ export const trajectoryBlockSchema = z.object({
   /** block shape as stored */
   shape: z.array(z.number().int().min(0)),
   /** embedding | matrix | norm | bias (weight decay depends on it) */
-  kind: z.enum(['embedding', 'matrix', 'norm', 'bias']),
+  kind: z.enum(['embedding', 'position', 'matrix', 'norm', 'bias']),
 });
 
 export const trajectoryHeaderSchema = z.object({

@@ -4,3 +4,4 @@ export * from './block';
 export * from './checkpoint';
 export * from './io';
 export * from './llama';
+export * from './families';

@@ -2,8 +2,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { PackedBatch } from './batch';
 
-/** embedding: token table; matrix: 2-D weight; norm: RMSNorm/LayerNorm weight; bias: additive vector. */
-export type BlockKind = 'embedding' | 'matrix' | 'norm' | 'bias';
+/**
+ * embedding: token table [vocab, hidden]; position: learned position table [positions, hidden] (OPT,
+ * GPT-2); matrix: 2-D weight; norm: RMSNorm/LayerNorm weight; bias: additive vector (linear or LayerNorm).
+ */
+export type BlockKind = 'embedding' | 'position' | 'matrix' | 'norm' | 'bias';
+
+/** The model families zotune loads (Hugging Face architectures in libs/models/src/families/arch.ts). */
+export type Family = 'llama' | 'qwen2' | 'opt' | 'gpt2';
 
 /** One trainable parameter tensor. Blocks come in a stable order; `index` is the noise block id j. */
 export interface Block {
@@ -26,7 +32,13 @@ export interface Block {
   data?: Float32Array;
 }
 
+/**
+ * A decoder's config. The fields are LLaMA's names for what every family has (hidden size, FFN size,
+ * layers, heads, ...); `family` says which architecture they describe (absent: llama).
+ */
 export interface LlamaConfig {
+  /** absent means llama (llama2.c files, older callers) */
+  family?: Family;
   dim: number;
   hiddenDim: number;
   nLayers: number;
@@ -40,10 +52,15 @@ export interface LlamaConfig {
   ropeTheta: number;
   /** classifier shares the token embedding */
   tiedEmbeddings: boolean;
+  /** OPT's do_layer_norm_before: LayerNorm before each sublayer (true) or after each residual (false) */
+  preNorm?: boolean;
 }
 
+/** Any family's config (the same fields; see LlamaConfig). */
+export type ModelConfig = LlamaConfig;
+
 export interface Model {
-  family: 'llama';
+  family: Family;
   config: LlamaConfig;
   blocks: Block[];
   /** full logits [B, T, V] for a plain causal batch (generation, NLL); costly: prefer tokenLogProbs */
@@ -61,7 +78,7 @@ export interface Model {
  * needs gradients (Adam, meta-training) needs a Model instead.
  */
 export interface HostModel {
-  family: 'llama';
+  family: Family;
   engine: 'ort';
   config: LlamaConfig;
   blocks: Block[];

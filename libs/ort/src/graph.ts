@@ -18,17 +18,18 @@ import { headDim, layerPrefix, tensorSpecs, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD
 const { onnx } = onnxProto;
 type Attr = onnxProto.onnx.IAttributeProto;
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT32 = onnx.TensorProto.DataType.INT32;
+export const FLOAT = onnx.TensorProto.DataType.FLOAT;
+export const INT32 = onnx.TensorProto.DataType.INT32;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
-const ai = (name: string, i: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
-const ais = (name: string, ints: number[]): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
+export const ai = (name: string, i: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+export const af = (name: string, f: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
+export const ais = (name: string, ints: number[]): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints });
 
 /** What the graph returns: every logit at the selected rows, or the log-probability of each target. */
 export type GraphOutput = 'logits' | 'logprobs';
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: onnxProto.onnx.INodeProto[] = [];
   readonly inits: onnxProto.onnx.ITensorProto[] = [];
   readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];

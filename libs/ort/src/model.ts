@@ -1,4 +1,5 @@
-// The LLaMA family on ONNX Runtime (engine ort): the graph of graph.ts, the weights in one home — each
+// Every family on ONNX Runtime (engine ort): the graph of graph.ts (LLaMA, Qwen2) or arch-graph.ts (OPT,
+// GPT-2), the weights in one home — each
 // Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
 // inside ORT), so in-place perturbations by the ZO engine are what the next run computes with.
 //
@@ -11,6 +12,7 @@
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import {
+  archOf,
   attentionBias,
   checkIndex,
   checkpointFromBlocks,
@@ -21,11 +23,13 @@ import {
   type Block,
   type Checkpoint,
   type CheckpointFormat,
+  type Family,
   type HostModel,
   type LlamaConfig,
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
+import { buildArchGraph } from './arch-graph';
 import { countSession } from './engine';
 import { buildLlamaGraph, buildMatMulGraph, type GraphOutput } from './graph';
 
@@ -44,7 +48,7 @@ export function sharedFloats(n: number): Float32Array {
 }
 
 export class OrtLlama implements HostModel {
-  readonly family = 'llama' as const;
+  readonly family: Family;
   readonly engine = 'ort' as const;
   readonly config: LlamaConfig;
   readonly blocks: Block[];
@@ -53,8 +57,9 @@ export class OrtLlama implements HostModel {
   readonly threads: number;
   private readonly spin: boolean;
   private readonly hd: number;
-  private readonly cos: Float32Array; // [maxSeqLen, hd]
-  private readonly sin: Float32Array; // [maxSeqLen, hd] signed (-sin, +sin)
+  /** RoPE tables (rotary families), else undefined */
+  private readonly cos?: Float32Array; // [maxSeqLen, hd]
+  private readonly sin?: Float32Array; // [maxSeqLen, hd] signed (-sin, +sin)
   /** the weights as ORT tensors over the blocks' own arrays (or their staging copies), created once */
   private readonly weightFeeds: Record<string, ort.Tensor> = {};
   /** [block data, staging copy] per block when the blocks are shared, else empty */
@@ -75,10 +80,13 @@ export class OrtLlama implements HostModel {
       if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
       this.weightFeeds[b.name] = new ort.Tensor('float32', feed, b.shape);
     }
+    this.family = ckpt.family;
     this.hd = headDim(this.config);
-    const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
-    this.cos = cosHost;
-    this.sin = sinHost;
+    if (archOf(this.config).positions === 'rope') {
+      const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
+      this.cos = cosHost;
+      this.sin = sinHost;
+    }
   }
 
   /** Build the model and its scoring session (the checkpoint's arrays are copied; it can be dropped). */
@@ -134,6 +142,25 @@ export class OrtLlama implements HostModel {
 
   // ---- internals ----
 
+  /** RoPE: cos, sin [B, T, 1, hd] gathered by position; learned positions: pos [B, T], the table rows. */
+  private positionFeeds(batch: PlainBatch): Record<string, ort.Tensor> {
+    const { batch: B, length: T } = batch;
+    if (!this.cos || !this.sin) {
+      const offset = archOf(this.config).posOffset;
+      return { pos: new ort.Tensor('int32', Int32Array.from(batch.positions, (p) => p + offset), [B, T]) };
+    }
+    const hd = this.hd;
+    const N = B * T;
+    const cos = new Float32Array(N * hd);
+    const sin = new Float32Array(N * hd);
+    for (let i = 0; i < N; i++) {
+      const p = batch.positions[i] * hd;
+      cos.set(this.cos.subarray(p, p + hd), i * hd);
+      sin.set(this.sin.subarray(p, p + hd), i * hd);
+    }
+    return { cos: new ort.Tensor('float32', cos, [B, T, 1, hd]), sin: new ort.Tensor('float32', sin, [B, T, 1, hd]) };
+  }
+
   private check(batch: PlainBatch): void {
     if (this.disposed) throw new Error('OrtLlama: used after dispose()');
     checkPlainBatch(batch, this.config);
@@ -143,7 +170,8 @@ export class OrtLlama implements HostModel {
     let s = this.sessions.get(output);
     if (!s) {
       const has = new Set(this.blocks.map((b) => b.name));
-      const graph = buildLlamaGraph(this.config, output, (name) => has.has(name));
+      const arch = archOf(this.config, (name) => has.has(name));
+      const graph = arch.positions === 'rope' ? buildLlamaGraph(this.config, output, (name) => has.has(name)) : buildArchGraph(arch, this.config, output);
       s = ort.InferenceSession.create(graph, {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
@@ -164,26 +192,16 @@ export class OrtLlama implements HostModel {
     return s;
   }
 
-  /** One run: the batch's inputs (ids, RoPE rows, mask, selected rows, targets) plus every weight. */
+  /** One run: the batch's inputs (ids, RoPE rows or learned-position rows, mask, selected rows, targets) plus every weight. */
   private async run(output: GraphOutput, batch: PlainBatch, select: Int32Array, targets?: Int32Array): Promise<ort.InferenceSession.ReturnType> {
     for (const [from, to] of this.staging) to.set(from);
     const { batch: B, length: T } = batch;
-    const hd = this.hd;
-    const N = B * T;
-    const cos = new Float32Array(N * hd);
-    const sin = new Float32Array(N * hd);
-    for (let i = 0; i < N; i++) {
-      const p = batch.positions[i] * hd;
-      cos.set(this.cos.subarray(p, p + hd), i * hd);
-      sin.set(this.sin.subarray(p, p + hd), i * hd);
-    }
     const feeds: Record<string, ort.Tensor> = {
       ...this.weightFeeds,
       ids: new ort.Tensor('int32', batch.tokens, [B, T]),
-      cos: new ort.Tensor('float32', cos, [B, T, 1, hd]),
-      sin: new ort.Tensor('float32', sin, [B, T, 1, hd]),
       bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments), [B, 1, T, T]),
       select: new ort.Tensor('int32', select, [select.length]),
+      ...this.positionFeeds(batch),
     };
     if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
     return (await this.session(output)).run(feeds);

@@ -15,7 +15,8 @@
 // L±_{t−1} are the record's lossPlus / lossMinus (the mean over its two-point probes).
 //
 // Rescale: f_j = d_j / 1e6 for every block except the embedding table, whose f is
-// (distinct non-padding tokens of the batch) × hidden / 1e6: only those rows receive signal.
+// (distinct non-padding tokens of the batch) × hidden / 1e6: only those rows receive signal; a learned
+// position table (kind position: OPT, GPT-2) likewise counts the batch's distinct positions.
 // nf = sqrt(Σ f_j) / sqrt(Σ f_j σ_j²), so that Σ f_j (σ_j·nf)² = Σ f_j.
 import type { BlockStats, StepRecord } from '@zotune/zo';
 import { PAD_SEGMENT, type Block, type PackedBatch } from '@zotune/models';
@@ -76,15 +77,24 @@ export function distinctTokens(batch: Pick<PackedBatch, 'tokens' | 'segments'>):
  * Size factors f_j of the rescale. The embedding rule needs the step's batch; a model with an
  * embedding block and no batch is an error (the estimator passes it as ScaleContext.batch).
  */
-export function sizeFactors(blocks: readonly Pick<Block, 'name' | 'kind' | 'shape' | 'size'>[], batch?: Pick<PackedBatch, 'tokens' | 'segments'>): Float64Array {
+export function sizeFactors(blocks: readonly Pick<Block, 'name' | 'kind' | 'shape' | 'size'>[], batch?: Pick<PackedBatch, 'tokens' | 'segments' | 'positions'>): Float64Array {
   let tokens: number | undefined;
+  let positions: number | undefined;
   return Float64Array.from(blocks, (b) => {
-    if (b.kind !== 'embedding') return b.size / 1e6;
-    if (!batch) throw new Error(`policy: block ${b.name} is an embedding, and its size factor needs the step's batch (pass batch to the estimator's step)`);
-    if (b.shape.length !== 2) throw new Error(`policy: embedding block ${b.name} has shape [${b.shape.join(',')}], expected [vocab, hidden]`);
-    tokens ??= distinctTokens(batch);
-    return (tokens * b.shape[1]) / 1e6;
+    if (b.kind !== 'embedding' && b.kind !== 'position') return b.size / 1e6;
+    if (!batch) throw new Error(`policy: block ${b.name} is an ${b.kind} table, and its size factor needs the step's batch (pass batch to the estimator's step)`);
+    if (b.shape.length !== 2) throw new Error(`policy: ${b.kind} block ${b.name} has shape [${b.shape.join(',')}], expected [rows, hidden]`);
+    // only the rows the batch reads receive signal: its distinct tokens, or its distinct positions
+    const rows = b.kind === 'embedding' ? (tokens ??= distinctTokens(batch)) : (positions ??= distinctPositions(batch));
+    return (rows * b.shape[1]) / 1e6;
   });
+}
+
+/** Number of distinct positions in the batch's non-padding slots (the rows a learned position table gives). */
+export function distinctPositions(batch: Pick<PackedBatch, 'positions' | 'segments'>): number {
+  const seen = new Set<number>();
+  for (let i = 0; i < batch.positions.length; i++) if (batch.segments[i] !== PAD_SEGMENT) seen.add(batch.positions[i]);
+  return seen.size;
 }
 
 /** nf = sqrt(Σ f_j) / sqrt(Σ f_j σ_j²) (float64). */

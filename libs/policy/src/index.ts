@@ -16,7 +16,7 @@
 // (nf a constant), then policyToArtifact(await net.toPolicy(), { fingerprint, training }).
 export { DEFAULT_HIDDEN, POLICY_INPUTS, PertNN, initPertNN, type PertNNWeights } from './pertnn';
 export {
-  INITIAL_FEATURE_STATE, distinctTokens, featureStateFromRecord, nextFeatureState, normFactor, policyFeatures, sizeFactors,
+  INITIAL_FEATURE_STATE, distinctPositions, distinctTokens, featureStateFromRecord, nextFeatureState, normFactor, policyFeatures, sizeFactors,
   type FeatureState,
 } from './features';
 export { evaluatePolicy, policyScale, type PolicyEvaluation } from './scale';

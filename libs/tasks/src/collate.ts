@@ -80,12 +80,14 @@ export class Collator {
       return ids;
     });
     const longest = Math.max(...candidates.map((c) => c.length));
-    const room = this.maxSeqLen - longest - 1; // prompt tokens after BOS that fit
+    // a tokenizer without BOS (Qwen2's) starts the prompt with its first token
+    const bos = this.tokenizer.bos >= 0 ? [this.tokenizer.bos] : [];
+    const room = this.maxSeqLen - longest - bos.length; // prompt tokens after BOS that fit
     if (room < 1) throw new Error(`${ex.id}: a candidate of task ${this.task.name} has ${longest} tokens; the model's context is ${this.maxSeqLen}`);
     const body = this.tokenizer.encode(r.prompt);
     // MeZO truncates from the left: the question and the candidates' cue sit at the end
     const truncated = Math.max(0, body.length - room);
-    const enc: EncodedExample = { prompt: [this.tokenizer.bos, ...body.slice(truncated)], candidates, gold: r.gold, truncated };
+    const enc: EncodedExample = { prompt: [...bos, ...body.slice(truncated)], candidates, gold: r.gold, truncated };
     this.cache.set(ex, enc);
     return enc;
   }

@@ -1,6 +1,6 @@
 // The update of a ZO step, from its record alone: θ_j ← (1 − ηλ_j)·θ_j − η·σ_j·Σ_i u_i·z(s_i, j), with
 // u_i = mean over probes p of g_p·w_{p,i} (one probe: g·v; mezo with q queries: the n-SPSA mean).
-// λ_j = λ on embedding and matrix blocks, 0 on norm weights and biases (by kind, never by name).
+// λ_j = λ on embedding, position and matrix blocks, 0 on norm weights and biases (by kind, never by name).
 import type { StepRecord } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
 import { Perturber, type NoiseTerm } from './perturb';
@@ -14,7 +14,7 @@ export interface UpdateOptions {
 
 /** Whether weight decay applies to a block: never to norm weights or biases. */
 export function decays(block: Pick<Block, 'kind'>): boolean {
-  return block.kind === 'embedding' || block.kind === 'matrix';
+  return block.kind === 'embedding' || block.kind === 'position' || block.kind === 'matrix';
 }
 
 /** The gradient estimate as noise terms: Σ_i u_i·z(s_i) (before −η and σ_j). */

@@ -1,11 +1,13 @@
-// Hugging Face LlamaForCausalLM directories: config.json + model.safetensors (or sharded with
+// Hugging Face directories of every family (LlamaForCausalLM, Qwen2ForCausalLM, OPTForCausalLM,
+// GPT2LMHeadModel): config.json + model.safetensors (or sharded with
 // model.safetensors.index.json), read into and written from a Checkpoint.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tempPathFor, writeJsonAtomic } from '@zotune/io';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import { type HfConfigExtras, parseHfConfig, toHfConfig } from './hf-config';
-import { llamaTensorSpecs, validateCheckpoint } from './layout';
+import { archOf } from '../families/arch';
+import { validateCheckpoint } from './layout';
 import { readSafetensors, writeSafetensors } from './safetensors';
 
 function readJson(file: string): unknown {
@@ -41,14 +43,14 @@ export function isHfDir(dir: string): boolean {
   return existsSync(join(dir, 'config.json'));
 }
 
-/** Read a Hugging Face LLaMA directory (weights only; see resolveModel for the tokenizer). */
+/** Read a Hugging Face directory of any family (weights only; see resolveModel for the tokenizer). */
 export function readHfDir(dir: string): Checkpoint {
   const config = parseHfConfig(readJson(join(dir, 'config.json')), join(dir, 'config.json'));
-  const wanted = new Set(llamaTensorSpecs(config).map((s) => s.name));
+  const wanted = new Set(archOf(config).tensors.map((s) => s.name));
   const tensors = new Map<string, HostTensor>();
   const single = join(dir, 'model.safetensors');
   const index = join(dir, 'model.safetensors.index.json');
-  // extra tensors (rotary inv_freq buffers, an lm_head duplicated although tied) are not read
+  // extra tensors (rotary inv_freq buffers, GPT-2's attn.bias masks, an lm_head duplicated although tied) are not read
   if (existsSync(single)) {
     for (const [n, t] of readSafetensors(single, (n) => wanted.has(n)).tensors) tensors.set(n, t);
   } else if (existsSync(index)) {
@@ -61,7 +63,7 @@ export function readHfDir(dir: string): Checkpoint {
       for (const [n, t] of got) tensors.set(n, t);
     }
   } else throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json in this Hugging Face directory`);
-  const ckpt: Checkpoint = { family: 'llama', config, tensors, format: 'hf-safetensors', source: dir };
+  const ckpt: Checkpoint = { family: config.family ?? 'llama', config, tensors, format: 'hf-safetensors', source: dir };
   validateCheckpoint(ckpt);
   return ckpt;
 }
@@ -71,7 +73,7 @@ export interface WriteHfDirOptions extends HfConfigExtras {
   tokenizerPath?: string;
 }
 
-/** Write a checkpoint as a Hugging Face LlamaForCausalLM directory (config.json + model.safetensors). */
+/** Write a checkpoint as a Hugging Face directory of its family (config.json + model.safetensors). */
 export function writeHfDir(dir: string, ckpt: Checkpoint, opts: WriteHfDirOptions = {}): void {
   validateCheckpoint(ckpt);
   mkdirSync(dir, { recursive: true });

@@ -1,5 +1,5 @@
 export * from './rotary';
-export { llamaTensorSpecs, validateCheckpoint, configProblem, type TensorSpec as CheckpointTensorSpec } from './layout';
+export { validateCheckpoint, configProblem } from './layout';
 export * from './llama2c';
 export * from './safetensors';
 export * from './hf-config';

@@ -1,12 +1,7 @@
-// The tensors a LLaMA checkpoint holds, in Hugging Face naming and layout ([out, in]), and the
-// checks every reader and writer applies to a Checkpoint.
+// The checks every reader and writer applies to a Checkpoint (its tensors come from the family's Arch).
 import type { Checkpoint } from '../checkpoint';
+import { archOf } from '../families/arch';
 import type { LlamaConfig } from '../types';
-
-export interface TensorSpec {
-  name: string;
-  shape: number[];
-}
 
 export function headSize(c: LlamaConfig): number {
   return c.dim / c.nHeads;
@@ -20,36 +15,12 @@ export function configProblem(c: LlamaConfig): string | undefined {
     if (!Number.isInteger(v) || v <= 0 || v > 1 << 24) return `${k} is ${v} (expected a positive integer up to 2^24)`;
   }
   if (c.dim % c.nHeads !== 0) return `dim ${c.dim} is not a multiple of n_heads ${c.nHeads}`;
-  if ((c.dim / c.nHeads) % 2 !== 0) return `head size ${c.dim / c.nHeads} is odd (RoPE needs pairs)`;
+  const rope = c.family === undefined || c.family === 'llama' || c.family === 'qwen2';
+  if (rope && (c.dim / c.nHeads) % 2 !== 0) return `head size ${c.dim / c.nHeads} is odd (RoPE needs pairs)`;
   if (c.nHeads % c.nKvHeads !== 0) return `n_heads ${c.nHeads} is not a multiple of n_kv_heads ${c.nKvHeads}`;
   if (!(c.normEps > 0 && c.normEps < 1)) return `normEps is ${c.normEps} (expected in (0, 1))`;
   if (!(c.ropeTheta > 0)) return `ropeTheta is ${c.ropeTheta} (expected > 0)`;
   return undefined;
-}
-
-/** Every tensor of a LlamaForCausalLM with this config, in a stable order. */
-export function llamaTensorSpecs(c: LlamaConfig): TensorSpec[] {
-  const hs = headSize(c);
-  const q = c.nHeads * hs;
-  const kv = c.nKvHeads * hs;
-  const specs: TensorSpec[] = [{ name: 'model.embed_tokens.weight', shape: [c.vocabSize, c.dim] }];
-  for (let i = 0; i < c.nLayers; i++) {
-    const p = `model.layers.${i}`;
-    specs.push(
-      { name: `${p}.input_layernorm.weight`, shape: [c.dim] },
-      { name: `${p}.self_attn.q_proj.weight`, shape: [q, c.dim] },
-      { name: `${p}.self_attn.k_proj.weight`, shape: [kv, c.dim] },
-      { name: `${p}.self_attn.v_proj.weight`, shape: [kv, c.dim] },
-      { name: `${p}.self_attn.o_proj.weight`, shape: [c.dim, q] },
-      { name: `${p}.post_attention_layernorm.weight`, shape: [c.dim] },
-      { name: `${p}.mlp.gate_proj.weight`, shape: [c.hiddenDim, c.dim] },
-      { name: `${p}.mlp.up_proj.weight`, shape: [c.hiddenDim, c.dim] },
-      { name: `${p}.mlp.down_proj.weight`, shape: [c.dim, c.hiddenDim] },
-    );
-  }
-  specs.push({ name: 'model.norm.weight', shape: [c.dim] });
-  if (!c.tiedEmbeddings) specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, c.dim] });
-  return specs;
 }
 
 export function numel(shape: readonly number[]): number {
@@ -60,7 +31,8 @@ export function numel(shape: readonly number[]): number {
 export function validateCheckpoint(ckpt: Checkpoint): void {
   const problem = configProblem(ckpt.config);
   if (problem) throw new Error(`${ckpt.source}: bad model config: ${problem}`);
-  const specs = llamaTensorSpecs(ckpt.config);
+  // exactly the tensors of the family (LLaMA files with linear biases are refused, as their config is)
+  const specs = archOf(ckpt.config).tensors.map((t) => ({ name: t.name, shape: t.hfShape }));
   for (const { name, shape } of specs) {
     const t = ckpt.tensors.get(name);
     if (!t) throw new Error(`${ckpt.source}: tensor ${name} is missing`);

@@ -5,7 +5,7 @@ import { REPO_ROOT } from '@zotune/data';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointDigest } from './digest';
 import { readLlama2c, readLlama2cLegacy, readLlama2cV1 } from './llama2c';
-import { llamaTensorSpecs } from './layout';
+import { archOf } from '../families/arch';
 import { errorOf } from './testing.testkit';
 
 const DATA = process.env.ZOTUNE_DATA ?? resolve(REPO_ROOT, '../shared/data');
@@ -29,7 +29,7 @@ describe('llama2.c checkpoints', () => {
     expect(legacy.config).toEqual({
       dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, maxSeqLen: 512, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
     });
-    expect([...legacy.tensors.keys()].sort()).toEqual(llamaTensorSpecs(legacy.config).map((s) => s.name).sort());
+    expect([...legacy.tensors.keys()].sort()).toEqual(archOf(legacy.config).tensors.map((s) => s.name).sort());
     expect(legacy.tensors.has('lm_head.weight')).toBe(false);
     expect(legacy.tensors.get('model.layers.0.self_attn.k_proj.weight')!.shape).toEqual([32, 64]);
     expect(legacy.tensors.get('model.layers.4.mlp.down_proj.weight')!.shape).toEqual([64, 172]);

@@ -1,7 +1,7 @@
 // The LLaMA family: the tfjs model (fused wasm kernels forward and backward, tfjs ops elsewhere),
 // random checkpoints, generation and NLL.
 export { LlamaModel, createLlama, toCheckpoint, type LlamaOptions, type PlainBatch } from './model';
-export { randomCheckpoint, STORIES15M_CONFIG, STORIES260K_CONFIG } from './random';
+export { randomCheckpoint, FAMILY_15M_CONFIGS, STORIES15M_CONFIG, STORIES260K_CONFIG } from './random';
 export { tensorSpecs, validateLlamaConfig, headDim, type TensorSpec } from './names';
 export { attentionBias, MASKED } from './mask';
 export { ropeHost } from './rope';

@@ -1,15 +1,19 @@
-// The LLaMA family in tfjs: RMSNorm, RoPE (HF rotate_half order), grouped-query attention, SwiGLU,
-// tied or separate classifier. Built from a Checkpoint; exposes its parameters as Blocks in HF order.
+// The tfjs model of every family. LLaMA and Qwen2 (RMSNorm, RoPE in HF rotate_half order, grouped-query
+// attention, SwiGLU, optional q/k/v biases, tied or separate classifier) run the fused-kernel path
+// below; the LayerNorm families (OPT, GPT-2) run families/forward.ts's ops path over their Arch.
+// Built from a Checkpoint; exposes its parameters as Blocks in HF order.
 import * as tf from '@tensorflow/tfjs-core';
 import { checkIndex, checkPlainBatch, type PackedBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
-import type { AnyModel, Block, LlamaConfig, Model } from '../types';
+import { archOf, familyOf, type Arch } from '../families/arch';
+import { archHidden, archNorm } from '../families/forward';
+import type { AnyModel, Block, Family, LlamaConfig, Model } from '../types';
 import { attentionOps } from './attention';
 import { registerGradients } from './kernels/gradients';
 import { registerWasmSegmentSum } from './kernels/segment-sum';
 import { attentionFused, attentionFusedWithGrad, gatherRowsFused, registerWasmKernels, rmsNormFused, swigluFused, transpose2d, wasmKernelsAvailable } from './kernels/wasm-kernels';
 import { attentionBias } from './mask';
-import { EMBED_NAME, FINAL_NORM_NAME, LAYER_LINEARS, LM_HEAD_NAME, layerPrefix, type LayerLinear } from './names';
+import { LAYER_LINEARS, layerPrefix, type LayerLinear } from './names';
 import { applyRope, disposeRope, ropeTables, type RopeTables } from './rope';
 import { blocksFromCheckpoint, checkpointFromBlocks } from './weights';
 
@@ -45,18 +49,21 @@ interface Derived {
 }
 
 export class LlamaModel implements Model {
-  readonly family = 'llama' as const;
+  readonly family: Family;
   readonly config: LlamaConfig;
+  /** the family's architecture (block roles); the kernel path serves the RMSNorm/RoPE families */
+  readonly arch: Arch;
   readonly blocks: Block[];
   /** where the weights came from */
   readonly format: CheckpointFormat;
   readonly source: string;
   private readonly hd: number;
   private readonly embed: tf.Variable; // [V, dim]
-  private readonly finalNorm: tf.Variable; // [dim]
+  private readonly finalNorm?: tf.Variable; // [dim] (absent: OPT post-norm)
   private readonly lmHead?: tf.Variable; // [dim, V] (untied only)
   private readonly layers: Layer[] = [];
-  private readonly rope: RopeTables;
+  private readonly rope?: RopeTables;
+  private readonly byName: Map<string, tf.Variable>;
   private readonly derived = new Map<string, Derived>();
   private readonly allowKernels: boolean;
   private disposed = false;
@@ -66,26 +73,30 @@ export class LlamaModel implements Model {
     this.config = { ...ckpt.config };
     this.format = ckpt.format;
     this.source = ckpt.source;
+    this.family = familyOf(this.config);
     this.blocks = blocksFromCheckpoint(ckpt);
     const byName = new Map(this.blocks.map((b) => [b.name, b.variable!]));
+    this.byName = byName;
+    this.arch = archOf(this.config, (name) => byName.has(name));
     const get = (name: string) => byName.get(name)!;
-    this.embed = get(EMBED_NAME);
-    this.finalNorm = get(FINAL_NORM_NAME);
-    if (!this.config.tiedEmbeddings) this.lmHead = get(LM_HEAD_NAME);
+    this.embed = get(this.arch.embed);
+    this.finalNorm = this.arch.finalNorm && get(this.arch.finalNorm.w);
+    if (this.arch.head) this.lmHead = get(this.arch.head);
+    this.hd = this.config.dim / this.config.nHeads;
+    if (this.arch.positions === 'rope') this.rope = ropeTables(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
+    if (!this.kernelFamily()) return;
     for (let l = 0; l < this.config.nLayers; l++) {
       const p = layerPrefix(l);
       const lin = {} as Record<LayerLinear, Linear>;
       for (const name of LAYER_LINEARS) lin[name] = { w: get(`${p}.${name}.weight`), b: byName.get(`${p}.${name}.bias`) };
       this.layers.push({ inNorm: get(`${p}.input_layernorm.weight`), postNorm: get(`${p}.post_attention_layernorm.weight`), lin });
     }
-    this.hd = this.config.dim / this.config.nHeads;
-    this.rope = ropeTables(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
   }
 
   forward(batch: PlainBatch): tf.Tensor3D {
     this.checkBatch(batch);
     return tf.tidy(() => {
-      const x = this.rmsNorm(this.hidden(batch), this.finalNorm); // [N, dim]
+      const x = this.finalNormed(this.hidden(batch)); // [N, dim]
       const logits = this.classify(x); // [N, V]
       return tf.reshape(logits, [batch.batch, batch.length, this.config.vocabSize]) as tf.Tensor3D;
     });
@@ -97,7 +108,7 @@ export class LlamaModel implements Model {
     checkIndex(rows, batch.batch * batch.length, 'rows');
     return tf.tidy(() => {
       const h = this.hidden(batch, rows); // [n, dim]
-      return this.classify(this.rmsNorm(h, this.finalNorm));
+      return this.classify(this.finalNormed(h));
     });
   }
 
@@ -110,7 +121,7 @@ export class LlamaModel implements Model {
     const V = this.config.vocabSize;
     return tf.tidy(() => {
       const h = this.hidden(batch, batch.predIndex); // [n, dim]
-      const logp = tf.logSoftmax(this.classify(this.rmsNorm(h, this.finalNorm))); // [n, V]
+      const logp = tf.logSoftmax(this.classify(this.finalNormed(h))); // [n, V]
       const flat = new Int32Array(n);
       for (let i = 0; i < n; i++) flat[i] = i * V + batch.targetIds[i];
       return tf.gather(tf.reshape(logp, [n * V]), tf.tensor1d(flat, 'int32')) as tf.Tensor1D; // [n]
@@ -140,10 +151,22 @@ export class LlamaModel implements Model {
     for (const b of this.blocks) b.variable!.dispose();
     for (const d of this.derived.values()) d.value.dispose();
     this.derived.clear();
-    disposeRope(this.rope);
+    if (this.rope) disposeRope(this.rope);
   }
 
   // ---- internals ----
+
+  /** LLaMA-shaped families (RMSNorm, RoPE, SwiGLU, LLaMA's tensor names) run the kernel path. */
+  private kernelFamily(): boolean {
+    return this.family === 'llama' || this.family === 'qwen2';
+  }
+
+  /** The final norm (the kernel when forward-only on wasm), or none (OPT post-norm). */
+  private finalNormed(x: tf.Tensor2D): tf.Tensor2D {
+    if (!this.finalNorm) return x;
+    if (this.arch.norm === 'rms') return this.rmsNorm(x, this.finalNorm);
+    return archNorm(this.arch, this.config.normEps, (n) => this.byName.get(n)!, x, this.arch.finalNorm!);
+  }
 
   /** Whether this call runs the fused wasm kernels (forward only: never while a gradient tape records). */
   private fused(): boolean {
@@ -160,6 +183,7 @@ export class LlamaModel implements Model {
    * (the last layer then runs its queries, o_proj and MLP on those rows alone). Call inside tf.tidy.
    */
   private hidden(batch: PlainBatch, select?: Int32Array): tf.Tensor2D {
+    if (!this.kernelFamily()) return archHidden(this.arch, this.config, (n) => this.byName.get(n)!, batch, select, this.rope);
     if (this.fused()) return this.hiddenKernels(batch, false, select);
     if (this.kernelsUnderTape()) return this.hiddenKernels(batch, true, select);
     return this.hiddenOps(batch, select);
@@ -192,10 +216,10 @@ export class LlamaModel implements Model {
         // keys and values of every row, queries and everything after them at the selected rows only
         const need = new Int32Array(x.shape[0]);
         for (const r of select!) need[r] = 1;
-        const att = attend(qkv, pos, seg, this.rope.cos, this.rope.sin, attrs, tf.tensor1d(need, 'int32')); // [N, nh·hd]
+        const att = attend(qkv, pos, seg, this.rope!.cos, this.rope!.sin, attrs, tf.tensor1d(need, 'int32')); // [N, nh·hd]
         x = tf.add(pick(x), this.linear(pick(att), lin['self_attn.o_proj'])); // [n, dim]
       } else {
-        const att = attend(qkv, pos, seg, this.rope.cos, this.rope.sin, attrs); // [N, nh·hd]
+        const att = attend(qkv, pos, seg, this.rope!.cos, this.rope!.sin, attrs); // [N, nh·hd]
         x = tf.add(x, this.linear(att, lin['self_attn.o_proj']));
       }
       const h2 = norm(x, layer.postNorm); // [N, dim]
@@ -228,8 +252,8 @@ export class LlamaModel implements Model {
     const hd = this.hd;
     let x = tf.gather(this.embed, tf.tensor1d(batch.tokens, 'int32')) as tf.Tensor2D; // [N, dim]
     const pos = tf.tensor1d(batch.positions, 'int32');
-    const cos = tf.reshape(tf.gather(this.rope.cos, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
-    const sin = tf.reshape(tf.gather(this.rope.sin, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
+    const cos = tf.reshape(tf.gather(this.rope!.cos, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
+    const sin = tf.reshape(tf.gather(this.rope!.sin, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
     const scale = tf.scalar(1 / Math.sqrt(hd));
     const bias = tf.tensor4d(attentionBias(B, T, batch.segments), [B, 1, T, T]); // [B, 1, T, T]
     const shape = { batch: B, length: T, nHeads: nh, nKvHeads: nkv, headDim: hd };
@@ -240,8 +264,8 @@ export class LlamaModel implements Model {
       let q = tf.reshape(this.linear(h, layer.lin['self_attn.q_proj']), [N, nh, hd]) as tf.Tensor3D; // [N, nh, hd]
       let k = tf.reshape(this.linear(h, layer.lin['self_attn.k_proj']), [N, nkv, hd]) as tf.Tensor3D; // [N, nkv, hd]
       const v = this.linear(h, layer.lin['self_attn.v_proj']); // [N, nkv·hd]
-      q = tf.mul(applyRope(q, cos, sin, this.rope.rot), scale);
-      k = applyRope(k, cos, sin, this.rope.rot);
+      q = tf.mul(applyRope(q, cos, sin, this.rope!.rot), scale);
+      k = applyRope(k, cos, sin, this.rope!.rot);
       let att = attentionOps(tf.reshape(q, [N, nh * hd]), tf.reshape(k, [N, nkv * hd]), v, bias, shape); // [N, nh·hd]
       if (sel && layer === last) {
         // after the last attention only the selected rows matter

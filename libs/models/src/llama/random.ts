@@ -1,8 +1,9 @@
-// Deterministic random LLaMA checkpoints for tests and benchmarks: the same (config, seed) always
-// gives the same weights, on any machine (a plain JS generator, never Math.random).
+// Deterministic random checkpoints of any family for tests and benchmarks: the same (config, seed)
+// always gives the same weights, on any machine (a plain JS generator, never Math.random).
 import type { Checkpoint, HostTensor } from '../checkpoint';
+import { archOf, familyOf } from '../families/arch';
 import type { LlamaConfig } from '../types';
-import { tensorSpecs, validateLlamaConfig } from './names';
+import { validateLlamaConfig } from './names';
 
 /** The stories15M shape (llama2.c's tinyllamas), for benchmarks with random weights. */
 export const STORIES15M_CONFIG: LlamaConfig = {
@@ -30,6 +31,13 @@ export const STORIES260K_CONFIG: LlamaConfig = {
   normEps: 1e-5,
   ropeTheta: 10000,
   tiedEmbeddings: true,
+};
+
+/** The stories15M dimensions in each family's architecture (`zotune bench forward --shape`; random weights). */
+export const FAMILY_15M_CONFIGS: Record<'qwen2' | 'opt' | 'gpt2', LlamaConfig> = {
+  qwen2: { ...STORIES15M_CONFIG, family: 'qwen2' },
+  opt: { ...STORIES15M_CONFIG, family: 'opt', preNorm: true },
+  gpt2: { ...STORIES15M_CONFIG, family: 'gpt2' },
 };
 
 /** splitmix32-style generator with Box–Muller normals; fast enough for 15M weights (~0.3 s). */
@@ -62,20 +70,21 @@ class Gaussian {
 }
 
 /**
- * A random checkpoint in Hugging Face layout: embeddings and linears ~ N(0, std²) (std 0.02), the residual
- * output projections (o_proj, down_proj) scaled by 1/sqrt(2·nLayers) as in GPT-2, norms = 1.
+ * A random checkpoint in Hugging Face layout: embeddings, position tables and linears ~ N(0, std²)
+ * (std 0.02), the residual output projections (o_proj, down_proj; OPT's out_proj, fc2; GPT-2's c_proj)
+ * scaled by 1/sqrt(2·nLayers) as in GPT-2, norms = 1, biases = 0.
  */
 export function randomCheckpoint(config: LlamaConfig, seed = 0, opts: { std?: number } = {}): Checkpoint {
   const base = opts.std ?? 0.02;
   validateLlamaConfig(config, 'randomCheckpoint');
   const tensors = new Map<string, HostTensor>();
-  const specs = tensorSpecs(config);
+  const specs = archOf(config).tensors;
   specs.forEach((spec, i) => {
     const size = spec.hfShape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     if (spec.kind === 'norm') data.fill(1);
-    else {
-      const residual = spec.name.endsWith('o_proj.weight') || spec.name.endsWith('down_proj.weight');
+    else if (spec.kind !== 'bias') {
+      const residual = /(o_proj|down_proj|out_proj|fc2|c_proj)\.weight$/.test(spec.name);
       const std = residual ? base / Math.sqrt(2 * config.nLayers) : base;
       // one stream per tensor, so adding a tensor never shifts the others
       const g = new Gaussian((Math.imul(seed >>> 0, 0x85ebca6b) + Math.imul(i + 1, 0xc2b2ae35)) >>> 0);
@@ -83,5 +92,5 @@ export function randomCheckpoint(config: LlamaConfig, seed = 0, opts: { std?: nu
     }
     tensors.set(spec.name, { shape: [...spec.hfShape], data });
   });
-  return { family: 'llama', config: { ...config }, tensors, format: 'hf-safetensors', source: `random:seed=${seed}` };
+  return { family: familyOf(config), config: { ...config }, tensors, format: 'hf-safetensors', source: `random:seed=${seed}` };
 }

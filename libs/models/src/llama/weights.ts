@@ -1,10 +1,12 @@
-// Checkpoint (HF names, HF [out, in] layout) ⇄ the model's blocks (matrices stored [in, out], because
-// on wasm a matMul with a transposed operand runs ten times slower than a plain one).
+// Checkpoint (HF names, HF layout: nn.Linear [out, in], GPT-2's Conv1D [in, out]) ⇄ the model's blocks
+// (matrices stored [in, out], because on wasm a matMul with a transposed operand runs ten times slower
+// than a plain one). Every family's tensors come from its Arch (families/arch.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import type { Block, LlamaConfig } from '../types';
 import { blockValues } from '../block';
-import { tensorSpecs, validateLlamaConfig } from './names';
+import { archOf, familyOf } from '../families/arch';
+import { validateLlamaConfig } from './names';
 
 /** [rows, cols] → [cols, rows] on the host. */
 export function transposeHost(data: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
@@ -32,7 +34,7 @@ export function hostBlocksFromCheckpoint(ckpt: Checkpoint, alloc: (size: number)
 
 function* hostBlocks(ckpt: Checkpoint, alloc: (size: number) => Float32Array): Generator<Block> {
   validateLlamaConfig(ckpt.config, ckpt.source);
-  const specs = tensorSpecs(ckpt.config, (name) => ckpt.tensors.has(name));
+  const specs = archOf(ckpt.config, (name) => ckpt.tensors.has(name)).tensors;
   for (const [index, spec] of specs.entries()) {
     const t = ckpt.tensors.get(spec.name);
     if (!t) throw new Error(`${ckpt.source}: tensor ${spec.name} is missing`);
@@ -42,7 +44,7 @@ function* hostBlocks(ckpt: Checkpoint, alloc: (size: number) => Float32Array): G
     if (t.data.length !== size) throw new Error(`${ckpt.source}: tensor ${spec.name} holds ${t.data.length} values, expected ${size}`);
     const data = alloc(size);
     let shape = spec.hfShape;
-    if (spec.kind === 'matrix') {
+    if (spec.transpose) {
       shape = [spec.hfShape[1], spec.hfShape[0]];
       transposeHost(t.data, spec.hfShape[0], spec.hfShape[1], data);
     } else data.set(t.data);
@@ -78,10 +80,12 @@ export function checkpointFromBlocks(
   meta: Pick<Checkpoint, 'format' | 'source'>,
 ): Checkpoint {
   const tensors = new Map<string, HostTensor>();
+  const names = new Set(blocks.map((b) => b.name));
+  const transposed = new Set(archOf(config, (name) => names.has(name)).tensors.filter((t) => t.transpose).map((t) => t.name));
   for (const b of blocks) {
     const data = blockValues(b);
-    if (b.kind === 'matrix') tensors.set(b.name, { shape: [b.shape[1], b.shape[0]], data: transposeHost(data, b.shape[0], b.shape[1]) });
+    if (transposed.has(b.name)) tensors.set(b.name, { shape: [b.shape[1], b.shape[0]], data: transposeHost(data, b.shape[0], b.shape[1]) });
     else tensors.set(b.name, { shape: [...b.shape], data: Float32Array.from(data) });
   }
-  return { family: 'llama', config: { ...config }, tensors, format: meta.format, source: meta.source };
+  return { family: familyOf(config), config: { ...config }, tensors, format: meta.format, source: meta.source };
 }
