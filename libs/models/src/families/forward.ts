@@ -1,7 +1,7 @@
 // The forward of any family in plain tfjs ops (differentiable, any backend), walking its Arch: token
 // (+ learned position) embedding, per layer attention and FFN with the family's norm placement,
 // activation and biases. LLaMA and Qwen2 run LlamaModel's fused-kernel path instead; this path serves
-// the LayerNorm families (OPT, GPT-2). The ONNX graph (libs/ort decoder-graph.ts) follows the same
+// the LayerNorm families (OPT, GPT-2). The ONNX graph (libs/ort/src/arch-graph.ts) follows the same
 // roles in the same order of operations.
 import * as tf from '@tensorflow/tfjs-core';
 import type { PackedBatch } from '../batch';
