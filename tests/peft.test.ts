@@ -1,0 +1,157 @@
+// PEFT on the real stories260K, both engines: LoRA with B = 0 is the base model bit for bit; the
+// adapted model equals the model built from the merged weights; prefix tuning equals a KV cache
+// (the float64 reference forward of prompt + suffix, read at the suffix, against the suffix alone
+// with the prompt's keys and values as the prefix); the two engines agree with a prefix; ZO on the
+// LoRA blocks lowers story-cloze's training loss.
+import { resolve } from 'node:path';
+import { REPO_ROOT } from '@zotune/data';
+import { packSequences, resolveModel, type AnyModel, type Checkpoint, type PlainBatch } from '@zotune/models';
+import { chooseEngine, openModel } from '@zotune/ort';
+import { createAdapter, type Adapter, type PeftConfig } from '@zotune/peft';
+import { Collator, hostObjectiveValue, resolveTask } from '@zotune/tasks';
+import { initBackend, normalFill } from '@zotune/tensor';
+import { createEstimator, stepSeed } from '@zotune/zo';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { referenceLogits } from '../libs/models/src/llama/reference';
+
+const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
+let ckpt: Checkpoint;
+beforeAll(async () => {
+  await initBackend('wasm');
+  ckpt = resolveModel('stories260K', DATA).checkpoint;
+});
+
+type Engine = 'ort' | 'tfjs';
+const ENGINES: Engine[] = ['ort', 'tfjs'];
+async function open(engine: Engine, c: Checkpoint = ckpt): Promise<AnyModel> {
+  return openModel(c, await chooseEngine(engine, 'forward', { threads: 1 }));
+}
+/** Full logits [B·T·V] of either engine. */
+async function logits(m: AnyModel, batch: PlainBatch): Promise<Float32Array> {
+  if ('engine' in m && m.engine === 'ort') return m.logits(batch);
+  const t = (m as Exclude<AnyModel, { engine: 'ort' }>).forward(batch);
+  const out = t.dataSync() as Float32Array;
+  t.dispose();
+  return out;
+}
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / m;
+}
+// equal lengths: padding positions attend to nothing, and the engines may differ there
+const rows = [[1, 403, 29, 71, 261, 15, 88, 402], [1, 17, 230, 5, 61, 7, 300, 12]];
+/** MeZO on the LoRA blocks (B starts at 0, so the first steps move B only): a larger lr than full-parameter MeZO's 1e-4 */
+const LORA_LR = 1e-3;
+const LORA_STEPS = 100;
+const lora: PeftConfig = { method: 'lora', rank: 8, alpha: 16, targets: ['q_proj', 'v_proj'], initSeed: 12345 };
+
+describe.each(ENGINES)('LoRA on engine %s', (engine) => {
+  test('with B = 0 the first forward is the base model, bit for bit', async () => {
+    const base = await open(engine);
+    const want = await logits(base, packSequences(rows));
+    const adapter = createAdapter(base, lora);
+    expect(adapter.blocks.map((b) => b.name).slice(0, 2)).toEqual(['model.layers.0.self_attn.q_proj.lora_A.weight', 'model.layers.0.self_attn.q_proj.lora_B.weight']);
+    expect(adapter.blocks.map((b) => b.shape).slice(0, 2)).toEqual([[64, 8], [8, 64]]);
+    expect(adapter.blocks.every((b, i) => b.index === i && b.kind === 'matrix')).toBe(true);
+    expect(adapter.blocks[0].data!.some((x) => x !== 0)).toBe(true); // A is random
+    expect(adapter.blocks[1].data!.every((x) => x === 0)).toBe(true); // B is zero
+    expect(await logits(adapter.model, packSequences(rows))).toEqual(want);
+    await base.dispose();
+  });
+
+  test('the adapted model equals the model of its merged weights; moving B changes the logits', async () => {
+    const base = await open(engine);
+    const before = await logits(base, packSequences(rows));
+    const adapter = createAdapter(base, lora);
+    for (const b of adapter.blocks) if (b.name.includes('lora_B')) normalFill(b.data!, 7, b.index); // a trained-looking B
+    const adapted = await logits(adapter.model, packSequences(rows));
+    expect(relErr(adapted, before)).toBeGreaterThan(1e-2);
+    const merged = adapter.merged();
+    const other = await open(engine, merged);
+    expect(await logits(other, packSequences(rows))).toEqual(adapted);
+    // and on the other engine, to float tolerance
+    const cross = await open(engine === 'ort' ? 'tfjs' : 'ort', merged);
+    expect(relErr(await logits(cross, packSequences(rows)), adapted)).toBeLessThan(1e-5);
+    for (const m of [base, other, cross]) await m.dispose();
+  });
+});
+
+/** The float64 reference's keys and values of each layer for `prompt` at positions 0…n−1. */
+function promptKv(prompt: number[]): { keys: Float32Array[]; values: Float32Array[] } {
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  referenceLogits(ckpt, prompt, undefined, undefined, (l, k, v) => {
+    keys[l] = Float32Array.from(k.flat());
+    values[l] = Float32Array.from(v.flat());
+  });
+  return { keys, values };
+}
+
+describe.each(ENGINES)('prefix on engine %s', (engine) => {
+  test('a prefix holding a prompt\'s keys and values is a KV cache: suffix logits equal the reference forward of prompt + suffix', async () => {
+    const prompt = [1, 403, 29, 71, 261];
+    const suffix = [15, 88, 402, 17, 230, 5];
+    const ref = referenceLogits(ckpt, [...prompt, ...suffix]).slice(prompt.length).flat();
+    const m = await open(engine);
+    const n = prompt.length;
+    const adapter = createAdapter(m, { method: 'prefix', tokens: n, initSeed: 1 });
+    const kv = promptKv(prompt);
+    adapter.blocks.forEach((b, i) => b.data!.set((i % 2 === 0 ? kv.keys : kv.values)[i >> 1]));
+    // the suffix at positions n, n+1, …: the prefix keys are used as given (already rotated)
+    const batch: PlainBatch = { batch: 1, length: suffix.length, tokens: Int32Array.from(suffix), positions: Int32Array.from(suffix, (_, i) => n + i), segments: new Int32Array(suffix.length) };
+    const got = await logits(adapter.model, batch);
+    expect(relErr(got, ref)).toBeLessThan(1e-5);
+    // without the prefix the suffix alone is another computation
+    adapter.dispose();
+    expect(relErr(await logits(m, batch), ref)).toBeGreaterThan(1e-2);
+    await m.dispose();
+  });
+});
+
+test('prefix: the initial prefixes (projections of real tokens) give the same logits on both engines, on packed batches', async () => {
+  const cfg = { method: 'prefix', tokens: 5, initSeed: 99 } as const;
+  const [o, t] = [await open('ort'), await open('tfjs')];
+  const [ao, at] = [createAdapter(o, cfg), createAdapter(t, cfg)];
+  expect(ao.blocks.map((b) => b.name).slice(0, 2)).toEqual(['model.layers.0.self_attn.prefix_key', 'model.layers.0.self_attn.prefix_value']);
+  expect(ao.blocks[0].shape).toEqual([5, 32]); // stories260K: 4 kv heads of 8
+  expect(ao.tensors()).toEqual(at.tensors());
+  const batch = packSequences(rows);
+  const lo = await logits(ao.model, batch);
+  expect(relErr(lo, await logits(at.model, batch))).toBeLessThan(1e-5);
+  expect(relErr(lo, await logits(await open('ort'), batch))).toBeGreaterThan(1e-3); // the prefix matters
+  await o.dispose();
+  await t.dispose();
+});
+
+test('ZO (MeZO) on the LoRA blocks alone lowers story-cloze training loss on stories260K', async () => {
+  const resolved = resolveModel('stories260K', DATA);
+  const base = await open('ort');
+  const adapter: Adapter = createAdapter(base, lora);
+  const frozen = base.blocks.map((b) => Float32Array.from(b.data!));
+  const task = resolveTask('story-cloze');
+  const { train } = task.splits(DATA, 0);
+  const collator = new Collator(task, resolved.tokenizer, resolved.checkpoint.config.maxSeqLen);
+  // the training loss on a fixed sample of the examples the steps train on
+  const held = [0, 1].map((i) => collator.batch(train.slice(32 * i, 32 * i + 32)));
+  const m = adapter.model as Extract<AnyModel, { engine: 'ort' }>;
+  const loss = async () => (await hostObjectiveValue(m, held[0]) + (await hostObjectiveValue(m, held[1]))) / 2;
+  const l0 = await loss();
+  const est = createEstimator({ name: 'mezo', eps: 1e-3, lr: LORA_LR }, { threads: 1 });
+  for (let s = 0; s < LORA_STEPS; s++) {
+    const batch = collator.batch(train.slice((16 * s) % 784, ((16 * s) % 784) + 16));
+    const rec = await est.step({ blocks: adapter.blocks, step: s, seed: stepSeed(0, s), lossValue: () => hostObjectiveValue(m, batch), batch: batch.packed });
+    await est.update(adapter.blocks, rec);
+  }
+  const l1 = await loss();
+  expect(l1).toBeLessThan(l0 - 0.005);
+  // the base weights are untouched where LoRA does not apply (the merged targets aside)
+  base.blocks.forEach((b, j) => {
+    if (!/(q_proj|v_proj)/.test(b.name)) expect(b.data!).toEqual(frozen[j]);
+  });
+  await base.dispose();
+}, 300_000);
