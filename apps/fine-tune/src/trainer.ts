@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifacts';
 import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
-import { peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
+import { loraTargetProblem, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
@@ -161,6 +161,12 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
   const inputs = loadInputs(config);
+  if (config.peft?.method === 'lora') {
+    // before any engine starts: a target that names no per-layer matrix of the checkpoint
+    const names = [...inputs.resolved.checkpoint.tensors].filter(([n, t]) => t.shape.length === 2 && /\.\d+\./.test(n)).map(([n]) => n);
+    const problem = loraTargetProblem(names, config.peft.targets);
+    if (problem) throw new UserError(`--peft ${peftLabel(config.peft)}: ${problem}`, 2);
+  }
   const backend = await initBackend(config.backend);
   const engine = await runEngine(config, opts, isGpuBackend(backend));
   log(engineNote(engine).trimEnd());

@@ -14,7 +14,7 @@ import { createPrefix } from './prefix';
 
 export { sameBits, withSync, type Adapter } from './adapter';
 export * from './config';
-export { createLora, loraTargets, mergeInto, PEFT_PREFIX } from './lora';
+export { createLora, loraTargetProblem, loraTargets, mergeInto, PEFT_PREFIX } from './lora';
 export { createPrefix, prefixInitTokens } from './prefix';
 
 /** The adapter of a PEFT config over a model (its blocks hold the base weights). */

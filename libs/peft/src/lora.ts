@@ -28,14 +28,23 @@ interface Target {
   merged?: [Float32Array, Float32Array];
 }
 
+/**
+ * The problem with `targets` for a model whose per-layer matrices have these names (…<module>.weight),
+ * or undefined: every target must name at least one of them.
+ */
+export function loraTargetProblem(matrixNames: readonly string[], targets: readonly string[]): string | undefined {
+  const missing = targets.find((t) => !matrixNames.some((n) => n.endsWith(`.${t}.weight`)));
+  if (missing === undefined) return undefined;
+  const known = [...new Set(matrixNames.map((n) => /([^.]+)\.weight$/.exec(n)?.[1]).filter(Boolean))];
+  return `--lora-targets: no matrix of the model is named *.${missing}.weight (its linears: ${known.join(', ')})`;
+}
+
 /** The model's matrix blocks that the targets name (`…<target>.weight`), in model order; throws one line when a target matches none. */
 export function loraTargets(blocks: readonly Block[], targets: readonly string[]): Block[] {
-  const matrices = blocks.filter((b) => b.kind === 'matrix' && b.shape.length === 2);
-  for (const t of targets)
-    if (!matrices.some((b) => b.name.endsWith(`.${t}.weight`))) {
-      const known = [...new Set(matrices.map((b) => /([^.]+)\.weight$/.exec(b.name)?.[1]).filter(Boolean))];
-      throw new Error(`--lora-targets: no matrix of the model is named *.${t}.weight (its linears: ${known.join(', ')})`);
-    }
+  // per-layer matrices (a layer index in the name): not the embedding or the classifier
+  const matrices = blocks.filter((b) => b.kind === 'matrix' && b.shape.length === 2 && /\.\d+\./.test(b.name));
+  const problem = loraTargetProblem(matrices.map((b) => b.name), targets);
+  if (problem) throw new Error(problem);
   return matrices.filter((b) => targets.some((t) => b.name.endsWith(`.${t}.weight`)));
 }
 
