@@ -10,7 +10,7 @@ import { chooseEngine, openModel } from '@zotune/ort';
 import { createAdapter, type Adapter, type PeftConfig } from '@zotune/peft';
 import { Collator, hostObjectiveValue, resolveTask } from '@zotune/tasks';
 import { initBackend, normalFill } from '@zotune/tensor';
-import { createEstimator, stepSeed } from '@zotune/zo';
+import { createEstimator, replay, stepSeed, trajectoryHeader, type StepRecord } from '@zotune/zo';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { referenceLogits } from '../libs/models/src/llama/reference';
 
@@ -154,4 +154,31 @@ test('ZO (MeZO) on the LoRA blocks alone lowers story-cloze training loss on sto
     if (!/(q_proj|v_proj)/.test(b.name)) expect(b.data!).toEqual(frozen[j]);
   });
   await base.dispose();
+}, 300_000);
+
+test.each(['mezo', 'guided', 'greedy', 'elite'] as const)('estimator %s steps the LoRA and prefix blocks; replay from the records rebuilds them bit for bit', async (name) => {
+  const resolved = resolveModel('stories260K', DATA);
+  const task = resolveTask('story-cloze');
+  const { train } = task.splits(DATA, 0);
+  const collator = new Collator(task, resolved.tokenizer, resolved.checkpoint.config.maxSeqLen);
+  for (const peft of [lora, { method: 'prefix', tokens: 3, initSeed: 4 } as PeftConfig]) {
+    const live = createAdapter(await open('ort'), peft);
+    const est = createEstimator({ name, lr: 1e-3, candidates: 3 }, { threads: 1 });
+    const header = await trajectoryHeader(live.blocks, { runSeed: 0, family: 'llama', estimator: est.config });
+    const m = live.model as Extract<AnyModel, { engine: 'ort' }>;
+    const records: StepRecord[] = [];
+    for (let s = 0; s < 3; s++) {
+      const batch = collator.batch(train.slice(4 * s, 4 * s + 4));
+      const rec = await est.step({ blocks: live.blocks, step: s, seed: stepSeed(0, s), lossValue: () => hostObjectiveValue(m, batch), batch: batch.packed, prev: records.at(-1) });
+      await est.update(live.blocks, rec);
+      records.push(rec);
+    }
+    // onto fresh adapters over a model on the other engine: replay needs no forward pass
+    const fresh = createAdapter(await open('tfjs'), peft);
+    await replay(fresh.blocks, header, records);
+    expect(fresh.tensors()).toEqual(live.tensors());
+    const init = createAdapter(await open('ort'), peft);
+    expect(live.tensors()).not.toEqual(init.tensors()); // the steps moved them
+    for (const a of [live, fresh, init]) await a.model.dispose();
+  }
 }, 300_000);
