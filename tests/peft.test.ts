@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { packSequences, resolveModel, type AnyModel, type Checkpoint, type PlainBatch } from '@zotune/models';
 import { chooseEngine, openModel } from '@zotune/ort';
-import { createAdapter, type Adapter, type PeftConfig } from '@zotune/peft';
+import { createAdapter, prefixInitTokens, type Adapter, type PeftConfig } from '@zotune/peft';
 import { Collator, hostObjectiveValue, resolveTask } from '@zotune/tasks';
 import { initBackend, normalFill } from '@zotune/tensor';
 import { createEstimator, replay, stepSeed, trajectoryHeader, type StepRecord } from '@zotune/zo';
@@ -113,7 +113,19 @@ describe.each(ENGINES)('prefix on engine %s', (engine) => {
   });
 });
 
-test('prefix: the initial prefixes (projections of real tokens) give the same logits on both engines, on packed batches', async () => {
+test.each(ENGINES)('prefix init on engine %s: the keys and values of P seeded random tokens placed before the input (MeZO\'s real-activation init)', async (engine) => {
+  const m = await open(engine);
+  const adapter = createAdapter(m, { method: 'prefix', tokens: 4, initSeed: 21 });
+  const ids = prefixInitTokens(21, 4, ckpt.config.vocabSize);
+  const suffix = [1, 403, 29, 71, 261, 15];
+  // the reference forward of the random text + the input, read at the input
+  const ref = referenceLogits(ckpt, [...ids, ...suffix]).slice(4).flat();
+  const got = await logits(adapter.model, packSequences([suffix]));
+  expect(relErr(got, ref)).toBeLessThan(1e-5);
+  await m.dispose();
+});
+
+test('prefix: the initial prefixes give the same logits on both engines, on packed batches', async () => {
   const cfg = { method: 'prefix', tokens: 5, initSeed: 99 } as const;
   const [o, t] = [await open('ort'), await open('tfjs')];
   const [ao, at] = [createAdapter(o, cfg), createAdapter(t, cfg)];

@@ -7,12 +7,14 @@
 // instead; since RoPE is a rotation, that is the same model with the prefix keys rotated by a fixed
 // orthogonal map, and an orthogonal map leaves N(0, I) perturbations N(0, I): ZO behaves the same.
 //
-// Init from real tokens (MeZO's init_by_real_act): P token ids drawn from the recorded seed, and
-// layer l's prefix = its k_proj / v_proj of those tokens' embeddings after the layer's input norm.
-// MeZO runs the whole model to get each layer's input; here each layer's input is approximated by
-// the token embedding, which needs only the blocks (by HF name), no engine hook. Position 0's RoPE
-// is the identity, so layer 0's keys are exactly real keys of those tokens at position 0.
-import { blockValues, type AnyModel, type AttentionPrefix, type Block } from '@zotune/models';
+// Init from real tokens (MeZO's init_by_real_act): P token ids drawn from the recorded seed, and each
+// layer's prefix = the keys and values those tokens have in the base model when they come right
+// before the input, i.e. at positions −P … −1 (RoPE of a negative position is the inverse
+// rotation): HF's past_key_values of a P-token random text, in our positions. LLaMA computes them
+// with the float64 reference forward over the model's weights (a few tokens: cheap). A family
+// without a reference forward gets each layer's k_proj / v_proj of the tokens' embeddings after
+// the layer's input norm (the layer's input approximated by the embedding).
+import { blockValues, referenceLogits, toCheckpoint, type AnyModel, type AttentionPrefix, type Block } from '@zotune/models';
 import { deriveSeed } from '@zotune/tensor';
 import { adapterBlock, adapterParts, type Adapter, type FileLayout } from './adapter';
 import type { PrefixConfig } from './config';
@@ -55,7 +57,14 @@ export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
   const layout: FileLayout[] = [];
   const keys: Float32Array[] = [];
   const values: Float32Array[] = [];
-  for (const k of keyProj) {
+  // LLaMA: the real keys and values of the tokens at positions −P … −1 ([layer] → [P][nkv·hd])
+  const real: { k: number[][][]; v: number[][][] } = { k: [], v: [] };
+  if (model.family === 'llama')
+    referenceLogits(toCheckpoint(model), ids, ids.map((_, i) => i - P), undefined, (l, k, v) => {
+      real.k[l] = k;
+      real.v[l] = v;
+    });
+  for (const [l, k] of keyProj.entries()) {
     const attn = k.name.replace(/k_proj\.weight$/, ''); // model.layers.3.self_attn.
     const layer = attn.replace(/self_attn\.$/, ''); // model.layers.3.
     const v = byName.get(`${attn}v_proj.weight`);
@@ -70,12 +79,12 @@ export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
       const r = 1 / Math.sqrt(ms / dim + normEps);
       for (let i = 0; i < dim; i++) x[p * dim + i] = table[t * dim + i] * r * (nw ? nw[i] : 1);
     });
-    const init: [string, Block, Float32Array[]][] = [['prefix_key', k, keys], ['prefix_value', v, values]];
-    for (const [what, proj, into] of init) {
+    const init: [string, Block, Float32Array[], number[][] | undefined][] = [['prefix_key', k, keys, real.k[l]], ['prefix_value', v, values, real.v[l]]];
+    for (const [what, proj, into, act] of init) {
       const [din, dout] = proj.shape;
       const bias = byName.get(proj.name.replace(/weight$/, 'bias'));
       const b = adapterBlock(`${attn}${what}`, [P, dout], blocks.length);
-      b.data!.set(project(x, P, din, blockValues(proj), dout, bias && blockValues(bias)));
+      b.data!.set(act ? act.flat() : project(x, P, din, blockValues(proj), dout, bias && blockValues(bias)));
       blocks.push(b);
       layout.push({ name: b.name, transpose: false });
       into.push(b.data!);
