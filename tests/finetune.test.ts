@@ -9,6 +9,7 @@ import { openTrajectory, writePolicyArtifactFile } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
 import { checkpointDigest, createLlama, packSequences, readSafetensors, resolveModel } from '@zotune/models';
 import { createAdapter, type PeftConfig } from '@zotune/peft';
+import { openRegistry, parseRef } from '@zotune/registry';
 import { initPertNN, modelFingerprint, policyToArtifact } from '@zotune/policy';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -309,6 +310,16 @@ describe('zotune finetune --peft', () => {
     } finally {
       m.model.dispose();
       mergedModel.dispose();
+    }
+    // the registry: the adapter-block policy published under a reference, then used by reference
+    const registryDir = join(work, 'peft-registry');
+    const published = await openRegistry(registryDir).publish(parseRef('stories260K/lora-init:v1'), readFileSync(peftPolicy));
+    process.env.ZOTUNE_REGISTRY = registryDir;
+    try {
+      const byRef = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '2', ...small.slice(0, 4), '--policy', 'stories260K/lora-init:v1', ...loraArgs, '--out', dir('lora-ref'), '--json'));
+      expect(byRef).toMatchObject({ policy: 'stories260K/lora-init:v1', policyDigest: published.digest, peft: 'lora-r4-a16-q_proj,v_proj' });
+    } finally {
+      delete process.env.ZOTUNE_REGISTRY;
     }
     // eval --run reads the adapter file of a PEFT run
     const ev = json(await zotune('eval', '--run', dir('lora-a'), '--split', 'test', '--n', String(sa.testN), '--json'));
