@@ -34,6 +34,7 @@ export default [
             lib('report', ['io'], { bannedExternalImports: noTf }),
             lib('models', ['io', 'tensor', 'tokenizers', 'data', 'artifacts']),
             lib('ort', ['models']),
+            lib('peft', ['models', 'tensor']),
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),
             lib('zo', ['io', 'tensor', 'models', 'tasks', 'artifacts']),
             lib('policy', ['io', 'tensor', 'models', 'tasks', 'zo', 'artifacts']),
@@ -43,7 +44,7 @@ export default [
             { sourceTag: 'app:registry', onlyDependOnLibsWithTags: ['lib:io', 'lib:artifacts', 'lib:registry', 'lib:report'], bannedExternalImports: noTf },
             {
               sourceTag: 'app:fine-tune',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report'],
             },
             {
               sourceTag: 'app:meta-trainer',
@@ -51,7 +52,7 @@ export default [
             },
             {
               sourceTag: 'app:toolbox',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
             },
             { sourceTag: 'app:sweep', onlyDependOnLibsWithTags: ['lib:io', 'lib:report', 'lib:sweep'], bannedExternalImports: noTf },
             { sourceTag: 'app:cli', onlyDependOnLibsWithTags: ['type:app', 'lib:tensor'] },

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openTrajectory, writePolicyArtifactFile } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
-import { checkpointDigest, createLlama, resolveModel } from '@zotune/models';
+import { checkpointDigest, createLlama, packSequences, readSafetensors, resolveModel } from '@zotune/models';
+import { createAdapter, type PeftConfig } from '@zotune/peft';
+import { openRegistry, parseRef } from '@zotune/registry';
 import { initPertNN, modelFingerprint, policyToArtifact } from '@zotune/policy';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
@@ -62,6 +64,37 @@ beforeAll(() => {
   }
 });
 
+/** Each command fails with one line on stderr matching its pattern, nothing on stdout, and no `out` directory. */
+async function expectOneLineErrors(cases: [string[], RegExp][], out: string): Promise<void> {
+  const results = await Promise.all(cases.map(([args]) => zotune(...args)));
+  results.forEach((r, i) => {
+    const [args, want] = cases[i];
+    expect(r.code, args.join(' ')).not.toBe(0);
+    expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+    expect(r.stderr.trim(), args.join(' ')).toMatch(want);
+    expect(r.stdout).toBe('');
+  });
+  expect(existsSync(out)).toBe(false);
+}
+
+/** Start a run and kill -9 it once its trajectory holds `records` records. */
+async function killAfter(args: string[], traj: string, records: number): Promise<void> {
+  const victim = start(args);
+  let recorded = 0;
+  while (recorded < records) {
+    await new Promise((ok) => setTimeout(ok, 20));
+    if (victim.child.exitCode !== null) break;
+    try {
+      if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
+    } catch {
+      // the header is being written; poll again
+    }
+  }
+  victim.child.kill('SIGKILL');
+  const killed = await victim.done;
+  expect(killed.signal).toBe('SIGKILL');
+}
+
 describe('zotune finetune', () => {
   test('a short run writes the run directory, a --json summary, and replays to its weights', async () => {
     const dir = join(work, 'short');
@@ -110,21 +143,8 @@ describe('zotune finetune', () => {
     const a = join(work, 'uninterrupted');
     const b = join(work, 'killed');
     const whole = zotune(...args(a));
-    const victim = start(args(b));
     const traj = join(b, 'trajectory');
-    let recorded = 0;
-    while (recorded < 6) {
-      await new Promise((ok) => setTimeout(ok, 20));
-      if (victim.child.exitCode !== null) break;
-      try {
-        if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
-      } catch {
-        // the header is being written; poll again
-      }
-    }
-    victim.child.kill('SIGKILL');
-    const killed = await victim.done;
-    expect(killed.signal).toBe('SIGKILL');
+    await killAfter(args(b), traj, 6);
     expect(existsSync(join(b, 'summary.json'))).toBe(false);
     // as if the kill had torn the last writes too
     appendFileSync(traj, Buffer.from([0x2a, 0x00, 0x00]));
@@ -212,15 +232,7 @@ describe('zotune finetune', () => {
       [['finetune', '--resume', out], /^zotune: --resume .*: no such run directory$/],
       [['replay', work, '--out', join(work, 'x.safetensors')], /^zotune: .*config\.json: missing/],
     ];
-    const results = await Promise.all(cases.map(([args]) => zotune(...args)));
-    results.forEach((r, i) => {
-      const [args, want] = cases[i];
-      expect(r.code, args.join(' ')).not.toBe(0);
-      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
-      expect(r.stderr.trim(), args.join(' ')).toMatch(want);
-      expect(r.stdout).toBe('');
-    });
-    expect(existsSync(out)).toBe(false);
+    await expectOneLineErrors(cases, out);
   });
 
   test('a config-defined task with a preset: story-cloze, configs/runs/mezo-stories260K.json', async () => {
@@ -231,5 +243,116 @@ describe('zotune finetune', () => {
     expect(s.zeroShotTestAcc).toBeGreaterThan(0.5); // in the model's own domain (about 0.70 on the full split)
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(config).toMatchObject({ task: 'story-cloze', estimator: 'mezo', steps: 4, forwardPasses: null, lr: 1e-4, eps: 1e-3, evalEvery: 2 });
+  });
+});
+
+describe('zotune finetune --peft', () => {
+  /** the run's own LoRA setting (config.json), and a policy of its adapter blocks (one PertNN per block) */
+  const peftPolicy = join(work, 'lora.zpol');
+  const loraArgs = ['--peft', 'lora', '--lora-rank', '4', '--lora-targets', 'q,v', '--seed', '5'];
+  const adapterOf = (peft: PeftConfig) => {
+    const { checkpoint } = resolveModel('stories260K', DATA);
+    return { checkpoint, model: createLlama(checkpoint), peft };
+  };
+
+  test('LoRA, guided with a policy of the adapter blocks: kill -9 and --resume end as the uninterrupted run; replay writes the adapter, --merge the merged weights', async () => {
+    const dir = (n: string) => join(work, n);
+    // the adapter blocks of this setting: names and shapes come from the config the run records
+    const probe = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '1', ...small, ...loraArgs, '--out', dir('lora-probe'), '--json'));
+    expect(probe).toMatchObject({ peft: 'lora-r4-a16-q_proj,v_proj', trainableParameters: 5 * (64 * 4 + 4 * 64 + 64 * 4 + 4 * 32) });
+    const config = JSON.parse(readFileSync(join(dir('lora-probe'), 'config.json'), 'utf8'));
+    expect(config.peft).toMatchObject({ method: 'lora', rank: 4, alpha: 16, targets: ['q_proj', 'v_proj'] });
+    expect(config.peft.initSeed).toBeTypeOf('number');
+    const header = openTrajectory(join(dir('lora-probe'), 'trajectory')).header;
+    expect(header.run?.peft).toMatchObject({ ...config.peft, baseDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(header.model.blocks).toHaveLength(20);
+    const { checkpoint, model } = adapterOf(config.peft);
+    try {
+      const adapter = createAdapter(model, config.peft);
+      const fingerprint = modelFingerprint({ family: model.family, blocks: adapter.blocks }, checkpointDigest(checkpoint), 'stories260K');
+      const policy = initPertNN(adapter.blocks.map((b) => b.name), { seed: 3 });
+      writePolicyArtifactFile(peftPolicy, policyToArtifact(policy, { fingerprint, training: { config: {}, tasks: ['none'], metrics: {} }, name: 'lora-init' }));
+    } finally {
+      model.dispose();
+    }
+
+    const args = (out: string) => ['finetune', '--estimator', 'guided', '--steps', '14', '--eval-every', '7', ...small.slice(0, 4), '--policy', peftPolicy, ...loraArgs, '--lr', '1e-3', '--save-final', '--engine', 'ort', '--threads', '1', '--out', out, '--json'];
+    const whole = zotune(...args(dir('lora-a')));
+    await killAfter(args(dir('lora-b')), join(dir('lora-b'), 'trajectory'), 5);
+    const resumed = await zotune('finetune', '--resume', dir('lora-b'), '--json');
+    const [sa, sb] = [json(await whole), json(resumed)];
+    expect(sa.policy).toBe(peftPolicy);
+    expect(sb.resumedAt).toBeGreaterThanOrEqual(5);
+    for (const f of ['final.safetensors', 'model.safetensors']) expect(readFileSync(join(dir('lora-b'), f)).equals(readFileSync(join(dir('lora-a'), f))), f).toBe(true);
+    expect(openTrajectory(join(dir('lora-b'), 'trajectory')).records).toEqual(openTrajectory(join(dir('lora-a'), 'trajectory')).records);
+    // the run's weight files hold the adapter, in Hugging Face PEFT's names and layout
+    const final = readSafetensors(join(dir('lora-a'), 'final.safetensors'));
+    expect(final.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')?.shape).toEqual([4, 64]);
+    expect(final.tensors.get('base_model.model.model.layers.4.self_attn.v_proj.lora_B.weight')?.shape).toEqual([32, 4]); // v_proj: 4 kv heads of 8
+
+    // replay: the adapter (bit-identical to the run's) and, with --merge, the full merged weights
+    const plain = json(await zotune('replay', dir('lora-a'), '--out', join(work, 'lora-adapter.safetensors'), '--json'));
+    expect(plain).toMatchObject({ wrote: 'adapter', steps: 14, runWeights: { maxAbsDiff: 0 } });
+    expect(readFileSync(join(work, 'lora-adapter.safetensors')).equals(readFileSync(join(dir('lora-a'), 'final.safetensors')))).toBe(true);
+    const merged = json(await zotune('replay', dir('lora-a'), '--merge', '--out', join(work, 'lora-merged.safetensors'), '--json'));
+    expect(merged).toMatchObject({ wrote: 'merged', peft: 'lora-r4-a16-q_proj,v_proj' });
+    // the merged file's model gives the logits of the base model with the run's adapter, and differs from the base
+    const m = adapterOf(config.peft);
+    const mergedModel = createLlama({ ...m.checkpoint, tensors: readSafetensors(join(work, 'lora-merged.safetensors')).tensors });
+    try {
+      const adapter = createAdapter(m.model, config.peft);
+      const rows = packSequences([[1, 403, 29, 71, 261, 15, 88, 402]]);
+      const base = m.model.forward(rows).dataSync();
+      adapter.load(final.tensors, 'final.safetensors');
+      const adapted = (adapter.model as typeof m.model).forward(rows).dataSync();
+      expect(mergedModel.forward(rows).dataSync()).toEqual(adapted);
+      expect(Math.max(...Array.from(adapted, (x, i) => Math.abs(x - base[i])))).toBeGreaterThan(0);
+    } finally {
+      m.model.dispose();
+      mergedModel.dispose();
+    }
+    // the registry: the adapter-block policy published under a reference, then used by reference
+    const registryDir = join(work, 'peft-registry');
+    const published = await openRegistry(registryDir).publish(parseRef('stories260K/lora-init:v1'), readFileSync(peftPolicy));
+    process.env.ZOTUNE_REGISTRY = registryDir;
+    try {
+      const byRef = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '2', ...small.slice(0, 4), '--policy', 'stories260K/lora-init:v1', ...loraArgs, '--out', dir('lora-ref'), '--json'));
+      expect(byRef).toMatchObject({ policy: 'stories260K/lora-init:v1', policyDigest: published.digest, peft: 'lora-r4-a16-q_proj,v_proj' });
+    } finally {
+      delete process.env.ZOTUNE_REGISTRY;
+    }
+    // eval --run reads the adapter file of a PEFT run
+    const ev = json(await zotune('eval', '--run', dir('lora-a'), '--split', 'test', '--n', String(sa.testN), '--json'));
+    expect(ev.accuracy).toBe(sa.testAcc);
+  }, 400_000);
+
+  test('prefix: a short run on both engines; replay rebuilds its adapter bit for bit; --merge is refused', async () => {
+    const dir = join(work, 'prefix');
+    const s = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '6', '--eval-every', '3', ...small, '--peft', 'prefix', '--prefix-tokens', '3', '--save-final', '--out', dir, '--json'));
+    expect(s).toMatchObject({ peft: 'prefix-n3', trainableParameters: 5 * 2 * 3 * 32, steps: 6 });
+    const r = json(await zotune('replay', dir, '--engine', 'tfjs', '--out', join(work, 'prefix.safetensors'), '--json'));
+    expect(r).toMatchObject({ wrote: 'adapter', runWeights: { maxAbsDiff: 0 } });
+    expect(readFileSync(join(work, 'prefix.safetensors')).equals(readFileSync(join(dir, 'final.safetensors')))).toBe(true);
+    expect(readSafetensors(join(dir, 'final.safetensors')).tensors.get('model.layers.2.self_attn.prefix_value')?.shape).toEqual([3, 32]);
+    const t = json(await zotune('finetune', '--estimator', 'mezo', '--steps', '2', ...small, '--peft', 'prefix', '--engine', 'tfjs', '--out', join(work, 'prefix-tfjs'), '--json'));
+    expect(t).toMatchObject({ peft: 'prefix-n5', engine: { name: 'tfjs' } });
+    const merge = await zotune('replay', dir, '--merge', '--out', join(work, 'never.safetensors'));
+    expect(merge.code).toBe(2);
+    expect(merge.stderr.trim()).toMatch(/^zotune: --merge: only a --peft lora run has adapters to merge into the weights \(.* is --peft prefix\)$/);
+  }, 300_000);
+
+  test('bad PEFT flags: one line, a non-zero exit, no run directory', async () => {
+    const out = join(work, 'never-peft');
+    const cases: [string[], RegExp][] = [
+      [['finetune', '--peft', 'adapters', '--out', out], /^zotune: --peft: expected one of none, lora, prefix, got "adapters"$/],
+      [['finetune', '--peft', 'lora', '--lora-rank', '0', '--out', out], /^zotune: --lora-rank: expected an integer >= 1, got 0$/],
+      [['finetune', '--lora-rank', '8', '--out', out], /^zotune: --lora-rank: only with --peft lora \(this run has --peft none\)$/],
+      [['finetune', '--peft', 'lora', '--prefix-tokens', '4', '--out', out], /^zotune: --prefix-tokens: only with --peft prefix \(this run has --peft lora\)$/],
+      [['finetune', '--peft', 'lora', '--lora-targets', 'q,,v', '--out', out], /^zotune: --lora-targets: expected a comma-separated list/],
+      [['finetune', '--peft', 'lora', '--lora-targets', 'x_proj', '--steps', '1', '--out', out], /^zotune: --peft lora-r8-a16-x_proj: --lora-targets: no matrix of the model is named \*\.x_proj\.weight \(its linears: q_proj, k_proj, v_proj, o_proj, gate_proj, down_proj, up_proj\)$/],
+      [['finetune', '--peft', 'lora', '--estimator', 'adam', '--out', out], /^zotune: --peft lora: ZO estimators only \(adam trains every block\)$/],
+      [['finetune', '--peft', 'prefix', '--prefix-tokens', 'many', '--out', out], /^zotune: --prefix-tokens: expected an integer, got "many"$/],
+    ];
+    await expectOneLineErrors(cases, out);
   });
 });

@@ -6,7 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { REPO_ROOT } from '@zotune/data';
+import { DEFAULT_LORA_TARGETS, PEFT_METHODS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
+import { deriveSeed } from '@zotune/tensor';
 import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig, type EstimatorName } from '@zotune/zo';
 
 /** Where the shipped run presets live (`--config demo` names configs/runs/demo.json). */
@@ -23,6 +25,13 @@ export const DEMO_PRESET = 'demo';
 export const PUBLIC_DEMO_PRESET = 'demo-public';
 /** --policy oracle-*: steps between two gradient measurements. */
 export const DEFAULT_ORACLE_EVERY = 100;
+
+/** MeZO's LoRA setting: r = 8, alpha = 16. */
+export const DEFAULT_LORA = { rank: 8, alpha: 16 } as const;
+/** MeZO's prefix length. */
+export const DEFAULT_PREFIX_TOKENS = 5;
+/** Keeps the adapters' init seed apart from the run's other streams. */
+const PEFT_DOMAIN = 0x70656674; // 'peft'
 
 /** Dev evaluations per run when --eval-every is not given. */
 export const DEFAULT_EVALS_PER_RUN = 5;
@@ -81,6 +90,16 @@ export const finetuneInputSchema = z.strictObject({
   threads: posInt.max(256).optional(),
   /** --policy oracle-*: re-measure the gradients every N steps */
   oracleEvery: posInt.optional(),
+  /** parameter-efficient ZO: none (every block), lora or prefix */
+  peft: z.enum(PEFT_METHODS).optional(),
+  /** --peft lora: rank r */
+  loraRank: posInt.max(4096).optional(),
+  /** --peft lora: the update is (alpha / r)·A·B */
+  loraAlpha: z.number().positive().optional(),
+  /** --peft lora: module names (q_proj, v_proj, …) */
+  loraTargets: z.array(z.string().min(1)).min(1).optional(),
+  /** --peft prefix: prefix positions per layer */
+  prefixTokens: posInt.max(4096).optional(),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -138,6 +157,8 @@ export const finetuneConfigSchema = z.strictObject({
   threads: posInt.max(256).optional(),
   /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
   oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
+  /** parameter-efficient ZO: what is trained instead of the model's blocks, with its init seed (absent: every block) */
+  peft: peftConfigSchema.optional(),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
 
@@ -217,6 +238,7 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
   const budget = { name: m.estimator, candidates: m.candidates, queries: m.queries };
   const forwardPasses = merged.steps === undefined ? (merged.forwardPasses ?? DEFAULT_FORWARD_PASSES) : null;
   const steps = forwardPasses === null ? merged.steps! : stepsForBudget(budget, forwardPasses);
+  const peft = resolvePeft(m);
   const config: FinetuneConfig = {
     version: 1,
     model: m.model,
@@ -244,9 +266,25 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
     oracleEvery: m.oracleEvery ?? DEFAULT_ORACLE_EVERY,
+    ...(peft ? { peft } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
   return finetuneConfigSchema.parse(config);
+}
+
+/** The PEFT setting of the merged layers (undefined: full-parameter ZO); refuses options of another method. */
+export function resolvePeft(m: FinetuneInput & { seed: number }): PeftConfig | undefined {
+  const method = m.peft ?? 'none';
+  const given = (k: keyof FinetuneInput) => m[k] !== undefined;
+  const flag: Record<string, [string, string]> = { loraRank: ['--lora-rank', 'lora'], loraAlpha: ['--lora-alpha', 'lora'], loraTargets: ['--lora-targets', 'lora'], prefixTokens: ['--prefix-tokens', 'prefix'] };
+  for (const [k, [name, needs]] of Object.entries(flag))
+    if (given(k as keyof FinetuneInput) && method !== needs) throw new UserError(`${name}: only with --peft ${needs} (this run has --peft ${method})`, 2);
+  if (m.estimator === 'adam' && method !== 'none') throw new UserError(`--peft ${method}: ZO estimators only (adam trains every block)`, 2);
+  const initSeed = deriveSeed(m.seed, PEFT_DOMAIN);
+  if (method === 'lora')
+    return { method, rank: m.loraRank ?? DEFAULT_LORA.rank, alpha: m.loraAlpha ?? DEFAULT_LORA.alpha, targets: m.loraTargets ?? [...DEFAULT_LORA_TARGETS], initSeed };
+  if (method === 'prefix') return { method, tokens: m.prefixTokens ?? DEFAULT_PREFIX_TOKENS, initSeed };
+  return undefined;
 }
 
 /** The estimator configuration of a run (what the trajectory header records). */

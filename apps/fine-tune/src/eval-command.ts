@@ -9,6 +9,7 @@ import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/rep
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { modelFromWeights, WEIGHT_FILES } from './weights';
+import { peftConfigSchema, type PeftConfig } from '@zotune/peft';
 
 export interface EvalCommandOptions {
   /** default: the run's model with --run, else stories260K */
@@ -56,6 +57,8 @@ interface RunDefaults {
   task?: string;
   seed?: number;
   weights: string;
+  /** a PEFT run: its weights file holds the adapter */
+  peft?: PeftConfig;
 }
 
 /** --run DIR: the run's model, task, seed and best checkpoint. */
@@ -69,7 +72,9 @@ function runDefaults(dir: string): RunDefaults {
   const weights = join(dir, WEIGHT_FILES.best);
   if (!existsSync(weights)) throw new UserError(`--run: ${weights}: missing (the run has no best checkpoint yet)`, 2);
   const str = (k: string) => (typeof config[k] === 'string' ? (config[k] as string) : undefined);
-  return { model: str('model'), task: str('task'), seed: typeof config.seed === 'number' ? config.seed : undefined, weights };
+  const peft = config.peft === undefined ? undefined : peftConfigSchema.safeParse(config.peft);
+  if (peft && !peft.success) throw new UserError(`--run: ${join(dir, 'config.json')}: peft: ${peft.error.issues[0].message}`, 2);
+  return { model: str('model'), task: str('task'), seed: typeof config.seed === 'number' ? config.seed : undefined, weights, peft: peft?.data };
 }
 
 /** Run an evaluation as the command does (exported for scripts and tests). */
@@ -113,7 +118,7 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   const resolved = resolveModel(modelArg, dataDir);
   let model;
   try {
-    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine) : await openModel(resolved.checkpoint, engine);
+    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine, run.peft) : await openModel(resolved.checkpoint, engine);
   } catch (e) {
     throw new UserError(`--run: ${(e as Error).message}`);
   }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
+import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
 import { parseEstimatorName } from '@zotune/zo';
 import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
 import { fetchRunData, mirrorOnlyNeeds } from './setup';
@@ -37,6 +38,11 @@ interface FinetuneFlags {
   engine?: string;
   threads?: string;
   oracleEvery?: string;
+  peft?: string;
+  loraRank?: string;
+  loraAlpha?: string;
+  loraTargets?: string;
+  prefixTokens?: string;
   fetch?: boolean;
   json?: boolean;
 }
@@ -47,7 +53,8 @@ const FLAG: Record<string, string> = {
   normalize: '--no-normalize', queries: '--queries', steps: '--steps', forwardPasses: '--forward-passes', lr: '--lr', eps: '--eps',
   weightDecay: '--weight-decay', batch: '--batch', seed: '--seed', evalEvery: '--eval-every', evalN: '--eval-n', testN: '--test-n',
   evalBatch: '--eval-batch', saveFinal: '--save-final', out: '--out', config: '--config', backend: '--backend', oracleEvery: '--oracle-every',
-  engine: '--engine', threads: '--threads',
+  engine: '--engine', threads: '--threads', peft: '--peft', loraRank: '--lora-rank', loraAlpha: '--lora-alpha', loraTargets: '--lora-targets',
+  prefixTokens: '--prefix-tokens',
 };
 /** Flags that choose how this session runs, not what the run is: allowed with --resume. */
 const SESSION_FLAGS = ['engine', 'threads'];
@@ -98,6 +105,21 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   if (given('backend')) layer.backend = f.backend;
   if (given('engine')) layer.engine = f.engine as FinetuneInput['engine'];
   int('threads', 1, 256);
+  if (given('peft')) {
+    const p = f.peft!.trim();
+    if (!(PEFT_METHODS as readonly string[]).includes(p)) throw new UserError(`--peft: expected one of ${PEFT_METHODS.join(', ')}, got "${f.peft}"`, 2);
+    layer.peft = p;
+  }
+  int('loraRank', 1, 4096);
+  num('loraAlpha');
+  if (given('loraTargets')) {
+    try {
+      layer.loraTargets = parseLoraTargets(f.loraTargets!);
+    } catch (e) {
+      throw new UserError((e as Error).message, 2);
+    }
+  }
+  int('prefixTokens', 1, 4096);
   const flagsSource = 'flags';
   try {
     return parseInput(layer, flagsSource);
@@ -138,7 +160,7 @@ function defaultOut(name: string): string {
 
 function runName(c: FinetuneConfig): string {
   const task = basename(c.task, extname(c.task)).toLowerCase().replace(/[^a-z0-9]+/g, '');
-  return `${task}-${c.estimator}-s${c.seed}`;
+  return `${task}-${c.estimator}${c.peft ? `-${c.peft.method}` : ''}-s${c.seed}`;
 }
 
 function human(s: FinetuneSummary): string {
@@ -188,6 +210,11 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--oracle-every <K>', 'oracle policies: re-measure gradients (and curvature) every K steps (default 100)')
+    .option('--peft <P>', 'parameter-efficient ZO: none (every block; default), lora or prefix')
+    .option('--lora-rank <R>', '--peft lora: rank r (default 8)')
+    .option('--lora-alpha <A>', '--peft lora: scale alpha, the update is (alpha/r)·A·B (default 16)')
+    .option('--lora-targets <LIST>', '--peft lora: linears to adapt, e.g. q,v or q_proj,v_proj,o_proj (default q_proj,v_proj)')
+    .option('--prefix-tokens <N>', '--peft prefix: trainable key/value positions per layer (default 5)')
     .option('--backend <B>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
     .option('--engine <E>', 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <N>', "ORT intra-op threads (default: the machine's cores)")

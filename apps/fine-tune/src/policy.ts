@@ -39,7 +39,10 @@ export interface PolicyContext {
   estimator: string;
   /** the model's name (the fingerprint's model, and MODEL of the shipped default reference) */
   modelName: string;
-  model: AnyModel;
+  /** the model's family and its trainable blocks (a PEFT run: the adapter's) */
+  model: Pick<AnyModel, 'family' | 'blocks'>;
+  /** a PEFT run's setting (the shipped default policies are for every block) */
+  peft?: string;
   /** the checkpoint the model was built from (its digest is the fingerprint's weightsSha256) */
   checkpoint: Checkpoint;
   /** a resumed run: the digest of the policy it started with */
@@ -70,9 +73,11 @@ export async function resolvePolicy(spec: string, opts: PolicyContext): Promise<
     if (spec === 'auto') return NONE('policy: none (adam is first-order)');
     throw new UserError(`--policy ${spec}: adam is first-order and takes no perturbation policy; use a ZO estimator or --policy none`, 2);
   }
+  if (opts.peft && spec.startsWith('oracle-')) throw new UserError(`--policy ${spec}: not with --peft (the oracles measure the gradients of the model's own blocks)`, 2);
   const oracle = oraclePolicy(spec, opts);
   if (oracle) return oracle;
   let ref = spec;
+  if (spec === 'auto' && opts.peft) return NONE(`policy: none (the shipped default policies are for every block; --peft ${opts.peft} trains adapter blocks: pass --policy REF for a policy of these blocks)`);
   if (spec === 'auto') {
     const shipped = await shippedPolicy(opts.modelName);
     if (!shipped) return NONE(`policy: none (no shipped policy for ${opts.modelName} in ${defaultRegistryLocation()})`);

@@ -5,20 +5,26 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { readSafetensors, resolveModel, toCheckpoint, type AnyModel } from '@zotune/models';
+import { checkpointDigest, readSafetensors, resolveModel, toCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
+import { peftLabel } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads } from '@zotune/ort';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
 import { asUserError } from './setup';
-import { WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
+import { checkPeftHeader } from './trainer';
+import { openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 export interface ReplayResult {
   run: string;
   out: string;
   model: string;
   estimator: string;
+  /** 'full', or the PEFT setting of the run */
+  peft: string;
+  /** what the file holds: the model's weights, a PEFT run's adapter, or (--merge) the LoRA-merged full weights */
+  wrote: 'weights' | 'adapter' | 'merged';
   /** records applied */
   steps: number;
   /** complete records in the trajectory */
@@ -37,13 +43,13 @@ export interface ReplayResult {
 }
 
 /** The replayed weights against a run weight file of the same step, if the run wrote one. */
-function compareWithRun(dir: string, step: number, model: AnyModel): ReplayResult['runWeights'] {
+function compareWithRun(dir: string, step: number, replayed: Map<string, HostTensor>): ReplayResult['runWeights'] {
   for (const name of [WEIGHT_FILES.final, WEIGHT_FILES.best]) {
     const file = join(dir, name);
     if (weightsStep(file) !== step) continue;
     const { tensors } = readSafetensors(file);
     let maxAbsDiff = 0;
-    for (const [n, t] of toCheckpoint(model).tensors) {
+    for (const [n, t] of replayed) {
       const got = tensors.get(n);
       if (!got || got.data.length !== t.data.length) return { file, maxAbsDiff: Infinity };
       for (let i = 0; i < t.data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(t.data[i] - got.data[i]));
@@ -53,7 +59,7 @@ function compareWithRun(dir: string, step: number, model: AnyModel): ReplayResul
   return null;
 }
 
-export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; engine?: string; threads?: string } = {}): Promise<ReplayResult> {
+export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; engine?: string; threads?: string; merge?: boolean } = {}): Promise<ReplayResult> {
   const dir = resolve(runDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${runDir}: no such run directory`, 2);
   let raw: unknown;
@@ -64,6 +70,8 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
   }
   const config = parseRunConfig(raw, join(dir, 'config.json'));
   if (config.estimator === 'adam') throw new UserError(`${runDir}: an adam run has no trajectory to replay (first-order updates are not recorded)`, 2);
+  if (opts.merge && config.peft?.method !== 'lora')
+    throw new UserError(`--merge: only a --peft lora run has adapters to merge into the weights (${runDir} is ${config.peft ? `--peft ${config.peft.method}` : 'a full-parameter run'})`, 2);
   const trajPath = join(dir, WEIGHT_FILES.trajectory);
   const t = openTrajectory(trajPath);
   const n = opts.step ?? t.records.length;
@@ -86,10 +94,16 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
   const model = await openModel(resolved.checkpoint, engine);
   let runWeights;
   try {
+    // a PEFT run's trajectory moves its adapter's blocks; the base weights stay as loaded
+    const adapter = config.peft && openAdapter(model, config.peft);
+    if (config.peft) checkPeftHeader(t.header.run, config.peft, { name: resolved.name, digest: checkpointDigest(resolved.checkpoint) }, trajPath);
     // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
-    await replay(model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
-    writeRunWeights(resolve(out), model, { model: resolved.name, step: n });
-    runWeights = compareWithRun(dir, n, model);
+    await replay(adapter ? adapter.blocks : model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
+    const meta = { model: resolved.name, step: n };
+    if (adapter && opts.merge) writeSafetensors(resolve(out), adapter.merged().tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step), 'zotune.merged': peftLabel(config.peft) });
+    else writeRunWeights(resolve(out), model, meta, adapter || undefined);
+    // the run's own files hold the adapter (PEFT) or the weights: compare like with like
+    runWeights = opts.merge ? null : compareWithRun(dir, n, adapter ? adapter.tensors() : toCheckpoint(model).tensors);
   } finally {
     await model.dispose();
   }
@@ -98,6 +112,8 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     out: resolve(out),
     model: resolved.name,
     estimator: config.estimator,
+    peft: peftLabel(config.peft),
+    wrote: opts.merge ? 'merged' : config.peft ? 'adapter' : 'weights',
     steps: n,
     recordedSteps: t.records.length,
     trajectoryBytes: statSync(trajPath).size,
@@ -120,17 +136,19 @@ export function registerReplayCommand(program: Command): void {
     .option('--backend <B>', 'tfjs backend (default: the run\'s)')
     .option('--engine <E>', 'engine holding the weights: auto, ort or tfjs (default: ZOTUNE_ENGINE, else auto)')
     .option('--threads <N>', "ONNX Runtime intra-op threads (default: the machine's cores)")
+    .option('--merge', 'a --peft lora run: write the full weights with (alpha/r)·A·B merged in (default: the adapter alone)')
     .option('--json', 'print one JSON object on stdout')
     .action(
-      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; engine?: string; threads?: string; json?: boolean }) => {
+      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; engine?: string; threads?: string; merge?: boolean; json?: boolean }) => {
         const step = flags.step === undefined ? undefined : parseNumber('--step', flags.step, { int: true, min: 0 });
         if (flags.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(flags.backend))
           throw new UserError(`--backend: unknown backend "${flags.backend}"; expected one of auto, tensorflow, wasm, cpu`, 2);
-        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, engine: flags.engine, threads: flags.threads });
+        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, engine: flags.engine, threads: flags.threads, merge: flags.merge });
         const check = r.runWeights
           ? `; against the run's ${r.runWeights.file} (losses on engine ${r.recordedEngine}, replayed on ${r.engine.name}): ${r.runWeights.maxAbsDiff === 0 ? 'the same bits' : r.runWeights.maxAbsDiff <= 1e-5 ? `match to float tolerance, max |Δ| ${r.runWeights.maxAbsDiff.toExponential(2)}` : `DIFFER, max |Δ| ${r.runWeights.maxAbsDiff}`}`
           : '';
-        emit(r, !!flags.json, `${r.out}: ${r.model} after ${r.steps} of ${r.recordedSteps} ${r.estimator} steps, replayed from ${r.trajectoryBytes} bytes of trajectory in ${r.seconds.toFixed(2)} s${check}`);
+        const what = r.wrote === 'weights' ? '' : r.wrote === 'adapter' ? ` (the ${r.peft} adapter)` : ` (${r.peft} merged into the weights)`;
+        emit(r, !!flags.json, `${r.out}${what}: ${r.model} after ${r.steps} of ${r.recordedSteps} ${r.estimator} steps, replayed from ${r.trajectoryBytes} bytes of trajectory in ${r.seconds.toFixed(2)} s${check}`);
       }),
     );
 }

@@ -5,7 +5,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifacts';
-import { isHostModel, type AnyModel } from '@zotune/models';
+import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
+import { loraTargetProblem, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
@@ -16,7 +17,7 @@ import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
-import { modelFromWeights, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
+import { modelFromWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 /** summary.json of a fine-tune run (the RunSummary fields of @zotune/report and more). */
 export interface FinetuneSummary {
@@ -47,6 +48,10 @@ export interface FinetuneSummary {
   peakRssMiB: number;
   /** 'none' or the policy reference */
   policy: string;
+  /** what was trained: 'full' (every block) or the PEFT setting (lora-r8-a16-q_proj,v_proj, prefix-n5) */
+  peft: string;
+  /** parameters the estimator perturbed and updated */
+  trainableParameters: number;
   policyDigest: string | null;
   lr: number;
   eps: number;
@@ -82,7 +87,7 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -90,7 +95,7 @@ function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: F
     async step(s, examples) {
       const batch = inputs.collator.batch(examples, { goldOnly });
       const record = await est.step({
-        blocks: model.blocks,
+        blocks,
         step: s,
         seed: stepSeed(config.seed, s),
         // engine ort: the loss from the ORT forward, on the host; tfjs: the tf objective read back
@@ -99,7 +104,7 @@ function zoTrainer(est: Estimator, model: AnyModel, inputs: RunInputs, config: F
         prev,
         batch: batch.packed,
       });
-      await est.update(model.blocks, record);
+      await est.update(blocks, record);
       // after the update: a kill between the two loses the step, and the resumed run redoes it
       appendRecord(trajectory, record);
       prev = record;
@@ -159,17 +164,35 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
   const inputs = loadInputs(config);
+  if (config.peft?.method === 'lora') {
+    // before any engine starts: a target that names no per-layer matrix of the checkpoint
+    const names = [...inputs.resolved.checkpoint.tensors].filter(([n, t]) => t.shape.length === 2 && /\.\d+\./.test(n)).map(([n]) => n);
+    const problem = loraTargetProblem(names, config.peft.targets);
+    if (problem) throw new UserError(`--peft ${peftLabel(config.peft)}: ${problem}`, 2);
+  }
   const backend = await initBackend(config.backend);
   const engine = await runEngine(config, opts, isGpuBackend(backend));
   log(engineNote(engine).trimEnd());
-  const model = await buildModel(inputs, engine);
+  const base = await buildModel(inputs, engine);
+  // a PEFT run trains its adapter's blocks and computes through them; otherwise the model's own blocks
+  let adapter: Adapter | undefined;
+  try {
+    adapter = config.peft && openAdapter(base, config.peft);
+  } catch (e) {
+    await base.dispose();
+    throw e;
+  }
+  const model = adapter ? adapter.model : base;
+  const trainable = adapter ? adapter.blocks : base.blocks;
+  if (adapter) log(`peft: ${peftLabel(config.peft)}: ${trainable.length} adapter blocks, ${trainable.reduce((n, b) => n + b.size, 0)} trainable parameters (the base model's ${base.blocks.reduce((n, b) => n + b.size, 0)} are frozen)`);
   let runDir: RunDir | undefined;
   let trainer: Trainer | undefined;
   try {
     const policy = await resolvePolicy(config.policy, {
       estimator: config.estimator,
       modelName: inputs.modelName,
-      model,
+      model: { family: base.family, blocks: trainable },
+      ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
       checkpoint: inputs.resolved.checkpoint,
       expectDigest: opts.resume ? config.policyDigest : undefined,
       oracle: oracleInputs(config, inputs, model, log),
@@ -203,25 +226,27 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         if (recorded !== engine.name)
           log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
-        await replay(model.blocks, t.header, records, { threads: parseThreads(config.threads, 'threads') });
+        checkPeftHeader(t.header.run, config.peft, { name: inputs.modelName, digest: checkpointDigest(inputs.resolved.checkpoint) }, trajPath);
+        await replay(trainable, t.header, records, { threads: parseThreads(config.threads, 'threads') });
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
-        createTrajectory(trajPath, await trajectoryHeader(model.blocks, {
+        createTrajectory(trajPath, await trajectoryHeader(trainable, {
           runSeed: config.seed,
           family: model.family,
           estimator: estCfg,
-          run: { model: inputs.modelName, task: inputs.task.name, batch: config.batch },
+          // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
+          run: { model: inputs.modelName, task: inputs.task.name, batch: config.batch, ...(config.peft ? { peft: { ...config.peft, baseDigest: checkpointDigest(inputs.resolved.checkpoint) } } : {}) },
           engine: engine.name,
         }), { overwrite: opts.resume });
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, inputs, config, policy.scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, policy.scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
       // the kill fell between a new best's save and its metrics line, or the file is gone: rebuild it
-      await rebuildBest(inputs, runDir, state.best.step, engine);
+      await rebuildBest(inputs, runDir, state.best.step, engine, config);
     }
 
     // ---- zero-shot figures (measured once, at the start) ----
@@ -240,7 +265,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       const isBest = !state.best || r.accuracy > state.best.devAcc;
       // save before the metrics line: a line saying "best" always has its checkpoint on disk
       if (isBest) {
-        writeRunWeights(bestPath, model, { model: inputs.modelName, step });
+        writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
         state.best = { devAcc: r.accuracy, step };
       }
       if (step === 0) state.zeroShotDevAcc = r.accuracy;
@@ -272,7 +297,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       if (evalDue(s + 1)) await devEval(s + 1);
     }
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
-    if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step });
+    if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
     trainer = undefined;
     await model.dispose();
@@ -280,7 +305,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     // ---- the best checkpoint on test ----
     const best = state.best ?? bestOf(runDir.metrics.records());
     if (!best) throw new Error(`${runDir.dir}: no dev evaluation recorded`);
-    const bestModel = await modelFromWeights(inputs.resolved.checkpoint, bestPath, engine);
+    const bestModel = await modelFromWeights(inputs.resolved.checkpoint, bestPath, engine, config.peft);
     let testAcc: number;
     try {
       log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
@@ -309,6 +334,8 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       peakRssMiB: peakRssMiB(),
       policy: config.policy,
       policyDigest: config.policyDigest,
+      peft: peftLabel(config.peft),
+      trainableParameters: trainable.reduce((n, b) => n + b.size, 0),
       lr: config.lr,
       eps: config.eps,
       batch: config.batch,
@@ -355,13 +382,27 @@ async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boo
   }
 }
 
-/** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights. */
-async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engine: EngineChoice): Promise<void> {
+/**
+ * A resumed PEFT run's trajectory must be of the same setting (adapter init seed included) over the
+ * same base weights: the header's digest covers only the adapters' initial values.
+ */
+export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: PeftConfig | undefined, base: { name: string; digest: string }, file: string): void {
+  const { baseDigest, ...recorded } = (run?.peft ?? {}) as Record<string, unknown>;
+  const canon = (o: object) => JSON.stringify(o, Object.keys(o).sort());
+  if (canon(recorded) !== canon(peft ?? {}))
+    throw new UserError(`${file}: written for PEFT setting ${JSON.stringify(run?.peft ? recorded : 'none')}, config.json says ${JSON.stringify(peft ?? 'none')}`, 2);
+  if (peft && baseDigest !== base.digest)
+    throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${base.digest.slice(0, 12)}…`, 2);
+}
+
+/** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights (a PEFT run: fresh adapters). */
+async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engine: EngineChoice, config: FinetuneConfig): Promise<void> {
   const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
   const m = await buildModel(inputs, engine);
   try {
-    await replay(m.blocks, t.header, t.records.slice(0, step), { threads: engine.threads });
-    writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step });
+    const adapter = config.peft && openAdapter(m, config.peft);
+    await replay(adapter ? adapter.blocks : m.blocks, t.header, t.records.slice(0, step), { threads: engine.threads });
+    writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step }, adapter || undefined);
   } finally {
     await m.dispose();
   }

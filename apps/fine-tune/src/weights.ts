@@ -5,14 +5,29 @@
 import { existsSync } from 'node:fs';
 import { readSafetensors, toCheckpoint, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/ort';
+import { createAdapter, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
+import { UserError } from '@zotune/report';
 
 /** File names inside a run directory. */
 export const WEIGHT_FILES = { best: 'model.safetensors', final: 'final.safetensors', trajectory: 'trajectory' } as const;
 
-/** Write the model's current weights with the step they belong to. */
-export function writeRunWeights(file: string, model: AnyModel, meta: { model: string; step: number }): void {
-  const ckpt = toCheckpoint(model);
-  writeSafetensors(file, ckpt.tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step) });
+/**
+ * Write the model's current weights with the step they belong to; a PEFT run writes its adapter's
+ * tensors instead (with the PEFT setting in the metadata), the base weights being the model's own.
+ */
+export function writeRunWeights(file: string, model: AnyModel, meta: { model: string; step: number }, adapter?: Adapter): void {
+  const stamp = { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step) };
+  if (adapter) writeSafetensors(file, adapter.tensors(), { ...stamp, 'zotune.peft': JSON.stringify(adapter.config) });
+  else writeSafetensors(file, toCheckpoint(model).tensors, stamp);
+}
+
+/** The adapter of a PEFT setting over a model, its errors as one-line --peft errors. */
+export function openAdapter(model: AnyModel, peft: PeftConfig): Adapter {
+  try {
+    return createAdapter(model, peft);
+  } catch (e) {
+    throw new UserError(`--peft ${peftLabel(peft)}: ${(e as Error).message}`, 2);
+  }
 }
 
 /** The step recorded in a run weight file, or undefined when the file is missing or has none. */
@@ -27,8 +42,20 @@ export function weightsStep(file: string): number | undefined {
  * A model with the base checkpoint's architecture and the weights of a run file. Refuses a file whose
  * tensor names or shapes differ from the base (one line naming the tensor).
  */
-export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice): Promise<AnyModel> {
+export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice, peft?: PeftConfig): Promise<AnyModel> {
   const { tensors } = readSafetensors(file);
+  if (peft) {
+    // an adapter file: the base model seen through the adapter it holds
+    const model = await openModel(base, engine);
+    try {
+      const adapter = openAdapter(model, peft);
+      adapter.load(tensors, file);
+      return adapter.model;
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+  }
   for (const [name, t] of base.tensors) {
     const got = tensors.get(name);
     if (!got) throw new Error(`${file}: tensor ${name} is missing (the base model ${base.source} has it)`);

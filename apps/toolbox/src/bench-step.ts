@@ -11,7 +11,8 @@ import { resolveDataDir } from '@zotune/data';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
 import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads, type EngineName } from '@zotune/ort';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
-import { UserError, parseNumber } from '@zotune/report';
+import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
+import { UserError, parseNumber, peakRssMiB } from '@zotune/report';
 import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
@@ -43,6 +44,8 @@ export interface BenchStepOptions {
   peer?: string;
   /** timed steps of each peer run */
   peerSteps?: number;
+  /** ZO over a PEFT adapter's blocks instead of the model's (init seed: --seed) */
+  peft?: PeftConfig;
 }
 
 /** One run of the PyTorch peer (torch-mezo's mezo.py): its own summary line. */
@@ -110,6 +113,12 @@ export interface BenchStepResult {
   threads: number;
   /** the PyTorch peer on the same model size and batch, and zotune's MeZO steps/s over the peer's 2-thread steps/s */
   peer?: { runs: PeerRun[]; mezoStepsPerSecond: number; ratioToPeer2Threads: number; note: string };
+  /** 'full' or the PEFT setting; blocks and parameters above are then the adapter's */
+  peft: string;
+  /** LoRA: ms to write W0 + (alpha/r)·A·B into every target after the adapters moved (median; paid before each forward of a step) */
+  loraMergeMs?: number;
+  /** peak resident set size of this process (MiB), for comparing settings run as separate processes */
+  peakRssMiB: number;
   timing: string;
 }
 
@@ -203,14 +212,17 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
   // --shape: random weights of that size, fed the same task batch (the ids of the model's tokenizer)
   const ckpt = opts.shape ? randomCheckpoint(STORIES15M_CONFIG, opts.seed) : resolved.checkpoint;
   const modelName = opts.shape ?? resolved.name;
-  const model = await openModel(ckpt, engine);
+  const base = await openModel(ckpt, engine);
   const runners: Runner[] = [];
   try {
+    // --peft: the steps perturb and update the adapter's blocks; every forward goes through it
+    const adapter = opts.peft && createAdapter(base, opts.peft);
+    const model = adapter ? adapter.model : base;
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     const tb = collator.batch(train.slice(0, opts.batch), { goldOnly: task.kind === 'generation-lm' });
     const objective = objectiveFor(task.kind);
     const lossValue: LossValue = isHostModel(model) ? () => hostObjectiveValue(model, tb) : lossValueOf(() => objective(model, tb));
-    const blocks = model.blocks;
+    const blocks = adapter ? adapter.blocks : model.blocks;
     const tokens = tb.packed.segments.reduce((n, s) => n + (s === PAD_SEGMENT ? 0 : 1), 0);
     log(`${modelName}, ${task.name}: batch ${opts.batch} (${tokens} tokens, rows of ${tb.packed.length}), ${blocks.length} blocks, engine ${engine.name}, backend ${backend.name}`);
 
@@ -237,6 +249,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       backend: backend.name,
       engine: engineReport(engine),
       threads,
+      peft: peftLabel(opts.peft),
+      peakRssMiB: 0,
       timing: `median over ${opts.steps} interleaved rounds after ${WARMUP} untimed; a step is est.step + est.update; wall clock (engine ${engine.name}${engine.name === 'ort' ? `, ${engine.threads} ORT threads` : ''}, ${threads} noise threads)`,
     };
     log(`forward: ${forwardMs.toFixed(2)} ms`);
@@ -271,6 +285,18 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       };
       log(`policy: ${ms.policy.toFixed(3)} ms (stats ${ms.stats.toFixed(3)}, mlp ${ms.mlp.toFixed(3)}, nf ${ms.rescale.toFixed(3)}) = ${percentOfStep.toFixed(2)} % of a mezo step`);
     }
+    if (adapter && opts.peft?.method === 'lora') {
+      // the merge alone: move one adapter weight, then sync (every target is rewritten)
+      const times: number[] = [];
+      for (let i = 0; i < WARMUP + opts.steps; i++) {
+        for (const b of blocks) b.data![0] = Math.fround(b.data![0] + 1e-7);
+        const t0 = performance.now();
+        adapter.sync();
+        if (i >= WARMUP) times.push(performance.now() - t0);
+      }
+      result.loraMergeMs = median(times);
+      log(`LoRA merge: ${result.loraMergeMs.toFixed(3)} ms = ${(result.loraMergeMs / forwardMs).toFixed(3)} forwards`);
+    }
     if (opts.peer && result.mezo) {
       const runs = [1, 2].map((t) => runPeer(opts.peer!, opts.shape ?? 'stories260K', t, opts, log));
       const mezoStepsPerSecond = 1000 / result.mezo.stepMs;
@@ -286,10 +312,11 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       };
       log(`peer: ${runs.map((r) => `${r.threads} thread(s) ${r.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune mezo ${mezoStepsPerSecond.toFixed(2)} steps/s = ${result.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`);
     }
+    result.peakRssMiB = peakRssMiB();
     return result;
   } finally {
     runners.forEach((r) => r.est.dispose());
-    await model.dispose();
+    await base.dispose();
   }
 }
 
@@ -310,7 +337,8 @@ function runPeer(dir: string, model: string, threads: number, opts: BenchStepOpt
 }
 
 function text(r: BenchStepResult): string {
-  const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), engine ${r.engine.name} (${r.backend}): forward ${r.forwardMs.toFixed(2)} ms`];
+  const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), engine ${r.engine.name} (${r.backend}), ZO over ${r.peft} (${r.parameters} parameters): forward ${r.forwardMs.toFixed(2)} ms`];
+  if (r.loraMergeMs !== undefined) lines.push(`  LoRA merge before a forward: ${r.loraMergeMs.toFixed(3)} ms = ${(r.loraMergeMs / r.forwardMs).toFixed(3)} forwards`);
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
     (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '');
@@ -327,7 +355,7 @@ function text(r: BenchStepResult): string {
     lines.push(
       `  PyTorch peer: ${r.peer.runs.map((p) => `${p.threads} thread(s) ${p.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune MeZO ${r.peer.mezoStepsPerSecond.toFixed(2)} steps/s = ${r.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`,
     );
-  lines.push(`  timing: ${r.timing}`);
+  lines.push(`  peak RSS ${r.peakRssMiB.toFixed(0)} MiB; timing: ${r.timing}`);
   return lines.join('\n');
 }
 
@@ -347,6 +375,11 @@ interface BenchStepFlags {
   shape?: string;
   peer?: string | boolean;
   peerSteps?: string;
+  peft?: string;
+  loraRank?: string;
+  loraAlpha?: string;
+  loraTargets?: string;
+  prefixTokens?: string;
   json?: boolean;
 }
 
@@ -367,6 +400,8 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
   } catch (e) {
     throw new UserError((e as Error).message, 2);
   }
+  const seed = parseNumber('--seed', flags.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
+  const peft = benchPeft(flags, seed);
   const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(resolveDataDir(), '../bench/torch-mezo') : flags.peer);
   return {
     engine,
@@ -381,9 +416,36 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
     candidates,
     policy: flags.policy === 'none' ? 'none' : 'random',
     steps: parseNumber('--steps', flags.steps, { int: true, min: 1, max: 100000 }),
-    seed: parseNumber('--seed', flags.seed, { int: true, min: 0, max: 2 ** 32 - 1 }),
+    seed,
     backend,
+    ...(peft ? { peft } : {}),
   };
+}
+
+/** --peft lora|prefix with its options (the finetune defaults: r 8, alpha 16, q_proj,v_proj; 5 prefix tokens). */
+function benchPeft(flags: BenchStepFlags, seed: number): PeftConfig | undefined {
+  const method = flags.peft ?? 'none';
+  if (!['none', 'lora', 'prefix'].includes(method)) throw new UserError(`--peft: expected none, lora or prefix, got "${flags.peft}"`, 2);
+  const only = (flag: string, v: unknown, needs: string) => {
+    if (v !== undefined && method !== needs) throw new UserError(`${flag}: only with --peft ${needs}`, 2);
+  };
+  only('--lora-rank', flags.loraRank, 'lora');
+  only('--lora-alpha', flags.loraAlpha, 'lora');
+  only('--lora-targets', flags.loraTargets, 'lora');
+  only('--prefix-tokens', flags.prefixTokens, 'prefix');
+  if (method === 'lora') {
+    let targets = ['q_proj', 'v_proj'];
+    try {
+      if (flags.loraTargets !== undefined) targets = parseLoraTargets(flags.loraTargets);
+    } catch (e) {
+      throw new UserError((e as Error).message, 2);
+    }
+    const alpha = parseNumber('--lora-alpha', flags.loraAlpha ?? '16');
+    if (!(alpha > 0)) throw new UserError(`--lora-alpha: expected a number > 0, got ${flags.loraAlpha}`, 2);
+    return { method, rank: parseNumber('--lora-rank', flags.loraRank ?? '8', { int: true, min: 1, max: 4096 }), alpha, targets, initSeed: seed };
+  }
+  if (method === 'prefix') return { method, tokens: parseNumber('--prefix-tokens', flags.prefixTokens ?? '5', { int: true, min: 1, max: 4096 }), initSeed: seed };
+  return undefined;
 }
 
 /** Add `step` to an existing `zotune bench` command. */
@@ -403,6 +465,11 @@ export function registerBenchStep(bench: Command): void {
     .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
     .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
     .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo; default: bench/torch-mezo beside the data directory) on 1 and 2 threads and report the ratio')
-    .option('--peer-steps <n>', 'timed steps of each peer run', '10');
+    .option('--peer-steps <n>', 'timed steps of each peer run', '10')
+    .option('--peft <p>', 'ZO over none (every block; default), lora or prefix adapter blocks')
+    .option('--lora-rank <r>', '--peft lora: rank (default 8)')
+    .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
+    .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
+    .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)');
   benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
 }

@@ -59,6 +59,21 @@ export interface LlamaConfig {
 /** Any family's config (the same fields; see LlamaConfig). */
 export type ModelConfig = LlamaConfig;
 
+/**
+ * Prefix tuning's per-layer keys and values that every position attends to, besides the causal
+ * mask's keys. Keys are used as given (no RoPE: they stand for keys already rotated, like a KV
+ * cache), and the tokens keep their positions. Arrays are read at every forward, so in-place edits
+ * are seen by the next one.
+ */
+export interface AttentionPrefix {
+  /** prefix positions P */
+  tokens: number;
+  /** per layer, [P, nKvHeads·headDim] */
+  keys: Float32Array[];
+  /** per layer, [P, nKvHeads·headDim] */
+  values: Float32Array[];
+}
+
 export interface Model {
   family: Family;
   config: LlamaConfig;
@@ -69,6 +84,8 @@ export interface Model {
   tokenLogProbs(batch: PackedBatch): tf.Tensor1D;
   /** mean log-probability of each candidate's tokens, [batch, numCandidates] */
   scoreCandidates(batch: PackedBatch): tf.Tensor2D;
+  /** attend to these prefixes from now on (undefined: none); absent when the family has no prefix support */
+  setPrefix?(prefix: AttentionPrefix | undefined): void;
   dispose(): void;
 }
 
@@ -88,6 +105,8 @@ export interface HostModel {
   tokenLogProbs(batch: PackedBatch): Promise<Float32Array>;
   /** mean log-probability of each candidate's tokens, [batch · numCandidates] (row-major [batch, K]) */
   scoreCandidates(batch: PackedBatch): Promise<Float32Array>;
+  /** attend to these prefixes from now on (undefined: none); absent when the family has no prefix support */
+  setPrefix?(prefix: AttentionPrefix | undefined): void;
   dispose(): Promise<void>;
 }
 

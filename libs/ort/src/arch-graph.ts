@@ -4,13 +4,14 @@
 // blocks (matrices [in, out]), as there.
 //
 // Other inputs, computed in JS per batch: ids [B, T] int32, pos [B, T] int32 (row of the learned
-// position table: position + the family's offset), bias [B, 1, T, T] (0 or MASKED), select [n] int32,
+// position table: position + the family's offset), bias [B, 1, T, T] (0 or MASKED; [B, 1, T, P + T] with
+// P prefix-tuning positions, whose keys and values are inputs too: prefixInputs), select [n] int32,
 // targets [n, 1] int32 (logprobs only). Outputs: logits [n, V] or logprobs [n, 1].
 import type { Arch, LlamaConfig, Param } from '@zotune/models';
-import { af, ai, ais, FLOAT, GraphBuilder, INT32, type GraphOutput } from './graph';
+import { af, ai, ais, FLOAT, GraphBuilder, INT32, prefixAttention, type GraphOutput } from './graph';
 
 /** The serialized ONNX model of a learned-position, LayerNorm family (OPT, GPT-2). */
-export function buildArchGraph(arch: Arch, config: LlamaConfig, output: GraphOutput): Uint8Array {
+export function buildArchGraph(arch: Arch, config: LlamaConfig, output: GraphOutput, prefixTokens = 0): Uint8Array {
   if (arch.positions !== 'learned' || arch.norm !== 'layer') throw new Error(`buildArchGraph: family ${arch.family} is built by buildLlamaGraph`);
   const g = new GraphBuilder();
   const { dim, nHeads: nh, vocabSize: V } = config;
@@ -20,7 +21,8 @@ export function buildArchGraph(arch: Arch, config: LlamaConfig, output: GraphOut
   for (const s of arch.tensors) g.input(s.name, FLOAT, shapeOf.get(s.name)!);
   const ids = g.input('ids', INT32, ['B', 'T']);
   const pos = g.input('pos', INT32, ['B', 'T']);
-  const bias = g.input('bias', FLOAT, ['B', 1, 'T', 'T']);
+  const bias = g.input('bias', FLOAT, ['B', 1, 'T', prefixTokens > 0 ? 'S' : 'T']);
+  const prefix = prefixTokens > 0 ? prefixAttention(g, ids, arch.layers.length, nh, hd, prefixTokens) : undefined;
   const select = g.input('select', INT32, ['n']);
   const targets = output === 'logprobs' ? g.input('targets', INT32, ['n', 1]) : '';
 
@@ -40,9 +42,11 @@ export function buildArchGraph(arch: Arch, config: LlamaConfig, output: GraphOut
     if (layer.qkv.length === 1) [q, k, v] = g.opN('Split', [linear(h, layer.qkv[0]), g.ints([dim, dim, dim])], 3, [ai('axis', -1)]); // fused q|k|v
     else [q, k, v] = layer.qkv.map((p) => linear(h, p));
     const qh = heads(g.op('Mul', [q, scale])); // [B, nh, T, hd]
-    const kt = g.op('Transpose', [g.op('Reshape', [k, g.ints([0, 0, nh, hd])])], [ais('perm', [0, 2, 3, 1])]); // [B, nh, hd, T]
-    const probs = g.op('Softmax', [g.op('Add', [g.op('MatMul', [qh, kt]), bias])], [ai('axis', -1)]); // [B, nh, T, T]
-    let att = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, heads(v)])], [ais('perm', [0, 2, 1, 3])]), g.ints([0, 0, dim])]); // [B, T, dim]
+    let kt = g.op('Transpose', [g.op('Reshape', [k, g.ints([0, 0, nh, hd])])], [ais('perm', [0, 2, 3, 1])]); // [B, nh, hd, T]
+    let vh = heads(v); // [B, nh, T, hd]
+    if (prefix) [kt, vh] = prefix(l, kt, vh); // [B, nh, hd, P + T], [B, nh, P + T, hd]
+    const probs = g.op('Softmax', [g.op('Add', [g.op('MatMul', [qh, kt]), bias])], [ai('axis', -1)]); // [B, nh, T, P + T]
+    let att = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, vh])], [ais('perm', [0, 2, 1, 3])]), g.ints([0, 0, dim])]); // [B, T, dim]
     if (l === arch.layers.length - 1) {
       // after the last attention only the selected rows matter: [n, dim] from here on
       x = g.op('Gather', [g.op('Reshape', [x, g.ints([-1, dim])]), select], [ai('axis', 0)]);

@@ -102,7 +102,7 @@ function valueInfo(name: string, elemType: number, dims: (number | string)[]): o
  * The serialized ONNX model of a LLaMA config. `hasBias(name)` says which optional linear biases the
  * checkpoint has (as tensorSpecs); the weight inputs are exactly tensorSpecs(config, hasBias).
  */
-export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBias: (name: string) => boolean = () => false): Uint8Array {
+export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBias: (name: string) => boolean = () => false, prefixTokens = 0): Uint8Array {
   const g = new GraphBuilder();
   const { dim, nHeads: nh, nKvHeads: nkv, vocabSize: V, nLayers } = config;
   const hd = headDim(config);
@@ -114,7 +114,9 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
   const ids = g.input('ids', INT32, ['B', 'T']);
   const cos = g.input('cos', FLOAT, ['B', 'T', 1, hd]);
   const sin = g.input('sin', FLOAT, ['B', 'T', 1, hd]);
-  const bias = g.input('bias', FLOAT, ['B', 1, 'T', 'T']);
+  // with P prefix positions the keys are [prefix, tokens]: bias [B, 1, T, P + T] (0 on the prefix columns)
+  const bias = g.input('bias', FLOAT, ['B', 1, 'T', prefixTokens > 0 ? 'S' : 'T']);
+  const prefix = prefixTokens > 0 ? prefixAttention(g, ids, nLayers, nkv, hd, prefixTokens) : undefined;
   const select = g.input('select', INT32, ['n']);
   const targets = output === 'logprobs' ? g.input('targets', INT32, ['n', 1]) : '';
 
@@ -145,8 +147,9 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
     const q = g.op('Mul', [rope(g.op('Reshape', [linear(h, `${p}.self_attn.q_proj`), g.ints([0, 0, nh, hd])])), scale]); // [B, T, nh, hd]
     const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])])], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·T, hd]
     const k = rope(g.op('Reshape', [linear(h, `${p}.self_attn.k_proj`), g.ints([0, 0, nkv, hd])])); // [B, T, nkv, hd]
-    const kt = g.op('Transpose', [k], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
-    const v = g.op('Transpose', [g.op('Reshape', [linear(h, `${p}.self_attn.v_proj`), g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+    let kt = g.op('Transpose', [k], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
+    let v = g.op('Transpose', [g.op('Reshape', [linear(h, `${p}.self_attn.v_proj`), g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+    if (prefix) [kt, v] = prefix(l, kt, v); // [B, nkv, hd, P + T], [B, nkv, P + T, hd]
     const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, T, T]
     const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, bias])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·T, T]
     const o = g.op('Reshape', [g.op('MatMul', [probs, v]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, T, hd]
@@ -172,6 +175,24 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
   return g.encode();
 }
 
+
+/** Graph input names of layer l's prefix keys and values, [P, nkv·hd] each. */
+export const prefixInputs = (l: number): [string, string] => [`prefix.${l}.key`, `prefix.${l}.value`];
+
+/**
+ * Prefix tuning, the only change to the attention: layer l's prefix keys and values (graph inputs
+ * [P, nkv·hd], no RoPE) broadcast over the batch and put before the tokens' keys and values.
+ */
+export function prefixAttention(g: GraphBuilder, ids: string, nLayers: number, nkv: number, hd: number, P: number) {
+  const batchOnes = g.op('Concat', [g.op('Slice', [g.op('Shape', [ids]), g.ints([0]), g.ints([1])]), g.ints([1, 1, 1])], [ai('axis', 0)]); // [B, 1, 1, 1]
+  const inputs = Array.from({ length: nLayers }, (_, l) => prefixInputs(l).map((n) => g.input(n, FLOAT, [P, nkv * hd])));
+  return (l: number, kt: string, v: string): [string, string] => {
+    const [pk, pv] = inputs[l];
+    const keys = g.op('Expand', [g.op('Transpose', [g.op('Reshape', [pk, g.ints([1, P, nkv, hd])])], [ais('perm', [0, 2, 3, 1])]), batchOnes]); // [B, nkv, hd, P]
+    const values = g.op('Expand', [g.op('Transpose', [g.op('Reshape', [pv, g.ints([1, P, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]), batchOnes]); // [B, nkv, P, hd]
+    return [g.op('Concat', [keys, kt], [ai('axis', 3)]), g.op('Concat', [values, v], [ai('axis', 2)])];
+  };
+}
 
 /** A one-node graph y = a · w (a [m, k], w [k, n], both inputs): ORT's MatMul peak for benchmarks. */
 export function buildMatMulGraph(m: number, k: number, n: number): Uint8Array {

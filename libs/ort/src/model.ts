@@ -20,6 +20,7 @@ import {
   headDim,
   hostBlocksFromCheckpoint,
   ropeHost,
+  type AttentionPrefix,
   type Block,
   type Checkpoint,
   type CheckpointFormat,
@@ -31,7 +32,7 @@ import {
 } from '@zotune/models';
 import { buildArchGraph } from './arch-graph';
 import { countSession } from './engine';
-import { buildLlamaGraph, buildMatMulGraph, type GraphOutput } from './graph';
+import { buildLlamaGraph, buildMatMulGraph, prefixInputs, type GraphOutput } from './graph';
 
 export interface OrtLlamaOptions {
   /** ORT intra-op threads (default: the machine's cores) */
@@ -64,7 +65,10 @@ export class OrtLlama implements HostModel {
   private readonly weightFeeds: Record<string, ort.Tensor> = {};
   /** [block data, staging copy] per block when the blocks are shared, else empty */
   private readonly staging: [Float32Array, Float32Array][] = [];
-  private readonly sessions = new Map<GraphOutput, Promise<ort.InferenceSession>>();
+  /** one session per output and prefix length (0: no prefix) */
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  /** prefix tuning: P and the prefix inputs over the adapter's own arrays */
+  private prefix?: { tokens: number; feeds: Record<string, ort.Tensor> };
   private disposed = false;
 
   private constructor(ckpt: Checkpoint, opts: OrtLlamaOptions) {
@@ -132,6 +136,25 @@ export class OrtLlama implements HostModel {
     return checkpointFromBlocks(this.config, this.blocks, { format: this.format, source: this.source });
   }
 
+  setPrefix(prefix: AttentionPrefix | undefined): void {
+    if (!prefix) {
+      this.prefix = undefined;
+      return;
+    }
+    const { nLayers, nKvHeads } = this.config;
+    const width = nKvHeads * this.hd;
+    if (prefix.keys.length !== nLayers || prefix.values.length !== nLayers) throw new Error(`setPrefix: ${prefix.keys.length} keys and ${prefix.values.length} values for ${nLayers} layers`);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (let l = 0; l < nLayers; l++) {
+      const [k, v] = prefixInputs(l);
+      for (const [name, a] of [[k, prefix.keys[l]], [v, prefix.values[l]]] as const) {
+        if (a.length !== prefix.tokens * width) throw new Error(`setPrefix: layer ${l} holds ${a.length} values, expected [${prefix.tokens}, ${width}]`);
+        feeds[name] = new ort.Tensor('float32', a, [prefix.tokens, width]);
+      }
+    }
+    this.prefix = { tokens: prefix.tokens, feeds };
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -166,12 +189,14 @@ export class OrtLlama implements HostModel {
     checkPlainBatch(batch, this.config);
   }
 
-  private session(output: GraphOutput): Promise<ort.InferenceSession> {
-    let s = this.sessions.get(output);
+  private session(output: GraphOutput, prefixTokens = 0): Promise<ort.InferenceSession> {
+    const key = `${output}:${prefixTokens}`;
+    let s = this.sessions.get(key);
     if (!s) {
       const has = new Set(this.blocks.map((b) => b.name));
       const arch = archOf(this.config, (name) => has.has(name));
-      const graph = arch.positions === 'rope' ? buildLlamaGraph(this.config, output, (name) => has.has(name)) : buildArchGraph(arch, this.config, output);
+      const graph =
+        arch.positions === 'rope' ? buildLlamaGraph(this.config, output, (name) => has.has(name), prefixTokens) : buildArchGraph(arch, this.config, output, prefixTokens);
       s = ort.InferenceSession.create(graph, {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
@@ -187,7 +212,7 @@ export class OrtLlama implements HostModel {
         countSession();
         return session;
       });
-      this.sessions.set(output, s);
+      this.sessions.set(key, s);
     }
     return s;
   }
@@ -196,15 +221,17 @@ export class OrtLlama implements HostModel {
   private async run(output: GraphOutput, batch: PlainBatch, select: Int32Array, targets?: Int32Array): Promise<ort.InferenceSession.ReturnType> {
     for (const [from, to] of this.staging) to.set(from);
     const { batch: B, length: T } = batch;
+    const P = this.prefix?.tokens ?? 0;
     const feeds: Record<string, ort.Tensor> = {
       ...this.weightFeeds,
+      ...this.prefix?.feeds,
       ids: new ort.Tensor('int32', batch.tokens, [B, T]),
-      bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments), [B, 1, T, T]),
+      bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments, P), [B, 1, T, P + T]),
       select: new ort.Tensor('int32', select, [select.length]),
       ...this.positionFeeds(batch),
     };
     if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
-    return (await this.session(output)).run(feeds);
+    return (await this.session(output, P)).run(feeds);
   }
 }
 

@@ -24,6 +24,16 @@ export const finetuneOptionsSchema = z.strictObject({
 });
 export type FinetuneOptions = z.infer<typeof finetuneOptionsSchema>;
 
+/** `finetune --peft` and its options: ZO over LoRA or prefix adapter blocks (absent: every block). */
+const peftFields = {
+  peft: z.enum(['lora', 'prefix']).optional(),
+  loraRank: posInt.max(4096).optional(),
+  loraAlpha: z.number().positive().optional(),
+  /** comma-separated module names, as --lora-targets */
+  loraTargets: z.string().regex(/^[A-Za-z0-9_.,]+$/).optional(),
+  prefixTokens: posInt.max(4096).optional(),
+};
+
 /** A method: an estimator with its options and a policy. Comparisons name methods. */
 export const methodSchema = z.strictObject({
   estimator: z.enum(['mezo', 'guided', 'greedy', 'elite', 'adam']),
@@ -33,6 +43,9 @@ export const methodSchema = z.strictObject({
   alpha: z.number().gt(0).lt(1).optional(),
   normalize: z.boolean().optional(),
   queries: posInt.max(1024).optional(),
+  ...peftFields,
+  /** this method's learning rate, over the grid's (a PEFT method needs its own) */
+  lr: z.number().positive().optional(),
 });
 export type Method = z.infer<typeof methodSchema>;
 
@@ -85,6 +98,7 @@ export const runConfigSchema = z.strictObject({
   alpha: z.number().gt(0).lt(1).optional(),
   normalize: z.boolean().optional(),
   queries: posInt.max(1024).optional(),
+  ...peftFields,
   lr: z.number().positive().optional(),
   eps: z.number().positive(),
   seed: z.number().int().min(0).max(0xffffffff),
@@ -212,7 +226,8 @@ export function expandRuns(spec: SweepSpec, cwd = process.cwd(), source = 'spec'
                   const config: RunConfig = {
                     model, task, method, estimator: def.estimator, policy: pol.policy,
                     candidates: def.candidates, alpha: def.alpha, normalize: def.normalize, queries: def.queries,
-                    lr, eps, seed, forwardPasses, engine,
+                    peft: def.peft, loraRank: def.loraRank, loraAlpha: def.loraAlpha, loraTargets: def.loraTargets, prefixTokens: def.prefixTokens,
+                    lr: def.lr ?? lr, eps, seed, forwardPasses, engine,
                     options: { ...spec.options, ...spec.taskOptions[task] },
                   };
                   runs.push({ key: runKey(config), config, policyFile: pol.file, threads: spec.threads });
@@ -235,6 +250,11 @@ export function finetuneArgs(run: Run, dir: string, policyArg?: string): string[
   opt('--alpha', c.alpha);
   if (c.normalize === false) a.push('--no-normalize');
   opt('--queries', c.queries);
+  if (c.peft !== undefined) a.push('--peft', c.peft);
+  opt('--lora-rank', c.loraRank);
+  opt('--lora-alpha', c.loraAlpha);
+  if (c.loraTargets !== undefined) a.push('--lora-targets', c.loraTargets);
+  opt('--prefix-tokens', c.prefixTokens);
   opt('--lr', c.lr);
   opt('--eps', c.eps);
   opt('--seed', c.seed);

@@ -8,7 +8,7 @@ import type { PackedBatch } from '../batch';
 import { attentionOps } from '../llama/attention';
 import { attentionBias } from '../llama/mask';
 import { applyRope, type RopeTables } from '../llama/rope';
-import type { LlamaConfig } from '../types';
+import type { AttentionPrefix, LlamaConfig } from '../types';
 import type { Arch, Param } from './arch';
 
 export type PlainBatch = Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>;
@@ -37,10 +37,11 @@ function linear(W: Weights, x: tf.Tensor2D, p: Param): tf.Tensor2D {
 
 /**
  * Final hidden states before the final norm: [B·T, dim], or [n, dim] at the flat rows `select` only
- * (after the last attention only those rows are carried). `rope` is needed by rotary families.
- * Call inside tf.tidy.
+ * (after the last attention only those rows are carried). `rope` is needed by rotary families;
+ * `prefix` (prefix tuning) puts its keys and values before every row's own, the tokens keeping their
+ * positions. Call inside tf.tidy.
  */
-export function archHidden(arch: Arch, c: LlamaConfig, W: Weights, batch: PlainBatch, select?: Int32Array, rope?: RopeTables): tf.Tensor2D {
+export function archHidden(arch: Arch, c: LlamaConfig, W: Weights, batch: PlainBatch, select?: Int32Array, rope?: RopeTables, prefix?: AttentionPrefix): tf.Tensor2D {
   const { batch: B, length: T } = batch;
   const N = B * T;
   const { nHeads: nh, nKvHeads: nkv, normEps: eps } = c;
@@ -60,7 +61,9 @@ export function archHidden(arch: Arch, c: LlamaConfig, W: Weights, batch: PlainB
     sin = tf.reshape(tf.gather(rope.sin, pos), [N, 1, hd]) as tf.Tensor3D;
   }
   const scale = 1 / Math.sqrt(hd);
-  const bias = tf.tensor4d(attentionBias(B, T, batch.segments), [B, 1, T, T]); // [B, 1, T, T]
+  const P = prefix?.tokens ?? 0;
+  const bias = tf.tensor4d(attentionBias(B, T, batch.segments, P), [B, 1, T, P + T]); // [B, 1, T, P + T]
+  const prefixAt = (l: number) => prefix && { keys: tf.tensor2d(prefix.keys[l], [P, nkv * hd]), values: tf.tensor2d(prefix.values[l], [P, nkv * hd]) };
   const shape = { batch: B, length: T, nHeads: nh, nKvHeads: nkv, headDim: hd };
   const sel = select && tf.tensor1d(select, 'int32');
   const norm = (v: tf.Tensor2D, p: Param) => archNorm(arch, eps, W, v, p);
@@ -76,7 +79,7 @@ export function archHidden(arch: Arch, c: LlamaConfig, W: Weights, batch: PlainB
       q = tf.reshape(applyRope(tf.reshape(q, [N, nh, hd]) as tf.Tensor3D, cos, sin, rope.rot), [N, nh * hd]);
       k = tf.reshape(applyRope(tf.reshape(k, [N, nkv, hd]) as tf.Tensor3D, cos, sin, rope.rot), [N, nkv * hd]);
     }
-    let att = attentionOps(tf.mul(q, scale), k, v, bias, shape); // [N, nh·hd]
+    let att = attentionOps(tf.mul(q, scale), k, v, bias, shape, prefixAt(l)); // [N, nh·hd]
     if (sel && l === arch.layers.length - 1) {
       x = tf.gather(x, sel) as tf.Tensor2D; // [n, dim]
       att = tf.gather(att, sel) as tf.Tensor2D;

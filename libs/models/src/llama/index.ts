@@ -5,6 +5,7 @@ export { randomCheckpoint, FAMILY_15M_CONFIGS, STORIES15M_CONFIG, STORIES260K_CO
 export { tensorSpecs, validateLlamaConfig, headDim, type TensorSpec } from './names';
 export { attentionBias, MASKED } from './mask';
 export { ropeHost } from './rope';
+export { referenceLogits } from './reference';
 export { transposeHost, hostBlocksFromCheckpoint, checkpointFromBlocks } from './weights';
 export { LAYER_LINEARS, LAYER_NORMS, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerPrefix } from './names';
 export { generate, greedyGenerate, meanNll, argmax, sampleLogits, uniformSampler, type GenerateOptions } from './generate';

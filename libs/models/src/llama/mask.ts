@@ -12,15 +12,20 @@ export function allowed(segments: Int32Array, row: number, i: number, j: number)
   return sj !== PAD_SEGMENT && (sj === 0 || sj === segments[row + i]);
 }
 
-/** Additive bias [batch, length, length]: 0 where allowed, MASKED elsewhere. */
-export function attentionBias(batch: number, length: number, segments: Int32Array): Float32Array {
+/**
+ * Additive bias [batch, length, prefix + length]: 0 where allowed, MASKED elsewhere. The first
+ * `prefix` columns (prefix tuning's keys) are allowed to every query.
+ */
+export function attentionBias(batch: number, length: number, segments: Int32Array, prefix = 0): Float32Array {
   const T = length;
-  const bias = new Float32Array(batch * T * T).fill(MASKED);
+  const S = prefix + T;
+  const bias = new Float32Array(batch * T * S).fill(MASKED);
   for (let b = 0; b < batch; b++) {
     const row = b * T;
     for (let i = 0; i < T; i++) {
-      const out = (b * T + i) * T;
-      for (let j = 0; j <= i; j++) if (allowed(segments, row, i, j)) bias[out + j] = 0;
+      const out = (b * T + i) * S;
+      bias.fill(0, out, out + prefix);
+      for (let j = 0; j <= i; j++) if (allowed(segments, row, i, j)) bias[out + prefix + j] = 0;
     }
   }
   return bias;

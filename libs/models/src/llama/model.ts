@@ -7,7 +7,7 @@ import { checkIndex, checkPlainBatch, type PackedBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
 import { archOf, familyOf, type Arch } from '../families/arch';
 import { archHidden, archNorm } from '../families/forward';
-import type { AnyModel, Block, Family, LlamaConfig, Model } from '../types';
+import type { AnyModel, AttentionPrefix, Block, Family, LlamaConfig, Model } from '../types';
 import { attentionOps } from './attention';
 import { registerGradients } from './kernels/gradients';
 import { registerWasmSegmentSum } from './kernels/segment-sum';
@@ -66,6 +66,8 @@ export class LlamaModel implements Model {
   private readonly byName: Map<string, tf.Variable>;
   private readonly derived = new Map<string, Derived>();
   private readonly allowKernels: boolean;
+  /** prefix tuning's keys and values (setPrefix), read at every forward */
+  private prefix?: AttentionPrefix;
   private disposed = false;
 
   constructor(ckpt: Checkpoint, opts: LlamaOptions = {}) {
@@ -145,6 +147,16 @@ export class LlamaModel implements Model {
     return checkpointFromBlocks(this.config, this.blocks, { format: this.format, source: this.source });
   }
 
+  /** Prefix tuning: from now on every position also attends to these keys and values (the tfjs-ops path computes it). */
+  setPrefix(prefix: AttentionPrefix | undefined): void {
+    const width = this.config.nKvHeads * this.hd;
+    if (prefix && (prefix.keys.length !== this.config.nLayers || prefix.values.length !== this.config.nLayers))
+      throw new Error(`setPrefix: ${prefix.keys.length} keys and ${prefix.values.length} values for ${this.config.nLayers} layers`);
+    for (const a of prefix ? [...prefix.keys, ...prefix.values] : [])
+      if (a.length !== prefix!.tokens * width) throw new Error(`setPrefix: a layer's prefix holds ${a.length} values, expected [${prefix!.tokens}, ${width}]`);
+    this.prefix = prefix;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -183,7 +195,9 @@ export class LlamaModel implements Model {
    * (the last layer then runs its queries, o_proj and MLP on those rows alone). Call inside tf.tidy.
    */
   private hidden(batch: PlainBatch, select?: Int32Array): tf.Tensor2D {
-    if (!this.kernelFamily()) return archHidden(this.arch, this.config, (n) => this.byName.get(n)!, batch, select, this.rope);
+    if (!this.kernelFamily()) return archHidden(this.arch, this.config, (n) => this.byName.get(n)!, batch, select, this.rope, this.prefix);
+    // the fused attention kernel knows no prefix: prefix tuning runs the plain ops
+    if (this.prefix) return this.hiddenOps(batch, select);
     if (this.fused()) return this.hiddenKernels(batch, false, select);
     if (this.kernelsUnderTape()) return this.hiddenKernels(batch, true, select);
     return this.hiddenOps(batch, select);
@@ -255,18 +269,21 @@ export class LlamaModel implements Model {
     const cos = tf.reshape(tf.gather(this.rope!.cos, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
     const sin = tf.reshape(tf.gather(this.rope!.sin, pos), [N, 1, hd]) as tf.Tensor3D; // [N, 1, hd]
     const scale = tf.scalar(1 / Math.sqrt(hd));
-    const bias = tf.tensor4d(attentionBias(B, T, batch.segments), [B, 1, T, T]); // [B, 1, T, T]
+    const P = this.prefix?.tokens ?? 0;
+    const bias = tf.tensor4d(attentionBias(B, T, batch.segments, P), [B, 1, T, P + T]); // [B, 1, T, P + T]
+    const prefixAt = (l: number) =>
+      this.prefix && { keys: tf.tensor2d(this.prefix.keys[l], [P, nkv * hd]), values: tf.tensor2d(this.prefix.values[l], [P, nkv * hd]) };
     const shape = { batch: B, length: T, nHeads: nh, nKvHeads: nkv, headDim: hd };
     const sel = select && tf.tensor1d(select, 'int32');
     const last = this.layers[this.layers.length - 1];
-    for (const layer of this.layers) {
+    for (const [l, layer] of this.layers.entries()) {
       const h = this.rmsNorm(x, layer.inNorm); // [N, dim]
       let q = tf.reshape(this.linear(h, layer.lin['self_attn.q_proj']), [N, nh, hd]) as tf.Tensor3D; // [N, nh, hd]
       let k = tf.reshape(this.linear(h, layer.lin['self_attn.k_proj']), [N, nkv, hd]) as tf.Tensor3D; // [N, nkv, hd]
       const v = this.linear(h, layer.lin['self_attn.v_proj']); // [N, nkv·hd]
       q = tf.mul(applyRope(q, cos, sin, this.rope!.rot), scale);
       k = applyRope(k, cos, sin, this.rope!.rot);
-      let att = attentionOps(tf.reshape(q, [N, nh * hd]), tf.reshape(k, [N, nkv * hd]), v, bias, shape); // [N, nh·hd]
+      let att = attentionOps(tf.reshape(q, [N, nh * hd]), tf.reshape(k, [N, nkv * hd]), v, bias, shape, prefixAt(l)); // [N, nh·hd]
       if (sel && layer === last) {
         // after the last attention only the selected rows matter
         x = tf.gather(x, sel) as tf.Tensor2D; // [n, dim]

@@ -12,6 +12,8 @@ export function referenceLogits(
   tokens: number[],
   positions: number[] = tokens.map((_, i) => i),
   allowed: (i: number, j: number) => boolean = (i, j) => j <= i,
+  /** sees each layer's keys (after RoPE) and values, [T][nkv·hd] (prefix tuning's KV-cache test) */
+  capture?: (layer: number, keys: number[][], values: number[][]) => void,
 ): number[][] {
   const c = ckpt.config;
   const hd = c.dim / c.nHeads;
@@ -62,6 +64,7 @@ export function referenceLogits(
     const q = hs.map((h, t) => rope(lin(`${p}.self_attn.q_proj`, h), c.nHeads, positions[t]));
     const k = hs.map((h, t) => rope(lin(`${p}.self_attn.k_proj`, h), c.nKvHeads, positions[t]));
     const v = hs.map((h) => lin(`${p}.self_attn.v_proj`, h));
+    capture?.(l, k, v);
     const att = xs.map(() => new Array<number>(c.nHeads * hd).fill(0));
     for (let i = 0; i < T; i++)
       for (let h = 0; h < c.nHeads; h++) {
