@@ -9,11 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ZOTUNE_DATA="${ZOTUNE_DATA:-$(cd .. && pwd)/shared/data}"
 REPEATS="${REPEATS:-3}"
+# SETTINGS="prefix" reruns one setting's processes (the summary reads every setting's files)
+SETTINGS="${SETTINGS:-none lora prefix}"
 out=bench/results/peft
 mkdir -p "$out"
 z() { node apps/cli/bin/zotune.js "$@"; }
 for round in $(seq 1 "$REPEATS"); do
-  for peft in none lora prefix; do
+  for peft in $SETTINGS; do
     z bench step --model stories260K --task sst2 --batch 16 --engine ort --estimator mezo --policy none --steps 20 --peft "$peft" --json --out "$out/stories260K-$peft-$round.json" > /dev/null
     z bench step --shape stories15M --task sst2 --batch 16 --engine ort --estimator mezo --policy none --steps 5 --peft "$peft" --json --out "$out/stories15M-$peft-$round.json" > /dev/null
   done
