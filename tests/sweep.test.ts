@@ -170,7 +170,7 @@ describe('zotune sweep (local pool)', { timeout: 900_000 }, () => {
   test('sweep report: the tables and plots as HTML and Markdown', async () => {
     const r = json(await zotune('sweep', 'report', local, '--json'));
     expect(r.runs).toBe(8);
-    expect(r.tables).toEqual(['loss', 'test-acc', 'dev-acc', 'settings', 'pair-0', 'control-0']);
+    expect(r.tables).toEqual(['loss', 'test-acc', 'dev-acc', 'dev-loss', 'settings', 'pair-0', 'control-0']);
     expect(r.plots).toEqual(['loss-0', 'dev-0', 'loss-1', 'dev-1', 'test-acc']);
     expect(r.markdown).toContain('| setting | mezo | mezo+policy |');
     expect(r.markdown).toMatch(/\| all \| 4 \| \d\/4 \|/);
@@ -195,7 +195,7 @@ describe('zotune sweep (local pool)', { timeout: 900_000 }, () => {
       page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
       await page.goto(`file://${join(local, 'report.html')}`, { waitUntil: 'load' });
       expect(problems).toEqual([]);
-      for (const id of ['loss', 'test-acc', 'dev-acc', 'settings', 'pair-0', 'control-0']) {
+      for (const id of ['loss', 'test-acc', 'dev-acc', 'dev-loss', 'settings', 'pair-0', 'control-0']) {
         const t = page.locator(`#table-${id}`);
         await expect(t.isVisible()).resolves.toBe(true);
         expect(await t.locator('tr').count()).toBeGreaterThan(1);
