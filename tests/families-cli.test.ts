@@ -2,7 +2,6 @@
 // (tests/fixtures/families): model info|nll|generate and eval agree across engines, a short ZO
 // finetune killed with SIGKILL resumes to the uninterrupted run's weights, replay rebuilds them,
 // the run's weights exported as a Hugging Face directory load back, and bad configs are one line.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,38 +9,14 @@ import { openTrajectory } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
 import { readHfDir, readSafetensors } from '@zotune/models';
 import { afterAll, describe, expect, test } from 'vitest';
+import { cli, json } from './cli.testkit';
 
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
-const BIN = join(REPO_ROOT, 'apps/cli/bin/zotune.js');
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/families');
 const work = mkdtempSync(join(tmpdir(), 'zotune-families-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const env = { ...process.env, ZOTUNE_DATA: DATA, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm' };
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((ok) => child.on('close', (code, signal) => ok({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-const zotune = (...args: string[]) => start(args).done;
-
-function json(r: Result): Record<string, any> {
-  expect(r.code, r.stderr).toBe(0);
-  const lines = r.stdout.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  return JSON.parse(lines[0]);
-}
+const { start, zotune } = cli(work, DATA);
 
 const text = join(work, 'text.txt');
 writeFileSync(text, 'Once upon a time, there was a little girl named Lily. The cat sat on the mat.');

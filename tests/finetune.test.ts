@@ -1,7 +1,6 @@
 // End to end: `zotune finetune` and `zotune replay` as a user runs them, child processes of the real
 // bin on the real stories260K model with small step counts: the run directory, kill -9 and resume
 // (bit-identical weights), replay from the trajectory alone, one-line errors, a config-defined task.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,38 +11,13 @@ import { createAdapter, type PeftConfig } from '@zotune/peft';
 import { openRegistry, parseRef } from '@zotune/registry';
 import { initPertNN, modelFingerprint, policyToArtifact } from '@zotune/policy';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cli, json } from './cli.testkit';
 
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
-const BIN = join(REPO_ROOT, 'apps/cli/bin/zotune.js');
 const work = mkdtempSync(join(tmpdir(), 'zotune-finetune-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[]): { child: ChildProcess; done: Promise<Result> } {
-  const env = { ...process.env, ZOTUNE_DATA: DATA, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm' };
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<Result>((ok) => child.on('close', (code, signal) => ok({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
-const zotune = (...args: string[]) => start(args).done;
-
-function json(r: Result): Record<string, any> {
-  expect(r.code, r.stderr).toBe(0);
-  const lines = r.stdout.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  return JSON.parse(lines[0]);
-}
+const { start, zotune } = cli(work, DATA);
 
 const small = ['--eval-n', '24', '--test-n', '24', '--policy', 'none'];
 

@@ -1,0 +1,38 @@
+// The real `zotune` bin as a child process, for the end-to-end tests: start it (its stdout and stderr
+// collected), await it, and read its one-line JSON output.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@zotune/data';
+import { expect } from 'vitest';
+
+export const BIN = join(REPO_ROOT, 'apps/cli/bin/zotune.js');
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The bin run in `cwd` with ZOTUNE_DATA = `data` (and the wasm backend unless the environment says otherwise). */
+export function cli(cwd: string, data: string) {
+  const start = (args: string[]): { child: ChildProcess; done: Promise<Result> } => {
+    const env = { ...process.env, ZOTUNE_DATA: data, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm' };
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<Result>((ok) => child.on('close', (code, signal) => ok({ code, signal, stdout, stderr })));
+    return { child, done };
+  };
+  return { start, zotune: (...args: string[]) => start(args).done };
+}
+
+/** The command's single stdout line as JSON (it must have exited 0). */
+export function json(r: Result): Record<string, any> {
+  expect(r.code, r.stderr).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]);
+}
