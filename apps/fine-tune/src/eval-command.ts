@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
 import { resolveModel } from '@zotune/models';
-import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads } from '@zotune/ort';
-import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
+import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
+import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { modelFromWeights, WEIGHT_FILES } from './weights';
@@ -108,12 +108,7 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   if (examples.length === 0) throw new UserError(`--split ${split}: task ${task.name} has no ${split} examples (${notes.join('; ')})`);
 
   const backend = await initBackend(backendName);
-  let engine;
-  try {
-    engine = await chooseEngine(enginePreference(opts.engine), 'forward', { threads: parseThreads(opts.threads), gpu: isGpuBackend(backend) });
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   log(engineNote(engine).trimEnd());
   const resolved = resolveModel(modelArg, dataDir);
   let model;

@@ -7,8 +7,8 @@ import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import { checkpointDigest, readSafetensors, resolveModel, toCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
 import { peftLabel } from '@zotune/peft';
-import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads } from '@zotune/ort';
-import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
+import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
+import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
@@ -83,12 +83,7 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     throw asUserError(`${join(dir, 'config.json')}: model`, e);
   }
   const backend = await initBackend((opts.backend ?? config.backend) as 'auto');
-  let engine;
-  try {
-    engine = await chooseEngine(enginePreference(opts.engine), 'forward', { threads: parseThreads(opts.threads), gpu: isGpuBackend(backend) });
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   process.stderr.write(engineNote(engine));
   const t0 = performance.now();
   const model = await openModel(resolved.checkpoint, engine);

@@ -20,8 +20,8 @@ import {
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, loadOrt, openModel, parseThreads, type EngineChoice, type EngineName } from '@zotune/ort';
-import { UserError, action, emit, parseNumber } from '@zotune/report';
+import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
 const SHAPES: Record<string, LlamaConfig> = {
@@ -141,12 +141,7 @@ export async function benchForward(opts: {
   threads?: number;
 }): Promise<BenchForwardResult> {
   const backend = await initBackend(opts.backend ?? parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND'));
-  let engine: EngineChoice;
-  try {
-    engine = await chooseEngine(opts.engine ?? enginePreference(undefined), 'forward', { threads: opts.threads, gpu: isGpuBackend(backend) });
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const engine = await forwardEngine(opts, backend).catch(usageError);
   process.stderr.write(engineNote(engine));
   const say = (s: string) => process.stderr.write(`zotune bench forward: ${s}\n`);
   let ckpt: Checkpoint;

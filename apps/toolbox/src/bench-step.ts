@@ -9,10 +9,10 @@ import type { Command } from 'commander';
 import { backendFlag, benchOutput } from './flags';
 import { resolveDataDir } from '@zotune/data';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
-import { chooseEngine, engineNote, engineReport, enginePreference, isGpuBackend, openModel, parseThreads, type EngineName } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
-import { UserError, parseNumber, peakRssMiB } from '@zotune/report';
+import { UserError, parseNumber, peakRssMiB, usageError } from '@zotune/report';
 import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
@@ -200,12 +200,7 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
   const train = task.splits(dataDir, opts.seed).train;
   if (train.length < opts.batch) throw new UserError(`--batch ${opts.batch}: task ${task.name} has only ${train.length} training examples`, 2);
   const backend = await initBackend(opts.backend ?? 'auto');
-  let engine;
-  try {
-    engine = await chooseEngine(opts.engine ?? enginePreference(undefined), 'forward', { threads: opts.threads, gpu: isGpuBackend(backend) });
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const engine = await forwardEngine(opts, backend).catch(usageError);
   log(engineNote(engine).trimEnd());
   const threads = opts.threads ?? parseThreads(undefined);
   const resolved = resolveModel(opts.model, dataDir);

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
-import { chooseEngine, engineNote, engineReport, isGpuBackend, enginePreference, openModel, parseThreads, type EngineChoice } from '@zotune/ort';
-import { UserError, action, emit, parseNumber } from '@zotune/report';
+import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/ort';
+import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
 
 interface CommonFlags {
@@ -87,12 +87,7 @@ async function load(arg: string, flags: CommonFlags): Promise<Loaded> {
     throw new UserError((e as Error).message, 2);
   }
   const backend = await initBackend(pref);
-  let engine: EngineChoice;
-  try {
-    engine = await chooseEngine(enginePreference(flags.engine), 'forward', { threads: parseThreads(flags.threads), gpu: isGpuBackend(backend) });
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const engine = await forwardEngine(flags, backend).catch(usageError);
   process.stderr.write(engineNote(engine));
   let resolved: ResolvedModel;
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseEngine, isGpuBackend, parseEngine, parseThreads } from './engine';
+import { chooseEngine, forwardEngine, isGpuBackend, parseEngine, parseThreads } from './engine';
 
 describe('engine selection', () => {
   it('auto: ORT for forward-only work, tfjs for gradients and on the GPU backend', async () => {
@@ -25,5 +25,14 @@ describe('engine selection', () => {
     expect(isGpuBackend({ name: 'tensorflow', reason: 'auto: @tensorflow/tfjs-node-gpu is installed' })).toBe(true);
     expect(isGpuBackend({ name: 'tensorflow', reason: 'auto: @tensorflow/tfjs-node is installed' })).toBe(false);
     expect(isGpuBackend({ name: 'wasm', reason: 'auto: native TensorFlow unavailable (@tensorflow/tfjs-node-gpu failed: x)' })).toBe(false);
+  });
+
+  it("forwardEngine: a command's --engine/--threads flags, typed or parsed, on the backend in use", async () => {
+    const wasm = { name: 'wasm', reason: 'auto' };
+    expect(await forwardEngine({ engine: 'ort', threads: '2' }, wasm)).toMatchObject({ name: 'ort', threads: 2 });
+    expect(await forwardEngine({ engine: 'tfjs', threads: 3 }, wasm)).toEqual({ name: 'tfjs', reason: 'requested' });
+    expect(await forwardEngine({ engine: 'auto' }, { name: 'tensorflow', reason: 'auto: @tensorflow/tfjs-node-gpu is installed' })).toMatchObject({ name: 'tfjs' });
+    await expect(forwardEngine({ engine: 'gpu' }, wasm)).rejects.toThrow(/^--engine: unknown engine "gpu"; expected one of auto, ort, tfjs$/);
+    await expect(forwardEngine({ engine: 'ort', threads: '0' }, wasm)).rejects.toThrow(/^--threads: expected an integer >= 1, got "0"$/);
   });
 });

@@ -88,6 +88,16 @@ export async function chooseEngine(pref: EngineName, work: EngineWork, opts: Cho
   return { name: 'ort', reason: `${why}; ONNX Runtime ${probe.version}, ${threads} intra-op thread(s)`, threads, ortVersion: probe.version };
 }
 
+/**
+ * The engine for a command's forward-only work (eval, replay, model, bench), from its `--engine` and
+ * `--threads` flags as typed (strings) or already parsed, on the tfjs backend in use. A flag that is
+ * invalid or cannot be honoured rejects with a one-line Error naming it (async, so `.catch` sees
+ * every failure).
+ */
+export async function forwardEngine(flags: { engine?: string; threads?: string | number }, backend: { name: string; reason: string }): Promise<EngineChoice> {
+  return chooseEngine(enginePreference(flags.engine), 'forward', { threads: parseThreads(flags.threads), gpu: isGpuBackend(backend) });
+}
+
 /** Whether the active tfjs backend is tfjs-node-gpu (from initBackend's choice). */
 export function isGpuBackend(backend: { name: string; reason: string }): boolean {
   return backend.name === 'tensorflow' && /tfjs-node-gpu(?! failed| not installed)/.test(backend.reason);

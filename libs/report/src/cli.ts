@@ -37,6 +37,11 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/** Rethrow an error about a flag's value as a usage error (one line, exit code 2): `await f().catch(usageError)`. */
+export function usageError(e: unknown): never {
+  throw e instanceof UserError ? e : new UserError(oneLine(e), 2);
+}
+
 /** Parse a numeric flag; throws a UserError naming the flag and what was expected. */
 export function parseNumber(flag: string, value: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number {
   const n = Number(value);
