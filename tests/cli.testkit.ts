@@ -14,10 +14,10 @@ export interface Result {
   stderr: string;
 }
 
-/** The bin run in `cwd` with ZOTUNE_DATA = `data` (and the wasm backend unless the environment says otherwise). */
+/** The bin run in `cwd` with ZOTUNE_DATA = `data` (and the wasm backend unless the environment says otherwise); `extra` adds to its environment. */
 export function cli(cwd: string, data: string) {
-  const start = (args: string[]): { child: ChildProcess; done: Promise<Result> } => {
-    const env = { ...process.env, ZOTUNE_DATA: data, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm' };
+  const start = (args: string[], extra: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<Result> } => {
+    const env = { ...process.env, ZOTUNE_DATA: data, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm', ...extra };
     const child = spawn(process.execPath, [BIN, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -35,4 +35,10 @@ export function json(r: Result): Record<string, any> {
   const lines = r.stdout.trim().split('\n');
   expect(lines).toHaveLength(1);
   return JSON.parse(lines[0]);
+}
+
+/** The JSON object on the command's last stdout line (it must have exited 0): `sweep --json` prints progress lines before it. */
+export function lastJson(r: Result): Record<string, any> {
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

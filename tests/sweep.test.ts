@@ -5,7 +5,7 @@
 // idempotent resubmission, replay of a collected run, and the report page in headless Chromium.
 // Redis and Chromium come from .ci/run (ZOTUNE_TEST_REDIS_URL, ZOTUNE_TEST_CHROMIUM); outside CI
 // the tests that need them are skipped with the reason printed.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { VOLATILE_SUMMARY_FIELDS } from '@zotune/sweep';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cli, lastJson } from './cli.testkit';
 
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
-const BIN = join(REPO_ROOT, 'apps/cli/bin/zotune.js');
 const REDIS = process.env.ZOTUNE_TEST_REDIS_URL;
 const CHROMIUM = process.env.ZOTUNE_TEST_CHROMIUM ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined);
 const CI = process.env.CI === 'true';
@@ -30,28 +30,8 @@ function need(what: string, have: unknown): boolean {
   return false;
 }
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<Result> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: work,
-    env: { ...process.env, ZOTUNE_DATA: DATA, ZOTUNE_BACKEND: process.env.ZOTUNE_BACKEND ?? 'wasm', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => (stderr += d));
-  return { child, done: new Promise((ok) => child.on('close', (code) => ok({ code, stdout, stderr }))) };
-}
-const zotune = (...args: string[]) => start(args).done;
-const json = (r: Result) => {
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-};
+const { start, zotune } = cli(work, DATA);
+const json = lastJson;
 /** A run part-way through its steps: a trajectory with at least one record after the header, no summary. */
 function midRun(runDir: string): boolean {
   const f = join(runDir, 'trajectory');
