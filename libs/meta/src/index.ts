@@ -20,4 +20,4 @@ export {
   META_CHECKPOINT_MAGIC, META_CHECKPOINT_VERSION, decodeMetaCheckpoint, encodeMetaCheckpoint, readMetaCheckpoint, runIdentity, writeMetaCheckpoint,
   type SavedCheckpoint,
 } from './checkpoint';
-export { summarizeMetaRun, type MetaRunMetrics } from './summary';
+export { compareWithControl, summarizeMetaRun, type ControlComparison, type MetaRunMetrics } from './summary';
