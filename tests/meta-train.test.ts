@@ -141,5 +141,11 @@ describe('zotune meta-train', () => {
     const badMetaLr = zotune('meta-train', '--tasks', 'copa', '--meta-lr', '0');
     expect(badMetaLr.code).toBe(2);
     expect(badMetaLr.stderr).toMatch(/--meta-lr: expected a number > 0, got 0/);
+    for (const [k, why] of [['0', 'an integer >= 1, got 0'], ['1.5', 'an integer, got "1.5"'], ['65', 'an integer <= 64, got 65']]) {
+      const badK = zotune('meta-train', '--tasks', 'copa', '--lookahead-steps', k);
+      expect(badK.code).toBe(2);
+      expect(badK.stderr.trim().split('\n')).toHaveLength(1);
+      expect(badK.stderr).toContain(`--lookahead-steps: expected ${why}`);
+    }
   });
 });

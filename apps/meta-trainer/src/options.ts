@@ -17,6 +17,7 @@ export interface MetaTrainFlags {
   metaLr?: string;
   metaLrMax?: string;
   nfGrad?: boolean;
+  lookaheadSteps?: string;
   maxSteps?: string;
   trainExamples?: string;
   hidden?: string;
@@ -59,7 +60,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
-  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
+  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
   ['hidden', '--hidden'], ['seed', '--seed'], ['dataSeed', '--data-seed'], ['checkpointEvery', '--checkpoint-every'], ['out', '--out'],
   ['name', '--name'], ['description', '--description'],
 ];
@@ -87,6 +88,7 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     metaLr: num('--meta-lr', f.metaLr, { positive: true }),
     metaLrMax: num('--meta-lr-max', f.metaLrMax, { positive: true }),
     nfGrad: f.nfGrad,
+    lookaheadSteps: num('--lookahead-steps', f.lookaheadSteps, { int: true, min: 1, max: 64 }),
     maxSteps: num('--max-steps', f.maxSteps, { int: true, min: 0 }),
     trainExamples: num('--train-examples', f.trainExamples, { int: true, min: 0 }),
     hidden: num('--hidden', f.hidden, { int: true, min: 1 }),

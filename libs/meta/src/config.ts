@@ -30,6 +30,11 @@ export const metaConfigSchema = z.object({
    * default, hold nf constant: only the allocation, not the overall scale, reaches ω)
    */
   nfGrad: z.boolean().default(false),
+  /**
+   * variant: K look-ahead steps θ → θ₁ → … → θ_K unrolled per meta step (each with the policy's σ at
+   * θ_k and the features fine-tuning would see there), the meta-loss being L(θ_K); 1 = the reference
+   */
+  lookaheadSteps: z.number().int().min(1).max(64).default(1),
   /** passes over every task's training examples (reference: 15) */
   epochs: z.number().int().min(1).max(100_000).default(15),
   /** θ (and its optimiser, lr schedule and the policy's feature state) reset to the pretrained weights every R epochs (reference: 5) */

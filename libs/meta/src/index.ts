@@ -12,12 +12,12 @@ export { lookaheadLr, metaConfigSchema, parseMetaConfig, type MetaConfig, type M
 export { MetaPlan, type PlannedStep } from './plan';
 export { MomentumSgd, type MomentumSgdOptions, type SgdStepResult } from './sgd';
 export {
-  ThetaSnapshot, applyPolicySgd, lookaheadCoefs, lossAlongNoise, lossAt, metaGradient, metaLossAt, moveAlongNoise, policyGradient, policySigma,
-  type MetaStepInput, type MetaStepResult, type PolicyGrads,
+  ThetaSnapshot, applyPolicySgd, lookaheadCoefs, lookaheadSeed, lossAlongNoise, lossAt, metaGradient, metaLossAt, moveAlongNoise, policyGradient, policySigma,
+  type LookaheadStep, type MetaStepInput, type MetaStepResult, type PolicyGrads,
 } from './meta-step';
 export { MetaTrainer, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions } from './trainer';
 export {
   META_CHECKPOINT_MAGIC, META_CHECKPOINT_VERSION, decodeMetaCheckpoint, encodeMetaCheckpoint, readMetaCheckpoint, runIdentity, writeMetaCheckpoint,
   type SavedCheckpoint,
 } from './checkpoint';
-export { summarizeMetaRun, type MetaRunMetrics } from './summary';
+export { compareWithControl, summarizeMetaRun, type ControlComparison, type MetaRunMetrics } from './summary';

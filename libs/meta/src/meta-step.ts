@@ -7,14 +7,22 @@
 //      so one LLM backward at θ' gives every dMeta/dσ_j (z_j regenerated block by block from the seed),
 //      and ∇_ω meta = ∇_ω Σ_j c_j·σ_j(ω) with c_j = dMeta/dσ_j held constant: a backward through the
 //      tiny PertNN only. This equals backpropagating L(θ') through the look-ahead into ω exactly.
+//
+// Multi-step look-ahead (variant, K = lookaheadSteps > 1): steps 1–3 repeat K times, θ = θ₀ → θ₁ → … → θ_K,
+// step k with its own noise seed s_k (s₀ = s), σ_k = PertNN(ω; x_k) from the features at θ_k (block
+// statistics of θ_k, and L±, σ·nf of step k−1, as fine-tuning would see them: nextFeatureState), and the
+// meta-loss is the final L(θ_K; B). With ĝ_k, nf_k and x_k held constant (as K = 1 holds ĝ and nf),
+//   θ_K = θ₀ + Σ_k a_k(σ_k(ω))⊙z(s_k),  so  dMeta/dσ_{k,j} = ⟨g_K,j, z(s_k, j)⟩·(−η·ĝ_k·nf_k),  g_K = ∇L(θ_K)
+// and ∇_ω meta = ∇_ω Σ_k Σ_j c_{k,j}·σ_{k,j}(ω; x_k): still one LLM backward (at θ_K), memory flat in K.
+// Not differentiated: ĝ_k's own dependence on θ_k (a Hessian-vector product through the ZO estimate).
 // θ is restored bit for bit at the end (the pre-step weights are kept as tensors, not recomputed).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Block, Model } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Objective, TaskBatch } from '@zotune/tasks';
-import { applyNoise, normalFill } from '@zotune/tensor';
+import { applyNoise, deriveSeed, normalFill } from '@zotune/tensor';
 import { blockStats } from '@zotune/zo';
-import { normFactor, policyFeatures, sizeFactors, type FeatureState, type TfPertNN } from '@zotune/policy';
+import { nextFeatureState, normFactor, policyFeatures, sizeFactors, type FeatureState, type TfPertNN } from '@zotune/policy';
 
 export interface MetaStepInput {
   model: Model;
@@ -33,6 +41,8 @@ export interface MetaStepInput {
   metaLr: number;
   /** also differentiate through nf(σ) (the variant; default: nf is a constant) */
   nfGrad?: boolean;
+  /** K, the look-ahead steps unrolled before the meta-loss (the variant; default 1) */
+  lookaheadSteps?: number;
 }
 
 /** ∇_ω of the meta-loss, one array per policy variable (same layout as TfPertNN's). */
@@ -43,24 +53,33 @@ export interface PolicyGrads {
   b2: Float32Array;
 }
 
-export interface MetaStepResult {
-  /** x [blocks, 5] */
+/** One look-ahead step θ_k → θ_{k+1} of the unroll (k = 0 is the step at θ itself). */
+export interface LookaheadStep {
+  /** noise seed s_k of z(s_k, j) (s₀ = the step's seed) */
+  seed: number;
+  /** x_k [blocks, 5] at θ_k */
   features: Float32Array;
-  /** σ_j = |MLP_j(x_j)| */
+  /** σ_{k,j} = |MLP_j(x_{k,j})| */
   sigma: Float64Array;
-  /** size factors f_j of the rescale */
-  sizes: Float64Array;
   nf: number;
-  /** σ_j·nf: the scale the step perturbed with (the next step's σ feature) */
+  /** σ_{k,j}·nf_k: the scale step k perturbed with (step k+1's σ feature) */
   effective: number[];
   lossPlus: number;
   lossMinus: number;
-  /** ĝ */
+  /** ĝ_k */
   projectedGrad: number;
-  /** L(θ'; B) */
-  metaLoss: number;
-  /** dMeta/dσ_j */
+  /** dMeta/dσ_{k,j} */
   dMetaDSigma: Float64Array;
+}
+
+/** The meta step: the fields of its first look-ahead step (what fine-tuning's step at θ would do), the unroll and ∇_ω. */
+export interface MetaStepResult extends Omit<LookaheadStep, 'seed'> {
+  /** size factors f_j of the rescale (one batch: the same for every step) */
+  sizes: Float64Array;
+  /** the K look-ahead steps, steps[0] being the fields above */
+  steps: LookaheadStep[];
+  /** L(θ_K; B) */
+  metaLoss: number;
   grads: PolicyGrads;
   /** ‖∇_ω meta‖ */
   gradNorm: number;
@@ -120,69 +139,111 @@ export async function policySigma(policy: TfPertNN, x: Float32Array): Promise<Fl
   return Float64Array.from(v);
 }
 
+/** Keeps the noise of look-ahead steps k ≥ 1 apart from the step's own seed. */
+const LOOKAHEAD_SEED_STREAM = 0x6c6b; // 'lk'
+
+/** Seed of look-ahead step k of a meta step with seed s: s itself for k = 0, so K = 1 is the single-step meta step. */
+export function lookaheadSeed(seed: number, k: number): number {
+  return k === 0 ? seed : deriveSeed(seed, LOOKAHEAD_SEED_STREAM, k);
+}
+
 /**
- * The meta-loss as a function of the policy alone, with ĝ, nf and the seed held fixed (what the
- * meta-gradient differentiates; the finite-difference test evaluates it at perturbed ω).
+ * The meta-loss as a function of the policy alone, with every step's features x_k, ĝ_k, nf_k and seed
+ * held fixed (what the meta-gradient differentiates; the finite-difference tests evaluate it at
+ * perturbed ω): L(θ + Σ_k a_k⊙z(s_k)), a_{k,j} = −η·ĝ_k·nf_k·σ_j(ω; x_k). With nfGrad, nf_k = nf(σ_k) is
+ * recomputed from σ instead (the variant's meta-loss).
  */
 export async function metaLossAt(
-  input: Pick<MetaStepInput, 'model' | 'policy' | 'objective' | 'batch' | 'seed' | 'metaLr'>,
-  x: Float32Array,
-  fixed: { nf: number; projectedGrad: number },
+  input: Pick<MetaStepInput, 'model' | 'policy' | 'objective' | 'batch' | 'metaLr' | 'nfGrad'>,
+  fixed: Pick<MetaStepResult, 'sizes'> & { steps: readonly Pick<LookaheadStep, 'seed' | 'features' | 'nf' | 'projectedGrad'>[] },
 ): Promise<number> {
-  const sigma = await policySigma(input.policy, x);
-  return lossAlongNoise(input.model, input.objective, input.batch, input.seed, lookaheadCoefs(sigma, fixed.nf, fixed.projectedGrad, input.metaLr));
+  const { model, policy, metaLr } = input;
+  const snap = new ThetaSnapshot(model.blocks);
+  try {
+    for (const st of fixed.steps) {
+      const sigma = await policySigma(policy, st.features);
+      const nf = input.nfGrad ? normFactor(sigma, fixed.sizes) : st.nf;
+      moveAlongNoise(model.blocks, st.seed, lookaheadCoefs(sigma, nf, st.projectedGrad, metaLr));
+    }
+    return await lossAt(model, input.objective, input.batch);
+  } finally {
+    snap.restore();
+    snap.dispose();
+  }
 }
 
 /** Compute one meta step's losses and ∇_ω meta; θ is left as it was, ω untouched. */
 export async function metaGradient(input: MetaStepInput): Promise<MetaStepResult> {
-  const { model, policy, objective, batch, seed, eps, metaLr } = input;
+  const { model, policy, objective, batch, eps, metaLr } = input;
+  const K = input.lookaheadSteps ?? 1;
+  if (!(Number.isInteger(K) && K >= 1)) throw new Error(`meta step: lookaheadSteps must be an integer >= 1, got ${K}`);
   const blocks = model.blocks;
-  const features = policyFeatures(await blockStats(blocks), input.features);
-  const sigma = await policySigma(policy, features);
   const sizes = sizeFactors(blocks, batch.packed);
-  const nf = normFactor(sigma, sizes);
-  const effective = Array.from(sigma, (s) => s * nf);
-
   const snap = new ThetaSnapshot(blocks);
-  let lossPlus: number, lossMinus: number, metaLoss: number;
-  let dots: Float32Array;
   try {
-    moveAlongNoise(blocks, seed, effective.map((u) => eps * u));
-    lossPlus = await lossAt(model, objective, batch);
-    snap.restore();
-    moveAlongNoise(blocks, seed, effective.map((u) => -eps * u));
-    lossMinus = await lossAt(model, objective, batch);
-    snap.restore();
-    if (!Number.isFinite(lossPlus) || !Number.isFinite(lossMinus))
-      throw new Error(`meta step: L+ = ${lossPlus}, L- = ${lossMinus}; the weights diverged (lower --lr-llm or --eps)`);
-    const projectedGrad = (lossPlus - lossMinus) / (2 * eps);
-    moveAlongNoise(blocks, seed, lookaheadCoefs(sigma, nf, projectedGrad, metaLr));
+    const unroll: Omit<LookaheadStep, 'dMetaDSigma'>[] = [];
+    let state = input.features;
+    for (let k = 0; k < K; k++) {
+      const seed = lookaheadSeed(input.seed, k);
+      const features = policyFeatures(await blockStats(blocks), state);
+      const sigma = await policySigma(policy, features);
+      const nf = normFactor(sigma, sizes);
+      const effective = Array.from(sigma, (s) => s * nf);
+      // the ±ε probes return to θ_k exactly (θ₀ is the step's snapshot; later θ_k get their own)
+      const at = k === 0 ? snap : new ThetaSnapshot(blocks);
+      let lossPlus: number, lossMinus: number;
+      try {
+        moveAlongNoise(blocks, seed, effective.map((u) => eps * u));
+        lossPlus = await lossAt(model, objective, batch);
+        at.restore();
+        moveAlongNoise(blocks, seed, effective.map((u) => -eps * u));
+        lossMinus = await lossAt(model, objective, batch);
+        at.restore();
+      } finally {
+        if (at !== snap) at.dispose();
+      }
+      if (!Number.isFinite(lossPlus) || !Number.isFinite(lossMinus))
+        throw new Error(`meta step: L+ = ${lossPlus}, L- = ${lossMinus} at look-ahead step ${k}; the weights diverged (lower --lr-llm, --eps or --meta-lr)`);
+      const projectedGrad = (lossPlus - lossMinus) / (2 * eps);
+      moveAlongNoise(blocks, seed, lookaheadCoefs(sigma, nf, projectedGrad, metaLr));
+      unroll.push({ seed, features, sigma, nf, effective, lossPlus, lossMinus, projectedGrad });
+      state = nextFeatureState(lossPlus, lossMinus, effective);
+    }
     const vars = blocks.map((b) => tfVar(b));
     const { value, grads } = tf.variableGrads(() => objective(model, batch), vars);
+    let metaLoss: number;
+    const dots: Float32Array[] = [];
     try {
       metaLoss = (await value.data())[0];
-      // ⟨g'_j, z(seed, j)⟩ per block, z regenerated one block at a time
-      const dotT = tf.tidy(() =>
-        tf.stack(
-          blocks.map((b) => {
-            const g = grads[tfVar(b).name];
-            if (!g) return tf.scalar(0);
-            const z = new Float32Array(b.size);
-            normalFill(z, seed, b.index);
-            return tf.sum(tf.mul(g, tf.tensor(z, b.shape, 'float32')));
-          }),
-        ),
-      ); // [blocks]
-      dots = (await dotT.data()) as Float32Array;
-      dotT.dispose();
+      for (const st of unroll) {
+        // ⟨g_K,j, z(s_k, j)⟩ per block, z regenerated one block at a time
+        const dotT = tf.tidy(() =>
+          tf.stack(
+            blocks.map((b) => {
+              const g = grads[tfVar(b).name];
+              if (!g) return tf.scalar(0);
+              const z = new Float32Array(b.size);
+              normalFill(z, st.seed, b.index);
+              return tf.sum(tf.mul(g, tf.tensor(z, b.shape, 'float32')));
+            }),
+          ),
+        ); // [blocks]
+        dots.push((await dotT.data()) as Float32Array);
+        dotT.dispose();
+      }
     } finally {
       value.dispose();
       tf.dispose(Object.values(grads));
     }
-    const dMetaDSigma = Float64Array.from(dots, (d) => -metaLr * projectedGrad * nf * d);
-    if (input.nfGrad) addNormFactorTerm(dMetaDSigma, sigma, sizes, dots, -metaLr * projectedGrad * nf);
-    const { grads: pg, gradNorm } = await policyGradient(policy, features, dMetaDSigma);
-    return { features, sigma, sizes, nf, effective, lossPlus, lossMinus, projectedGrad, metaLoss, dMetaDSigma, grads: pg, gradNorm };
+    const steps: LookaheadStep[] = unroll.map((st, k) => {
+      const c = -metaLr * st.projectedGrad * st.nf;
+      const dMetaDSigma = Float64Array.from(dots[k], (d) => c * d);
+      if (input.nfGrad) addNormFactorTerm(dMetaDSigma, st.sigma, sizes, dots[k], c);
+      return { ...st, dMetaDSigma };
+    });
+    const { grads: pg, gradNorm } = await policyGradient(policy, steps.map((st) => ({ x: st.features, c: st.dMetaDSigma })));
+    const { features, sigma, nf, effective, lossPlus, lossMinus, projectedGrad, dMetaDSigma } = steps[0];
+    return { features, sigma, sizes, nf, effective, lossPlus, lossMinus, projectedGrad, dMetaDSigma, steps, metaLoss, grads: pg, gradNorm };
   } finally {
     snap.restore();
     snap.dispose();
@@ -205,11 +266,18 @@ export function addNormFactorTerm(out: Float64Array, sigma: ArrayLike<number>, f
   for (let j = 0; j < sigma.length; j++) out[j] -= (k * f[j] * sigma[j] * sd) / sfs;
 }
 
-/** ∇_ω Σ_j c_j·σ_j(ω; x) with c_j constant: the chain rule's last link, through the PertNN only. */
-export async function policyGradient(policy: TfPertNN, x: Float32Array, c: ArrayLike<number>): Promise<{ grads: PolicyGrads; gradNorm: number }> {
-  const ct = tf.tensor1d(Float32Array.from(c)); // [blocks]
+/**
+ * ∇_ω Σ_k Σ_j c_{k,j}·σ_j(ω; x_k) with c constant: the chain rule's last link, through the PertNN only
+ * (one term per look-ahead step; a single term is the one-step meta step).
+ */
+export async function policyGradient(policy: TfPertNN, terms: readonly { x: Float32Array; c: ArrayLike<number> }[]): Promise<{ grads: PolicyGrads; gradNorm: number }> {
+  if (terms.length === 0) throw new Error('policyGradient: no terms');
+  const cts = terms.map((t) => tf.tensor1d(Float32Array.from(t.c))); // [blocks] each
   const [w1, b1, w2, b2] = policy.variables;
-  const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(ct, policy.sigma(x))) as tf.Scalar, policy.variables);
+  const { value, grads } = tf.variableGrads(
+    () => terms.map((t, k) => tf.sum(tf.mul(cts[k], policy.sigma(t.x))) as tf.Scalar).reduce((acc, v) => tf.add(acc, v) as tf.Scalar),
+    policy.variables,
+  );
   try {
     const read = async (v: tf.Variable) => (grads[v.name] ? ((await grads[v.name].data()) as Float32Array).slice() : new Float32Array(v.size));
     const out: PolicyGrads = { w1: await read(w1), b1: await read(b1), w2: await read(w2), b2: await read(b2) };
@@ -217,7 +285,7 @@ export async function policyGradient(policy: TfPertNN, x: Float32Array, c: Array
     for (const a of Object.values(out)) for (let i = 0; i < a.length; i++) sq += a[i] * a[i];
     return { grads: out, gradNorm: Math.sqrt(sq) };
   } finally {
-    ct.dispose();
+    tf.dispose(cts);
     value.dispose();
     tf.dispose(Object.values(grads));
   }

@@ -40,3 +40,49 @@ export function summarizeMetaRun(logs: readonly Pick<MetaStepLog, 'metaLoss' | '
     backwardPasses: logs.reduce((s, l) => s + l.backwardPasses, 0),
   };
 }
+
+/** A meta-training run against its paired untrained control: the same run with lr_mlp 0. */
+export interface ControlComparison {
+  steps: number;
+  /** mean look-ahead gain L(θ) − L(θ') over the first and last quarter, trained policy */
+  trained: { gainFirstQuarter: number; gainLastQuarter: number };
+  /** the same for the control (ω fixed at the trained run's starting networks) */
+  control: { gainFirstQuarter: number; gainLastQuarter: number };
+  /** over the last quarter, per step: gain(trained) − gain(control) */
+  lastQuarterDiffMean: number;
+  lastQuarterDiffMedian: number;
+  /** last-quarter steps where the trained policy's gain is the larger, out of lastQuarterSteps */
+  lastQuarterWins: number;
+  lastQuarterSteps: number;
+}
+
+/**
+ * Compare a run with its control step by step. θ's trajectory does not depend on ω (its first-order
+ * steps use the true gradient, and the meta step restores θ), so a control with the same seed and
+ * config sees the same θ, batches, noise and η at every step; this is checked (equal L(θ) at every
+ * step), so a mismatched pair is refused rather than compared.
+ */
+export function compareWithControl(trained: readonly Pick<MetaStepLog, 'loss' | 'metaLoss'>[], control: readonly Pick<MetaStepLog, 'loss' | 'metaLoss'>[]): ControlComparison {
+  if (trained.length !== control.length || trained.length === 0)
+    throw new Error(`meta-training control: the runs have ${trained.length} and ${control.length} steps; a paired control has the same steps`);
+  const bad = trained.findIndex((t, i) => t.loss !== control[i].loss);
+  if (bad >= 0) throw new Error(`meta-training control: step ${bad + 1} saw L(θ) = ${trained[bad].loss} and ${control[bad].loss}: not the same θ (same seed and config, only --lr-mlp 0 differs?)`);
+  const gain = (l: Pick<MetaStepLog, 'loss' | 'metaLoss'>) => l.loss - l.metaLoss;
+  const q = Math.max(1, Math.floor(trained.length / 4));
+  const quarters = (logs: readonly Pick<MetaStepLog, 'loss' | 'metaLoss'>[]) => ({
+    gainFirstQuarter: mean(logs.slice(0, q).map(gain)),
+    gainLastQuarter: mean(logs.slice(-q).map(gain)),
+  });
+  const diff = trained.slice(-q).map((t, i) => gain(t) - gain(control[control.length - q + i]));
+  const sorted = [...diff].sort((a, b) => a - b);
+  const median = q % 2 ? sorted[(q - 1) / 2] : (sorted[q / 2 - 1] + sorted[q / 2]) / 2;
+  return {
+    steps: trained.length,
+    trained: quarters(trained),
+    control: quarters(control),
+    lastQuarterDiffMean: mean(diff),
+    lastQuarterDiffMedian: median,
+    lastQuarterWins: diff.filter((d) => d > 0).length,
+    lastQuarterSteps: q,
+  };
+}

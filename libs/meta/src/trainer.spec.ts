@@ -106,6 +106,24 @@ describe('MetaTrainer', () => {
     model.dispose();
   });
 
+  it('--lookahead-steps 2: each step unrolls two look-ahead steps (6 forward passes), trains ω and leaks nothing', async () => {
+    const model = createLlama(ckpt);
+    const trainer = new MetaTrainer({ model, tasks: tasks(), config: { ...metaConfig, epochs: 1, lookaheadSteps: 2 } });
+    const omega0 = (await trainer.currentPolicy()).weights;
+    const logs: MetaStepLog[] = [];
+    let tensors = 0;
+    while (!trainer.finished) {
+      logs.push(await trainer.runStep());
+      if (trainer.step === 1) tensors = tf.memory().numTensors;
+      else expect(tf.memory().numTensors).toBe(tensors);
+    }
+    expect(logs.map((l) => [l.forwardPasses, l.backwardPasses])).toEqual(logs.map(() => [6, 2]));
+    for (const l of logs) expect(Number.isFinite(l.metaLoss) && Number.isFinite(l.policyGradNorm)).toBe(true);
+    expect((await trainer.currentPolicy()).weights.b2).not.toEqual(omega0.b2);
+    trainer.dispose();
+    model.dispose();
+  });
+
   it('refuses a corrupted checkpoint with a one-line reason', () => {
     expect(() => decodeMetaCheckpoint(new Uint8Array([1, 2, 3]), 'x.zmeta')).toThrow(/x\.zmeta: not a zotune meta-training checkpoint/);
   });

@@ -32,7 +32,7 @@ export interface MetaStepLog {
   task: string;
   /** θ went back to the pretrained weights before this step */
   reset: boolean;
-  /** L(θ'; B), the look-ahead loss the policy is trained on */
+  /** L(θ'; B) (L(θ_K; B) with K look-ahead steps), the look-ahead loss the policy is trained on */
   metaLoss: number;
   /** L(θ; B) before the first-order update */
   loss: number;
@@ -53,7 +53,7 @@ export interface MetaStepLog {
   lr: number;
   /** η of this step's look-ahead */
   metaLr: number;
-  /** forward passes of the step: L+, L−, L(θ') and L(θ) (the last two with a backward each) */
+  /** forward passes of the step: L± at each of the K look-ahead steps, L(θ_K) and L(θ) (the last two with a backward each) */
   forwardPasses: number;
   /** backward passes of the step */
   backwardPasses: number;
@@ -143,6 +143,7 @@ export class MetaTrainer {
       eps: this.config.eps,
       metaLr,
       nfGrad: this.config.nfGrad,
+      lookaheadSteps: this.config.lookaheadSteps,
     });
     if (!Number.isFinite(r.metaLoss) || !Number.isFinite(r.gradNorm))
       throw new Error(`meta-training: step ${p.step}: meta-loss ${r.metaLoss}, policy gradient norm ${r.gradNorm}; lower --lr-mlp or --meta-lr`);
@@ -170,7 +171,7 @@ export class MetaTrainer {
       gradNorm: fo.gradNorm,
       lr: p.lr,
       metaLr,
-      forwardPasses: 4,
+      forwardPasses: 2 * r.steps.length + 2,
       backwardPasses: 2,
     };
   }
