@@ -120,7 +120,11 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   const backend = await initBackend(backendName, { quiet: true });
   const model = createLlama(resolved.checkpoint);
   const blockNames = model.blocks.map((b) => b.name);
-  const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config, blocks: blockNames });
+  // lookaheadSteps at its reference value (1) is left out of the identity, so a run checkpointed before
+  // the flag existed still resumes (its config.json has no such field; it parses to 1)
+  const { lookaheadSteps, ...reference } = config;
+  const identity = lookaheadSteps === 1 ? reference : config;
+  const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config: identity, blocks: blockNames });
   const run = userError('--out', () => createRunDir(dir, runConfig, { resume: resuming }));
   const trainer = new MetaTrainer({ model, tasks: metaTasks, config });
   const checkpointPath = run.path(CHECKPOINT_FILE);
