@@ -71,3 +71,25 @@ describe('sweep report', () => {
     expect(r.html).not.toMatch(/<script/);
   });
 });
+
+describe('sweep report: each method at its own lr', () => {
+  it('methods that set their own lr share a row and pair by seed; the settings table lists their lrs', () => {
+    const own = parseSpec(
+      {
+        grid: { task: ['story-cloze'], method: ['mezo', 'guided'], seed: [0, 1, 2], forwardPasses: [4000] },
+        methods: { mezo: { estimator: 'mezo', lr: 1e-4 }, guided: { estimator: 'guided', candidates: 8, lr: 1.78e-4 } },
+        compare: { pairs: [{ baseline: 'mezo', treatment: 'guided' }] },
+      },
+      'own',
+    );
+    const loss: Record<string, number[]> = { mezo: [0.57, 0.58, 0.59], guided: [0.6, 0.55, 0.62] };
+    const dir = writeSweep(join(work, 'own-lr'), own, (r) => ({
+      finalTrainLoss: loss[r.config.method][r.config.seed], testAcc: 0.7, bestDevAcc: 0.7, zeroShotTestAcc: 0.7, lr: r.config.lr, eps: 1e-3, batch: 16, devN: 10, testN: 10, forwardPasses: 4000,
+    }));
+    const t = Object.fromEntries(reportTables(loadSweeps([dir])).map((x) => [x.id, x]));
+    expect(t.loss.rows.map((r) => r[0])).toEqual(['story-cloze']);
+    expect(t['pair-0'].rows[0]).toEqual(['story-cloze', '3', '1/3', '1.000', '0/0', '3', '1.000']);
+    expect(t.settings.rows[0]).toContain('0.0001 / 0.000178');
+  });
+});
+

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { axisFraction, escapeXml as esc, htmlPage, lineChart, linearAxis, parseMetrics, PALETTE, tickLabel, type MetricRecord, type Series } from '@zotune/report';
-import { canonicalJson, sweepSpecSchema, type RunConfig, type SweepSpec } from './spec';
+import { canonicalJson, sweepSpecSchema, type SweepSpec } from './spec';
 import { lrScans } from './robustness';
 import { meanSd, signTestP } from './stats';
 import { SweepDir, type RunResult } from './store';
@@ -19,6 +19,8 @@ export interface ReportRun {
   result: RunResult;
   /** metrics.jsonl records ([] when the run directory kept none) */
   metrics: MetricRecord[];
+  /** its method sets its own lr in the spec (`methods.M.lr`): the lr is then the method's, not the setting's */
+  ownLr?: boolean;
 }
 
 export interface SweepData {
@@ -35,6 +37,7 @@ export function loadSweeps(dirs: readonly string[]): SweepData {
   const compare: Compare = { pairs: [], controls: [] };
   const methods: string[] = [];
   const seen = new Set<string>();
+  const ownLr = new Set<string>();
   for (const d of dirs) {
     const dir = new SweepDir(d);
     if (!existsSync(dir.root)) throw new Error(`${d}: no such sweep directory`);
@@ -46,6 +49,7 @@ export function loadSweeps(dirs: readonly string[]): SweepData {
       const has = (x: unknown) => compare.pairs.concat(compare.controls as never[]).some((y) => canonicalJson(y) === canonicalJson(x));
       for (const p of r.data.compare.pairs) if (!has(p)) compare.pairs.push(p);
       for (const c of r.data.compare.controls) if (!has(c)) compare.controls.push(c);
+      for (const [m, def] of Object.entries(r.data.methods)) if (def.lr !== undefined) ownLr.add(`${d}\0${m}`);
     }
     // a directory's report is its plan's runs (results of an earlier, different spec stay on disk)
     const plan = existsSync(join(dir.root, 'plan.json')) ? new Map(dir.readPlan().map((p, i) => [p.key, i])) : undefined;
@@ -58,7 +62,7 @@ export function loadSweeps(dirs: readonly string[]): SweepData {
       if (!methods.includes(result.config.method)) methods.push(result.config.method);
       const mf = join(dir.runDir(result.key), 'metrics.jsonl');
       const metrics = existsSync(mf) ? parseMetrics(readFileSync(mf, 'utf8'), mf).records : [];
-      runs.push({ result, metrics });
+      runs.push({ result, metrics, ...(ownLr.has(`${d}\0${result.config.method}`) ? { ownLr: true } : {}) });
     }
   }
   if (!runs.length) throw new Error(`${dirs.join(', ')}: no finished runs (results/*.json)`);
@@ -71,12 +75,18 @@ const testAcc = (r: ReportRun) => num(r.result.summary.testAcc);
 const devAcc = (r: ReportRun) => num(r.result.summary.bestDevAcc);
 const devLoss = (r: ReportRun) => num(r.result.summary.finalDevLoss);
 
-/** The axes that decide a setting besides the task (a run's lr is the one it ran with). */
-function settingOf(c: RunConfig, summary: Record<string, unknown>) {
-  return { model: c.model, lr: c.lr ?? num(summary.lr), eps: c.eps, forwardPasses: c.forwardPasses, engine: c.engine ?? '', options: canonicalJson(c.options) };
+/**
+ * The axes that decide a setting besides the task: a run's lr is the one it ran with, unless its method
+ * sets its own (each method at its own tuned lr): then methods with their own lrs share a row and pair
+ * by seed.
+ */
+function settingOf(r: ReportRun) {
+  const c = r.result.config;
+  return { model: c.model, lr: r.ownLr ? OWN_LR : (c.lr ?? num(r.result.summary.lr)), eps: c.eps, forwardPasses: c.forwardPasses, engine: c.engine ?? '', options: canonicalJson(c.options) };
 }
+const OWN_LR = "each method's own";
 /** Runs that may be paired: equal in everything but the method. */
-const pairKey = (r: ReportRun) => canonicalJson({ task: r.result.config.task, seed: r.result.config.seed, ...settingOf(r.result.config, r.result.summary), lr: r.result.config.lr ?? null });
+const pairKey = (r: ReportRun) => canonicalJson({ task: r.result.config.task, seed: r.result.config.seed, ...settingOf(r), lr: r.ownLr ? OWN_LR : (r.result.config.lr ?? null) });
 
 interface Row {
   id: string;
@@ -86,7 +96,7 @@ interface Row {
 
 /** Rows: one per task and setting, labelled by the task and the setting axes that vary. */
 export function rowsOf(data: SweepData): Row[] {
-  const settings = data.runs.map((r) => settingOf(r.result.config, r.result.summary));
+  const settings = data.runs.map(settingOf);
   // an axis names the rows when it takes several values within one task (per-task options do not)
   const varying = (['model', 'lr', 'eps', 'forwardPasses', 'engine', 'options'] as const).filter((k) => {
     const perTask = new Map<string, Set<string>>();
