@@ -5,11 +5,11 @@ import { forwardPassesPerStep } from '@zotune/zo';
 import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR } from './config';
 
 describe('resolveConfig', () => {
-  test('the defaults: stories260K, SST-2, guided M=4, 1200 forward passes', () => {
+  test('the defaults: stories260K, SST-2, MeZO without a policy at lr 1e-4, 1200 forward passes', () => {
     const c = resolveConfig([]);
-    expect(c).toMatchObject({ model: 'stories260K', task: 'sst2', estimator: 'guided', policy: 'auto', candidates: 4, batch: 16, lr: 1e-4, eps: 1e-3 });
+    expect(c).toMatchObject({ model: 'stories260K', task: 'sst2', estimator: 'mezo', policy: 'none', candidates: 4, batch: 16, lr: 1e-4, eps: 1e-3 });
     expect(c.forwardPasses).toBe(DEFAULT_FORWARD_PASSES);
-    expect(c.steps).toBe(DEFAULT_FORWARD_PASSES / 6);
+    expect(c.steps).toBe(DEFAULT_FORWARD_PASSES / 2);
     expect(c.evalEvery).toBe(Math.ceil(c.steps / 5));
     expect(c.evalBatch).toBe(16);
   });
@@ -48,7 +48,7 @@ describe('resolveConfig', () => {
     expect(() => parseInput({ lr: -1 }, 'flags')).toThrow(/^flags: lr: .*got -1/);
     expect(() => parseInput({ estimator: 'sgd' }, 'p.json')).toThrow(/^p\.json: estimator: /);
     expect(() => parseInput({ learningRate: 1 }, 'p.json')).toThrow('p.json: unknown field "learningRate"');
-    expect(() => resolveConfig([{ candidates: 1 }])).toThrow(/alpha/);
+    expect(() => resolveConfig([{ estimator: 'guided', candidates: 1 }])).toThrow(/alpha/);
     expect(() => loadPreset('no-such-preset')).toThrow(/--config no-such-preset: cannot read .*no such file/);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { loadPreset, resolveConfig } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULTS, loadPreset, resolveConfig } from './config';
 import { beforeAfter, configLayers } from './finetune-command';
 
 describe('configLayers', () => {
@@ -14,7 +14,7 @@ describe('configLayers', () => {
   test('any setting: the defaults (or --config) under the flags, not the demo', () => {
     const { layers, demo } = configLayers({ task: 'copa' }, givenOf(['task']));
     expect(demo).toBe(false);
-    expect(resolveConfig(layers)).toMatchObject({ task: 'copa', estimator: 'guided' });
+    expect(resolveConfig(layers)).toMatchObject({ task: 'copa', estimator: DEFAULTS.estimator, forwardPasses: DEFAULT_FORWARD_PASSES }); // the demo counts 200 steps
     expect(resolveConfig(configLayers({ config: 'mezo-stories260K', steps: '3' }, givenOf(['config', 'steps'])).layers)).toMatchObject({ estimator: 'mezo', steps: 3 });
   });
 });

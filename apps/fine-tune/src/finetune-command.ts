@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { action, emit, parseNumber, readRunConfig, UserError } from '@zotune/report';
 import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
 import { parseEstimatorName } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, loadPreset, passesPerStep, parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
 import { fetchRunData, mirrorOnlyNeeds } from './setup';
 import { runFinetune, type FinetuneSummary } from './trainer';
 
@@ -189,14 +189,14 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--model <M>', `a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory (default ${DEFAULTS.model})`)
     .option('--task <T>', `a built-in task, a config in configs/tasks, or a task .json (default ${DEFAULTS.task})`)
     .option('--estimator <E>', `mezo, guided, greedy, elite or adam (default ${DEFAULTS.estimator})`)
-    .option('--policy <REF>', 'a policy reference, digest or file; none; auto = the model\'s shipped default if any (default auto); oracle-density, oracle-curvature: yardsticks that need backward passes')
+    .option('--policy <REF>', `a policy reference, digest or file; none; auto = the model's shipped default if any (default ${DEFAULTS.policy}); oracle-density, oracle-curvature: yardsticks that need backward passes`)
     .option('--candidates <M>', `guided, greedy: candidate directions per step (default ${DEFAULTS.candidates})`)
     .option('--alpha <A>', `guided: fraction of candidates in TOP (default ${DEFAULTS.alpha})`)
     .option('--no-normalize', 'guided, elite: do not rescale v to E‖v‖² = d')
     .option('--queries <Q>', 'mezo: directions averaged per step (default 1)')
     .option('--steps <N>', 'optimizer steps')
     .option('--forward-passes <N>', `training budget in forward passes, the same for every estimator (default ${DEFAULT_FORWARD_PASSES})`)
-    .option('--lr <LR>', 'learning rate (default: mezo, guided, greedy, elite 1e-4; adam 1e-3)')
+    .option('--lr <LR>', `learning rate (default: ${Object.entries(DEFAULT_LR).map(([e, lr]) => `${e} ${lr}`).join(', ')})`)
     .option('--eps <EPS>', `perturbation scale ε (default ${DEFAULTS.eps})`)
     .option('--weight-decay <WD>', 'decoupled weight decay on embedding and matrix blocks (default 0)')
     .option('--batch <B>', `training examples per step (default ${DEFAULTS.batch})`)
