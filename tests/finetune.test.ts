@@ -143,7 +143,7 @@ describe('zotune finetune', () => {
     const rep = json(await zotune('replay', a, '--out', join(work, 'curv-replay.safetensors'), '--json'));
     expect(rep.steps).toBe(12);
     expect(readFileSync(join(work, 'curv-replay.safetensors')).equals(readFileSync(join(a, 'final.safetensors')))).toBe(true);
-  });
+  }, 300_000);
 
   test('kill -9 and --resume end with the weights of an uninterrupted run (guided with a policy, engine ort)', async () => {
     // the policy's features come from the previous record: the resumed run must feed it the same
