@@ -269,8 +269,11 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
         // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
-        const curvature = policy.curvature ? await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log) : undefined;
-        if (policy.curvature && curvature) scale = policy.curvature.scaleWith(curvature.kappa);
+        let curvature: RecordedCurvature | undefined;
+        if (policy.curvature) {
+          curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
+          scale = policy.curvature.scaleWith(curvature.kappa);
+        }
         createTrajectory(trajPath, await trajectoryHeader(trainable, {
           runSeed: config.seed,
           family: model.family,
