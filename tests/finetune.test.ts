@@ -21,9 +21,10 @@ const { start, zotune } = cli(work, DATA);
 
 const small = ['--eval-n', '24', '--test-n', '24', '--policy', 'none'];
 
-/** A freshly initialised (not meta-trained) policy for stories260K, and one for other base weights. */
+/** A freshly initialised (not meta-trained) policy for stories260K, one for other base weights, and one of the curvature feature set. */
 const policyFile = join(work, 'init.zpol');
 const foreignPolicyFile = join(work, 'foreign.zpol');
+const curvPolicyFile = join(work, 'curv.zpol');
 beforeAll(() => {
   const { checkpoint } = resolveModel('stories260K', DATA);
   const model = createLlama(checkpoint);
@@ -33,6 +34,8 @@ beforeAll(() => {
     const training = { config: {}, tasks: ['none'], metrics: {} };
     writePolicyArtifactFile(policyFile, policyToArtifact(policy, { fingerprint, training, name: 'init' }));
     writePolicyArtifactFile(foreignPolicyFile, policyToArtifact(policy, { fingerprint: { ...fingerprint, weightsSha256: '0'.repeat(64) }, training }));
+    const curv = initPertNN(model.blocks.map((b) => b.name), { seed: 7, inputs: 6 });
+    writePolicyArtifactFile(curvPolicyFile, policyToArtifact(curv, { fingerprint, training, name: 'curv', probe: { delta: 1e-2, probes: 1, examples: 16 } }));
   } finally {
     model.dispose();
   }
@@ -110,6 +113,37 @@ describe('zotune finetune', () => {
     expect(ev).toMatchObject({ task: 'SST-2', seed: 0, n: s.testN, weights: join(dir, 'model.safetensors') });
     expect(ev.accuracy).toBe(s.testAcc);
   });
+
+  test('a curvature policy: κ is probed once at the base weights into the trajectory header; kill -9 and --resume are bit-identical', async () => {
+    const args = (out: string) => ['finetune', '--task', 'story-name', '--estimator', 'mezo', '--steps', '12', '--eval-every', '6', '--seed', '3', '--save-final', '--eval-n', '24', '--test-n', '24',
+      '--policy', curvPolicyFile, '--threads', '1', '--out', out, '--json'];
+    const a = join(work, 'curv-a');
+    const b = join(work, 'curv-b');
+    const whole = start(args(a)).done;
+    await killAfter(args(b), join(b, 'trajectory'), 4);
+    const resumed = await zotune('finetune', '--resume', b, '--json');
+    const [wa, rb] = [await whole, resumed];
+    const [sa, sb] = [json(wa), json(rb)];
+    expect(wa.stderr).toMatch(/policy: curvature probe: 95 forward passes on 16 examples \(not counted in the budget\); κ from -?\d/);
+    expect(rb.stderr).not.toContain('curvature probe'); // read back from the header, not measured again
+    expect(sb.resumedAt).toBeGreaterThanOrEqual(4);
+    const [ha, hb] = [openTrajectory(join(a, 'trajectory')).header, openTrajectory(join(b, 'trajectory')).header];
+    const curv = ha.run!.curvature as { kappa: number[]; raw: number[]; probe: object; forwardPasses: number };
+    expect(curv).toMatchObject({ probe: { delta: 1e-2, probes: 1, examples: 16 }, forwardPasses: 95 });
+    expect(curv.kappa).toHaveLength(47);
+    expect(new Set(curv.kappa.map((k) => k.toFixed(3))).size).toBeGreaterThan(10); // the blocks differ
+    expect(hb.run).toEqual(ha.run);
+    // σ moves with the features: not uniform, and identical in the resumed run
+    const [ra, rbRecs] = [openTrajectory(join(a, 'trajectory')).records, openTrajectory(join(b, 'trajectory')).records];
+    expect(new Set(ra[0].sigma!.map((x) => x.toFixed(4))).size).toBeGreaterThan(10);
+    expect(rbRecs).toEqual(ra);
+    for (const f of ['final.safetensors', 'model.safetensors']) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f))), f).toBe(true);
+    expect(sb.forwardPasses).toBe(sa.forwardPasses);
+    // replay needs only the recorded σ
+    const rep = json(await zotune('replay', a, '--out', join(work, 'curv-replay.safetensors'), '--json'));
+    expect(rep.steps).toBe(12);
+    expect(readFileSync(join(work, 'curv-replay.safetensors')).equals(readFileSync(join(a, 'final.safetensors')))).toBe(true);
+  }, 300_000);
 
   test('kill -9 and --resume end with the weights of an uninterrupted run (guided with a policy, engine ort)', async () => {
     // the policy's features come from the previous record: the resumed run must feed it the same

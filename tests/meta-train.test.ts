@@ -147,5 +147,31 @@ describe('zotune meta-train', () => {
       expect(badK.stderr.trim().split('\n')).toHaveLength(1);
       expect(badK.stderr).toContain(`--lookahead-steps: expected ${why}`);
     }
+    const badSet = zotune('meta-train', '--tasks', 'copa', '--features', 'hessian');
+    expect(badSet.code).toBe(2);
+    expect(badSet.stderr.trim()).toBe('zotune: --features: expected base or curvature, got hessian');
+  });
+
+  test('--features curvature: κ of the task at the pretrained weights, and a 6-input policy that records its probe', () => {
+    const out = join(work, 'curvature');
+    const r = json(zotune('meta-train', '--model', 'stories260K', '--tasks', 'sst2', '--batch', '4', '--train-examples', '8', '--epochs', '1', '--seed', '7',
+      '--features', 'curvature', '--out', out, '--json'));
+    expect(r).toMatchObject({ steps: 2, config: { features: 'curvature' } });
+    expect(r.metrics.omegaMoved).toBeGreaterThan(0);
+    const artifact = decodePolicyArtifact(readFileSync(r.artifact), r.artifact);
+    expect(artifact.architecture).toEqual({ type: 'pertnn', inputs: 6, hidden: 64, activation: 'tanh', features: 'curvature', probe: { delta: 1e-2, probes: 2, examples: 16 } });
+    const kappa = artifact.training.config.curvatureKappa as Record<string, number[]>;
+    expect(Object.keys(kappa)).toEqual(['SST-2']);
+    expect(kappa['SST-2']).toHaveLength(47);
+    expect(kappa['SST-2'].every((x) => Math.abs(x) <= 3)).toBe(true);
+    expect(Math.max(...kappa['SST-2']) - Math.min(...kappa['SST-2'])).toBeGreaterThan(0.5); // blocks differ in curvature
+    // it loads onto the model as a 6-input policy (finetune.test.ts runs one)
+    const resolved = resolveModel('stories260K', DATA);
+    const model = createLlama(resolved.checkpoint);
+    try {
+      expect(policyFromArtifact(artifact, model, modelFingerprint(model, checkpointDigest(resolved.checkpoint), 'stories260K')).inputs).toBe(6);
+    } finally {
+      model.dispose();
+    }
   });
 });

@@ -2,7 +2,8 @@
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
 // 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
 import { checkpointDigest, type AnyModel, type Checkpoint } from '@zotune/models';
-import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions } from '@zotune/policy';
+import type { CurvatureProbe } from '@zotune/artifacts';
+import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions, type PertNN } from '@zotune/policy';
 import { defaultRegistryLocation, loadPolicy, openRegistry, type LoadedPolicy } from '@zotune/registry';
 import { UserError } from '@zotune/report';
 import { onesScale, type Scale } from '@zotune/zo';
@@ -12,7 +13,10 @@ export interface ResolvedPolicy {
   policy: string;
   /** sha256:… of the artifact, null without a policy */
   digest: string | null;
+  /** the σ of every step; a curvature policy's needs the run's κ first (`curvature`) and is a refusing placeholder until then */
   scale: Scale;
+  /** a policy of the curvature feature set: its probe, and its scale once κ is measured (or read back on resume) */
+  curvature?: { probe: CurvatureProbe; scaleWith(kappa: readonly number[]): Scale };
   /** one line for stderr: what was chosen and why */
   note: string;
 }
@@ -95,15 +99,21 @@ async function loadLearnedPolicy(ref: string, opts: PolicyContext): Promise<Reso
     if (loaded.digest !== opts.expectDigest)
       throw new UserError(`policy ${ref}: now resolves to ${loaded.digest}, the run started with ${opts.expectDigest}, which the registry no longer has`, 2);
   } else loaded = await load(ref);
-  let scale: Scale;
+  let net: PertNN;
   try {
     const fingerprint = modelFingerprint(opts.model, checkpointDigest(opts.checkpoint), opts.modelName);
-    scale = policyScale(policyFromArtifact(loaded.artifact, opts.model, fingerprint), `policy ${ref}`);
+    net = policyFromArtifact(loaded.artifact, opts.model, fingerprint);
   } catch (e) {
     throw new UserError(`--policy ${ref}: ${(e as Error).message}`, 2);
   }
   const shown = loaded.ref ?? ref;
-  return { policy: shown, digest: loaded.digest, scale, note: `policy: ${shown} (${loaded.digest.slice(0, 19)}…, from ${loaded.source})` };
+  const note = `policy: ${shown} (${loaded.digest.slice(0, 19)}…, from ${loaded.source})`;
+  const probe = loaded.artifact.architecture.probe;
+  if (loaded.artifact.architecture.features === 'curvature' && probe) {
+    const unmeasured: Scale = { name: `policy ${ref}`, sigma: () => { throw new Error(`policy ${ref}: its curvature features were not measured`); } };
+    return { policy: shown, digest: loaded.digest, scale: unmeasured, curvature: { probe, scaleWith: (kappa) => policyScale(net, `policy ${ref}`, kappa) }, note: `${note}, curvature features` };
+  }
+  return { policy: shown, digest: loaded.digest, scale: policyScale(net, `policy ${ref}`), note };
 }
 
 async function load(ref: string): Promise<LoadedPolicy> {

@@ -4,10 +4,11 @@
 // weights (the live update's own code path) and continues from the last complete record.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendRecord, createTrajectory, resumeTrajectory } from '@zotune/artifacts';
+import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
 import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
+import { probeCurvature } from '@zotune/policy';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
@@ -130,6 +131,41 @@ function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: Fin
   };
 }
 
+/** Keeps the curvature probe's batch and noise apart from the training streams. */
+const CURVATURE_DOMAIN = 0x63757276; // 'curv'
+
+/** What a curvature policy's run records in its trajectory header (run.curvature). */
+interface RecordedCurvature {
+  probe: CurvatureProbe;
+  /** κ_j, the feature */
+  kappa: number[];
+  /** ĥ_j, per-parameter curvature */
+  raw: number[];
+  /** L(θ₀) on the probe batch */
+  loss: number;
+  /** forward passes the probe took (not part of the training budget) */
+  forwardPasses: number;
+}
+
+/** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
+async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
+  const goldOnly = inputs.task.kind === 'generation-lm';
+  const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_DOMAIN)).batch(0);
+  const batch = inputs.collator.batch(examples, { goldOnly });
+  const loss = isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch));
+  const m = await probeCurvature(blocks, loss, { ...probe, seed: deriveSeed(config.seed, CURVATURE_DOMAIN + 1) });
+  log(`policy: curvature probe: ${m.forwardPasses} forward passes on ${examples.length} examples (not counted in the budget); κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)}`);
+  return { probe, kappa: m.kappa, raw: m.raw, loss: m.loss, forwardPasses: m.forwardPasses };
+}
+
+/** κ from a trajectory header (a resumed curvature-policy run). */
+function recordedCurvature(run: Record<string, unknown> | undefined, blocks: number, file: string): number[] {
+  const k = (run?.curvature as { kappa?: unknown } | undefined)?.kappa;
+  if (!Array.isArray(k) || k.length !== blocks || !k.every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw new UserError(`${file}: the header holds no curvature features (run.curvature.kappa, ${blocks} numbers) for this curvature policy`, 2);
+  return k as number[];
+}
+
 /** Minibatches per oracle measurement, probes of its curvature estimate (ALGORITHMS-style yardstick constants). */
 export const ORACLE_BATCHES = 4;
 export const ORACLE_PROBES = 4;
@@ -210,6 +246,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     // ---- restore or start ----
     let state: RunState;
     let last: StepRecord | undefined;
+    let scale = policy.scale;
     if (config.estimator === 'adam') {
       state = { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 };
       trainer = adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config);
@@ -227,21 +264,32 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
           log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
         // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
         checkPeftHeader(t.header.run, config.peft, { name: inputs.modelName, digest: checkpointDigest(inputs.resolved.checkpoint) }, trajPath);
+        if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(t.header.run, trainable.length, trajPath));
         await replay(trainable, t.header, records, { threads: parseThreads(config.threads, 'threads') });
         log(`resume: replayed ${records.length} steps onto the base weights`);
       } else {
+        // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
+        let curvature: RecordedCurvature | undefined;
+        if (policy.curvature) {
+          curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
+          scale = policy.curvature.scaleWith(curvature.kappa);
+        }
         createTrajectory(trajPath, await trajectoryHeader(trainable, {
           runSeed: config.seed,
           family: model.family,
           estimator: estCfg,
           // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
-          run: { model: inputs.modelName, task: inputs.task.name, batch: config.batch, ...(config.peft ? { peft: { ...config.peft, baseDigest: checkpointDigest(inputs.resolved.checkpoint) } } : {}) },
+          run: {
+            model: inputs.modelName, task: inputs.task.name, batch: config.batch,
+            ...(config.peft ? { peft: { ...config.peft, baseDigest: checkpointDigest(inputs.resolved.checkpoint) } } : {}),
+            ...(curvature ? { curvature } : {}),
+          },
           engine: engine.name,
         }), { overwrite: opts.resume });
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, policy.scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {

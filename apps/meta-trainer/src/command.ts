@@ -30,6 +30,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--meta-lr <x>', 'η of the look-ahead step: the ZO fine-tuning lr the policy is for (default 1e-4)')
     .option('--meta-lr-max <x>', 'variant: draw each step\'s look-ahead η log-uniformly from [--meta-lr, x] (stability across lrs; default: off)')
     .option('--lookahead-steps <k>', 'variant: unroll K ZO look-ahead steps per meta step, the meta-loss being the loss after the K-th (default 1)')
+    .option('--features <set>', 'variant: the policy\'s features, base or curvature (adds each block\'s relative curvature at the pretrained weights, from a forward-only probe; default base)')
     .option('--nf-grad', 'variant: differentiate the look-ahead through the norm factor nf(σ) too (default: nf held constant, as the reference)')
     .option('--max-steps <n>', 'stop after N meta steps (default: all epochs)')
     .option('--train-examples <n>', 'use the first N training examples of each task (default: the whole MeZO train split)')

@@ -18,6 +18,7 @@ export interface MetaTrainFlags {
   metaLrMax?: string;
   nfGrad?: boolean;
   lookaheadSteps?: string;
+  features?: string;
   maxSteps?: string;
   trainExamples?: string;
   hidden?: string;
@@ -60,7 +61,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
-  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
+  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['features', '--features'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
   ['hidden', '--hidden'], ['seed', '--seed'], ['dataSeed', '--data-seed'], ['checkpointEvery', '--checkpoint-every'], ['out', '--out'],
   ['name', '--name'], ['description', '--description'],
 ];
@@ -89,6 +90,7 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     metaLrMax: num('--meta-lr-max', f.metaLrMax, { positive: true }),
     nfGrad: f.nfGrad,
     lookaheadSteps: num('--lookahead-steps', f.lookaheadSteps, { int: true, min: 1, max: 64 }),
+    features: f.features,
     maxSteps: num('--max-steps', f.maxSteps, { int: true, min: 0 }),
     trainExamples: num('--train-examples', f.trainExamples, { int: true, min: 0 }),
     hidden: num('--hidden', f.hidden, { int: true, min: 1 }),
@@ -96,6 +98,8 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     dataSeed: num('--data-seed', f.dataSeed, { int: true, min: 0, max: 0xffffffff }),
     checkpointEvery: num('--checkpoint-every', f.checkpointEvery, { int: true, min: 0 }),
   };
+  if (f.features !== undefined && f.features !== 'base' && f.features !== 'curvature')
+    throw new UserError(`--features: expected base or curvature, got ${f.features}`, 2);
   const defined = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
   if (value.metaLrMax !== undefined && value.metaLrMax <= (value.metaLr ?? 1e-4))
     throw new UserError(`--meta-lr-max: expected a value above --meta-lr (${value.metaLr ?? 1e-4}), got ${f.metaLrMax}`, 2);

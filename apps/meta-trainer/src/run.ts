@@ -6,13 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, summarizeMetaRun, writeMetaCheckpoint, type MetaConfig, type MetaStepLog, type MetaTask } from '@zotune/meta';
-import { checkpointDigest, createLlama, resolveModel, type ResolvedModel } from '@zotune/models';
-import { modelFingerprint, policyToArtifact } from '@zotune/policy';
+import { lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, summarizeMetaRun, writeMetaCheckpoint, type MetaConfig, type MetaStepLog, type MetaTask } from '@zotune/meta';
+import { checkpointDigest, createLlama, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
+import { DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
 import { createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
-import { initBackend, parseBackend } from '@zotune/tensor';
+import { deriveSeed, initBackend, parseBackend } from '@zotune/tensor';
 import {
   checkResumeFlags, metaConfigFromFlags, parseTaskList, publishRefs, registryOf, runConfigSchema, type MetaTrainFlags, type RunConfig,
 } from './options';
@@ -120,13 +120,17 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   const backend = await initBackend(backendName, { quiet: true });
   const model = createLlama(resolved.checkpoint);
   const blockNames = model.blocks.map((b) => b.name);
-  // lookaheadSteps at its reference value (1) is left out of the identity, so a run checkpointed before
-  // the flag existed still resumes (its config.json has no such field; it parses to 1)
-  const { lookaheadSteps, ...reference } = config;
-  const identity = lookaheadSteps === 1 ? reference : config;
+  // variants at their reference value (lookaheadSteps 1, features base) are left out of the identity,
+  // so a run checkpointed before the flag existed still resumes (its config.json has no such field)
+  const identity: Partial<MetaConfig> = { ...config };
+  if (identity.lookaheadSteps === 1) delete identity.lookaheadSteps;
+  if (identity.features === 'base') delete identity.features;
   const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config: identity, blocks: blockNames });
   const run = userError('--out', () => createRunDir(dir, runConfig, { resume: resuming }));
-  const trainer = new MetaTrainer({ model, tasks: metaTasks, config });
+  // the curvature feature set: each task's κ at the pretrained weights (a resumed run measures the same
+  // bits again: the same weights, batch and noise), before the trainer copies them
+  const curvature = config.features === 'curvature' ? await taskCurvatures(model, metaTasks, config.seed, log) : undefined;
+  const trainer = new MetaTrainer({ model, tasks: metaTasks, config, ...(curvature ? { curvature: curvature.map((c) => c.kappa) } : {}) });
   const checkpointPath = run.path(CHECKPOINT_FILE);
   let priorSeconds = 0;
   let resumedFrom: number | undefined;
@@ -195,8 +199,12 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
       const fingerprint = modelFingerprint(model, runConfig.modelDigest, runConfig.modelName);
       const artifact = policyToArtifact(await trainer.currentPolicy(), {
         fingerprint,
+        ...(curvature ? { probe: DEFAULT_CURVATURE_PROBE } : {}),
         training: {
-          config: { ...config, model: runConfig.modelName, backend: backend.name, stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length) },
+          config: {
+            ...config, model: runConfig.modelName, backend: backend.name, stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length),
+            ...(curvature ? { curvatureKappa: Object.fromEntries(metaTasks.map((t, i) => [t.name, curvature[i].kappa.map((k) => round(k, 4))])) } : {}),
+          },
           tasks: metaTasks.map((t) => t.name),
           metrics,
         },
@@ -240,6 +248,22 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     trainer.dispose();
     model.dispose();
   }
+}
+
+/** Keeps the curvature probe's noise apart from the run's other streams. */
+const CURVATURE_DOMAIN = 0x63757276; // 'curv'
+
+/** κ of every task at the model's current (pretrained) weights, on the task's first `examples` training examples. */
+async function taskCurvatures(model: Model, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
+  const probe = DEFAULT_CURVATURE_PROBE;
+  const out: CurvatureMeasurement[] = [];
+  for (const [i, t] of tasks.entries()) {
+    const batch = t.collator.batch(t.train.slice(0, probe.examples), { goldOnly: t.goldOnly });
+    const m = await probeCurvature(model.blocks, () => lossAt(model, t.objective, batch), { ...probe, seed: deriveSeed(seed, CURVATURE_DOMAIN, i) });
+    log(`meta-train: ${t.name}: curvature probe (${m.forwardPasses} forward passes): κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)} over ${m.kappa.length} blocks`);
+    out.push(m);
+  }
+  return out;
 }
 
 function round(x: number, digits: number): number {

@@ -7,6 +7,7 @@ import { sha256Hex, writeFileAtomic } from '@zotune/io';
 import type { z } from 'zod';
 import { isPlainObject, packValue, startsWithMap, unpackValue } from './codec';
 import {
+  POLICY_FEATURE_SETS,
   POLICY_FORMAT_VERSION,
   POLICY_MAGIC,
   PolicyArtifactSchema,
@@ -39,7 +40,12 @@ export function encodePolicyArtifact(artifact: PolicyArtifact): Uint8Array {
       blocks: a.fingerprint.blocks.map((b) => ({ name: b.name, shape: [...b.shape], kind: b.kind })),
       weightsSha256: a.fingerprint.weightsSha256,
     },
-    architecture: { type: a.architecture.type, inputs: a.architecture.inputs, hidden: a.architecture.hidden, activation: a.architecture.activation },
+    architecture: {
+      type: a.architecture.type, inputs: a.architecture.inputs, hidden: a.architecture.hidden, activation: a.architecture.activation,
+      // only a curvature policy writes these: a base policy's bytes (and digest) are those of format 1 before them
+      ...(a.architecture.features !== undefined ? { features: a.architecture.features } : {}),
+      ...(a.architecture.probe !== undefined ? { probe: { delta: a.architecture.probe.delta, probes: a.architecture.probe.probes, examples: a.architecture.probe.examples } } : {}),
+    },
     weights: Object.fromEntries(
       a.fingerprint.blocks.map((b) => {
         const w = a.weights[b.name]!;
@@ -113,6 +119,11 @@ export function validatePolicyArtifact(value: unknown, source: string): PolicyAr
     const which = missing !== undefined ? `no weights for block ${missing}` : `weights for block ${extra} which the header does not list`;
     throw new Error(`${source}: the header lists ${names.size} blocks but the file holds weights for ${held.length} (${which})`);
   }
+  const set = a.architecture.features ?? 'base';
+  if (a.architecture.inputs !== POLICY_FEATURE_SETS[set])
+    throw new Error(`${source}: architecture.inputs is ${a.architecture.inputs}, the ${set} feature set has ${POLICY_FEATURE_SETS[set]}`);
+  if ((set === 'curvature') !== (a.architecture.probe !== undefined))
+    throw new Error(`${source}: architecture.probe: ${set === 'curvature' ? 'missing; a curvature policy must record its probe (delta, probes, examples)' : `present, but the feature set is ${set}`}`);
   const sizes = mlpSizes(a.architecture);
   for (const name of names) {
     const w = a.weights[name];

@@ -30,12 +30,35 @@ export const ModelFingerprintSchema = z.object({
 });
 export type ModelFingerprint = z.infer<typeof ModelFingerprintSchema>;
 
+/**
+ * The feature sets a policy can read (libs/policy features.ts): `base` = mean, unbiased variance,
+ * previous L+, previous L-, previous sigma (5 inputs); `curvature` adds the block's relative curvature
+ * at the fine-tune's start from a forward-only probe (6 inputs). Absent = base (every file before it).
+ */
+export const POLICY_FEATURE_SETS = { base: 5, curvature: 6 } as const;
+export type PolicyFeatureSet = keyof typeof POLICY_FEATURE_SETS;
+
+/** How a `curvature` policy's probe measures (the same at meta-training and at fine-tuning). */
+export const CurvatureProbeSchema = z.object({
+  /** finite-difference step δ of the second differences L(θ ± δ·z_j) */
+  delta: z.number().positive().max(1),
+  /** random directions per block */
+  probes: z.number().int().min(1).max(64),
+  /** training examples in the probe's one batch */
+  examples: z.number().int().min(1).max(4096),
+});
+export type CurvatureProbe = z.infer<typeof CurvatureProbeSchema>;
+
 /** The per-block network (ALGORITHMS.md §4): Linear(inputs→hidden), activation, Linear(hidden→1). */
 export const PolicyArchitectureSchema = z.object({
   /** the only architecture so far: one MLP per block */
   type: z.literal('pertnn'),
-  /** features per block: mean, unbiased variance, previous L+, previous L-, previous sigma */
-  inputs: z.literal(5),
+  /** features per block: 5 for the base set, 6 with curvature (must match `features`) */
+  inputs: z.union([z.literal(5), z.literal(6)]),
+  /** the feature set (absent: base) */
+  features: z.enum(['base', 'curvature']).optional(),
+  /** the curvature probe's settings: present exactly when features is curvature */
+  probe: CurvatureProbeSchema.optional(),
   /** hidden width (64 in the paper) */
   hidden: z.number().int().positive().max(4096),
   /** hidden activation */

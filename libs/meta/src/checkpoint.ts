@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isPlainObject, packValue, startsWithMap, unpackValue } from '@zotune/artifacts';
 import { sha256Hex, writeFileAtomic } from '@zotune/io';
-import { PertNN } from '@zotune/policy';
+import { POLICY_INPUTS, PertNN } from '@zotune/policy';
 import { z } from 'zod';
 import type { MetaState } from './trainer';
 
@@ -30,7 +30,7 @@ const checkpointSchema = z.object({
   /** momentum per block */
   momentum: z.array(f32),
   /** the policy's packed weights */
-  policy: z.object({ hidden: z.number().int().min(1), w1: f32, b1: f32, w2: f32, b2: f32 }),
+  policy: z.object({ hidden: z.number().int().min(1), inputs: z.number().int().min(1).optional(), w1: f32, b1: f32, w2: f32, b2: f32 }),
   /** per task: L±_{t−1} and the effective σ_{t−1} (null = ones) */
   features: z.array(z.object({ lossPlus: z.number(), lossMinus: z.number(), sigma: z.array(z.number()).nullable() })),
   /** seconds of training before this checkpoint (resumed runs add theirs) */
@@ -58,7 +58,8 @@ export function encodeMetaCheckpoint(state: MetaState, blockNames: readonly stri
     blocks: [...blockNames],
     theta: state.theta,
     momentum: state.momentum,
-    policy: { hidden: state.policy.hidden, w1, b1, w2, b2 },
+    // inputs only when not the base 5, so a base run's checkpoint bytes are those of before the variant
+    policy: { hidden: state.policy.hidden, ...(state.policy.inputs !== POLICY_INPUTS ? { inputs: state.policy.inputs } : {}), w1, b1, w2, b2 },
     features: state.features.map((f) => ({ lossPlus: f.lossPlus, lossMinus: f.lossMinus, sigma: f.sigma === null ? null : [...f.sigma] })),
     seconds,
   });
@@ -77,7 +78,12 @@ export function decodeMetaCheckpoint(bytes: Uint8Array, source: string): SavedCh
   const n = c.blocks.length;
   if (c.theta.length !== n || c.momentum.length !== n)
     throw new Error(`${source}: corrupted meta checkpoint: ${n} blocks but ${c.theta.length} θ and ${c.momentum.length} momentum arrays`);
-  const policy = new PertNN(c.blocks, c.policy.hidden, { w1: c.policy.w1, b1: c.policy.b1, w2: c.policy.w2, b2: c.policy.b2 });
+  let policy: PertNN;
+  try {
+    policy = new PertNN(c.blocks, c.policy.hidden, { w1: c.policy.w1, b1: c.policy.b1, w2: c.policy.w2, b2: c.policy.b2 }, c.policy.inputs ?? POLICY_INPUTS);
+  } catch (e) {
+    throw new Error(`${source}: corrupted meta checkpoint: ${(e as Error).message}`);
+  }
   return {
     runId: c.runId,
     seconds: c.seconds,

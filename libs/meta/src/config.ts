@@ -51,6 +51,12 @@ export const metaConfigSchema = z.object({
   hidden: z.number().int().min(1).max(4096).default(64),
   /** write a resumable checkpoint every N meta steps (0 = only at the end) */
   checkpointEvery: z.number().int().min(0).default(25),
+  /**
+   * variant: the policy's feature set. `curvature` adds each block's relative curvature κ_j at the
+   * pretrained weights (a forward-only probe per task, @zotune/policy curvature.ts), which fine-tuning
+   * measures the same way on its own task; `base` = the reference's five features
+   */
+  features: z.enum(['base', 'curvature']).default('base'),
 });
 export type MetaConfig = z.infer<typeof metaConfigSchema>;
 

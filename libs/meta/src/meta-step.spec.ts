@@ -101,6 +101,28 @@ describe('metaGradient', () => {
     model.dispose();
   });
 
+  it('the curvature feature set: κ is the sixth input, and the gradient of its weights matches finite differences', async () => {
+    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const names = model.blocks.map((b) => b.name);
+    const start = initPertNN(names, { seed: 5, hidden: 8, inputs: 6 });
+    const policy = TfPertNN.fromPolicy(start);
+    const curvature = names.map((_, j) => ((j % 5) - 2) / 2); // κ in [−1, 1]
+    const input: MetaStepInput = {
+      model, policy, objective: classificationLoss, batch, features: nextFeatureState(0.71, 0.69, null), seed: 1234, eps: 1e-2, metaLr: 2, curvature,
+    };
+    await metaGradient(input);
+    const r = await metaGradient(input);
+    expect(r.features.length).toBe(6 * names.length);
+    expect(Array.from(r.features.filter((_, i) => i % 6 === 5))).toEqual(curvature.map(Math.fround));
+    const H = start.hidden;
+    const j = argmaxAbs(r.dMetaDSigma.map((d, k) => (curvature[k] === 0 ? 0 : d)));
+    const m = argmaxAbs(r.grads.b1, j * H, (j + 1) * H) - j * H;
+    await expectFiniteDifference(input, start, r, 'w1', j * 6 * H + 5 * H + m, 1e-2); // from κ_j into that unit
+    await expect(metaGradient({ ...input, curvature: curvature.slice(1) })).rejects.toThrow(/κ holds \d+ values/);
+    policy.dispose();
+    model.dispose();
+  });
+
   it('--nf-grad: the gradient through nf(σ) matches finite differences where nf is recomputed from σ', async () => {
     const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const start = initPertNN(model.blocks.map((b) => b.name), { seed: 5, hidden: 8 });

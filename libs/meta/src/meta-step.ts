@@ -43,6 +43,8 @@ export interface MetaStepInput {
   nfGrad?: boolean;
   /** K, the look-ahead steps unrolled before the meta-loss (the variant; default 1) */
   lookaheadSteps?: number;
+  /** the task's κ per block (the curvature feature set; a constant of the trajectory) */
+  curvature?: readonly number[];
 }
 
 /** ∇_ω of the meta-loss, one array per policy variable (same layout as TfPertNN's). */
@@ -57,7 +59,7 @@ export interface PolicyGrads {
 export interface LookaheadStep {
   /** noise seed s_k of z(s_k, j) (s₀ = the step's seed) */
   seed: number;
-  /** x_k [blocks, 5] at θ_k */
+  /** x_k [blocks, inputs] at θ_k */
   features: Float32Array;
   /** σ_{k,j} = |MLP_j(x_{k,j})| */
   sigma: Float64Array;
@@ -185,7 +187,7 @@ export async function metaGradient(input: MetaStepInput): Promise<MetaStepResult
     let state = input.features;
     for (let k = 0; k < K; k++) {
       const seed = lookaheadSeed(input.seed, k);
-      const features = policyFeatures(await blockStats(blocks), state);
+      const features = policyFeatures(await blockStats(blocks), state, input.curvature);
       const sigma = await policySigma(policy, features);
       const nf = normFactor(sigma, sizes);
       const effective = Array.from(sigma, (s) => s * nf);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Collator, Example, Objective } from '@zotune/tasks';
-import { INITIAL_FEATURE_STATE, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
+import { INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
 import { deriveSeed } from '@zotune/tensor';
 import { lookaheadLr, type MetaConfig } from './config';
 import { applyPolicySgd, metaGradient } from './meta-step';
@@ -79,6 +79,8 @@ export interface MetaTrainerOptions {
   config: MetaConfig;
   /** starting policy (default: a fresh one from the plan's policy seed) */
   policy?: PertNN;
+  /** config.features 'curvature': κ per block for each task, in task order (probeCurvature at the pretrained weights) */
+  curvature?: readonly (readonly number[])[];
 }
 
 /** Keeps the look-ahead η draw apart from the step's noise seed. */
@@ -96,6 +98,8 @@ export class MetaTrainer {
   private done = 0;
   /** the starting policy (how far ω moved is measured from it) */
   private readonly initial: PertNN;
+  /** per task κ (curvature feature set), else undefined */
+  private readonly curvature?: readonly (readonly number[])[];
 
   constructor(opts: MetaTrainerOptions) {
     this.config = opts.config;
@@ -107,11 +111,19 @@ export class MetaTrainer {
     // the pretrained weights, kept to reset θ every R epochs
     this.base = opts.model.blocks.map((b) => (tfVar(b).dataSync() as Float32Array).slice());
     const names = opts.model.blocks.map((b) => b.name);
-    const init = opts.policy ?? initPertNN(names, { seed: this.plan.policySeed, hidden: opts.config.hidden });
+    const withCurvature = opts.config.features === 'curvature';
+    if (withCurvature !== (opts.curvature !== undefined))
+      throw new Error(withCurvature ? 'meta-training: the curvature feature set needs each task\'s κ (probeCurvature)' : 'meta-training: κ given, but the feature set is base');
+    if (opts.curvature && (opts.curvature.length !== opts.tasks.length || opts.curvature.some((k) => k.length !== names.length)))
+      throw new Error(`meta-training: κ must hold ${names.length} values for each of the ${opts.tasks.length} tasks`);
+    this.curvature = opts.curvature;
+    const inputs = withCurvature ? POLICY_INPUTS + 1 : POLICY_INPUTS;
+    const init = opts.policy ?? initPertNN(names, { seed: this.plan.policySeed, hidden: opts.config.hidden, inputs });
     if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
       throw new Error('meta-training: the starting policy was made for other blocks than the model has');
+    if (init.inputs !== inputs) throw new Error(`meta-training: the starting policy reads ${init.inputs} features, the ${opts.config.features} set has ${inputs}`);
     this.policy = TfPertNN.fromPolicy(init);
-    this.initial = new PertNN(init.blockNames, init.hidden, { w1: init.weights.w1.slice(), b1: init.weights.b1.slice(), w2: init.weights.w2.slice(), b2: init.weights.b2.slice() });
+    this.initial = init.clone();
     this.sgd = new MomentumSgd(opts.model.blocks, { momentum: opts.config.momentum, clipNorm: opts.config.clipNorm });
     this.features = opts.tasks.map(() => INITIAL_FEATURE_STATE);
   }
@@ -144,6 +156,7 @@ export class MetaTrainer {
       metaLr,
       nfGrad: this.config.nfGrad,
       lookaheadSteps: this.config.lookaheadSteps,
+      curvature: this.curvature?.[p.task],
     });
     if (!Number.isFinite(r.metaLoss) || !Number.isFinite(r.gradNorm))
       throw new Error(`meta-training: step ${p.step}: meta-loss ${r.metaLoss}, policy gradient norm ${r.gradNorm}; lower --lr-mlp or --meta-lr`);

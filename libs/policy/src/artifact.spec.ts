@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decodePolicyArtifact, encodePolicyArtifact } from '@zotune/artifacts';
-import { checkpointDigest, createLlama, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { checkpointDigest, createLlama, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { scaleContext } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyToArtifact } from './artifact';
 import { initPertNN } from './pertnn';
+import { evaluatePolicy, policyScale } from './scale';
 
 const config: LlamaConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
@@ -33,6 +35,37 @@ describe('policy artifacts', () => {
       // the encoding is canonical: the same policy gives the same bytes
       const again = encodePolicyArtifact(policyToArtifact(back, { fingerprint: fp, training, name: 'default', createdAt: new Date('2026-02-03T04:05:06Z') }));
       expect(Buffer.compare(again, bytes)).toBe(0);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a curvature policy (6 inputs) round-trips with its probe, and its scale needs κ', async () => {
+    const { model, fp } = tiny(config);
+    try {
+      const names = model.blocks.map((b) => b.name);
+      const policy = initPertNN(names, { seed: 12, inputs: 6 });
+      const probe = { delta: 1e-2, probes: 2, examples: 32 };
+      expect(() => policyToArtifact(policy, { fingerprint: fp, training })).toThrow(/architecture\.probe: missing; a curvature policy must record its probe/);
+      const art = policyToArtifact(policy, { fingerprint: fp, training, probe });
+      expect(art.architecture).toEqual({ type: 'pertnn', inputs: 6, hidden: 64, activation: 'tanh', features: 'curvature', probe });
+      const back = decodePolicyArtifact(encodePolicyArtifact(art), 'memory');
+      expect(back.architecture).toEqual(art.architecture);
+      const net = policyFromArtifact(back, model, fp);
+      expect(net.inputs).toBe(6);
+      const x = Float32Array.from({ length: 6 * names.length }, (_, i) => Math.cos(i));
+      expect(net.sigma(x)).toEqual(policy.sigma(x));
+      // the header and the weights must agree on the feature set
+      expect(() => decodePolicyArtifact(encodePolicyArtifact({ ...art, architecture: { ...art.architecture, features: undefined, probe: undefined } }), 'f')).toThrow(
+        'policy artifact: architecture.inputs is 6, the base feature set has 5',
+      );
+      const kappa = names.map((_, j) => (j % 3) - 1);
+      expect(() => policyScale(net, 'p')).toThrow(/no curvature \(κ\) was measured/);
+      expect(() => policyScale(initPertNN(names, { seed: 1 }), 'p', kappa)).toThrow(/not the curvature set/);
+      const ctx = scaleContext(0, model.blocks, undefined, packBatch([[1, 5, 9]], [[[40], [41]]]));
+      const e = await evaluatePolicy(net, ctx, kappa);
+      expect(Array.from(e.features.filter((_, i) => i % 6 === 5))).toEqual(kappa);
+      expect(await policyScale(net, 'p', kappa).sigma(ctx)).toEqual(e.effective);
     } finally {
       model.dispose();
     }

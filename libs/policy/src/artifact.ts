@@ -2,6 +2,7 @@
 // name, tied to the base model by a fingerprint (name, family, blocks, weights hash).
 import {
   checkFingerprint,
+  type CurvatureProbe,
   validatePolicyArtifact,
   type ModelFingerprint,
   type PolicyArtifact,
@@ -28,6 +29,8 @@ export function modelFingerprint(model: Pick<Model, 'family' | 'blocks'>, weight
 }
 
 export interface PolicyArtifactOptions {
+  /** a curvature policy (6 inputs): the probe its κ was measured with, recorded so fine-tuning measures alike */
+  probe?: CurvatureProbe;
   /** the base model the policy was trained on (modelFingerprint) */
   fingerprint: ModelFingerprint;
   /** meta-training configuration, tasks and final metrics */
@@ -57,7 +60,13 @@ export function policyToArtifact(policy: PertNN, opts: PolicyArtifactOptions): P
     magic: 'zotune-policy',
     formatVersion: 1,
     fingerprint: { ...fp, blocks: fp.blocks.map((b) => ({ ...b, shape: [...b.shape] })) },
-    architecture: { type: 'pertnn', inputs: POLICY_INPUTS, hidden: policy.hidden, activation: 'tanh' },
+    architecture: {
+      type: 'pertnn',
+      inputs: policy.inputs as 5 | 6,
+      hidden: policy.hidden,
+      activation: 'tanh',
+      ...(policy.inputs === POLICY_INPUTS + 1 ? { features: 'curvature' as const, ...(opts.probe ? { probe: { ...opts.probe } } : {}) } : {}),
+    },
     weights,
     training: opts.training,
     createdAt: (opts.createdAt ?? new Date()).toISOString(),
@@ -84,19 +93,19 @@ export function policyFromArtifact(artifact: PolicyArtifact, model: Pick<Model, 
   });
   if (model.blocks.length !== fingerprint.blocks.length)
     throw new Error(`${label}: the fingerprint passed lists ${fingerprint.blocks.length} blocks, the model has ${model.blocks.length}`);
-  const { hidden } = artifact.architecture;
+  const { hidden, inputs } = artifact.architecture;
   const n = model.blocks.length;
-  const w1 = new Float32Array(n * POLICY_INPUTS * hidden);
+  const w1 = new Float32Array(n * inputs * hidden);
   const b1 = new Float32Array(n * hidden);
   const w2 = new Float32Array(n * hidden);
   const b2 = new Float32Array(n);
   model.blocks.forEach((b, j) => {
     const w = artifact.weights[b.name];
     if (!w) throw new Error(`${label}: no weights for block ${b.name}`);
-    w1.set(w.w1, j * POLICY_INPUTS * hidden);
+    w1.set(w.w1, j * inputs * hidden);
     b1.set(w.b1, j * hidden);
     w2.set(w.w2, j * hidden);
     b2.set(w.b2, j);
   });
-  return new PertNN(model.blocks.map((b) => b.name), hidden, { w1, b1, w2, b2 });
+  return new PertNN(model.blocks.map((b) => b.name), hidden, { w1, b1, w2, b2 }, inputs);
 }

@@ -14,6 +14,11 @@
 //  - meta-training keeps the same quantity in its per-task feature state (nextFeatureState).
 // L±_{t−1} are the record's lossPlus / lossMinus (the mean over its two-point probes).
 //
+// The `curvature` feature set (a variant, recorded in the artifact) appends x_j[5] = κ_j, the block's
+// relative curvature at the run's start θ₀ (curvature.ts: a forward-only probe, then
+// log10 of ĥ_j over the median block's, clipped to ±3). κ is a constant of the run: measured once
+// before the first step and recorded in the trajectory header, so resume sees the same κ.
+//
 // Rescale: f_j = d_j / 1e6 for every block except the embedding table, whose f is
 // (distinct non-padding tokens of the batch) × hidden / 1e6: only those rows receive signal; a learned
 // position table (kind position: OPT, GPT-2) likewise counts the batch's distinct positions.
@@ -48,20 +53,26 @@ export function featureStateFromRecord(prev: StepRecord | undefined, numBlocks: 
   return nextFeatureState(prev.lossPlus, prev.lossMinus, prev.sigma);
 }
 
-/** x [blocks, 5] row-major from the block statistics at θ_t and the previous step's state. */
-export function policyFeatures(stats: readonly BlockStats[], state: FeatureState): Float32Array {
+/**
+ * x [blocks, 5] row-major from the block statistics at θ_t and the previous step's state; with
+ * `curvature` (κ per block, the curvature feature set), x [blocks, 6] with κ_j last.
+ */
+export function policyFeatures(stats: readonly BlockStats[], state: FeatureState, curvature?: ArrayLike<number> | null): Float32Array {
   const n = stats.length;
   if (state.sigma !== null && state.sigma.length !== n) throw new Error(`policy features: σ_{t−1} holds ${state.sigma.length} values for ${n} blocks`);
+  if (curvature && curvature.length !== n) throw new Error(`policy features: κ holds ${curvature.length} values for ${n} blocks`);
   for (const [what, v] of [['L+', state.lossPlus], ['L-', state.lossMinus]] as const)
     if (!Number.isFinite(v)) throw new Error(`policy features: the previous step's ${what} is ${v}; the policy needs finite losses (the run diverged?)`);
-  const x = new Float32Array(n * POLICY_INPUTS);
+  const I = curvature ? POLICY_INPUTS + 1 : POLICY_INPUTS;
+  const x = new Float32Array(n * I);
   for (let j = 0; j < n; j++) {
-    const o = j * POLICY_INPUTS;
+    const o = j * I;
     x[o] = stats[j].mean;
     x[o + 1] = stats[j].variance;
     x[o + 2] = state.lossPlus;
     x[o + 3] = state.lossMinus;
     x[o + 4] = state.sigma === null ? 1 : state.sigma[j];
+    if (curvature) x[o + 5] = curvature[j];
   }
   return x;
 }

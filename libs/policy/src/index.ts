@@ -11,6 +11,9 @@
 // effective σ of the previous record (ctx.prev; see features.ts for why effective), runs one MLP per
 // block and rescales by nf (embedding rule from ctx.batch). Nothing is kept between steps.
 //
+// The curvature feature set (6 inputs, a variant): κ = (await probeCurvature(blocks, loss, probe)).kappa
+// once at θ₀, then policyScale(policy, name, κ); the artifact records the probe (architecture.probe).
+//
 // Meta-training (differentiable): const net = TfPertNN.fromPolicy(initPertNN(names, { seed }));
 // inside tf.variableGrads: σ = net.sigma(x), u = effectiveSigmaTensor(σ, sizeFactors(blocks, batch))
 // (nf a constant), then policyToArtifact(await net.toPolicy(), { fingerprint, training }).
@@ -22,6 +25,7 @@ export {
 export { evaluatePolicy, policyScale, type PolicyEvaluation } from './scale';
 export { TfPertNN, effectiveSigmaTensor, normFactorTensor } from './tf-pertnn';
 export { modelFingerprint, policyFromArtifact, policyToArtifact, type PolicyArtifactOptions } from './artifact';
+export { DEFAULT_CURVATURE_PROBE, KAPPA_CLIP, curvatureFeature, probeCurvature, type CurvatureMeasurement } from './curvature';
 export {
   ORACLE_RULES, flooredCurvature, measureHeadroom, oracleRawSigma, oracleScale, predictedGain,
   type BlockHeadroom, type MeasureOptions, type OracleRule, type OracleScaleOptions,

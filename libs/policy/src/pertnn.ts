@@ -1,4 +1,5 @@
-// PertNN (ALGORITHMS.md §4): one tiny MLP per block, Linear(5→H) → tanh → Linear(H→1), σ_j = |out|.
+// PertNN (ALGORITHMS.md §4): one tiny MLP per block, Linear(I→H) → tanh → Linear(H→1), σ_j = |out|,
+// I = 5 features (the paper's set) or 6 (with the block's relative curvature: features.ts).
 // This is the frozen, plain-JS form used while fine-tuning: a few thousand multiply-adds per step, no
 // tensors. The differentiable tfjs form (tf-pertnn.ts) holds the same numbers in tf.Variables.
 //
@@ -14,7 +15,7 @@
 // noiseKeys(deriveSeed(seed, tensor), block) from @zotune/tensor, top 24 bits → [0, 1). Never Math.random.
 import { deriveSeed, hash32, noiseKeys } from '@zotune/tensor';
 
-/** Features per block: mean(θ_j), unbiased var(θ_j), L⁺_{t−1}, L⁻_{t−1}, σ_{j,t−1}. */
+/** Features per block of the paper's set: mean(θ_j), unbiased var(θ_j), L⁺_{t−1}, L⁻_{t−1}, σ_{j,t−1}. */
 export const POLICY_INPUTS = 5;
 /** Hidden width of the paper's PertNN. */
 export const DEFAULT_HIDDEN = 64;
@@ -32,21 +33,22 @@ export interface PertNNWeights {
 }
 
 export class PertNN {
-  readonly inputs = POLICY_INPUTS;
-
   /**
    * @param blockNames the model's block names in block order (one MLP each)
    * @param hidden hidden width H
    * @param weights packed weights (taken, not copied)
+   * @param inputs features per block I (5, or 6 with curvature)
    */
   constructor(
     readonly blockNames: readonly string[],
     readonly hidden: number,
     readonly weights: PertNNWeights,
+    readonly inputs: number = POLICY_INPUTS,
   ) {
     if (!Number.isInteger(hidden) || hidden < 1) throw new Error(`PertNN: hidden must be an integer >= 1, got ${hidden}`);
+    if (!Number.isInteger(inputs) || inputs < 1) throw new Error(`PertNN: inputs must be an integer >= 1, got ${inputs}`);
     const n = blockNames.length;
-    const want = { w1: n * POLICY_INPUTS * hidden, b1: n * hidden, w2: n * hidden, b2: n };
+    const want = { w1: n * inputs * hidden, b1: n * hidden, w2: n * hidden, b2: n };
     for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
       if (weights[k].length !== want[k])
         throw new Error(`PertNN: ${k} holds ${weights[k].length} floats, ${n} blocks of hidden ${hidden} need ${want[k]}`);
@@ -59,13 +61,13 @@ export class PertNN {
 
   /** Number of policy weights. */
   get parameters(): number {
-    return this.numBlocks * (POLICY_INPUTS * this.hidden + 2 * this.hidden + 1);
+    return this.numBlocks * (this.inputs * this.hidden + 2 * this.hidden + 1);
   }
 
   /** One block's arrays as views (w1 [inputs, hidden], b1 [hidden], w2 [hidden], b2 [1]). */
   block(j: number): PertNNWeights {
     const H = this.hidden;
-    const I = POLICY_INPUTS;
+    const I = this.inputs;
     return {
       w1: this.weights.w1.subarray(j * I * H, (j + 1) * I * H),
       b1: this.weights.b1.subarray(j * H, (j + 1) * H),
@@ -78,7 +80,7 @@ export class PertNN {
   outputs(x: ArrayLike<number>): Float64Array {
     const n = this.numBlocks;
     const H = this.hidden;
-    const I = POLICY_INPUTS;
+    const I = this.inputs;
     if (x.length !== n * I) throw new Error(`PertNN: features hold ${x.length} values, ${n} blocks need ${n * I}`);
     const { w1, b1, w2, b2 } = this.weights;
     const out = new Float64Array(n);
@@ -105,7 +107,7 @@ export class PertNN {
   /** A deep copy. */
   clone(): PertNN {
     const { w1, b1, w2, b2 } = this.weights;
-    return new PertNN([...this.blockNames], this.hidden, { w1: w1.slice(), b1: b1.slice(), w2: w2.slice(), b2: b2.slice() });
+    return new PertNN([...this.blockNames], this.hidden, { w1: w1.slice(), b1: b1.slice(), w2: w2.slice(), b2: b2.slice() }, this.inputs);
   }
 }
 
@@ -119,14 +121,14 @@ function uniformFill(out: Float32Array, seed: number, tensor: number, block: num
 }
 
 /** A freshly initialised policy (PyTorch nn.Linear default init, seeded; see the file comment). */
-export function initPertNN(blockNames: readonly string[], opts: { seed: number; hidden?: number }): PertNN {
+export function initPertNN(blockNames: readonly string[], opts: { seed: number; hidden?: number; inputs?: number }): PertNN {
   const H = opts.hidden ?? DEFAULT_HIDDEN;
+  const I = opts.inputs ?? POLICY_INPUTS;
   if (!Number.isInteger(opts.seed) || opts.seed < 0 || opts.seed > 0xffffffff) throw new Error(`initPertNN: seed must be a uint32, got ${opts.seed}`);
   if (!Number.isInteger(H) || H < 1) throw new Error(`initPertNN: hidden must be an integer >= 1, got ${H}`);
   const n = blockNames.length;
-  const I = POLICY_INPUTS;
   const w = { w1: new Float32Array(n * I * H), b1: new Float32Array(n * H), w2: new Float32Array(n * H), b2: new Float32Array(n) };
-  const p = new PertNN([...blockNames], H, w);
+  const p = new PertNN([...blockNames], H, w, I);
   const bound1 = 1 / Math.sqrt(I);
   const bound2 = 1 / Math.sqrt(H);
   for (let j = 0; j < n; j++) {

@@ -6,7 +6,7 @@
 // nf is computed from σ and then treated as a constant (normFactorTensor has zero gradient), so the
 // gradient of σ·nf reaches the weights only through σ.
 import * as tf from '@tensorflow/tfjs-core';
-import { PertNN, POLICY_INPUTS } from './pertnn';
+import { PertNN } from './pertnn';
 
 /** Identity forward, zero gradient (tfjs-core has no stop_gradient). */
 const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
@@ -29,6 +29,8 @@ export class TfPertNN {
   private constructor(
     readonly blockNames: readonly string[],
     readonly hidden: number,
+    /** features per block (5, or 6 with curvature) */
+    readonly inputs: number,
     p: PertNN,
     trainable: boolean,
   ) {
@@ -40,7 +42,7 @@ export class TfPertNN {
       t.dispose();
       return variable;
     };
-    this.w1 = v(p.weights.w1, [n, POLICY_INPUTS, hidden], 'w1');
+    this.w1 = v(p.weights.w1, [n, inputs, hidden], 'w1');
     this.b1 = v(p.weights.b1, [n, hidden], 'b1');
     this.w2 = v(p.weights.w2, [n, hidden], 'w2');
     this.b2 = v(p.weights.b2, [n], 'b2');
@@ -48,7 +50,7 @@ export class TfPertNN {
 
   /** Variables holding a copy of the policy's weights (trainable unless told otherwise). */
   static fromPolicy(p: PertNN, opts: { trainable?: boolean } = {}): TfPertNN {
-    return new TfPertNN([...p.blockNames], p.hidden, p, opts.trainable ?? true);
+    return new TfPertNN([...p.blockNames], p.hidden, p.inputs, p, opts.trainable ?? true);
   }
 
   get numBlocks(): number {
@@ -63,9 +65,11 @@ export class TfPertNN {
   /** Raw MLP outputs [blocks] for features x [blocks, inputs]. Call inside tf.tidy. */
   outputs(x: tf.Tensor2D | Float32Array): tf.Tensor1D {
     const n = this.numBlocks;
-    const xt = x instanceof Float32Array ? tf.tensor2d(x, [n, POLICY_INPUTS]) : x; // [blocks, inputs]
-    if (xt.shape[0] !== n || xt.shape[1] !== POLICY_INPUTS)
-      throw new Error(`TfPertNN: features have shape [${xt.shape.join(',')}], expected [${n},${POLICY_INPUTS}]`);
+    if (x instanceof Float32Array && x.length !== n * this.inputs)
+      throw new Error(`TfPertNN: features hold ${x.length} values, ${n} blocks × ${this.inputs} inputs need ${n * this.inputs}`);
+    const xt = x instanceof Float32Array ? tf.tensor2d(x, [n, this.inputs]) : x; // [blocks, inputs]
+    if (xt.shape[0] !== n || xt.shape[1] !== this.inputs)
+      throw new Error(`TfPertNN: features have shape [${xt.shape.join(',')}], expected [${n},${this.inputs}]`);
     const pre = tf.add(tf.sum(tf.mul(tf.expandDims(xt, 2), this.w1), 1), this.b1); // [blocks, hidden]
     const h = tf.tanh(pre); // [blocks, hidden]
     return tf.add(tf.sum(tf.mul(h, this.w2), 1), this.b2) as tf.Tensor1D; // [blocks]
@@ -78,11 +82,11 @@ export class TfPertNN {
 
   /** Overwrite the variables with a policy's weights (same blocks and width). */
   assignFrom(p: PertNN): void {
-    if (p.numBlocks !== this.numBlocks || p.hidden !== this.hidden)
-      throw new Error(`TfPertNN: cannot assign a policy of ${p.numBlocks} blocks × hidden ${p.hidden} to ${this.numBlocks} × ${this.hidden}`);
+    if (p.numBlocks !== this.numBlocks || p.hidden !== this.hidden || p.inputs !== this.inputs)
+      throw new Error(`TfPertNN: cannot assign a policy of ${p.numBlocks} blocks × ${p.inputs} inputs × hidden ${p.hidden} to ${this.numBlocks} × ${this.inputs} × ${this.hidden}`);
     const n = this.numBlocks;
     tf.tidy(() => {
-      this.w1.assign(tf.tensor3d(p.weights.w1, [n, POLICY_INPUTS, this.hidden]));
+      this.w1.assign(tf.tensor3d(p.weights.w1, [n, this.inputs, this.hidden]));
       this.b1.assign(tf.tensor2d(p.weights.b1, [n, this.hidden]));
       this.w2.assign(tf.tensor2d(p.weights.w2, [n, this.hidden]));
       this.b2.assign(tf.tensor1d(p.weights.b2));
@@ -92,7 +96,7 @@ export class TfPertNN {
   /** The current weights as a frozen plain-JS policy (for fine-tuning and artifacts). */
   async toPolicy(): Promise<PertNN> {
     const [w1, b1, w2, b2] = (await Promise.all(this.variables.map((v) => v.data()))) as Float32Array[];
-    return new PertNN([...this.blockNames], this.hidden, { w1: w1.slice(), b1: b1.slice(), w2: w2.slice(), b2: b2.slice() });
+    return new PertNN([...this.blockNames], this.hidden, { w1: w1.slice(), b1: b1.slice(), w2: w2.slice(), b2: b2.slice() }, this.inputs);
   }
 
   dispose(): void {
