@@ -171,7 +171,8 @@ export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
  * The defaults under every preset and flag (the no-argument demo is a preset: DEMO_PRESET). MeZO with
  * no policy: of six estimators, each at its own dev-tuned lr, the stage-A winner (guided M = 8) lost
  * every seed pair to MeZO on a held-out task (docs/results/estimators-tuned.md), and no learned policy
- * has been shown to help on held-out tasks (docs/results/policy-evidence.md); `--policy auto` applies
+ * has been shown to help on held-out tasks (docs/results/policy-decisive.md: even at its own tuned lr
+ * the candidate lost all 18 seed pairs); `--policy auto` applies
  * the model's shipped one.
  */
 export const DEFAULTS = {

@@ -8,7 +8,7 @@ import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe }
 import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
-import { probeCurvature } from '@zotune/policy';
+import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
@@ -131,9 +131,6 @@ function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: Fin
   };
 }
 
-/** Keeps the curvature probe's batch and noise apart from the training streams. */
-const CURVATURE_DOMAIN = 0x63757276; // 'curv'
-
 /** What a curvature policy's run records in its trajectory header (run.curvature). */
 interface RecordedCurvature {
   probe: CurvatureProbe;
@@ -150,10 +147,10 @@ interface RecordedCurvature {
 /** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
 async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
   const goldOnly = inputs.task.kind === 'generation-lm';
-  const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_DOMAIN)).batch(0);
+  const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
   const loss = isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch));
-  const m = await probeCurvature(blocks, loss, { ...probe, seed: deriveSeed(config.seed, CURVATURE_DOMAIN + 1) });
+  const m = await probeCurvature(blocks, loss, { ...probe, seed: deriveSeed(config.seed, CURVATURE_SEED_DOMAIN + 1) });
   log(`policy: curvature probe: ${m.forwardPasses} forward passes on ${examples.length} examples (not counted in the budget); κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)}`);
   return { probe, kappa: m.kappa, raw: m.raw, loss: m.loss, forwardPasses: m.forwardPasses };
 }

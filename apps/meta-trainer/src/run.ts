@@ -8,7 +8,7 @@ import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zo
 import { resolveDataDir } from '@zotune/data';
 import { lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, summarizeMetaRun, writeMetaCheckpoint, type MetaConfig, type MetaStepLog, type MetaTask } from '@zotune/meta';
 import { checkpointDigest, createLlama, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
-import { DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
+import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
 import { createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
@@ -250,16 +250,13 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   }
 }
 
-/** Keeps the curvature probe's noise apart from the run's other streams. */
-const CURVATURE_DOMAIN = 0x63757276; // 'curv'
-
 /** κ of every task at the model's current (pretrained) weights, on the task's first `examples` training examples. */
 async function taskCurvatures(model: Model, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
   const probe = DEFAULT_CURVATURE_PROBE;
   const out: CurvatureMeasurement[] = [];
   for (const [i, t] of tasks.entries()) {
     const batch = t.collator.batch(t.train.slice(0, probe.examples), { goldOnly: t.goldOnly });
-    const m = await probeCurvature(model.blocks, () => lossAt(model, t.objective, batch), { ...probe, seed: deriveSeed(seed, CURVATURE_DOMAIN, i) });
+    const m = await probeCurvature(model.blocks, () => lossAt(model, t.objective, batch), { ...probe, seed: deriveSeed(seed, CURVATURE_SEED_DOMAIN, i) });
     log(`meta-train: ${t.name}: curvature probe (${m.forwardPasses} forward passes): κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)} over ${m.kappa.length} blocks`);
     out.push(m);
   }

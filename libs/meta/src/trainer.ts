@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Collator, Example, Objective } from '@zotune/tasks';
-import { INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
+import { CURVATURE_INPUTS, INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
 import { deriveSeed } from '@zotune/tensor';
 import { lookaheadLr, type MetaConfig } from './config';
 import { applyPolicySgd, metaGradient } from './meta-step';
@@ -117,7 +117,7 @@ export class MetaTrainer {
     if (opts.curvature && (opts.curvature.length !== opts.tasks.length || opts.curvature.some((k) => k.length !== names.length)))
       throw new Error(`meta-training: κ must hold ${names.length} values for each of the ${opts.tasks.length} tasks`);
     this.curvature = opts.curvature;
-    const inputs = withCurvature ? POLICY_INPUTS + 1 : POLICY_INPUTS;
+    const inputs = withCurvature ? CURVATURE_INPUTS : POLICY_INPUTS;
     const init = opts.policy ?? initPertNN(names, { seed: this.plan.policySeed, hidden: opts.config.hidden, inputs });
     if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
       throw new Error('meta-training: the starting policy was made for other blocks than the model has');

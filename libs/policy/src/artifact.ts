@@ -9,7 +9,7 @@ import {
   type PolicyTraining,
 } from '@zotune/artifacts';
 import type { Model } from '@zotune/models';
-import { PertNN, POLICY_INPUTS } from './pertnn';
+import { CURVATURE_INPUTS, PertNN } from './pertnn';
 
 /**
  * The fingerprint of a base model: its name, family, blocks (name, shape as the model holds it,
@@ -65,7 +65,7 @@ export function policyToArtifact(policy: PertNN, opts: PolicyArtifactOptions): P
       inputs: policy.inputs as 5 | 6,
       hidden: policy.hidden,
       activation: 'tanh',
-      ...(policy.inputs === POLICY_INPUTS + 1 ? { features: 'curvature' as const, ...(opts.probe ? { probe: { ...opts.probe } } : {}) } : {}),
+      ...(policy.inputs === CURVATURE_INPUTS ? { features: 'curvature' as const, ...(opts.probe ? { probe: { ...opts.probe } } : {}) } : {}),
     },
     weights,
     training: opts.training,

@@ -20,6 +20,9 @@ import { deriveSeed, normalFill } from '@zotune/tensor';
 /** The probe meta-training uses unless told otherwise (recorded in every curvature policy). */
 export const DEFAULT_CURVATURE_PROBE: CurvatureProbe = Object.freeze({ delta: 1e-2, probes: 2, examples: 16 });
 
+/** Seed domain of a run's curvature probe (its batch and directions), apart from the run's other streams. */
+export const CURVATURE_SEED_DOMAIN = 0x63757276; // 'curv'
+
 /** κ is clipped to ±KAPPA_CLIP decades. */
 export const KAPPA_CLIP = 3;
 

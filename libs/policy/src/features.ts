@@ -25,7 +25,7 @@
 // nf = sqrt(Σ f_j) / sqrt(Σ f_j σ_j²), so that Σ f_j (σ_j·nf)² = Σ f_j.
 import type { BlockStats, StepRecord } from '@zotune/zo';
 import { PAD_SEGMENT, type Block, type PackedBatch } from '@zotune/models';
-import { POLICY_INPUTS } from './pertnn';
+import { CURVATURE_INPUTS, POLICY_INPUTS } from './pertnn';
 
 /** What the policy remembers of the previous step. */
 export interface FeatureState {
@@ -63,7 +63,7 @@ export function policyFeatures(stats: readonly BlockStats[], state: FeatureState
   if (curvature && curvature.length !== n) throw new Error(`policy features: κ holds ${curvature.length} values for ${n} blocks`);
   for (const [what, v] of [['L+', state.lossPlus], ['L-', state.lossMinus]] as const)
     if (!Number.isFinite(v)) throw new Error(`policy features: the previous step's ${what} is ${v}; the policy needs finite losses (the run diverged?)`);
-  const I = curvature ? POLICY_INPUTS + 1 : POLICY_INPUTS;
+  const I = curvature ? CURVATURE_INPUTS : POLICY_INPUTS;
   const x = new Float32Array(n * I);
   for (let j = 0; j < n; j++) {
     const o = j * I;

@@ -17,7 +17,7 @@
 // Meta-training (differentiable): const net = TfPertNN.fromPolicy(initPertNN(names, { seed }));
 // inside tf.variableGrads: σ = net.sigma(x), u = effectiveSigmaTensor(σ, sizeFactors(blocks, batch))
 // (nf a constant), then policyToArtifact(await net.toPolicy(), { fingerprint, training }).
-export { DEFAULT_HIDDEN, POLICY_INPUTS, PertNN, initPertNN, type PertNNWeights } from './pertnn';
+export { CURVATURE_INPUTS, DEFAULT_HIDDEN, POLICY_INPUTS, PertNN, initPertNN, type PertNNWeights } from './pertnn';
 export {
   INITIAL_FEATURE_STATE, distinctPositions, distinctTokens, featureStateFromRecord, nextFeatureState, normFactor, policyFeatures, sizeFactors,
   type FeatureState,
@@ -25,7 +25,7 @@ export {
 export { evaluatePolicy, policyScale, type PolicyEvaluation } from './scale';
 export { TfPertNN, effectiveSigmaTensor, normFactorTensor } from './tf-pertnn';
 export { modelFingerprint, policyFromArtifact, policyToArtifact, type PolicyArtifactOptions } from './artifact';
-export { DEFAULT_CURVATURE_PROBE, KAPPA_CLIP, curvatureFeature, probeCurvature, type CurvatureMeasurement } from './curvature';
+export { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, KAPPA_CLIP, curvatureFeature, probeCurvature, type CurvatureMeasurement } from './curvature';
 export {
   ORACLE_RULES, flooredCurvature, measureHeadroom, oracleRawSigma, oracleScale, predictedGain,
   type BlockHeadroom, type MeasureOptions, type OracleRule, type OracleScaleOptions,

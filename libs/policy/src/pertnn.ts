@@ -13,10 +13,13 @@
 // weights; biases use the same bound). So w1, b1 ~ U(±1/√5) and w2, b2 ~ U(±1/√H). The uniforms are a
 // pure function of (seed, tensor, block, element): hash32 of the element index keyed by
 // noiseKeys(deriveSeed(seed, tensor), block) from @zotune/tensor, top 24 bits → [0, 1). Never Math.random.
+import { POLICY_FEATURE_SETS } from '@zotune/artifacts';
 import { deriveSeed, hash32, noiseKeys } from '@zotune/tensor';
 
 /** Features per block of the paper's set: mean(θ_j), unbiased var(θ_j), L⁺_{t−1}, L⁻_{t−1}, σ_{j,t−1}. */
-export const POLICY_INPUTS = 5;
+export const POLICY_INPUTS: number = POLICY_FEATURE_SETS.base;
+/** Features per block of the curvature set: the paper's five, then the block's relative curvature κ_j (features.ts). */
+export const CURVATURE_INPUTS: number = POLICY_FEATURE_SETS.curvature;
 /** Hidden width of the paper's PertNN. */
 export const DEFAULT_HIDDEN = 64;
 

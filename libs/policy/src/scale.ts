@@ -3,7 +3,7 @@
 // between calls, so a resumed or replayed run sees exactly the σ of the uninterrupted one.
 import type { Scale, ScaleContext } from '@zotune/zo';
 import { featureStateFromRecord, normFactor, policyFeatures, sizeFactors } from './features';
-import { POLICY_INPUTS, type PertNN } from './pertnn';
+import { CURVATURE_INPUTS, type PertNN } from './pertnn';
 
 /** One step's policy evaluation, with its intermediate values (diagnostics, tests, benchmarks). */
 export interface PolicyEvaluation {
@@ -40,7 +40,7 @@ export async function evaluatePolicy(policy: PertNN, ctx: ScaleContext, curvatur
 
 /** A curvature policy has κ, a base policy has none. */
 function checkCurvatureInput(policy: PertNN, curvature: readonly number[] | undefined): void {
-  const wants = policy.inputs === POLICY_INPUTS + 1;
+  const wants = policy.inputs === CURVATURE_INPUTS;
   if (wants && !curvature) throw new Error('policy: it reads the curvature feature set, and no curvature (κ) was measured for this run');
   if (!wants && curvature) throw new Error(`policy: it reads ${policy.inputs} features, not the curvature set; κ was passed`);
 }
