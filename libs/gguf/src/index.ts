@@ -17,3 +17,5 @@ export {
   readTensorF32,
 } from './reader';
 export { ggufValues, ggufString, ggufNumber, ggufBool } from './values';
+export { quantizeQ8_0 } from './quantize';
+export { type GgufTensorOut, writeGguf } from './writer';
