@@ -154,7 +154,7 @@ class Cursor {
     const v = this.u64(what);
     const max = Math.floor(this.remaining / perItem);
     if (typeof v === 'bigint' || v > max)
-      this.fail(`corrupt GGUF file: ${what} at byte ${at} is ${v}, but the ${this.remaining} bytes left can hold at most ${max} ${unit}`);
+      this.fail(`corrupt or truncated GGUF file: ${what} at byte ${at} is ${v}, but the ${this.remaining} bytes left can hold at most ${max} ${unit}`);
     return v;
   }
   string(what: string): string {
