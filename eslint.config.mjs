@@ -30,6 +30,7 @@ export default [
             lib('tensor', []),
             lib('tokenizers', [], { bannedExternalImports: noTf }),
             lib('data', ['io'], { bannedExternalImports: noTf }),
+            lib('gguf', ['io'], { bannedExternalImports: noTf }),
             lib('artifacts', ['io'], { bannedExternalImports: noTf }),
             lib('report', ['io'], { bannedExternalImports: noTf }),
             lib('models', ['io', 'tensor', 'tokenizers', 'data', 'artifacts']),
