@@ -64,6 +64,14 @@ describe('tokenizerFromGguf', () => {
     expect(() => tokenizerFromGguf(withMeta({ 'tokenizer.ggml.merges': ['nospace'] }), 'x.gguf')).toThrow('x.gguf: tokenizer.ggml.merges[0]: expected "left right", found "nospace"');
   });
 
+  it('builds every known pre-tokenizer, and each gives back the text it encoded', () => {
+    const text = "Hello, World! It's 12345 — naïve 日本語 😀\n\n  x\ty  ";
+    for (const pre of GGUF_PRE_TOKENIZERS) {
+      const tok = tokenizerFromGguf(withMeta({ 'tokenizer.ggml.pre': pre }), 'x.gguf');
+      expect(tok.decode(tok.encode(text)), pre).toBe(text);
+    }
+  });
+
   it('takes ids as bigints or typed arrays, and add_bos_token as the encode default', () => {
     const types = Int32Array.from(bpe.meta['tokenizer.ggml.token_type'] as number[]);
     const tok = tokenizerFromGguf(withMeta({ 'tokenizer.ggml.bos_token_id': 1n, 'tokenizer.ggml.token_type': types, 'tokenizer.ggml.add_bos_token': true }), 'x.gguf');
