@@ -39,7 +39,11 @@ const u32 = new Uint32Array(f32.buffer);
 /** The half (16 bits) nearest to the float32 nearest to `x`, ties to even; overflow gives ±inf. */
 export function f32ToF16Bits(x: number): number {
   f32[0] = x;
-  const bits = u32[0];
+  return f32BitsToF16Bits(u32[0]);
+}
+
+/** The half nearest to the float32 with bit pattern `bits` (what f32ToF16Bits does after the cast). */
+export function f32BitsToF16Bits(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const e = (bits >>> 23) & 0xff;
   const m = bits & 0x7fffff;

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const PYTHON = process.env.ZOTUNE_PYTHON || undefined;
-export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** where the committed gguf fixtures live */
 export const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/gguf', import.meta.url));
 

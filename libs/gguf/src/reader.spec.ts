@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type GgufKv, ggufBool, ggufNumber, ggufString, ggufValues, readGguf, readTensorF32 } from './index';
+import { type GgufKv, ggufBool, ggufNumber, ggufString, ggufValues, readGguf, readTensorF32, writeGguf } from './index';
 import { FIXTURES, firstBitDifference, readF32File } from './python.testkit';
 
 const REF = join(FIXTURES, 'reader/ref.gguf');
@@ -167,6 +167,14 @@ describe('corrupt, truncated and unsupported files', () => {
     expect(refusal(edit((b) => b.writeUInt8(2, value('t.bool.true'))))).toMatch(/^corrupt GGUF file: metadata t\.bool\.true is a bool with byte value 2 at byte \d+ \(expected 0 or 1\)$/);
     expect(refusal(edit((b) => b.writeUInt8(0xff, value('t.string') + 8)))).toMatch(/^corrupt GGUF file: metadata t\.string at byte \d+ is not valid UTF-8$/);
     expect(refusal(edit((b) => b.write('t.u8', at('t.i8') + 8)))).toBe('corrupt GGUF file: metadata key t.u8 appears twice');
+  });
+
+  it('refuses arrays nested deeper than 8 and dimensions beyond 2^53', () => {
+    let kv: GgufKv = { type: 'array', itemType: 'u8', value: [1] };
+    for (let i = 0; i < 8; i++) kv = { type: 'array', itemType: 'array', value: [kv] };
+    writeGguf(join(dir, 'deep.gguf'), new Map([['deep', kv]]), []);
+    expect(refusal(readFileSync(join(dir, 'deep.gguf')))).toBe('corrupt GGUF file: metadata deep[0][0][0][0][0][0][0][0] nests arrays more than 8 deep');
+    expect(refusal(edit((b) => b.writeBigUInt64LE(1n << 60n, info('f.vec').nDims + 4)))).toBe('corrupt GGUF file: tensor f.vec dimension 0 is 1152921504606846976');
   });
 
   it('refuses a bad general.alignment', () => {

@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { tempPathFor } from '@zotune/io';
-import { f32ToF16Bits } from './f16';
+import { f32BitsToF16Bits } from './f16';
 import { quantizeQ8_0Into } from './quantize';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufKv, type GgufValueType } from './reader';
 import { ggmlTypeInfo } from './types';
@@ -219,8 +219,9 @@ export function writeGguf(path: string, metadata: Map<string, GgufKv>, tensors: 
       fail(`tensor ${name} has ${t.data?.length} values, dims [${t.dims}] need ${n}`);
     if (t.type === 'Q8_0' && t.dims[0] % 32 !== 0) fail(`tensor ${name}: Q8_0 needs rows (ne0 = ${t.dims[0]}) that are a multiple of 32`);
     if (t.type === 'Q8_0') {
-      const bad = t.data.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) fail(`tensor ${name} value #${bad} is ${t.data[bad]} (Q8_0 holds finite values only)`);
+      const d = t.data;
+      // x − x is NaN exactly for ±inf and NaN
+      for (let i = 0; i < d.length; i++) if (d[i] - d[i] !== 0) fail(`tensor ${name} value #${i} is ${d[i]} (Q8_0 holds finite values only)`);
     }
     s.string(name);
     s.u32(t.dims.length);
@@ -265,10 +266,11 @@ function writeTensor(t: GgufTensorOut, write: (b: Uint8Array) => void): void {
     return;
   }
   if (t.type === 'F16') {
+    const bits = new Uint32Array(d.buffer, d.byteOffset, d.length);
     const h = new Uint16Array(Math.min(CHUNK, d.length));
     for (let at = 0; at < d.length; at += CHUNK) {
       const n = Math.min(CHUNK, d.length - at);
-      for (let i = 0; i < n; i++) h[i] = f32ToF16Bits(d[at + i]);
+      for (let i = 0; i < n; i++) h[i] = f32BitsToF16Bits(bits[at + i]);
       write(new Uint8Array(h.buffer, 0, 2 * n));
     }
     return;
