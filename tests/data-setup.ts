@@ -1,5 +1,5 @@
 // vitest globalSetup (vitest.shared.ts), once per `vitest run`: the data the tests read. It is
-// $ZOTUNE_DATA, else ./data, else ../shared/data beside the clone (CI's layout); when the one found
+// $ZOTUNE_DATA, else ./data, else ../shared/data beside the clone (CI's layout), else data-bundled/; when the one found
 // lacks the public files, they are fetched into ./data by the code of `zotune data pull`. Files that
 // only a mirror has make one line naming `zotune data pull --from DIR`. The choice is printed and
 // handed to the test workers (and the bins they spawn) as ZOTUNE_DATA.
