@@ -19,11 +19,15 @@ die() {
   exit 1
 }
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+src="${BASH_SOURCE[0]}"
+[[ "$src" == */* ]] || src="./$src"
+here="$(cd "${src%/*}" && pwd)"
 req="$here/requirements.txt"
 [[ -f "$req" ]] || die "$req: not found; expected the pinned requirements beside this script"
 command -v python3 >/dev/null 2>&1 || die "python3: not found on PATH; install Python 3 (3.11 is what requirements.txt was resolved on) with its venv module"
-command -v sha256sum >/dev/null 2>&1 || die "sha256sum: not found on PATH; expected coreutils"
+for tool in sha256sum cut mkdir cat mv rm; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool: not found on PATH; expected coreutils"
+done
 
 sum="$(sha256sum "$req" | cut -c1-64)"
 venv="${ZOTUNE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zotune/venv-${sum:0:12}}"
