@@ -3,7 +3,7 @@
 import { isAbsolute } from 'node:path';
 import { inspectPinned } from './check';
 import { REPO_ROOT, bundledDataDir, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
-import { MANIFEST, type PinnedFile } from './manifest';
+import { MANIFEST, isPipOrigin, type PinnedFile } from './manifest';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
 
 /** What a run reads: a model name (a folder under models/) and data files relative to the data dir. */
@@ -76,11 +76,14 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
   log(`data: ${describeDataDir(located)} lacks ${missing.map((p) => p.path).join(', ')}; ${steps.join(' and ')} into ${target}`);
   const results: PullResult[] = [];
   try {
-    if (local.length > 0) results.push(await pullData({ dataDir: target, from: bundled, only: local.map((p) => p.path), onProgress: opts.onProgress }));
-    if (remote.length > 0) results.push(await pullData({ dataDir: target, only: remote.map((p) => p.path), baseUrl: opts.baseUrl, onProgress: opts.onProgress }));
+    if (local.length > 0) results.push(await pullData({ dataDir: target, from: bundled, only: local.map((p) => p.path), onProgress: opts.onProgress, log }));
+    if (remote.length > 0) results.push(await pullData({ dataDir: target, only: remote.map((p) => p.path), baseUrl: opts.baseUrl, onProgress: opts.onProgress, log }));
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
-    throw new Error(`${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${e.result.files.filter((f) => f.status === 'failed').map((f) => f.path).join(',')}`);
+    const failed = e.result.files.filter((f) => f.status === 'failed');
+    // a file from a Python package: the pull's message already says how to give it by hand (--from FILE)
+    if (failed.every((f) => isPipOrigin(MANIFEST.find((p) => p.path === f.path)?.origin ?? null))) throw new Error(e.message);
+    throw new Error(`${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${failed.map((f) => f.path).join(',')}`);
   }
   return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled: mergePulls(results) };
 }
