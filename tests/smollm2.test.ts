@@ -7,30 +7,20 @@
 // (relative 3e-6), where the cpu backend (sums in float64) measures 4e-5 and ORT 4e-5. The model is found through ZOTUNE_SMOLLM2_GGUF, else the data directory
 // (models/smollm2-135m/, `zotune data pull --only smollm2-135m`); CI pulls it, so there its absence fails
 // the test instead of skipping it.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, resolveDataDir } from '@zotune/data';
+import { REPO_ROOT } from '@zotune/data';
 import { argmax, createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
 import { loadOrt, type OrtLlama } from '@zotune/ort';
 import { currentBackend, initBackend } from '@zotune/tensor';
+import { findSmollm2, requireSmollm2, skipWithoutSmollm2 } from './smollm2.testkit';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/smollm2');
-const GGUF_NAME = 'SmolLM2-135M-Instruct.Q4_1.gguf';
-
-/** The GGUF to test, or undefined when neither the variable nor the data directory has it. */
-function findGguf(): string | undefined {
-  const env = process.env.ZOTUNE_SMOLLM2_GGUF?.trim();
-  if (env) return env;
-  const inData = join(resolveDataDir(), 'models/smollm2-135m', GGUF_NAME);
-  return existsSync(inData) ? inData : undefined;
-}
-
-const GGUF = findGguf();
-// on CI the model is pulled before the tests: a missing file there is a failure, not a skip
-const SKIP = GGUF === undefined && process.env.CI !== 'true';
+const GGUF = findSmollm2();
+const SKIP = skipWithoutSmollm2();
 
 interface Reference {
   model: { file: string; sha256: string };
@@ -64,7 +54,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
   let ortm: OrtLlama;
   const tmp = mkdtempSync(join(tmpdir(), 'zotune-smollm2-'));
   beforeAll(async () => {
-    if (GGUF === undefined) throw new Error(`CI: ${GGUF_NAME} not found (set ZOTUNE_SMOLLM2_GGUF or run \`zotune data pull --only smollm2-135m\`)`);
+    requireSmollm2();
     ({ ref, logits: refLogits } = readReference());
     resolved = resolveModel(GGUF);
     tfm = createLlama(resolved.checkpoint);
