@@ -4,9 +4,8 @@
 // written by zotune read back with the same weights. tfjs's wasm backend (the default tfjs backend) is
 // held to 2.5e-4: its XNNPACK f32 GEMM has no fused multiply-add in WebAssembly, so every product is
 // rounded before it is summed, and over 30 layers that measures 1.1e-4 on logits of magnitude 33
-// (relative 3e-6), where the cpu backend (sums in float64) measures 4e-5 and ORT 4e-5. The model is found through ZOTUNE_SMOLLM2_GGUF, else the data directory
-// (models/smollm2-135m/, `zotune data pull --only smollm2-135m`); CI pulls it, so there its absence fails
-// the test instead of skipping it.
+// (relative 3e-6), where the cpu backend (sums in float64) measures 4e-5 and ORT 4e-5. The model is
+// found as tests/smollm2.testkit.ts says; CI pulls it, so there its absence fails the tests.
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +15,9 @@ import { REPO_ROOT } from '@zotune/data';
 import { argmax, createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
 import { loadOrt, type OrtLlama } from '@zotune/ort';
 import { currentBackend, initBackend } from '@zotune/tensor';
-import { findSmollm2, requireSmollm2, skipWithoutSmollm2 } from './smollm2.testkit';
+import { requireSmollm2, skipWithoutSmollm2 } from './smollm2.testkit';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/smollm2');
-const GGUF = findSmollm2();
 const SKIP = skipWithoutSmollm2();
 
 interface Reference {
@@ -54,9 +52,8 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
   let ortm: OrtLlama;
   const tmp = mkdtempSync(join(tmpdir(), 'zotune-smollm2-'));
   beforeAll(async () => {
-    requireSmollm2();
     ({ ref, logits: refLogits } = readReference());
-    resolved = resolveModel(GGUF);
+    resolved = resolveModel(requireSmollm2());
     tfm = createLlama(resolved.checkpoint);
     ortm = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 2 });
   }, 300_000);
@@ -68,7 +65,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
 
   it('reads the config from the metadata, as transformers does', () => {
     const c = resolved.checkpoint.config;
-    expect(statSync(GGUF!).size).toBe(98_362_432);
+    expect(statSync(requireSmollm2()).size).toBe(98_362_432);
     expect({ hidden: c.dim, layers: c.nLayers, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, ropeTheta: c.ropeTheta, tied: c.tiedEmbeddings }).toEqual({
       hidden: ref.config.hidden,
       layers: ref.config.layers,
@@ -111,7 +108,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
       expect(maxAbsDiff(await tfLogits(cpu, ref.logits[0].ids), refLogits[0]), 'tfjs cpu').toBeLessThan(1e-4);
     } finally {
       cpu.dispose();
-      await initBackend(was, { quiet: true });
+      await initBackend(was as 'wasm', { quiet: true });
     }
   }, 600_000);
 
@@ -124,14 +121,14 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
 
   it('a GGUF written by zotune reads back: F32 with the same weights and tokenizer, Q8_0 within its rounding', async () => {
     const f32 = join(tmp, 'out-f32.gguf');
-    writeGgufCheckpoint(f32, resolved.checkpoint, { type: 'f32', source: GGUF! });
+    writeGgufCheckpoint(f32, resolved.checkpoint, { type: 'f32', source: requireSmollm2() });
     const back = resolveModel(f32);
     for (const [name, t] of resolved.checkpoint.tensors) expect(maxAbsDiff(back.checkpoint.tensors.get(name)!.data, t.data), name).toBe(0);
     expect(back.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
     // Q8_0 of the Q4_1-dequantized weights: re-quantizing rounds every weight again (by up to 1/254 of
     // its block's largest magnitude), which moves logits by ~0.6; the predictions stay the same
     const q8 = join(tmp, 'out-q8.gguf');
-    writeGgufCheckpoint(q8, resolved.checkpoint, { type: 'q8_0', source: GGUF! });
+    writeGgufCheckpoint(q8, resolved.checkpoint, { type: 'q8_0', source: requireSmollm2() });
     const q = readCheckpoint(q8);
     const ortq = await (await loadOrt()).createOrtLlama(q, { threads: 2 });
     try {
