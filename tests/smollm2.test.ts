@@ -6,6 +6,7 @@
 // rounded before it is summed, and over 30 layers that measures 1.1e-4 on logits of magnitude 33
 // (relative 3e-6), where the cpu backend (sums in float64) measures 4e-5 and ORT 4e-5. The model is
 // found as tests/smollm2.testkit.ts says; CI pulls it, so there its absence fails the tests.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,24 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
     const back = resolveModel(f32);
     for (const [name, t] of resolved.checkpoint.tensors) expect(maxAbsDiff(back.checkpoint.tensors.get(name)!.data, t.data), name).toBe(0);
     expect(back.tokenizer.encode(ref.nll.text, { bos: false })).toEqual(ref.nll.ids);
+    // transformers reads zotune's file (its own GGUF loader: q/k permuted back, the tokenizer from the
+    // metadata) to the reference's logits
+    const python = process.env.ZOTUNE_PYTHON;
+    if (python) {
+      const out = join(tmp, 'hf-logits.f32');
+      const script = [
+        'import sys, torch',
+        'from transformers import AutoModelForCausalLM, AutoTokenizer',
+        'd, f, text, out = sys.argv[1:5]',
+        'tok = AutoTokenizer.from_pretrained(d, gguf_file=f)',
+        "m = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32, attn_implementation='eager')",
+        'with torch.no_grad():',
+        "    m(torch.tensor([tok(text)['input_ids']])).logits[0].numpy().astype('<f4').tofile(out)",
+      ].join('\n');
+      execFileSync(python, ['-c', script, tmp, 'out-f32.gguf', ref.logits[0].text, out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const b = readFileSync(out);
+      expect(maxAbsDiff(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), refLogits[0]), 'transformers on zotune\'s GGUF').toBeLessThan(1e-5);
+    } else if (process.env.CI === 'true') throw new Error('CI: ZOTUNE_PYTHON is not set');
     // Q8_0 of the Q4_1-dequantized weights: re-quantizing rounds every weight again (by up to 1/254 of
     // its block's largest magnitude), which moves logits by ~0.6; the predictions stay the same
     const q8 = join(tmp, 'out-q8.gguf');
