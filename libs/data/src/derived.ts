@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { sha256Hex, writeFileAtomic } from '@zotune/io';
+import { RemedyError, sha256Hex, writeFileAtomic } from '@zotune/io';
 import { REPO_ROOT } from './dir';
 import { MANIFEST } from './manifest';
 
@@ -222,10 +222,18 @@ function setOf(rel: string): DerivedSet {
  */
 export function buildDerived(set: DerivedSet, dataDir: string, root = derivedRoot(), opts: { checkPins?: boolean } = {}): DerivedFile[] {
   const src = join(dataDir, set.source);
-  if (!existsSync(src)) throw new Error(`${src}: not found (the source of derived set ${set.name}); run \`zotune data pull --only corpora\``);
+  if (!existsSync(src))
+    throw new RemedyError(
+      `${src}: not found (the source of derived set ${set.name}); fetch it with pullData({ dataDir, only: ['corpora'] }) from @zotune/data`,
+      `${src}: not found (the source of derived set ${set.name}); run \`zotune data pull --only corpora\``,
+    );
   const bytes = readFileSync(src);
   const pin = MANIFEST.find((p) => p.path === set.source);
-  if (pin && sha256Hex(bytes) !== pin.sha256) throw new Error(`${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; run \`zotune data check\``);
+  if (pin && sha256Hex(bytes) !== pin.sha256)
+    throw new RemedyError(
+      `${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; checkData() from @zotune/data lists what to pull again`,
+      `${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; run \`zotune data check\``,
+    );
   const built = set.build(bytes.toString('utf8'));
   const out: DerivedFile[] = [];
   for (const f of set.files) {

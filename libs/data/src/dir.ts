@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RemedyError } from '@zotune/io';
 
 /** The repository root (this file is libs/data/src/dir.ts, or bundled into <project>/dist/*.js: same depth). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -50,7 +51,8 @@ export function describeDataDir(l: LocatedDataDir): string {
 export function dataFile(rel: string, dataDir = resolveDataDir()): string {
   const p = join(dataDir, rel);
   if (!existsSync(p))
-    throw new Error(
+    throw new RemedyError(
+      `${p}: not found; fetch it with ensureData() or pullData() from @zotune/data (pullData({ from }) copies from a local mirror), or pass a data directory that has ${rel}`,
       `${p}: not found; run \`zotune data pull\` (or \`zotune data pull --from DIR\` from a local mirror), or set ZOTUNE_DATA to a directory that has ${rel}`,
     );
   return p;

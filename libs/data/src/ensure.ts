@@ -1,6 +1,7 @@
 // What a command needs before it starts: the pinned files it reads, present and intact in the data
 // directory, else fetched by the same code as `zotune data pull` (sha256-pinned, resumable, atomic).
 import { isAbsolute } from 'node:path';
+import { RemedyError } from '@zotune/io';
 import { inspectPinned } from './check';
 import { REPO_ROOT, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
 import { MANIFEST, type PinnedFile } from './manifest';
@@ -69,7 +70,10 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
     pulled = await pullData({ dataDir: target, only: paths, baseUrl: opts.baseUrl, onProgress: opts.onProgress });
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
-    throw new Error(`${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${paths.join(',')}`);
+    throw new RemedyError(
+      `${e.message}; or import the files from a local mirror: pullData({ dataDir, from: DIR, only: ${JSON.stringify(paths)} })`,
+      `${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${paths.join(',')}`,
+    );
   }
   return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled };
 }

@@ -1,2 +1,3 @@
 export * from './atomic';
 export * from './crc32';
+export * from './errors';

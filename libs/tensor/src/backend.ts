@@ -33,21 +33,20 @@ async function tryTensorflow(): Promise<string> {
 /**
  * The Emscripten module inside tfjs-backend-wasm installs process-wide `uncaughtException` and
  * `unhandledRejection` handlers that rethrow from its own file, so every uncaught error of the program
- * (ours or the user's) is reported at that line, with that source, instead of where it was thrown, and
- * becomes uncatchable by the program's own handlers in the order it expects. The backend works without
- * them: they are removed once it has started, leaving Node's default behaviour (and any handler the
- * program installed itself).
+ * (ours or the user's) is reported at that line, with that file's source, instead of where it was
+ * thrown. The backend works without them: they are removed once it has started, leaving Node's default
+ * behaviour (and any handler the program installed itself).
  */
-const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
-
 async function tryWasm(): Promise<void> {
-  const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+  // Node's typings overload listeners() per event name, so each event is read with its own literal
+  const listeners = () => [...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')];
+  const before = new Set<unknown>(listeners());
   try {
     await import('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
   } finally {
-    for (const e of PROCESS_EVENTS)
-      for (const l of process.listeners(e)) if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+    for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!before.has(l)) process.removeListener('unhandledRejection', l);
   }
 }
 
