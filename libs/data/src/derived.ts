@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RemedyError, sha256Hex, writeFileAtomic } from '@zotune/io';
-import { REPO_ROOT } from './dir';
+import { defaultRoot } from './dir';
 import { MANIFEST } from './manifest';
 
 export const DERIVED_PREFIX = 'derived/';
@@ -41,10 +41,10 @@ export interface DerivedSet {
   build(sourceText: string): Map<string, string>;
 }
 
-/** Where derived files go: $ZOTUNE_CACHE/derived, else <repo>/.cache/derived (gitignored). */
+/** Where derived files go: $ZOTUNE_CACHE/derived, else .cache/derived under the workspace (gitignored) or, installed, the current directory. */
 export function derivedRoot(env: NodeJS.ProcessEnv = process.env): string {
   const c = env.ZOTUNE_CACHE?.trim();
-  return join(c ? resolve(c) : join(REPO_ROOT, '.cache'), 'derived');
+  return join(c ? resolve(c) : join(defaultRoot(), '.cache'), 'derived');
 }
 
 // ---- deterministic randomness (a counter-based hash: the same on every machine) ----

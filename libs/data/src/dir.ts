@@ -5,8 +5,22 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RemedyError } from '@zotune/io';
 
-/** The repository root (this file is libs/data/src/dir.ts, or bundled into <project>/dist/*.js: same depth). */
+/** The repository root (this file is libs/data/src/dir.ts, or bundled into <project>/dist/*.js: same depth); installed as a package, node_modules/: defaults use defaultRoot(). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * REPO_ROOT when this code runs inside the zotune workspace (its sources, or a bundle of an app in it);
+ * null when installed as a package, where REPO_ROOT is node_modules/ (or above it).
+ */
+export const WORKSPACE_ROOT: string | null = existsSync(join(REPO_ROOT, 'nx.json')) ? REPO_ROOT : null;
+
+/**
+ * The root that relative defaults (./data, ../shared/data, .cache) hang from: the workspace, else the
+ * current directory, the project of the program that installed the package (never node_modules/).
+ */
+export function defaultRoot(): string {
+  return WORKSPACE_ROOT ?? process.cwd();
+}
 
 /** Which rule chose the data directory; 'none' means nothing was found and ./data is where a pull goes. */
 export type DataDirSource = 'ZOTUNE_DATA' | './data' | '../shared/data' | 'none';
@@ -17,7 +31,7 @@ export interface LocatedDataDir {
 }
 
 /** The data directory and the rule that chose it: $ZOTUNE_DATA, <root>/data, <root>/../shared/data, else <root>/data. */
-export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): LocatedDataDir {
+export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = defaultRoot()): LocatedDataDir {
   const fromEnv = env.ZOTUNE_DATA?.trim();
   if (fromEnv) return { dir: resolve(fromEnv), source: 'ZOTUNE_DATA' };
   const local = join(root, 'data');
@@ -28,12 +42,12 @@ export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = REPO_
 }
 
 /** The data directory (see locateDataDir). */
-export function resolveDataDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): string {
+export function resolveDataDir(env: NodeJS.ProcessEnv = process.env, root = defaultRoot()): string {
   return locateDataDir(env, root).dir;
 }
 
 /** Where a pull writes: $ZOTUNE_DATA if set, else <root>/data (never the shared directory beside the clone). */
-export function pullTargetDir(env: NodeJS.ProcessEnv = process.env, root = REPO_ROOT): string {
+export function pullTargetDir(env: NodeJS.ProcessEnv = process.env, root = defaultRoot()): string {
   const fromEnv = env.ZOTUNE_DATA?.trim();
   return fromEnv ? resolve(fromEnv) : join(root, 'data');
 }

@@ -3,7 +3,7 @@
 import { isAbsolute } from 'node:path';
 import { RemedyError } from '@zotune/io';
 import { inspectPinned } from './check';
-import { REPO_ROOT, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
+import { defaultRoot, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
 import { MANIFEST, type PinnedFile } from './manifest';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
 
@@ -50,7 +50,7 @@ export interface EnsureResult {
  */
 export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Promise<EnsureResult> {
   const env = opts.env ?? process.env;
-  const root = opts.root ?? REPO_ROOT;
+  const root = opts.root ?? defaultRoot();
   const log = opts.log ?? (() => {});
   const located = locateDataDir(env, root);
   const pins = neededPins(needs);
@@ -83,7 +83,7 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
  * public origin: only a mirror (`zotune data pull --from DIR`) can provide them, so ensureData would fail.
  */
 export async function unfetchable(needs: DataNeeds, opts: Pick<EnsureOptions, 'env' | 'root'> = {}): Promise<string[]> {
-  const located = locateDataDir(opts.env ?? process.env, opts.root ?? REPO_ROOT);
+  const located = locateDataDir(opts.env ?? process.env, opts.root ?? defaultRoot());
   const out: string[] = [];
   for (const pin of neededPins(needs)) if (pin.origin === null && (await inspectPinned(located.dir, pin)).status !== 'ok') out.push(pin.path);
   return out;

@@ -13,15 +13,13 @@ const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Where the shipped task configs live, resolved from this package, never from a guessed repository
- * root (installed, that would be node_modules/): inside the package when installed from its tarball
- * (tools/prepack.mjs copies configs/tasks into it), else the workspace's configs/tasks two levels up
- * (libs/tasks, or an app's bundle that inlines this code).
+ * root (installed, that would be node_modules/): in the workspace, its configs/tasks two levels up
+ * (libs/tasks, or an app's bundle that inlines this code); installed from the tarball, the copy inside
+ * the package (tools/prepack.mjs puts it there).
  */
 export const TASK_CONFIG_DIR = ((): string => {
-  const packed = join(PACKAGE_DIR, 'configs', 'tasks');
   const workspace = join(PACKAGE_DIR, '..', '..');
-  if (!existsSync(packed) && existsSync(join(workspace, 'nx.json'))) return join(workspace, 'configs', 'tasks');
-  return packed;
+  return existsSync(join(workspace, 'nx.json')) ? join(workspace, 'configs', 'tasks') : join(PACKAGE_DIR, 'configs', 'tasks');
 })();
 
 /** The names of the shipped task configs (story-cloze, story-name, …), sorted. */
