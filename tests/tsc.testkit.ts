@@ -8,11 +8,15 @@ const TSC = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
 
 export type ModuleSetting = 'nodenext' | 'node16' | 'bundler';
 
-/** tsc --noEmit on `files` with this module/moduleResolution (plus `extra` flags); its exit status and output. */
-export function typecheck(files: string[], module: ModuleSetting, extra: string[] = []): { status: number | null; out: string } {
+/**
+ * tsc on `files` with this module/moduleResolution (plus `extra` flags): --noEmit, or with `outDir` the
+ * JavaScript to run (nothing when there are errors); its exit status and output.
+ */
+export function typecheck(files: string[], module: ModuleSetting, extra: string[] = [], outDir?: string): { status: number | null; out: string } {
+  const emit = outDir === undefined ? ['--noEmit'] : ['--outDir', outDir, '--noEmitOnError'];
   const r = spawnSync(
     process.execPath,
-    [TSC, '--noEmit', '--strict', '--target', 'es2022', '--module', module === 'bundler' ? 'esnext' : module, '--moduleResolution', module, '--skipLibCheck', 'false', ...extra, ...files],
+    [TSC, ...emit, '--strict', '--target', 'es2022', '--module', module === 'bundler' ? 'esnext' : module, '--moduleResolution', module, '--skipLibCheck', 'false', ...extra, ...files],
     { cwd: REPO_ROOT, encoding: 'utf8' },
   );
   return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };

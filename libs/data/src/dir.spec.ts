@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { cliMessageOf } from '@zotune/io';
-import { REPO_ROOT, dataFile, resolveDataDir } from './dir';
+import { REPO_ROOT, WORKSPACE_ROOT, dataFile, defaultRoot, resolveDataDir } from './dir';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zotune-dir-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -63,5 +63,12 @@ describe('dataFile', () => {
     expect(cli).toContain('--from DIR');
     expect(cli).toContain('ZOTUNE_DATA');
     expect(cli).not.toContain('\n');
+  });
+});
+
+describe('defaultRoot', () => {
+  test('in the workspace, relative defaults hang from the repository (installed, from the current directory: tests/packages.test.ts)', () => {
+    expect(WORKSPACE_ROOT).toBe(REPO_ROOT);
+    expect(defaultRoot()).toBe(REPO_ROOT);
   });
 });
