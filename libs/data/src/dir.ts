@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RemedyError } from '@zotune/io';
+import { RemedyError, isZotuneWorkspace } from '@zotune/io';
 
 /** The repository root (this file is libs/data/src/dir.ts, or bundled into <project>/dist/*.js: same depth); installed as a package, node_modules/: defaults use defaultRoot(). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -12,7 +12,7 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
  * REPO_ROOT when this code runs inside the zotune workspace (its sources, or a bundle of an app in it);
  * null when installed as a package, where REPO_ROOT is node_modules/ (or above it).
  */
-export const WORKSPACE_ROOT: string | null = existsSync(join(REPO_ROOT, 'nx.json')) ? REPO_ROOT : null;
+export const WORKSPACE_ROOT: string | null = isZotuneWorkspace(REPO_ROOT) ? REPO_ROOT : null;
 
 /**
  * The root that relative defaults (./data, ../shared/data, .cache) hang from: the workspace, else the

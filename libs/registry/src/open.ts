@@ -1,10 +1,10 @@
 // Opening a registry by location (directory or http URL), the shipped default, and the two
 // operations built on top: loading a policy from any source, and copying one between registries.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodePolicyArtifact, type PolicyArtifact } from '@zotune/artifacts';
-import { sha256Hex } from '@zotune/io';
+import { isZotuneWorkspace, sha256Hex } from '@zotune/io';
 import { RegistryError } from './errors';
 import { LocalStore } from './local-store';
 import type { LockOptions } from './lock';
@@ -26,7 +26,7 @@ export function defaultRegistryLocation(): string {
   const env = process.env.ZOTUNE_REGISTRY;
   if (env !== undefined && env.trim() !== '') return env;
   const workspace = join(PACKAGE_DIR, '..', '..');
-  return existsSync(join(workspace, 'nx.json')) ? join(workspace, 'policies') : join(PACKAGE_DIR, 'policies');
+  return isZotuneWorkspace(workspace) ? join(workspace, 'policies') : join(PACKAGE_DIR, 'policies');
 }
 
 /** A URL (scheme://…) rather than a directory; only http and https are then accepted. */

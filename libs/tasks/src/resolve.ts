@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKSPACE_ROOT } from '@zotune/data';
 import { BUILTIN_TASKS, taskKey } from './builtins';
 import { loadTaskConfig } from './config';
 import { taskFromSpec } from './spec-task';
@@ -13,14 +14,11 @@ const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Where the shipped task configs live, resolved from this package, never from a guessed repository
- * root (installed, that would be node_modules/): in the workspace, its configs/tasks two levels up
- * (libs/tasks, or an app's bundle that inlines this code); installed from the tarball, the copy inside
- * the package (tools/prepack.mjs puts it there).
+ * root (installed, that would be node_modules/): in the workspace (@zotune/data WORKSPACE_ROOT: these
+ * sources, or an app's bundle that inlines them), its configs/tasks; installed from the tarball, the
+ * copy inside the package (tools/prepack.mjs puts it there).
  */
-export const TASK_CONFIG_DIR = ((): string => {
-  const workspace = join(PACKAGE_DIR, '..', '..');
-  return existsSync(join(workspace, 'nx.json')) ? join(workspace, 'configs', 'tasks') : join(PACKAGE_DIR, 'configs', 'tasks');
-})();
+export const TASK_CONFIG_DIR = WORKSPACE_ROOT !== null ? join(WORKSPACE_ROOT, 'configs', 'tasks') : join(PACKAGE_DIR, 'configs', 'tasks');
 
 /** The names of the shipped task configs (story-cloze, story-name, …), sorted. */
 export function shippedTaskNames(): string[] {
