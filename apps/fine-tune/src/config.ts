@@ -26,7 +26,7 @@ export const DEFAULT_LR: Record<EstimatorName, number> = { mezo: 1e-4, guided: 1
 export const DEFAULT_FORWARD_PASSES = 1200;
 /** What `zotune finetune` runs with no arguments (configs/runs/demo.json). */
 export const DEMO_PRESET = 'demo';
-/** The demo on a machine that can fetch only public files (no mirror): configs/runs/demo-public.json. */
+/** The demo where demo.json's files cannot be had (no data-bundled/, no mirror): configs/runs/demo-public.json. */
 export const PUBLIC_DEMO_PRESET = 'demo-public';
 /** --policy oracle-*: steps between two gradient measurements. */
 export const DEFAULT_ORACLE_EVERY = 100;

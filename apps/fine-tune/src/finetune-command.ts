@@ -247,12 +247,12 @@ export function registerFinetuneCommand(program: Command): void {
           config = resolveConfig(layers);
           let demoPreset = DEMO_PRESET;
           if (demo) {
-            // a fresh machine can fetch only what has a public origin; the in-domain demo task is built from a
-            // corpus that only a mirror has, so there the demo runs on public data (and says what it would need)
+            // the in-domain demo task is built from a corpus with no public origin: data-bundled/ or a mirror has
+            // it; where neither does (the bundle removed), the demo runs on public data (and says what it would need)
             const mirrorOnly = await mirrorOnlyNeeds(config.model, config.task);
             if (mirrorOnly.length > 0) demoPreset = PUBLIC_DEMO_PRESET;
             if (mirrorOnly.length > 0) {
-              log(`finetune: the demo's task ${config.task} needs ${mirrorOnly.join(', ')}, which only a mirror has (zotune data pull --from DIR); running ${PUBLIC_DEMO_PRESET}.json on public data instead (SST-2: it ends near chance)`);
+              log(`finetune: the demo's task ${config.task} needs ${mirrorOnly.join(', ')}, which neither data-bundled/ nor the data directory has (a mirror does: zotune data pull --from DIR); running ${PUBLIC_DEMO_PRESET}.json on public data instead (SST-2: it ends near chance)`);
               layers[0] = loadPreset(join(RUN_PRESET_DIR, `${PUBLIC_DEMO_PRESET}.json`));
               config = resolveConfig(layers);
             }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { checkpointDigest, readSafetensors, resolveModel, toCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
+import { type Checkpoint, checkpointDigest, GGUF_OUT_TYPES, type GgufOutType, readSafetensors, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
 import { peftLabel } from '@zotune/peft';
 import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
 import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
@@ -25,6 +25,8 @@ export interface ReplayResult {
   peft: string;
   /** what the file holds: the model's weights, a PEFT run's adapter, or (--merge) the LoRA-merged full weights */
   wrote: 'weights' | 'adapter' | 'merged';
+  /** the file's format: safetensors, or GGUF with its tensor type (gguf-f32, gguf-f16, gguf-q8_0) */
+  format: string;
   /** records applied */
   steps: number;
   /** complete records in the trajectory */
@@ -59,7 +61,30 @@ function compareWithRun(dir: string, step: number, replayed: Map<string, HostTen
   return null;
 }
 
-export async function replayRun(runDir: string, out: string, opts: { step?: number; backend?: string; engine?: string; threads?: string; merge?: boolean } = {}): Promise<ReplayResult> {
+/** Output formats of `zotune replay`. */
+export const REPLAY_FORMATS = ['safetensors', 'gguf'] as const;
+export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
+
+export interface ReplayOptions {
+  step?: number;
+  backend?: string;
+  engine?: string;
+  threads?: string;
+  merge?: boolean;
+  /** safetensors (default) or gguf: a GGUF holds full weights, so a LoRA run is merged into it */
+  format?: ReplayFormat;
+  /** the GGUF's tensor type (default f32) */
+  ggufType?: GgufOutType;
+}
+
+/** Write full weights as GGUF; the tokenizer and general metadata come from the base model's GGUF. */
+function writeGgufOut(file: string, ckpt: Checkpoint, base: { source: string; format: string; name: string }, type: GgufOutType, step: number): void {
+  if (base.format !== 'gguf')
+    throw new UserError(`--format gguf: the run's base model ${base.name} is not a GGUF (${base.format}); a GGUF needs the tokenizer metadata a GGUF base carries (write safetensors instead)`, 2);
+  writeGgufCheckpoint(file, ckpt, { type, source: base.source, name: `${base.name} (zotune replay, step ${step})` });
+}
+
+export async function replayRun(runDir: string, out: string, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const dir = resolve(runDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${runDir}: no such run directory`, 2);
   let raw: unknown;
@@ -70,6 +95,11 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
   }
   const config = parseRunConfig(raw, join(dir, 'config.json'));
   if (config.estimator === 'adam') throw new UserError(`${runDir}: an adam run has no trajectory to replay (first-order updates are not recorded)`, 2);
+  const format = opts.format ?? 'safetensors';
+  if (format === 'gguf' && config.peft && config.peft.method !== 'lora')
+    throw new UserError(`--format gguf: a --peft ${config.peft.method} run's adapter cannot be merged into the weights (write safetensors instead)`, 2);
+  // a GGUF holds whole models: a LoRA run is written merged
+  const merge = opts.merge || (format === 'gguf' && config.peft?.method === 'lora');
   if (opts.merge && config.peft?.method !== 'lora')
     throw new UserError(`--merge: only a --peft lora run has adapters to merge into the weights (${runDir} is ${config.peft ? `--peft ${config.peft.method}` : 'a full-parameter run'})`, 2);
   const trajPath = join(dir, WEIGHT_FILES.trajectory);
@@ -95,10 +125,13 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
     await replay(adapter ? adapter.blocks : model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
     const meta = { model: resolved.name, step: n };
-    if (adapter && opts.merge) writeSafetensors(resolve(out), adapter.merged().tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step), 'zotune.merged': peftLabel(config.peft) });
+    const base = { source: resolved.checkpoint.source, format: resolved.checkpoint.format, name: resolved.name };
+    const ggufType = opts.ggufType ?? 'f32';
+    if (format === 'gguf') writeGgufOut(resolve(out), adapter ? adapter.merged() : toCheckpoint(model), base, ggufType, n);
+    else if (adapter && merge) writeSafetensors(resolve(out), adapter.merged().tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step), 'zotune.merged': peftLabel(config.peft) });
     else writeRunWeights(resolve(out), model, meta, adapter || undefined);
     // the run's own files hold the adapter (PEFT) or the weights: compare like with like
-    runWeights = opts.merge ? null : compareWithRun(dir, n, adapter ? adapter.tensors() : toCheckpoint(model).tensors);
+    runWeights = merge || format === 'gguf' ? null : compareWithRun(dir, n, adapter ? adapter.tensors() : toCheckpoint(model).tensors);
   } finally {
     await model.dispose();
   }
@@ -108,7 +141,8 @@ export async function replayRun(runDir: string, out: string, opts: { step?: numb
     model: resolved.name,
     estimator: config.estimator,
     peft: peftLabel(config.peft),
-    wrote: opts.merge ? 'merged' : config.peft ? 'adapter' : 'weights',
+    wrote: merge ? 'merged' : config.peft ? 'adapter' : 'weights',
+    format: format === 'gguf' ? `gguf-${opts.ggufType ?? 'f32'}` : 'safetensors',
     steps: n,
     recordedSteps: t.records.length,
     trajectoryBytes: statSync(trajPath).size,
@@ -126,7 +160,9 @@ export function registerReplayCommand(program: Command): void {
     .command('replay')
     .description('rebuild a run\'s fine-tuned weights from the base weights and its trajectory alone, as safetensors')
     .argument('<RUN_DIR>', 'a fine-tune run directory (config.json + trajectory)')
-    .requiredOption('--out <FILE>', 'the safetensors file to write (atomically)')
+    .requiredOption('--out <FILE>', 'the file to write (atomically): safetensors, or GGUF with --format gguf')
+    .option('--format <F>', `output format: ${REPLAY_FORMATS.join(' or ')} (gguf: full weights that llama.cpp reads, a LoRA run merged; needs a GGUF base model)`, 'safetensors')
+    .option('--gguf-type <T>', `GGUF tensor type of matrices and tables: ${Object.keys(GGUF_OUT_TYPES).join(', ')} (norms and biases stay f32)`, 'f32')
     .option('--step <N>', 'replay only the first N steps (e.g. the best step of summary.json)')
     .option('--backend <B>', 'tfjs backend (default: the run\'s)')
     .option('--engine <E>', 'engine holding the weights: auto, ort or tfjs (default: ZOTUNE_ENGINE, else auto)')
@@ -134,11 +170,13 @@ export function registerReplayCommand(program: Command): void {
     .option('--merge', 'a --peft lora run: write the full weights with (alpha/r)·A·B merged in (default: the adapter alone)')
     .option('--json', 'print one JSON object on stdout')
     .action(
-      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; engine?: string; threads?: string; merge?: boolean; json?: boolean }) => {
+      action(async (runDir: string, flags: { out: string; step?: string; backend?: string; engine?: string; threads?: string; merge?: boolean; json?: boolean; format: string; ggufType: string }) => {
+        if (!(REPLAY_FORMATS as readonly string[]).includes(flags.format)) throw new UserError(`--format: expected ${REPLAY_FORMATS.join(' or ')}, got "${flags.format}"`, 2);
+        if (!(flags.ggufType in GGUF_OUT_TYPES)) throw new UserError(`--gguf-type: expected one of ${Object.keys(GGUF_OUT_TYPES).join(', ')}, got "${flags.ggufType}"`, 2);
         const step = flags.step === undefined ? undefined : parseNumber('--step', flags.step, { int: true, min: 0 });
         if (flags.backend !== undefined && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(flags.backend))
           throw new UserError(`--backend: unknown backend "${flags.backend}"; expected one of auto, tensorflow, wasm, cpu`, 2);
-        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, engine: flags.engine, threads: flags.threads, merge: flags.merge });
+        const r = await replayRun(runDir, flags.out, { step, backend: flags.backend, engine: flags.engine, threads: flags.threads, merge: flags.merge, format: flags.format as ReplayFormat, ggufType: flags.ggufType as GgufOutType });
         const check = r.runWeights
           ? `; against the run's ${r.runWeights.file} (losses on engine ${r.recordedEngine}, replayed on ${r.engine.name}): ${r.runWeights.maxAbsDiff === 0 ? 'the same bits' : r.runWeights.maxAbsDiff <= 1e-5 ? `match to float tolerance, max |Δ| ${r.runWeights.maxAbsDiff.toExponential(2)}` : `DIFFER, max |Δ| ${r.runWeights.maxAbsDiff}`}`
           : '';

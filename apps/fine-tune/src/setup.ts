@@ -95,7 +95,7 @@ function taskDataFiles(taskArg: string): string[] {
   }
 }
 
-/** The files of a run's model and task that are missing here and that only a mirror has (no public origin). */
+/** The files of a run's model and task that are missing here and in data-bundled/, and that only a mirror has (no public origin). */
 export function mirrorOnlyNeeds(model: string, taskArg: string): Promise<string[]> {
   return unfetchable({ model, files: taskDataFiles(taskArg) });
 }

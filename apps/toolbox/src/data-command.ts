@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DATA_GROUPS, DataPullError, checkData, describeDataDir, locateDataDir, pullData, pullProgressPrinter, pullTargetDir, selectPins, type CheckResult, type PullResult } from '@zotune/data';
+import { DATA_GROUPS, DataPullError, MANIFEST, checkData, describeDataDir, locateDataDir, pullData, pullProgressPrinter, pullTargetDir, selectPins, type CheckResult, type PullResult } from '@zotune/data';
 import { UserError, action, emit } from '@zotune/report';
 
 const HOW_TO_GET =
@@ -22,7 +22,7 @@ export function registerDataCommands(program: Command): void {
   data
     .command('pull')
     .description('download the pinned files from their public origins (or import them from a mirror), verifying every sha256')
-    .option('--from <dir>', 'import from a local mirror laid out like the data directory (no network)')
+    .option('--from <path>', 'import from a local mirror laid out like the data directory, or from one file (a .gguf, its .whl) named with --only (no network)')
     .option('--base-url <url>', 'replace the scheme and host of every origin URL (default: $ZOTUNE_DATA_BASE_URL)')
     .option('--only <names>', `comma-separated groups (${DATA_GROUPS.join(', ')}), pinned paths or folders`)
     .option('--json', 'print one JSON object on stdout at the end')
@@ -45,20 +45,22 @@ async function pull(flags: PullFlags): Promise<void> {
     throw new UserError((e as Error).message, 2);
   }
   const from = flags.from === undefined ? undefined : resolve(flags.from);
-  if (from !== undefined && !isDir(from)) throw new UserError(`--from: ${flags.from}: not a directory; expected a mirror laid out like the data directory`, 2);
+  const kind = from === undefined ? null : pathKind(from);
+  if (kind === 'none') throw new UserError(`--from: ${flags.from}: not found; expected a mirror directory laid out like the data directory, or a file (a .gguf, a .whl) with --only`, 2);
+  if (kind === 'file' && !only) throw new UserError(`--from: ${flags.from} is a file; name the file it gives with --only (e.g. --only smollm2-135m)`, 2);
   if (flags.baseUrl !== undefined) checkBaseUrl(flags.baseUrl);
 
   const dataDir = pullTargetDir();
   process.stderr.write(`zotune data pull: ${from ? `importing from ${from}` : 'downloading'} into ${dataDir}\n`);
   let result: PullResult;
   try {
-    result = await pullData({ dataDir, from, baseUrl: flags.baseUrl, only, onProgress: pullProgressPrinter() });
+    result = await pullData({ dataDir, from, baseUrl: flags.baseUrl, only, onProgress: pullProgressPrinter(), log: (line) => process.stderr.write(`${line}\n`) });
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
     emit({ ok: false, error: e.message, ...e.result }, json, pullText(e.result));
     throw new UserError(e.message);
   }
-  emit({ ok: true, ...result }, json, pullText(result));
+  emit({ ok: true, ...result }, json, pullText(result, !only));
 }
 
 async function check(json: boolean): Promise<void> {
@@ -94,15 +96,23 @@ function checkBaseUrl(value: string): void {
     throw new UserError(`--base-url: expected an http:// or https:// URL, got "${value}"`, 2);
 }
 
-function isDir(p: string): boolean {
+function pathKind(p: string): 'dir' | 'file' | 'none' {
   try {
-    return statSync(p).isDirectory();
+    const st = statSync(p);
+    return st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'none';
   } catch {
-    return false;
+    return 'none';
   }
 }
 
-function pullText(r: PullResult): string {
+/** "--only smollm2-135m (93.8 MiB)" for the groups a bare pull leaves out (see PinnedFile.onRequest). */
+function onRequestGroups(): string[] {
+  const sizes = new Map<string, number>();
+  for (const p of MANIFEST) if (p.onRequest) sizes.set(p.group, (sizes.get(p.group) ?? 0) + p.size);
+  return [...sizes].map(([g, n]) => `--only ${g} (${(n / 1048576).toFixed(1)} MiB)`);
+}
+
+function pullText(r: PullResult, bare = false): string {
   const lines = r.files
     .filter((f) => f.status === 'installed' || f.status === 'failed')
     .map((f) => (f.status === 'installed' ? `installed  ${f.path}  (${f.source}${f.replacedCorrupt ? ', replaced a corrupt copy' : ''})` : `FAILED     ${f.error}`));
@@ -111,11 +121,16 @@ function pullText(r: PullResult): string {
   let summary = `${installed} installed, ${present} already present, ${failed} failed`;
   if (unavailable > 0) summary += `; ${unavailable} have no public origin (import them with \`zotune data pull --from DIR\`)`;
   lines.push(`${summary}; data directory ${r.dataDir}`);
+  const extra = bare ? onRequestGroups() : [];
+  if (extra.length > 0) lines.push(`pulled only on request: ${extra.join(', ')}`);
   return lines.join('\n');
 }
 
 function checkText(r: CheckResult): string {
-  const lines = r.files.map((f) => `${f.status.padEnd(8)} ${f.path}${f.reason ? `  (${f.reason})` : ''}${f.status === 'missing' && !f.public ? '  (mirror only)' : ''}`);
+  const onRequest = new Set(MANIFEST.filter((p) => p.onRequest).map((p) => p.path));
+  const note = (f: CheckResult['files'][number]) =>
+    f.status !== 'missing' ? '' : !f.public ? '  (mirror only)' : onRequest.has(f.path) ? `  (on request: zotune data pull --only ${f.group})` : '';
+  const lines = r.files.map((f) => `${f.status.padEnd(8)} ${f.path}${f.reason ? `  (${f.reason})` : ''}${note(f)}`);
   const { ok, missing, corrupt } = r.counts;
   lines.push(`${ok} ok, ${missing} missing, ${corrupt} corrupt in ${r.dataDir}`);
   return lines.join('\n');

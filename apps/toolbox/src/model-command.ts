@@ -132,7 +132,7 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
   const { resolved, model, backend, engine } = await load(arg, flags);
   const tok = resolved.tokenizer;
   if (tok.bos < 0 && (flags.prompt === undefined || flags.prompt === '')) throw new UserError(`--prompt: ${resolved.tokenizerPath} has no BOS token; give a prompt`, 2);
-  const promptIds = flags.prompt === undefined || flags.prompt === '' ? [tok.bos] : tok.encode(flags.prompt, { bos: tok.bos >= 0 });
+  const promptIds = flags.prompt === undefined || flags.prompt === '' ? [tok.bos] : tok.encode(flags.prompt, { bos: tok.addBos ?? tok.bos >= 0 });
   const room = model.config.maxSeqLen - promptIds.length;
   if (maxTokens > room)
     throw new UserError(`--max-tokens: ${maxTokens} with a ${promptIds.length}-token prompt exceeds the model's context of ${model.config.maxSeqLen} (at most ${Math.max(room, 0)})`, 2);
@@ -179,7 +179,7 @@ async function nll(arg: string, flags: NllFlags): Promise<void> {
     throw new UserError(`--max-tokens: ${maxTokensFlag} exceeds the model's context of ${context}`, 2);
   const limit = maxTokensFlag ?? context;
   const tok = resolved.tokenizer;
-  const all = tok.encode(text, { bos: tok.bos >= 0 });
+  const all = tok.encode(text, { bos: tok.addBos ?? tok.bos >= 0 });
   const ids = all.slice(0, limit);
   if (ids.length < 2) throw new UserError(`--text-file: ${flags.textFile} encodes to ${ids.length} id(s); need at least 2 to predict one`, 2);
   const t0 = performance.now();

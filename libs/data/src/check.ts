@@ -47,11 +47,11 @@ export interface CheckResult {
   exitCode: 0 | 1;
 }
 
-/** Verify every pinned file (or those selected by `only`, as for pull) under `dataDir`. */
+/** Verify every pinned file, those pulled on request included (or those selected by `only`, as for pull) under `dataDir`. */
 export async function checkData(dataDir: string, opts: { only?: readonly string[] } = {}): Promise<CheckResult> {
   const files: CheckFileResult[] = [];
   const counts = { ok: 0, missing: 0, corrupt: 0 };
-  for (const pin of selectPins(opts.only)) {
+  for (const pin of selectPins(opts.only, true)) {
     const state = await inspectPinned(dataDir, pin);
     counts[state.status]++;
     files.push({

@@ -1,5 +1,7 @@
 // Where zotune finds models and datasets: ZOTUNE_DATA, else ./data in the project (gitignored), else
-// ../shared/data beside the clone (the layout CI uses). A pull writes into ZOTUNE_DATA or ./data.
+// ../shared/data beside the clone (the layout CI uses), else data-bundled/ in the repository (the few
+// pinned files the demo needs, committed so a fresh clone runs it offline). A pull writes into
+// ZOTUNE_DATA or ./data.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,15 +24,23 @@ export function defaultRoot(): string {
   return WORKSPACE_ROOT ?? process.cwd();
 }
 
+/** The folder of the repository that holds the demo's pinned files, laid out like a data directory. */
+export const BUNDLED_DIR_NAME = 'data-bundled';
+
+/** <root>/data-bundled: the demo's model and corpus, committed (see data-bundled/README.md). */
+export function bundledDataDir(root = defaultRoot()): string {
+  return join(root, BUNDLED_DIR_NAME);
+}
+
 /** Which rule chose the data directory; 'none' means nothing was found and ./data is where a pull goes. */
-export type DataDirSource = 'ZOTUNE_DATA' | './data' | '../shared/data' | 'none';
+export type DataDirSource = 'ZOTUNE_DATA' | './data' | '../shared/data' | 'data-bundled' | 'none';
 
 export interface LocatedDataDir {
   dir: string;
   source: DataDirSource;
 }
 
-/** The data directory and the rule that chose it: $ZOTUNE_DATA, <root>/data, <root>/../shared/data, else <root>/data. */
+/** The data directory and the rule that chose it: $ZOTUNE_DATA, <root>/data, <root>/../shared/data, <root>/data-bundled, else <root>/data. */
 export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = defaultRoot()): LocatedDataDir {
   const fromEnv = env.ZOTUNE_DATA?.trim();
   if (fromEnv) return { dir: resolve(fromEnv), source: 'ZOTUNE_DATA' };
@@ -38,6 +48,8 @@ export function locateDataDir(env: NodeJS.ProcessEnv = process.env, root = defau
   if (existsSync(local)) return { dir: local, source: './data' };
   const beside = resolve(root, '..', 'shared', 'data');
   if (existsSync(beside)) return { dir: beside, source: '../shared/data' };
+  const bundled = bundledDataDir(root);
+  if (existsSync(bundled)) return { dir: bundled, source: 'data-bundled' };
   return { dir: local, source: 'none' };
 }
 
@@ -54,7 +66,8 @@ export function pullTargetDir(env: NodeJS.ProcessEnv = process.env, root = defau
 
 /** "ZOTUNE_DATA (/x)", "./data (/repo/data)", for messages saying which data directory is used. */
 export function describeDataDir(l: LocatedDataDir): string {
-  const rule = l.source === '../shared/data' ? '../shared/data beside the clone' : l.source === 'none' ? 'none found' : l.source;
+  const rule =
+    l.source === '../shared/data' ? '../shared/data beside the clone' : l.source === 'data-bundled' ? "the repository's data-bundled/, the demo's files only" : l.source === 'none' ? 'none found' : l.source;
   return `${l.dir} (${rule})`;
 }
 

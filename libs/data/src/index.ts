@@ -4,6 +4,7 @@ export * from './manifest';
 export * from './derived';
 export * from './check';
 export * from './pull';
+export { pipCacheDir, pipDownloadArgs } from './pip-source';
 export { crc32, extractZipEntry, readZipDirectory, type ZipEntry } from './zip';
 export { hashFile } from './install';
 export * from './ensure';

@@ -101,7 +101,8 @@ export async function hashFile(file: string): Promise<StreamedFile> {
 // tempPathFor names temp files `.<name>.tmp-<pid>-<hex>`; the pid tells whether a writer may still own it
 const TEMP_RE = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/;
 
-function processAlive(pid: number): boolean {
+/** True when process `pid` exists (possibly another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

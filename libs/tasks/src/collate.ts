@@ -13,11 +13,13 @@ import type { Example, Task, TaskKind } from './types';
 /** The part of a tokenizer collation needs (every @zotune/tokenizers Tokenizer has it). */
 export interface TextTokenizer {
   readonly bos: number;
+  /** false: the model's tokenizer adds no BOS (SmolLM2's GGUF), so prompts start with their first token */
+  readonly addBos?: boolean;
   encode(text: string, opts?: { bos?: boolean }): number[];
 }
 
 export interface EncodedExample {
-  /** [BOS] + prompt ids, left-truncated (BOS kept) so that prompt + the longest candidate fits maxSeqLen */
+  /** [BOS] (unless the tokenizer adds none) + prompt ids, left-truncated (BOS kept) so that prompt + the longest candidate fits maxSeqLen */
   prompt: number[];
   /** ids of each candidate continuation, never empty */
   candidates: number[][];
@@ -81,7 +83,7 @@ export class Collator {
     });
     const longest = Math.max(...candidates.map((c) => c.length));
     // a tokenizer without BOS (Qwen2's) starts the prompt with its first token
-    const bos = this.tokenizer.bos >= 0 ? [this.tokenizer.bos] : [];
+    const bos = this.tokenizer.bos >= 0 && this.tokenizer.addBos !== false ? [this.tokenizer.bos] : [];
     const room = this.maxSeqLen - longest - bos.length; // prompt tokens after BOS that fit
     if (room < 1) throw new Error(`${ex.id}: a candidate of task ${this.task.name} has ${longest} tokens; the model's context is ${this.maxSeqLen}`);
     const body = this.tokenizer.encode(r.prompt);

@@ -2,9 +2,9 @@
 // tokenizer.json files both implement it).
 
 export interface EncodeOptions {
-  /** prepend the BOS id (default false) */
+  /** prepend the BOS id (default: the tokenizer's `addBos`, else false) */
   bos?: boolean;
-  /** append the EOS id (default false) */
+  /** append the EOS id (default: the tokenizer's `addEos`, else false) */
   eos?: boolean;
 }
 
@@ -19,6 +19,14 @@ export interface Tokenizer {
   readonly eos: number;
   /** the file it was read from */
   readonly source?: string;
+  /**
+   * whether the file asks for BOS on every encoded text (GGUF tokenizer.ggml.add_bos_token); absent: it
+   * does not say, and prompts start with BOS whenever there is one. SmolLM2 has a BOS id (<|im_start|>)
+   * but adds none, so its task prompts start with their first token, as transformers encodes them.
+   */
+  readonly addBos?: boolean;
+  /** whether the file asks for EOS on every encoded text (GGUF tokenizer.ggml.add_eos_token) */
+  readonly addEos?: boolean;
   encode(text: string, opts?: EncodeOptions): number[];
   /** text of a sequence: special tokens dropped, byte tokens joined into UTF-8, leading space after BOS removed */
   decode(ids: number[]): string;

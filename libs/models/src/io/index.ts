@@ -7,3 +7,4 @@ export * from './hf-dir';
 export * from './digest';
 export * from './resolve';
 export { FileReader } from './file-reader';
+export * from './gguf';

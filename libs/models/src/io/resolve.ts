@@ -1,12 +1,15 @@
 // MODEL arguments of the CLI → checkpoint + tokenizer. MODEL is a name under <dataDir>/models/
-// (stories260K → models/stories260K/stories260K.bin + tok512.bin), a llama2.c .bin with its tokenizer
-// beside it, or a Hugging Face directory (config.json + model.safetensors + tokenizer).
+// (stories260K → models/stories260K/stories260K.bin + tok512.bin; smollm2-135m → the .gguf inside), a
+// llama2.c .bin with its tokenizer beside it, a Hugging Face directory (config.json + model.safetensors
+// + tokenizer), or a GGUF file (weights and tokenizer in one file).
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { resolveDataDir } from '@zotune/data';
 import { RemedyError } from '@zotune/io';
 import { findTokenizerFile, loadTokenizer, type Tokenizer } from '@zotune/tokenizers';
 import type { Checkpoint } from '../checkpoint';
+import { readGgufCheckpoint, readGgufTokenizer, isGgufFile } from './gguf';
+import { readGguf } from '@zotune/gguf';
 import { isHfDir, readHfDir } from './hf-dir';
 import { readLlama2c } from './llama2c';
 
@@ -18,13 +21,14 @@ export interface ResolvedModel {
   name: string;
 }
 
-/** Read a checkpoint: a Hugging Face directory (or its .safetensors file) or a llama2.c .bin. */
+/** Read a checkpoint: a Hugging Face directory (or its .safetensors file), a GGUF file or a llama2.c .bin. */
 export function readCheckpoint(path: string): Checkpoint {
   if (existsSync(path) && statSync(path).isDirectory()) {
     if (!isHfDir(path)) throw new Error(`${path}: not a Hugging Face model directory (no config.json)`);
     return readHfDir(path);
   }
   if (extname(path) === '.safetensors') return readHfDir(dirname(path));
+  if (isGguf(path)) return readGgufCheckpoint(path);
   return readLlama2c(path);
 }
 
@@ -36,6 +40,29 @@ function binInDir(dir: string, name: string): string | undefined {
   return bins.length ? join(dir, bins[0]) : undefined;
 }
 
+/** A .gguf by name, or any file that starts with the GGUF magic. */
+function isGguf(path: string): boolean {
+  return extname(path).toLowerCase() === '.gguf' || isGgufFile(path);
+}
+
+/** The single GGUF model in a model folder, else undefined. */
+function ggufInDir(dir: string): string | undefined {
+  const ggufs = readdirSync(dir).filter((f) => f.toLowerCase().endsWith('.gguf'));
+  if (ggufs.length > 1) throw new Error(`${dir}: several GGUF models (${ggufs.join(', ')}); pass the .gguf path`);
+  return ggufs.length ? join(dir, ggufs[0]) : undefined;
+}
+
+/** A GGUF file: weights and tokenizer both come from it. */
+function fromGguf(path: string, name: string): ResolvedModel {
+  const file = readGguf(path);
+  // the tokenizer first: it is cheap, and a file without one should not cost a full dequantization
+  const tokenizer = readGgufTokenizer(path, file);
+  const checkpoint = readGgufCheckpoint(path, file);
+  if (tokenizer.vocabSize > checkpoint.config.vocabSize)
+    throw new Error(`${path}: tokenizer has ${tokenizer.vocabSize} ids, more than the model's vocabulary of ${checkpoint.config.vocabSize}`);
+  return { checkpoint, tokenizer, tokenizerPath: path, name };
+}
+
 function withTokenizer(checkpoint: Checkpoint, where: string, name: string): ResolvedModel {
   const tokenizerPath = findTokenizerFile(where, checkpoint.config.vocabSize);
   if (!tokenizerPath)
@@ -45,8 +72,10 @@ function withTokenizer(checkpoint: Checkpoint, where: string, name: string): Res
 
 function fromDir(dir: string, name: string): ResolvedModel {
   if (isHfDir(dir)) return withTokenizer(readHfDir(dir), dir, name);
+  const gguf = ggufInDir(dir);
+  if (gguf) return fromGguf(gguf, name);
   const bin = binInDir(dir, name);
-  if (!bin) throw new Error(`${dir}: no model here (expected config.json with model.safetensors, or a llama2.c .bin)`);
+  if (!bin) throw new Error(`${dir}: no model here (expected config.json with model.safetensors, a .gguf, or a llama2.c .bin)`);
   return withTokenizer(readLlama2c(bin), dir, name);
 }
 
@@ -56,9 +85,10 @@ export function resolveModel(arg: string, dataDir: string = resolveDataDir()): R
     const path = resolve(arg);
     if (statSync(path).isDirectory()) return fromDir(path, basename(path));
     if (extname(path) === '.safetensors') return fromDir(dirname(path), basename(dirname(path)));
+    if (isGguf(path)) return fromGguf(path, basename(path, extname(path)));
     return withTokenizer(readLlama2c(path), dirname(path), basename(path, extname(path)));
   }
-  const looksLikePath = arg.includes('/') || arg.includes('\\') || arg.endsWith('.bin');
+  const looksLikePath = arg.includes('/') || arg.includes('\\') || arg.endsWith('.bin') || arg.endsWith('.gguf');
   const dir = join(dataDir, 'models', arg);
   if (!looksLikePath && existsSync(dir) && statSync(dir).isDirectory()) return fromDir(dir, arg);
   if (looksLikePath) throw new Error(`${arg}: no such file or directory`);

@@ -13,6 +13,14 @@ export interface HfTokenizerOptions {
   bosToken?: string;
   /** EOS token text */
   eosToken?: string;
+  /** BOS id, when the caller knows it (a GGUF's tokenizer.ggml.bos_token_id; -1: none); wins over bosToken */
+  bosId?: number;
+  /** EOS id (a GGUF's tokenizer.ggml.eos_token_id); wins over eosToken */
+  eosId?: number;
+  /** encode() adds BOS unless told otherwise (a GGUF's add_bos_token) */
+  addBos?: boolean;
+  /** encode() adds EOS unless told otherwise */
+  addEos?: boolean;
 }
 
 const KNOWN_BOS = ['<s>', '<|begin_of_text|>', '<bos>', '<|startoftext|>'];
@@ -23,6 +31,8 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly bos: number;
   readonly eos: number;
+  readonly addBos?: boolean;
+  readonly addEos?: boolean;
   private readonly normalizer: Normalizer;
   private readonly preTokenizer: PreTokenizer;
   private readonly decoder: Decoder;
@@ -51,8 +61,13 @@ export class HfTokenizer implements Tokenizer {
     this.decoder = buildDecoder(r, root.decoder, 'decoder');
     this.splitter = new AddedTokenSplitter(added);
     const template = templateSpecials(root.post_processor);
-    this.bos = this.specialId(r, 'bos', opts.bosToken, template.bos, KNOWN_BOS, added);
-    this.eos = this.specialId(r, 'eos', opts.eosToken, template.eos, KNOWN_EOS, added);
+    this.bos = opts.bosId ?? this.specialId(r, 'bos', opts.bosToken, template.bos, KNOWN_BOS, added);
+    this.eos = opts.eosId ?? this.specialId(r, 'eos', opts.eosToken, template.eos, KNOWN_EOS, added);
+    for (const [what, id] of [['bos', opts.bosId], ['eos', opts.eosId]] as const)
+      if (id !== undefined && id !== -1 && (!Number.isInteger(id) || id < 0 || id >= this.vocabSize))
+        r.fail(`${what}_token_id`, `${id} is out of range (expected an integer in 0..${this.vocabSize - 1})`);
+    if (opts.addBos !== undefined) this.addBos = opts.addBos;
+    if (opts.addEos !== undefined) this.addEos = opts.addEos;
   }
 
   private specialId(r: JsonReader, what: string, named: string | undefined, fromTemplate: string | undefined, known: string[], added: AddedToken[]): number {
@@ -71,7 +86,7 @@ export class HfTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const out: number[] = [];
-    if (opts.bos) {
+    if (opts.bos ?? this.addBos) {
       if (this.bos < 0) throw new Error(`${this.source}: encode with bos: this tokenizer has no BOS token`);
       out.push(this.bos);
     }
@@ -84,7 +99,7 @@ export class HfTokenizer implements Tokenizer {
       if (normalized.length === 0) continue;
       for (const w of this.preTokenizer([{ text: normalized, first: seg.start === 0 }])) for (const id of this.model.tokenize(w.text)) out.push(id);
     }
-    if (opts.eos) {
+    if (opts.eos ?? this.addEos) {
       if (this.eos < 0) throw new Error(`${this.source}: encode with eos: this tokenizer has no EOS token`);
       out.push(this.eos);
     }
