@@ -101,7 +101,8 @@ describe('ensureData with data-bundled/ (a fresh clone offline)', () => {
     const e = (await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9' }).catch((err: Error) => err)) as Error;
     expect(e).toBeInstanceOf(Error);
     expect(e.message).toContain('http://127.0.0.1:9/glue/data/SST-2.zip');
-    expect(e.message).toContain('zotune data pull --from DIR --only tasks/glue/SST-2/train.tsv,tasks/glue/SST-2/dev.tsv');
+    expect(e.message).toContain('pullData({ dataDir, from: DIR, only: ["tasks/glue/SST-2/train.tsv","tasks/glue/SST-2/dev.tsv"] })');
+    expect(cliMessageOf(e)).toContain('zotune data pull --from DIR --only tasks/glue/SST-2/train.tsv,tasks/glue/SST-2/dev.tsv');
     expect(e.message).not.toContain('\n');
   });
 });
