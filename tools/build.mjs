@@ -5,7 +5,7 @@
 // Bare imports (other @zotune packages, tfjs, zod, node:*) stay imports, so each package ships only
 // its own code (deep imports of a package's dist/ files are the exception: see externals); relative imports are inlined, which is what lets the sources keep extensionless
 // specifiers. The .d.ts files beside it come from the `typecheck` target (tsc -b), which build
-// depends on.
+// depends on; build then gives their relative imports explicit `.js` paths (tools/dts-specifiers.mjs).
 //
 //   node ../../tools/build.mjs              a library: its exports
 //   node ../../tools/build.mjs --app F.ts   an application: F.ts → dist/F.js with every @zotune
@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { build } from 'esbuild';
+import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
 
 const SOURCE = '@zotune/source';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -66,4 +67,6 @@ if (app >= 0) {
   }
   if (Object.keys(entryPoints).length === 0) throw new Error(`${pkg.name}: package.json exports has no "${SOURCE}" entry to build`);
   await build({ ...common, entryPoints, plugins: [externals(() => false)] });
+  // the declarations tsc emitted (the typecheck target) get resolvable relative specifiers: see dts-specifiers.mjs
+  fixDeclarationSpecifiers('dist');
 }

@@ -1,4 +1,5 @@
 // The zotune bin: mounts the commands of the apps; nothing else lives here.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerFineTuneCommands } from '@zotune/app-fine-tune';
 import { registerMetaTrainerCommands } from '@zotune/app-meta-trainer';
@@ -6,7 +7,11 @@ import { registerRegistryCommands } from '@zotune/app-registry';
 import { registerSweepCommands } from '@zotune/app-sweep';
 import { registerToolboxCommands } from '@zotune/app-toolbox';
 
+// the bin's package (apps/cli/package.json): src/main.ts and the bundle dist/main.js both sit one below it
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('zotune')
+  .version(version, '-V, --version', 'print the version of zotune')
   .description('forward-only (zeroth-order) fine-tuning with learned perturbation policies and the prior-guided estimator')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
 import { resolveModel } from '@zotune/models';
 import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
-import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
+import { action, cliText, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { modelFromWeights, WEIGHT_FILES } from './weights';
@@ -67,7 +67,7 @@ function runDefaults(dir: string): RunDefaults {
   try {
     config = readRunConfig(dir) as Record<string, unknown>;
   } catch (e) {
-    throw new UserError(`--run: ${(e as Error).message}`, 2);
+    throw new UserError(`--run: ${cliText(e)}`, 2);
   }
   const weights = join(dir, WEIGHT_FILES.best);
   if (!existsSync(weights)) throw new UserError(`--run: ${weights}: missing (the run has no best checkpoint yet)`, 2);
@@ -91,13 +91,13 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   try {
     backendName = parseBackend(opts.backend ?? process.env.ZOTUNE_BACKEND, opts.backend ? '--backend' : 'ZOTUNE_BACKEND');
   } catch (e) {
-    throw new UserError((e as Error).message, 2);
+    throw new UserError(cliText(e), 2);
   }
   let task;
   try {
     task = resolveTask(taskArg);
   } catch (e) {
-    throw new UserError(`--task: ${(e as Error).message}`, 2);
+    throw new UserError(`--task: ${cliText(e)}`, 2);
   }
   const dataDir = resolveDataDir();
   const splits = task.splits(dataDir, seed);
@@ -115,7 +115,7 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   try {
     model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine, run.peft) : await openModel(resolved.checkpoint, engine);
   } catch (e) {
-    throw new UserError(`--run: ${(e as Error).message}`);
+    throw new UserError(`--run: ${cliText(e)}`);
   }
   try {
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);

@@ -183,7 +183,7 @@ export function beforeAfter(s: Pick<FinetuneSummary, 'task' | 'testN' | 'zeroSho
 
 /** Mount `zotune finetune`. */
 export function registerFinetuneCommand(program: Command): void {
-  program
+  const cmd = program
     .command('finetune')
     .description('fine-tune a model on a task with a ZO estimator (or adam); with no arguments, the demo (configs/runs/demo.json): stories260K on story-name, MeZO, before/after test accuracy')
     .option('--model <M>', `a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory (default ${DEFAULTS.model})`)
@@ -266,4 +266,11 @@ export function registerFinetuneCommand(program: Command): void {
         emit(summary, !!flags.json, human(summary));
       }),
     );
+  // bare `finetune` runs the demo preset, not DEFAULTS: each option's help names the demo's value where it differs
+  const demo = loadPreset(join(RUN_PRESET_DIR, `${DEMO_PRESET}.json`)) as Record<string, unknown>;
+  const defaults: Record<string, unknown> = DEFAULTS;
+  for (const o of cmd.options) {
+    const key = o.attributeName();
+    if (key in FLAG && demo[key] !== undefined && demo[key] !== defaults[key]) o.description += `; with no arguments, the demo's ${demo[key]}`;
+  }
 }

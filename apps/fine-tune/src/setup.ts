@@ -3,7 +3,7 @@
 import { ensureData, pullProgressPrinter, resolveDataDir, unfetchable } from '@zotune/data';
 import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/ort';
-import { UserError } from '@zotune/report';
+import { UserError, cliText } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
 import { DEFAULTS, type FinetuneConfig } from './config';
 
@@ -26,7 +26,7 @@ export interface RunInputs {
 
 /** A one-line UserError prefixed with the flag, from whatever the lib threw. */
 export function asUserError(flag: string, e: unknown): UserError {
-  return e instanceof UserError ? e : new UserError(`${flag}: ${(e as Error).message}`, 2);
+  return e instanceof UserError ? e : new UserError(`${flag}: ${cliText(e)}`, 2);
 }
 
 export function loadInputs(config: FinetuneConfig): RunInputs {
@@ -82,7 +82,7 @@ export async function fetchRunData(model: string, taskArg: string, log: (line: s
   try {
     await ensureData({ model, files: taskDataFiles(taskArg) }, { log, onProgress: pullProgressPrinter() });
   } catch (e) {
-    throw new UserError(`--fetch: ${(e as Error).message}`);
+    throw new UserError(`--fetch: ${cliText(e)}`);
   }
 }
 

@@ -298,9 +298,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     const clock0 = performance.now() - state.seconds * 1000;
     const seconds = () => (performance.now() - clock0) / 1000;
     if (state.zeroShotTestAcc === undefined) {
-      log(`zero-shot: test accuracy of ${inputs.modelName} on ${inputs.task.name} (${inputs.test.length} examples)`);
       const r = await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch });
       state.zeroShotTestAcc = r.accuracy;
+      log(`zero-shot: test accuracy of ${inputs.modelName} on ${inputs.task.name}: ${(100 * r.accuracy).toFixed(1)}% (${r.n} examples)`);
       runDir.metrics.append({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
     }
 

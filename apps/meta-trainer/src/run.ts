@@ -10,7 +10,7 @@ import { lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, 
 import { checkpointDigest, createLlama, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
 import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
-import { createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
+import { cliText, createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
 import { deriveSeed, initBackend, parseBackend } from '@zotune/tensor';
 import {
@@ -57,7 +57,7 @@ function userError<T>(what: string, fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof UserError) throw e;
-    throw new UserError(`${what}: ${(e as Error).message}`, 2);
+    throw new UserError(`${what}: ${cliText(e)}`, 2);
   }
 }
 

@@ -19,8 +19,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { sha256Hex, writeFileAtomic } from '@zotune/io';
-import { REPO_ROOT } from './dir';
+import { RemedyError, sha256Hex, writeFileAtomic } from '@zotune/io';
+import { defaultRoot } from './dir';
 import { MANIFEST } from './manifest';
 
 export const DERIVED_PREFIX = 'derived/';
@@ -41,10 +41,10 @@ export interface DerivedSet {
   build(sourceText: string): Map<string, string>;
 }
 
-/** Where derived files go: $ZOTUNE_CACHE/derived, else <repo>/.cache/derived (gitignored). */
+/** Where derived files go: $ZOTUNE_CACHE/derived, else .cache/derived under the workspace (gitignored) or, installed, the current directory. */
 export function derivedRoot(env: NodeJS.ProcessEnv = process.env): string {
   const c = env.ZOTUNE_CACHE?.trim();
-  return join(c ? resolve(c) : join(REPO_ROOT, '.cache'), 'derived');
+  return join(c ? resolve(c) : join(defaultRoot(), '.cache'), 'derived');
 }
 
 // ---- deterministic randomness (a counter-based hash: the same on every machine) ----
@@ -222,10 +222,18 @@ function setOf(rel: string): DerivedSet {
  */
 export function buildDerived(set: DerivedSet, dataDir: string, root = derivedRoot(), opts: { checkPins?: boolean } = {}): DerivedFile[] {
   const src = join(dataDir, set.source);
-  if (!existsSync(src)) throw new Error(`${src}: not found (the source of derived set ${set.name}); run \`zotune data pull --only corpora\``);
+  if (!existsSync(src))
+    throw new RemedyError(
+      `${src}: not found (the source of derived set ${set.name}); fetch it with pullData({ dataDir, only: ['corpora'] }) from @zotune/data`,
+      `${src}: not found (the source of derived set ${set.name}); run \`zotune data pull --only corpora\``,
+    );
   const bytes = readFileSync(src);
   const pin = MANIFEST.find((p) => p.path === set.source);
-  if (pin && sha256Hex(bytes) !== pin.sha256) throw new Error(`${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; run \`zotune data check\``);
+  if (pin && sha256Hex(bytes) !== pin.sha256)
+    throw new RemedyError(
+      `${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; checkData() from @zotune/data lists what to pull again`,
+      `${src}: sha256 ${sha256Hex(bytes)} differs from its pin ${pin.sha256}; run \`zotune data check\``,
+    );
   const built = set.build(bytes.toString('utf8'));
   const out: DerivedFile[] = [];
   for (const f of set.files) {

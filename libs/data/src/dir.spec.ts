@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { REPO_ROOT, dataFile, resolveDataDir } from './dir';
+import { cliMessageOf } from '@zotune/io';
+import { REPO_ROOT, WORKSPACE_ROOT, dataFile, defaultRoot, resolveDataDir } from './dir';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zotune-dir-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -44,17 +45,30 @@ describe('dataFile', () => {
     expect(dataFile('models/x/a.bin', tmp)).toBe(join(tmp, 'models/x/a.bin'));
   });
 
-  test('a missing file: one line naming it and saying how to get the data', () => {
+  test('a missing file: one line naming it and saying how to get the data, the API to a library user and the command to the CLI', () => {
     let msg = '';
+    let cli: string | undefined;
     try {
       dataFile('models/stories260K/stories260K.bin', tmp);
     } catch (e) {
       msg = (e as Error).message;
+      cli = cliMessageOf(e);
     }
     expect(msg).toContain(join(tmp, 'models/stories260K/stories260K.bin'));
-    expect(msg).toContain('zotune data pull');
-    expect(msg).toContain('--from DIR');
-    expect(msg).toContain('ZOTUNE_DATA');
+    expect(msg).toContain('ensureData() or pullData() from @zotune/data');
+    expect(msg).not.toContain('zotune data');
     expect(msg).not.toContain('\n');
+    expect(cli).toContain(join(tmp, 'models/stories260K/stories260K.bin'));
+    expect(cli).toContain('zotune data pull');
+    expect(cli).toContain('--from DIR');
+    expect(cli).toContain('ZOTUNE_DATA');
+    expect(cli).not.toContain('\n');
+  });
+});
+
+describe('defaultRoot', () => {
+  test('in the workspace, relative defaults hang from the repository (installed, from the current directory: tests/packages.test.ts)', () => {
+    expect(WORKSPACE_ROOT).toBe(REPO_ROOT);
+    expect(defaultRoot()).toBe(REPO_ROOT);
   });
 });

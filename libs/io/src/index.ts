@@ -1,2 +1,4 @@
 export * from './atomic';
 export * from './crc32';
+export * from './errors';
+export * from './workspace';

@@ -1,10 +1,10 @@
 // Opening a registry by location (directory or http URL), the shipped default, and the two
 // operations built on top: loading a policy from any source, and copying one between registries.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodePolicyArtifact, type PolicyArtifact } from '@zotune/artifacts';
-import { sha256Hex } from '@zotune/io';
+import { isZotuneWorkspace, sha256Hex } from '@zotune/io';
 import { RegistryError } from './errors';
 import { LocalStore } from './local-store';
 import type { LockOptions } from './lock';
@@ -12,12 +12,21 @@ import { DEFAULT_POLICY_NAME, DEFAULT_POLICY_TAG, formatRef, parseSource, type P
 import { RemoteRegistry } from './remote';
 import type { PolicyRegistry, PublishResult } from './types';
 
-/** The store that ships with zotune: `<repo>/policies`, or $ZOTUNE_REGISTRY when set. */
+/** This package's directory: src/open.ts and the bundle dist/index.js both sit one below it. */
+const PACKAGE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The store that ships with zotune (it holds each model's default policy), or $ZOTUNE_REGISTRY when set.
+ * Resolved from this package, never from a guessed repository root (installed, that would be
+ * node_modules/): in the workspace, its policies/ two levels up (libs/registry, or an app's bundle that
+ * inlines this code); installed from the tarball, the copy inside the package (tools/prepack.mjs puts
+ * it there; publish to a store of your own, not into node_modules).
+ */
 export function defaultRegistryLocation(): string {
   const env = process.env.ZOTUNE_REGISTRY;
   if (env !== undefined && env.trim() !== '') return env;
-  // libs/registry/src → the repository root
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../../policies');
+  const workspace = join(PACKAGE_DIR, '..', '..');
+  return isZotuneWorkspace(workspace) ? join(workspace, 'policies') : join(PACKAGE_DIR, 'policies');
 }
 
 /** A URL (scheme://…) rather than a directory; only http and https are then accepted. */

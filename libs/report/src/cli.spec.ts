@@ -1,5 +1,23 @@
+import { RemedyError } from '@zotune/io';
 import { describe, expect, it } from 'vitest';
-import { UserError, usageError } from './cli';
+import { UserError, cliText, oneLine, usageError } from './cli';
+
+describe('oneLine', () => {
+  it("prints an error's command-line wording when it has one, else its first line", () => {
+    expect(oneLine(new RemedyError('x: missing; call pullData()', 'x: missing; run `zotune data pull`'))).toBe('x: missing; run `zotune data pull`');
+    expect(oneLine(new Error('\nfirst\nsecond'))).toBe('first');
+    expect(oneLine('plain')).toBe('plain');
+  });
+
+  it('cliText: the whole message as the command line says it', () => {
+    expect(cliText(new RemedyError('a; call pullData()', 'a; run `zotune data pull`'))).toBe('a; run `zotune data pull`');
+    expect(cliText(new Error('plain'))).toBe('plain');
+  });
+
+  it('keeps the command-line wording through usageError', () => {
+    expect(() => usageError(new RemedyError('api wording', 'cli wording'))).toThrow(new UserError('cli wording', 2));
+  });
+});
 
 describe('usageError', () => {
   it('turns a rejected flag check into a one-line UserError with exit code 2, and passes a UserError through', async () => {

@@ -1,5 +1,6 @@
 // Command-line conventions shared by every zotune command: results as one JSON object on stdout,
 // progress on stderr, and bad input reported as one line naming the flag, file or field.
+import { cliMessageOf } from '@zotune/io';
 
 /** An error whose message is meant for the user as it is (no stack trace). */
 export class UserError extends Error {
@@ -15,9 +16,14 @@ export function emit(result: unknown, json: boolean, human?: string): void {
   else process.stdout.write((human ?? JSON.stringify(result, null, 2)) + '\n');
 }
 
-/** One line for the user: the message of a known error, the first line of anything else. */
+/** An error's message as the command line says it: its command-line wording when it has one (@zotune/io RemedyError), else its message. */
+export function cliText(e: unknown): string {
+  return cliMessageOf(e) ?? (e instanceof Error ? e.message : String(e));
+}
+
+/** One line for the user: the message of a known error (its command-line wording when it has one: @zotune/io RemedyError), the first line of anything else. */
 export function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = cliText(e);
   return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
 }
 

@@ -47,6 +47,24 @@ describe('Progress', () => {
     expect(p.smoothedLoss()).toBeLessThan(0.6);
   });
 
+  it('without a terminal, the final line does not repeat the status line just printed at the same step', () => {
+    let t = 0;
+    const stream = sink(false);
+    const p = new Progress({ total: 4, stream, now: () => t, label: 'finetune', intervalSeconds: 1000 });
+    const other = sink(false);
+    const q = new Progress({ total: 4, stream: other, now: () => t, intervalSeconds: 1000 });
+    t = 1000;
+    p.update({ step: 4, loss: 0.5 });
+    p.update({ step: 4, devAcc: 0.5 }); // the dev evaluation at the last step prints the status
+    p.done('(4 steps in this session)');
+    expect(stream.out.trimEnd().split('\n')).toEqual(['finetune step 4/4 (100%) loss 0.5000 dev 50.0% 4.00 steps/s ETA 0s', 'finetune done (4 steps in this session)']);
+
+    // when the last step printed nothing yet, the final line is the status with the message
+    q.update({ step: 4, loss: 0.5 });
+    q.done('(4 steps)');
+    expect(other.out).toBe('step 4/4 (100%) loss 0.5000 4.00 steps/s ETA 0s (4 steps)\n');
+  });
+
   it('counts the rate from the resumed step, fits the terminal width, and is silent on request', () => {
     let t = 0;
     const narrow = sink(true, 30);

@@ -54,6 +54,8 @@ export class Progress {
   private devAcc: number | undefined;
   private lastDraw = -Infinity;
   private lastPrint: number;
+  /** without a terminal: the step of the last status line printed (the final line does not repeat it) */
+  private printedStep: number | undefined;
   private drawn = false;
 
   constructor(private readonly opts: ProgressOptions) {
@@ -82,6 +84,7 @@ export class Progress {
       if (due || u.devAcc !== undefined || u.step >= this.opts.total) this.redraw(t);
     } else if (u.devAcc !== undefined || t - this.lastPrint >= (this.opts.intervalSeconds ?? 10) * 1000) {
       this.lastPrint = t;
+      this.printedStep = this.step;
       this.stream.write(this.line() + '\n');
     }
   }
@@ -95,12 +98,19 @@ export class Progress {
     } else this.stream.write(message + '\n');
   }
 
-  /** Final line (and newline on a terminal). */
+  /**
+   * Final line (and newline on a terminal). Without a terminal, when this step's status line was the
+   * last one printed (a dev evaluation at the last step prints it), only the message follows: a log
+   * shows every status once.
+   */
   done(message?: string): void {
     if (this.opts.silent) return;
     const text = this.line() + (message ? ` ${message}` : '');
     if (this.tty) this.stream.write(`\r\x1b[K${text}\n`);
-    else this.stream.write(text + '\n');
+    else if (this.printedStep === this.step) {
+      if (message) this.stream.write(`${this.opts.label ? `${this.opts.label} ` : ''}done ${message}\n`);
+    } else this.stream.write(text + '\n');
+    this.printedStep = this.step;
     this.drawn = false;
   }
 

@@ -46,4 +46,36 @@ describe('initBackend', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  /** Runs `body` as an ES module in a fresh process with the sources (tsx); its status and output. */
+  function fresh(body: string): { status: number | null; stdout: string; stderr: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'zotune-backend-'));
+    try {
+      const script = join(dir, 'fresh.mts');
+      writeFileSync(script, `import { initBackend, requireBackend } from ${JSON.stringify(resolve(import.meta.dirname, 'backend.ts'))};\n${body}\n`);
+      return spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', script], { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../../..') });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("leaves no wasm process handlers behind: an uncaught error is reported where it was thrown, not as the backend's source", () => {
+    const r = fresh(`await initBackend('wasm', { quiet: true });
+console.log(process.listeners('uncaughtException').length, process.listeners('unhandledRejection').length);
+throw new Error('boom from the program');`);
+    expect(r.stdout.trim()).toBe('0 0');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Error: boom from the program');
+    expect(r.stderr).not.toMatch(/tfjs-backend-wasm|throw ex/);
+    expect(r.stderr.length).toBeLessThan(2000);
+  });
+
+  it('requireBackend says what to call before initBackend, and passes after', () => {
+    const r = fresh(`try { requireBackend('createLlama'); } catch (e) { console.log((e as Error).message); }
+await initBackend('cpu', { quiet: true });
+requireBackend('createLlama');
+console.log('ok');`);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(["createLlama: no tfjs backend is set up; call `await initBackend()` from @zotune/tensor first (or 'wasm', 'cpu', 'tensorflow')", 'ok']);
+  });
 });

@@ -30,9 +30,24 @@ async function tryTensorflow(): Promise<string> {
   throw new Error(errors.join('; '));
 }
 
+/**
+ * The Emscripten module inside tfjs-backend-wasm installs process-wide `uncaughtException` and
+ * `unhandledRejection` handlers that rethrow from its own file, so every uncaught error of the program
+ * (ours or the user's) is reported at that line, with that file's source, instead of where it was
+ * thrown. The backend works without them: they are removed once it has started, leaving Node's default
+ * behaviour (and any handler the program installed itself).
+ */
 async function tryWasm(): Promise<void> {
-  await import('@tensorflow/tfjs-backend-wasm');
-  if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+  // Node's typings overload listeners() per event name, so each event is read with its own literal
+  const listeners = () => [...process.listeners('uncaughtException'), ...process.listeners('unhandledRejection')];
+  const before = new Set<unknown>(listeners());
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not start');
+  } finally {
+    for (const l of process.listeners('uncaughtException')) if (!before.has(l)) process.removeListener('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection')) if (!before.has(l)) process.removeListener('unhandledRejection', l);
+  }
 }
 
 async function tryCpu(): Promise<void> {
@@ -92,6 +107,16 @@ export async function initBackend(
   current = choice;
   if (!opts.quiet) process.stderr.write(`zotune: backend ${choice.name} (${choice.reason})\n`);
   return choice;
+}
+
+/**
+ * Throws a one-line error saying what to call when no tfjs backend is registered yet: a library user who
+ * builds a model before `initBackend` would otherwise get tfjs's "No backend found in registry." from
+ * deep inside. A backend the program registered itself (importing a tfjs backend package) counts.
+ */
+export function requireBackend(what: string): void {
+  if (tf.engine().backendNames().length === 0)
+    throw new Error(`${what}: no tfjs backend is set up; call \`await initBackend()\` from @zotune/tensor first (or 'wasm', 'cpu', 'tensorflow')`);
 }
 
 /** The backend chosen by initBackend, if any. */

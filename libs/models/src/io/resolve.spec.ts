@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
+import { cliMessageOf } from '@zotune/io';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointDigest } from './digest';
 import { writeHfDir } from './hf-dir';
@@ -58,8 +59,15 @@ describe('resolveModel', () => {
 
   it('says what is missing: the model, or its tokenizer', () => {
     expect(errorOf(() => resolveModel('stories999', DATA))).toMatch(
-      /^model "stories999": not a file or directory, and .*models\/stories999 does not exist; run `zotune data pull`/,
+      /^model "stories999": not a file or directory, and .*models\/stories999 does not exist; fetch it with ensureData\(\{ model: 'stories999' \}\) or pullData\(\) from @zotune\/data/,
     );
+    let thrown: unknown;
+    try {
+      resolveModel('stories999', DATA);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(cliMessageOf(thrown)).toMatch(/does not exist; run `zotune data pull`/);
     expect(errorOf(() => resolveModel('./missing/model.bin', DATA))).toBe('./missing/model.bin: no such file or directory');
     const lonely = join(tmp, 'lonely');
     mkdirSync(lonely);

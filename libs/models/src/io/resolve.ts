@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { resolveDataDir } from '@zotune/data';
+import { RemedyError } from '@zotune/io';
 import { findTokenizerFile, loadTokenizer, type Tokenizer } from '@zotune/tokenizers';
 import type { Checkpoint } from '../checkpoint';
 import { readGgufCheckpoint, readGgufTokenizer, isGgufFile } from './gguf';
@@ -91,7 +92,8 @@ export function resolveModel(arg: string, dataDir: string = resolveDataDir()): R
   const dir = join(dataDir, 'models', arg);
   if (!looksLikePath && existsSync(dir) && statSync(dir).isDirectory()) return fromDir(dir, arg);
   if (looksLikePath) throw new Error(`${arg}: no such file or directory`);
-  throw new Error(
+  throw new RemedyError(
+    `model "${arg}": not a file or directory, and ${dir} does not exist; fetch it with ensureData({ model: '${arg}' }) or pullData() from @zotune/data, or pass a data directory with models/${arg}/`,
     `model "${arg}": not a file or directory, and ${dir} does not exist; run \`zotune data pull\` (or \`zotune data pull --from DIR\`), or set ZOTUNE_DATA to a directory with models/${arg}/`,
   );
 }

@@ -3,6 +3,7 @@
 // below; the LayerNorm families (OPT, GPT-2) run families/forward.ts's ops path over their Arch.
 // Built from a Checkpoint; exposes its parameters as Blocks in HF order.
 import * as tf from '@tensorflow/tfjs-core';
+import { requireBackend } from '@zotune/tensor';
 import { checkIndex, checkPlainBatch, type PackedBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
 import { archOf, familyOf, type Arch } from '../families/arch';
@@ -345,6 +346,7 @@ export class LlamaModel implements Model {
 
 /** Build the tfjs model from a checkpoint (the checkpoint's arrays are copied; it can be dropped). */
 export function createLlama(ckpt: Checkpoint, opts: LlamaOptions = {}): LlamaModel {
+  requireBackend('createLlama');
   return new LlamaModel(ckpt, opts);
 }
 
