@@ -1,6 +1,7 @@
 // Zero-shot test accuracy of a model on every built-in task and every shipped task config, as a
 // Markdown table (stdout); progress on stderr.
-//   npx tsx scripts/zero-shot.ts [--model stories260K] [--seed 0] [--backend wasm] [--tasks sst2,copa,...]
+//   npx tsx scripts/zero-shot.ts [--model stories260K] [--seed 0] [--backend wasm] [--tasks sst2,copa,...] [--n N]
+// --n N evaluates the first N test examples of each task (the same examples `zotune eval --n N` takes).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     backend: { type: 'string' },
     batch: { type: 'string', default: '64' },
     tasks: { type: 'string' },
+    n: { type: 'string' },
   },
 });
 
@@ -25,7 +27,7 @@ const tasks = values.tasks ? values.tasks.split(',') : [...builtinTaskNames(), .
 
 const rows: EvalReport[] = [];
 for (const task of tasks) {
-  const r = await runEval({ model: values.model, task, split: 'test', seed: values.seed, batch: values.batch, backend: values.backend }, (l) =>
+  const r = await runEval({ model: values.model, task, split: 'test', seed: values.seed, batch: values.batch, backend: values.backend, n: values.n }, (l) =>
     process.stderr.write(l + '\n'),
   );
   process.stderr.write(`  ${r.task}: ${(100 * r.accuracy).toFixed(1)}% (${r.examplesPerSecond.toFixed(0)} examples/s)\n`);
