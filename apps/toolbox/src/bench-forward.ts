@@ -20,7 +20,7 @@ import {
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseAttention, parseThreads, type AttentionKind, type EngineName, forwardEngine } from '@zotune/ort';
 import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
@@ -45,6 +45,7 @@ interface Flags {
   kernels: boolean;
   engine?: string;
   threads?: string;
+  attention?: string;
   json?: boolean;
 }
 
@@ -83,6 +84,10 @@ export interface BenchForwardResult {
   forwardAfterUpdate: Timing;
   /** tokenLogProbs() of a packed batch of the same size: prompt + 2 candidates of 2 tokens per row */
   scoring: Timing & { targets: number };
+  /** engine ort: the rotary graph's attention (gqa, mha or plain; the learned-position families are always plain) */
+  attention?: string;
+  /** engine ort, further --attention kinds timed in the same run against the same peak */
+  compare?: { attention: string; forward: Timing; forwardAfterUpdate: Timing; scoring: Timing }[];
   /** 2-D matMul [2048, 1024] × [1024, 1024] on this engine (tfjs backend, or ORT on the same threads) */
   matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number };
   flopCounting: string;
@@ -139,6 +144,8 @@ export async function benchForward(opts: {
   backend?: ReturnType<typeof parseBackend>;
   engine?: EngineName;
   threads?: number;
+  /** engine ort: the attention kinds to time, the first one reported at the top level (default: the engine's default) */
+  attention?: AttentionKind[];
 }): Promise<BenchForwardResult> {
   const backend = await initBackend(opts.backend ?? parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND'));
   const engine = await forwardEngine(opts, backend).catch(usageError);
@@ -163,7 +170,11 @@ export async function benchForward(opts: {
   const { batch: B, seq: T, repeat } = opts;
   const c = ckpt.config;
   if (T > c.maxSeqLen) throw new UserError(`--seq: ${T} exceeds the model's context of ${c.maxSeqLen}`, 2);
-  const model: AnyModel = engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : await openModel(ckpt, engine);
+  const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
+  if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
+  const open = async (attention?: AttentionKind): Promise<AnyModel> =>
+    engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : openModel(ckpt, engine, attention ? { attention } : {});
+  const model = await open(kinds[0]);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
     const N = B * T;
@@ -187,12 +198,6 @@ export async function benchForward(opts: {
     const plain = packSequences(tokenRows(B, T, c.vocabSize));
     const causalPairs = (B * T * (T + 1)) / 2;
     const fwdFlops = N * (layerFlopsPerToken(c) + 2 * c.dim * c.vocabSize) + c.nLayers * attentionFlops(c, causalPairs);
-    const runForward = async () => {
-      if (isHostModel(model)) return model.logits(plain);
-      const l = model.forward(plain);
-      l.dataSync();
-      l.dispose();
-    };
     const timing = (t: { ms: number; bestMs: number }, flops: number, tokens: number): Timing => ({
       ...t,
       tokensPerSecond: tokens / (t.ms / 1000),
@@ -200,19 +205,6 @@ export async function benchForward(opts: {
       gflopPerSecond: flops / (t.ms * 1e6),
       ratioToPeak: 0, // set once the peak is final
     });
-    const fwd = timing(await time(repeat, runForward), fwdFlops, N);
-    say(`forward ${B}×${T}: ${fwd.ms.toFixed(1)} ms, ${Math.round(fwd.tokensPerSecond)} tokens/s, ${fwd.gflopPerSecond.toFixed(1)} GFLOP/s`);
-
-    // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
-    // ort: the blocks are written in place and read by the next run as they are)
-    const reassign = () => {
-      for (const b of model.blocks) {
-        if (b.data) b.data.set(b.data);
-        else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
-      }
-    };
-    const upd = timing(await time(repeat, runForward, reassign), fwdFlops, N);
-    say(`forward after a weight update: ${upd.ms.toFixed(1)} ms`);
 
     // scoring: each row = prompt (T − 4) + 2 candidates of 2 tokens; the classifier runs at 4 targets per
     // row, and the last layer computes its queries, o_proj and MLP at the 3 predicting rows only
@@ -231,23 +223,58 @@ export async function benchForward(opts: {
       n * (f.rest + 2 * c.dim * c.vocabSize) +
       (c.nLayers - 1) * attentionFlops(c, allPairs) +
       attentionFlops(c, lastPairs);
-    const sc = timing(
-      await time(repeat, async () => {
-        if (isHostModel(model)) return model.tokenLogProbs(packed);
-        const lp = model.tokenLogProbs(packed);
-        lp.dataSync();
-        lp.dispose();
-      }),
-      scoreFlops,
-      N,
-    );
-    say(`scoring ${B}×${T} (${n} targets): ${sc.ms.toFixed(1)} ms, ${Math.round(sc.tokensPerSecond)} tokens/s`);
+
+    /** forward, forward after a weight update and scoring of one model */
+    const measure = async (m: AnyModel, label: string) => {
+      const runForward = async () => {
+        if (isHostModel(m)) return m.logits(plain);
+        const l = m.forward(plain);
+        l.dataSync();
+        l.dispose();
+      };
+      const fwd = timing(await time(repeat, runForward), fwdFlops, N);
+      say(`${label}forward ${B}×${T}: ${fwd.ms.toFixed(1)} ms, ${Math.round(fwd.tokensPerSecond)} tokens/s, ${fwd.gflopPerSecond.toFixed(1)} GFLOP/s`);
+      // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
+      // ort: the blocks are written in place and read by the next run as they are)
+      const reassign = () => {
+        for (const b of m.blocks) {
+          if (b.data) b.data.set(b.data);
+          else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
+        }
+      };
+      const upd = timing(await time(repeat, runForward, reassign), fwdFlops, N);
+      say(`${label}forward after a weight update: ${upd.ms.toFixed(1)} ms`);
+      const sc = timing(
+        await time(repeat, async () => {
+          if (isHostModel(m)) return m.tokenLogProbs(packed);
+          const lp = m.tokenLogProbs(packed);
+          lp.dataSync();
+          lp.dispose();
+        }),
+        scoreFlops,
+        N,
+      );
+      say(`${label}scoring ${B}×${T} (${n} targets): ${sc.ms.toFixed(1)} ms, ${Math.round(sc.tokensPerSecond)} tokens/s`);
+      return { fwd, upd, sc };
+    };
+    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const main = await measure(model, kinds.length > 1 ? `[${attentionOf(model)}] ` : '');
+    const compare: NonNullable<BenchForwardResult['compare']> = [];
+    for (const kind of kinds.slice(1)) {
+      const other = await open(kind);
+      try {
+        const r = await measure(other, `[${attentionOf(other)}] `);
+        compare.push({ attention: attentionOf(other) ?? kind, forward: r.fwd, forwardAfterUpdate: r.upd, scoring: r.sc });
+      } finally {
+        await other.dispose();
+      }
+    }
 
     mmMs = Math.min(mmMs, await peakMs());
     tf.dispose([a, w]);
     const peak = peakOf(mmMs);
-    for (const t of [fwd, upd, sc]) t.ratioToPeak = t.gflopPerSecond / peak;
-    say(`matMul 2048×1024×1024: ${peak.toFixed(1)} GFLOP/s (peak); forward at ${(fwd.ratioToPeak * 100).toFixed(0)} % of it`);
+    for (const t of [main.fwd, main.upd, main.sc, ...compare.flatMap((x) => [x.forward, x.forwardAfterUpdate, x.scoring])]) t.ratioToPeak = t.gflopPerSecond / peak;
+    say(`matMul 2048×1024×1024: ${peak.toFixed(1)} GFLOP/s (peak); forward at ${(main.fwd.ratioToPeak * 100).toFixed(0)} % of it`);
 
     return {
       model: name,
@@ -261,9 +288,11 @@ export async function benchForward(opts: {
       seq: T,
       tokens: N,
       repeat,
-      forward: { ...fwd, msPerForward: fwd.ms },
-      forwardAfterUpdate: upd,
-      scoring: { ...sc, targets: n },
+      forward: { ...main.fwd, msPerForward: main.fwd.ms },
+      forwardAfterUpdate: main.upd,
+      scoring: { ...main.sc, targets: n },
+      ...(attentionOf(model) ? { attention: attentionOf(model) } : {}),
+      ...(compare.length ? { compare } : {}),
       matmulPeak: { shape: [2048, 1024, 1024], ms: mmMs, gflopPerSecond: peak },
       flopCounting:
         '2·(q,k,v,o,gate,up,down weights) per token and layer (scoring: o,gate,up,down of the last layer at the targets only) + 2·dim·vocab per classified position (forward: all; scoring: the targets) + 4·hd·heads per allowed (query, key) pair and layer',
@@ -289,6 +318,7 @@ export function registerBenchForward(bench: Command): void {
     .option('--no-kernels', 'use the tfjs-ops path instead of the fused wasm kernels (for comparison)')
     .option('--engine <name>', 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
+    .option('--attention <kinds>', 'engine ort: the rotary graph\'s attention, gqa|mha|plain, or a comma list timed in the same run against the same peak (default $ZOTUNE_ORT_ATTENTION, else gqa)')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
       action(async (flags: Flags) => {
@@ -296,7 +326,9 @@ export function registerBenchForward(bench: Command): void {
         let backend;
         let engine: EngineName;
         let threads: number;
+        let attention: AttentionKind[] | undefined;
         try {
+          attention = flags.attention?.split(',').map((k) => parseAttention(k, '--attention'));
           backend = flags.backend !== undefined ? parseBackend(flags.backend, '--backend') : undefined;
           engine = enginePreference(flags.engine);
           threads = parseThreads(flags.threads);
@@ -314,6 +346,7 @@ export function registerBenchForward(bench: Command): void {
           backend,
           engine,
           threads,
+          attention,
         });
         if (flags.out) writeJsonAtomic(flags.out, result);
         const f = result.forward;
@@ -325,6 +358,11 @@ export function registerBenchForward(bench: Command): void {
             `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
             `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
             `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,
+            ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %`] : []),
+            ...(result.compare ?? []).map(
+              (x) =>
+                `attention ${x.attention}: forward ${x.forward.ms.toFixed(1)} ms = ${(x.forward.ratioToPeak * 100).toFixed(0)} % of peak (${(x.forward.ms / f.ms).toFixed(2)}× the first), scoring ${x.scoring.ms.toFixed(1)} ms = ${(x.scoring.ratioToPeak * 100).toFixed(0)} % (${(x.scoring.ms / result.scoring.ms).toFixed(2)}×)`,
+            ),
           ].join('\n'),
         );
       }),
