@@ -86,7 +86,7 @@ export interface BenchForwardResult {
   scoring: Timing & { targets: number };
   /** engine ort: the rotary graph's attention (gqa, mha or plain; the learned-position families are always plain) */
   attention?: string;
-  /** engine ort, further --attention kinds timed in the same run against the same peak */
+  /** engine ort, further --attention kinds timed in the same run (interleaved with the first) against the same peak */
   compare?: { attention: string; forward: Timing; forwardAfterUpdate: Timing; scoring: Timing }[];
   /** 2-D matMul [2048, 1024] × [1024, 1024] on this engine (tfjs backend, or ORT on the same threads) */
   matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number };
@@ -106,6 +106,32 @@ async function time(repeat: number, fn: () => void | Promise<unknown>, before?: 
   }
   ts.sort((a, b) => a - b);
   return { ms: ts[Math.floor(ts.length / 2)], bestMs: ts[0] };
+}
+
+/** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
+/**
+ * `time` for several functions at once, interleaved: one warm-up each, then `repeat` rounds that call each
+ * once (the order rotating per round), so a load change on a shared machine hits every one of them alike.
+ */
+async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], before?: (i: number) => void): Promise<{ ms: number; bestMs: number }[]> {
+  const ts: number[][] = fns.map(() => []);
+  for (let i = 0; i < fns.length; i++) {
+    before?.(i);
+    await fns[i]();
+  }
+  for (let r = 0; r < repeat; r++) {
+    for (let j = 0; j < fns.length; j++) {
+      const i = (j + r) % fns.length;
+      before?.(i);
+      const t0 = performance.now();
+      await fns[i]();
+      ts[i].push(performance.now() - t0);
+    }
+  }
+  return ts.map((t) => {
+    t.sort((a, b) => a - b);
+    return { ms: t[Math.floor(t.length / 2)], bestMs: t[0] };
+  });
 }
 
 /** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
@@ -224,51 +250,50 @@ export async function benchForward(opts: {
       (c.nLayers - 1) * attentionFlops(c, allPairs) +
       attentionFlops(c, lastPairs);
 
-    /** forward, forward after a weight update and scoring of one model */
-    const measure = async (m: AnyModel, label: string) => {
-      const runForward = async () => {
-        if (isHostModel(m)) return m.logits(plain);
-        const l = m.forward(plain);
-        l.dataSync();
-        l.dispose();
-      };
-      const fwd = timing(await time(repeat, runForward), fwdFlops, N);
-      say(`${label}forward ${B}×${T}: ${fwd.ms.toFixed(1)} ms, ${Math.round(fwd.tokensPerSecond)} tokens/s, ${fwd.gflopPerSecond.toFixed(1)} GFLOP/s`);
-      // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
-      // ort: the blocks are written in place and read by the next run as they are)
-      const reassign = () => {
-        for (const b of m.blocks) {
-          if (b.data) b.data.set(b.data);
-          else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
-        }
-      };
-      const upd = timing(await time(repeat, runForward, reassign), fwdFlops, N);
-      say(`${label}forward after a weight update: ${upd.ms.toFixed(1)} ms`);
-      const sc = timing(
-        await time(repeat, async () => {
-          if (isHostModel(m)) return m.tokenLogProbs(packed);
-          const lp = m.tokenLogProbs(packed);
-          lp.dataSync();
-          lp.dispose();
-        }),
-        scoreFlops,
-        N,
-      );
-      say(`${label}scoring ${B}×${T} (${n} targets): ${sc.ms.toFixed(1)} ms, ${Math.round(sc.tokensPerSecond)} tokens/s`);
-      return { fwd, upd, sc };
-    };
-    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
-    const main = await measure(model, kinds.length > 1 ? `[${attentionOf(model)}] ` : '');
-    const compare: NonNullable<BenchForwardResult['compare']> = [];
-    for (const kind of kinds.slice(1)) {
-      const other = await open(kind);
-      try {
-        const r = await measure(other, `[${attentionOf(other)}] `);
-        compare.push({ attention: attentionOf(other) ?? kind, forward: r.fwd, forwardAfterUpdate: r.upd, scoring: r.sc });
-      } finally {
-        await other.dispose();
-      }
+    // every model to time (engine ort: one per --attention kind), opened together and timed interleaved
+    const models: AnyModel[] = [model];
+    try {
+      for (const kind of kinds.slice(1)) models.push(await open(kind));
+    } catch (e) {
+      for (const m of models.slice(1)) await m.dispose();
+      throw e;
     }
+    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
+    const forwardOf = (m: AnyModel) => async () => {
+      if (isHostModel(m)) return m.logits(plain);
+      const l = m.forward(plain);
+      l.dataSync();
+      l.dispose();
+    };
+    // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
+    // ort: the blocks are written in place and read by the next run as they are)
+    const reassign = (i: number) => {
+      for (const b of models[i].blocks) {
+        if (b.data) b.data.set(b.data);
+        else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
+      }
+    };
+    const scoreOf = (m: AnyModel) => async () => {
+      if (isHostModel(m)) return m.tokenLogProbs(packed);
+      const lp = m.tokenLogProbs(packed);
+      lp.dataSync();
+      lp.dispose();
+    };
+    let results: { fwd: Timing; upd: Timing; sc: Timing }[];
+    try {
+      const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));
+      fwd.forEach((t, i) => say(`${label(i)}forward ${B}×${T}: ${t.ms.toFixed(1)} ms, ${Math.round(t.tokensPerSecond)} tokens/s, ${t.gflopPerSecond.toFixed(1)} GFLOP/s`));
+      const upd = (await timeInterleaved(repeat, models.map(forwardOf), reassign)).map((t) => timing(t, fwdFlops, N));
+      upd.forEach((t, i) => say(`${label(i)}forward after a weight update: ${t.ms.toFixed(1)} ms`));
+      const sc = (await timeInterleaved(repeat, models.map(scoreOf))).map((t) => timing(t, scoreFlops, N));
+      sc.forEach((t, i) => say(`${label(i)}scoring ${B}×${T} (${n} targets): ${t.ms.toFixed(1)} ms, ${Math.round(t.tokensPerSecond)} tokens/s`));
+      results = models.map((_, i) => ({ fwd: fwd[i], upd: upd[i], sc: sc[i] }));
+    } finally {
+      for (const m of models.slice(1)) await m.dispose();
+    }
+    const main = results[0];
+    const compare = results.slice(1).map((r, j) => ({ attention: attentionOf(models[j + 1]) ?? kinds[j + 1], forward: r.fwd, forwardAfterUpdate: r.upd, scoring: r.sc }));
 
     mmMs = Math.min(mmMs, await peakMs());
     tf.dispose([a, w]);

@@ -12,6 +12,11 @@
 // Plain ONNX ops (opset 17) written in the patterns ORT's optimiser fuses (Pow/ReduceMean/Add/Sqrt/Div/
 // Mul → SimplifiedLayerNormalization; Transpose + MatMul → FusedMatMul), in the same order of
 // operations as LlamaModel, so the logits agree to float32 round-off.
+//
+// The default variant (GraphVariant, chosen by OrtLlama) replaces RoPE and attention by ORT's contrib ops,
+// which its optimiser does not produce from plain ops: RotaryEmbedding (cos/sin caches inside the graph,
+// positions fed per token) and GroupQueryAttention (or MultiHeadAttention) reading the same mask as
+// attention_bias; the last layer then computes queries only at the rows the output needs.
 import onnxProto from 'onnx-proto';
 import { headDim, layerPrefix, ropeHost, tensorSpecs, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, type LlamaConfig } from '@zotune/models';
 
