@@ -19,6 +19,7 @@ import {
   checkPlainBatch,
   headDim,
   hostBlocksFromCheckpoint,
+  PAD_SEGMENT,
   ropeHost,
   type AttentionPrefix,
   type Block,
@@ -287,8 +288,16 @@ export class OrtLlama implements HostModel {
       feeds.select = new ort.Tensor('int32', layout.index, [layout.index.length]);
     } else feeds.select = new ort.Tensor('int32', select, [select.length]);
     if (variant.attention === 'gqa') {
-      // no past: every row's total length is T (padding is masked by the bias, not by seqlens)
-      feeds.seqlens = new ort.Tensor('int32', new Int32Array(B).fill(T - 1), [B]);
+      // no past (a prompt of T tokens), seqlens[b] = index of row b's last real token: GroupQueryAttention
+      // multiplies each row's queries by its keys 0..seqlens[b] only, so right padding costs no key work
+      // (the bias masks the padding keys as well; the padding queries' outputs are never read)
+      const seqlens = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        let t = T - 1;
+        while (t > 0 && batch.segments[b * T + t] === PAD_SEGMENT) t--;
+        seqlens[b] = t;
+      }
+      feeds.seqlens = new ort.Tensor('int32', seqlens, [B]);
       feeds.total = new ort.Tensor('int32', Int32Array.of(T), []);
     }
     if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
