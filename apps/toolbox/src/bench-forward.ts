@@ -54,6 +54,8 @@ export interface Timing {
   ms: number;
   /** fastest timed call */
   bestMs: number;
+  /** median process CPU time (user + system, all threads) of the timed calls: on a loaded machine this moves far less than wall time (interleaved timings only) */
+  cpuMs?: number;
   tokensPerSecond: number;
   /** FLOPs of the call as computed (see flopCounting) */
   gflop: number;
@@ -113,8 +115,9 @@ async function time(repeat: number, fn: () => void | Promise<unknown>, before?: 
  * `time` for several functions at once, interleaved: one warm-up each, then `repeat` rounds that call each
  * once (the order rotating per round), so a load change on a shared machine hits every one of them alike.
  */
-async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], before?: (i: number) => void): Promise<{ ms: number; bestMs: number }[]> {
+async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], before?: (i: number) => void): Promise<{ ms: number; bestMs: number; cpuMs: number }[]> {
   const ts: number[][] = fns.map(() => []);
+  const cpu: number[][] = fns.map(() => []);
   for (let i = 0; i < fns.length; i++) {
     before?.(i);
     await fns[i]();
@@ -123,15 +126,16 @@ async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], 
     for (let j = 0; j < fns.length; j++) {
       const i = (j + r) % fns.length;
       before?.(i);
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await fns[i]();
       ts[i].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[i].push((c.user + c.system) / 1000);
     }
   }
-  return ts.map((t) => {
-    t.sort((a, b) => a - b);
-    return { ms: t[Math.floor(t.length / 2)], bestMs: t[0] };
-  });
+  const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return ts.map((t, i) => ({ ms: median(t), bestMs: Math.min(...t), cpuMs: median(cpu[i]) }));
 }
 
 /** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
@@ -224,7 +228,7 @@ export async function benchForward(opts: {
     const plain = packSequences(tokenRows(B, T, c.vocabSize));
     const causalPairs = (B * T * (T + 1)) / 2;
     const fwdFlops = N * (layerFlopsPerToken(c) + 2 * c.dim * c.vocabSize) + c.nLayers * attentionFlops(c, causalPairs);
-    const timing = (t: { ms: number; bestMs: number }, flops: number, tokens: number): Timing => ({
+    const timing = (t: { ms: number; bestMs: number; cpuMs?: number }, flops: number, tokens: number): Timing => ({
       ...t,
       tokensPerSecond: tokens / (t.ms / 1000),
       gflop: flops / 1e9,
@@ -283,11 +287,11 @@ export async function benchForward(opts: {
     let results: { fwd: Timing; upd: Timing; sc: Timing }[];
     try {
       const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));
-      fwd.forEach((t, i) => say(`${label(i)}forward ${B}×${T}: ${t.ms.toFixed(1)} ms, ${Math.round(t.tokensPerSecond)} tokens/s, ${t.gflopPerSecond.toFixed(1)} GFLOP/s`));
+      fwd.forEach((t, i) => say(`${label(i)}forward ${B}×${T}: ${t.ms.toFixed(1)} ms (CPU ${t.cpuMs!.toFixed(0)} ms), ${Math.round(t.tokensPerSecond)} tokens/s, ${t.gflopPerSecond.toFixed(1)} GFLOP/s`));
       const upd = (await timeInterleaved(repeat, models.map(forwardOf), reassign)).map((t) => timing(t, fwdFlops, N));
       upd.forEach((t, i) => say(`${label(i)}forward after a weight update: ${t.ms.toFixed(1)} ms`));
       const sc = (await timeInterleaved(repeat, models.map(scoreOf))).map((t) => timing(t, scoreFlops, N));
-      sc.forEach((t, i) => say(`${label(i)}scoring ${B}×${T} (${n} targets): ${t.ms.toFixed(1)} ms, ${Math.round(t.tokensPerSecond)} tokens/s`));
+      sc.forEach((t, i) => say(`${label(i)}scoring ${B}×${T} (${n} targets): ${t.ms.toFixed(1)} ms (CPU ${t.cpuMs!.toFixed(0)} ms), ${Math.round(t.tokensPerSecond)} tokens/s`));
       results = models.map((_, i) => ({ fwd: fwd[i], upd: upd[i], sc: sc[i] }));
     } finally {
       for (const m of models.slice(1)) await m.dispose();
