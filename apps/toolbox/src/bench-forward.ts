@@ -56,6 +56,8 @@ export interface Timing {
   bestMs: number;
   /** median process CPU time (user + system, all threads) of the timed calls: on a loaded machine this moves far less than wall time (interleaved timings only) */
   cpuMs?: number;
+  /** engine ort: GFLOP per CPU-second over the MatMul peak's GFLOP per CPU-second (work efficiency, steady under load) */
+  cpuRatioToPeak?: number;
   tokensPerSecond: number;
   /** FLOPs of the call as computed (see flopCounting) */
   gflop: number;
@@ -91,7 +93,7 @@ export interface BenchForwardResult {
   /** engine ort, further --attention kinds timed in the same run (interleaved with the first) against the same peak */
   compare?: { attention: string; forward: Timing; forwardAfterUpdate: Timing; scoring: Timing }[];
   /** 2-D matMul [2048, 1024] × [1024, 1024] on this engine (tfjs backend, or ORT on the same threads) */
-  matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number };
+  matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number; cpuMs?: number };
   flopCounting: string;
 }
 
@@ -214,9 +216,13 @@ export async function benchForward(opts: {
     const a = tf.randomNormal([2048, 1024]);
     const w = tf.randomNormal([1024, 1024]);
     const ortPeak = engine.name === 'ort' ? (await loadOrt()).ortMatMulPeak : undefined;
+    let peakCpuMs = Infinity;
     const peakMs = async () =>
       ortPeak
-        ? (await ortPeak(engine.threads!, Math.max(5, repeat))).ms
+        ? await ortPeak(engine.threads!, Math.max(5, repeat)).then((p) => {
+            peakCpuMs = Math.min(peakCpuMs, p.cpuMs);
+            return p.ms;
+          })
         : (await time(Math.max(5, repeat), () => {
             const r = tf.matMul(a, w);
             r.dataSync();
@@ -302,7 +308,10 @@ export async function benchForward(opts: {
     mmMs = Math.min(mmMs, await peakMs());
     tf.dispose([a, w]);
     const peak = peakOf(mmMs);
-    for (const t of [main.fwd, main.upd, main.sc, ...compare.flatMap((x) => [x.forward, x.forwardAfterUpdate, x.scoring])]) t.ratioToPeak = t.gflopPerSecond / peak;
+    for (const t of [main.fwd, main.upd, main.sc, ...compare.flatMap((x) => [x.forward, x.forwardAfterUpdate, x.scoring])]) {
+      t.ratioToPeak = t.gflopPerSecond / peak;
+      if (t.cpuMs !== undefined && Number.isFinite(peakCpuMs)) t.cpuRatioToPeak = (t.gflop / t.cpuMs) / ((2 * 2048 * 1024 * 1024) / 1e9 / peakCpuMs);
+    }
     say(`matMul 2048×1024×1024: ${peak.toFixed(1)} GFLOP/s (peak); forward at ${(main.fwd.ratioToPeak * 100).toFixed(0)} % of it`);
 
     return {
@@ -322,7 +331,7 @@ export async function benchForward(opts: {
       scoring: { ...main.sc, targets: n },
       ...(attentionOf(model) ? { attention: attentionOf(model) } : {}),
       ...(compare.length ? { compare } : {}),
-      matmulPeak: { shape: [2048, 1024, 1024], ms: mmMs, gflopPerSecond: peak },
+      matmulPeak: { shape: [2048, 1024, 1024], ms: mmMs, gflopPerSecond: peak, ...(Number.isFinite(peakCpuMs) ? { cpuMs: peakCpuMs } : {}) },
       flopCounting:
         '2·(q,k,v,o,gate,up,down weights) per token and layer (scoring: o,gate,up,down of the last layer at the targets only) + 2·dim·vocab per classified position (forward: all; scoring: the targets) + 4·hd·heads per allowed (query, key) pair and layer',
     };
@@ -387,7 +396,7 @@ export function registerBenchForward(bench: Command): void {
             `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
             `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
             `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,
-            ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %`] : []),
+            ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %${f.cpuRatioToPeak !== undefined ? ` (per CPU second: ${(f.cpuRatioToPeak * 100).toFixed(0)} %, ${(result.scoring.cpuRatioToPeak! * 100).toFixed(0)} %)` : ''}`] : []),
             ...(result.compare ?? []).map(
               (x) =>
                 `attention ${x.attention}: forward ${x.forward.ms.toFixed(1)} ms = ${(x.forward.ratioToPeak * 100).toFixed(0)} % of peak (${(x.forward.ms / f.ms).toFixed(2)}× the first), scoring ${x.scoring.ms.toFixed(1)} ms = ${(x.scoring.ratioToPeak * 100).toFixed(0)} % (${(x.scoring.ms / result.scoring.ms).toFixed(2)}×)`,
