@@ -51,7 +51,6 @@ export interface OrtLlamaOptions {
   attention?: AttentionKind;
 }
 
-
 /**
  * The last layer's query rows of a scored batch: the distinct flat rows of `select` grouped by batch row,
  * padded to m per batch row by repeating one of the row's own (a batch row with none repeats its row 0),
