@@ -20,7 +20,7 @@ import {
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseAttention, parseThreads, type AttentionKind, type EngineName, forwardEngine } from '@zotune/ort';
 import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
@@ -45,6 +45,7 @@ interface Flags {
   kernels: boolean;
   engine?: string;
   threads?: string;
+  attention?: string;
   json?: boolean;
 }
 
@@ -53,6 +54,10 @@ export interface Timing {
   ms: number;
   /** fastest timed call */
   bestMs: number;
+  /** median process CPU time (user + system, all threads) of the timed calls: on a loaded machine this moves far less than wall time (interleaved timings only) */
+  cpuMs?: number;
+  /** engine ort: GFLOP per CPU-second over the MatMul peak's GFLOP per CPU-second (work efficiency, steady under load) */
+  cpuRatioToPeak?: number;
   tokensPerSecond: number;
   /** FLOPs of the call as computed (see flopCounting) */
   gflop: number;
@@ -83,8 +88,12 @@ export interface BenchForwardResult {
   forwardAfterUpdate: Timing;
   /** tokenLogProbs() of a packed batch of the same size: prompt + 2 candidates of 2 tokens per row */
   scoring: Timing & { targets: number };
+  /** engine ort: the rotary graph's attention (gqa, mha or plain; the learned-position families are always plain) */
+  attention?: string;
+  /** engine ort, further --attention kinds timed in the same run (interleaved with the first) against the same peak */
+  compare?: { attention: string; forward: Timing; forwardAfterUpdate: Timing; scoring: Timing }[];
   /** 2-D matMul [2048, 1024] × [1024, 1024] on this engine (tfjs backend, or ORT on the same threads) */
-  matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number };
+  matmulPeak: { shape: number[]; ms: number; gflopPerSecond: number; cpuMs?: number };
   flopCounting: string;
 }
 
@@ -101,6 +110,34 @@ async function time(repeat: number, fn: () => void | Promise<unknown>, before?: 
   }
   ts.sort((a, b) => a - b);
   return { ms: ts[Math.floor(ts.length / 2)], bestMs: ts[0] };
+}
+
+/** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
+/**
+ * `time` for several functions at once, interleaved: one warm-up each, then `repeat` rounds that call each
+ * once (the order rotating per round), so a load change on a shared machine hits every one of them alike.
+ */
+async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], before?: (i: number) => void): Promise<{ ms: number; bestMs: number; cpuMs: number }[]> {
+  const ts: number[][] = fns.map(() => []);
+  const cpu: number[][] = fns.map(() => []);
+  for (let i = 0; i < fns.length; i++) {
+    before?.(i);
+    await fns[i]();
+  }
+  for (let r = 0; r < repeat; r++) {
+    for (let j = 0; j < fns.length; j++) {
+      const i = (j + r) % fns.length;
+      before?.(i);
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await fns[i]();
+      ts[i].push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu[i].push((c.user + c.system) / 1000);
+    }
+  }
+  const median = (t: number[]) => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  return ts.map((t, i) => ({ ms: median(t), bestMs: Math.min(...t), cpuMs: median(cpu[i]) }));
 }
 
 /** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
@@ -139,6 +176,8 @@ export async function benchForward(opts: {
   backend?: ReturnType<typeof parseBackend>;
   engine?: EngineName;
   threads?: number;
+  /** engine ort: the attention kinds to time, the first one reported at the top level (default: the engine's default) */
+  attention?: AttentionKind[];
 }): Promise<BenchForwardResult> {
   const backend = await initBackend(opts.backend ?? parseBackend(process.env.ZOTUNE_BACKEND, 'ZOTUNE_BACKEND'));
   const engine = await forwardEngine(opts, backend).catch(usageError);
@@ -163,7 +202,11 @@ export async function benchForward(opts: {
   const { batch: B, seq: T, repeat } = opts;
   const c = ckpt.config;
   if (T > c.maxSeqLen) throw new UserError(`--seq: ${T} exceeds the model's context of ${c.maxSeqLen}`, 2);
-  const model: AnyModel = engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : await openModel(ckpt, engine);
+  const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
+  if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
+  const open = async (attention?: AttentionKind): Promise<AnyModel> =>
+    engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : openModel(ckpt, engine, attention ? { attention } : {});
+  const model = await open(kinds[0]);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
     const N = B * T;
@@ -173,9 +216,13 @@ export async function benchForward(opts: {
     const a = tf.randomNormal([2048, 1024]);
     const w = tf.randomNormal([1024, 1024]);
     const ortPeak = engine.name === 'ort' ? (await loadOrt()).ortMatMulPeak : undefined;
+    let peakCpuMs = Infinity;
     const peakMs = async () =>
       ortPeak
-        ? (await ortPeak(engine.threads!, Math.max(5, repeat))).ms
+        ? await ortPeak(engine.threads!, Math.max(5, repeat)).then((p) => {
+            peakCpuMs = Math.min(peakCpuMs, p.cpuMs);
+            return p.ms;
+          })
         : (await time(Math.max(5, repeat), () => {
             const r = tf.matMul(a, w);
             r.dataSync();
@@ -187,32 +234,13 @@ export async function benchForward(opts: {
     const plain = packSequences(tokenRows(B, T, c.vocabSize));
     const causalPairs = (B * T * (T + 1)) / 2;
     const fwdFlops = N * (layerFlopsPerToken(c) + 2 * c.dim * c.vocabSize) + c.nLayers * attentionFlops(c, causalPairs);
-    const runForward = async () => {
-      if (isHostModel(model)) return model.logits(plain);
-      const l = model.forward(plain);
-      l.dataSync();
-      l.dispose();
-    };
-    const timing = (t: { ms: number; bestMs: number }, flops: number, tokens: number): Timing => ({
+    const timing = (t: { ms: number; bestMs: number; cpuMs?: number }, flops: number, tokens: number): Timing => ({
       ...t,
       tokensPerSecond: tokens / (t.ms / 1000),
       gflop: flops / 1e9,
       gflopPerSecond: flops / (t.ms * 1e6),
       ratioToPeak: 0, // set once the peak is final
     });
-    const fwd = timing(await time(repeat, runForward), fwdFlops, N);
-    say(`forward ${B}×${T}: ${fwd.ms.toFixed(1)} ms, ${Math.round(fwd.tokensPerSecond)} tokens/s, ${fwd.gflopPerSecond.toFixed(1)} GFLOP/s`);
-
-    // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
-    // ort: the blocks are written in place and read by the next run as they are)
-    const reassign = () => {
-      for (const b of model.blocks) {
-        if (b.data) b.data.set(b.data);
-        else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
-      }
-    };
-    const upd = timing(await time(repeat, runForward, reassign), fwdFlops, N);
-    say(`forward after a weight update: ${upd.ms.toFixed(1)} ms`);
 
     // scoring: each row = prompt (T − 4) + 2 candidates of 2 tokens; the classifier runs at 4 targets per
     // row, and the last layer computes its queries, o_proj and MLP at the 3 predicting rows only
@@ -231,23 +259,60 @@ export async function benchForward(opts: {
       n * (f.rest + 2 * c.dim * c.vocabSize) +
       (c.nLayers - 1) * attentionFlops(c, allPairs) +
       attentionFlops(c, lastPairs);
-    const sc = timing(
-      await time(repeat, async () => {
-        if (isHostModel(model)) return model.tokenLogProbs(packed);
-        const lp = model.tokenLogProbs(packed);
-        lp.dataSync();
-        lp.dispose();
-      }),
-      scoreFlops,
-      N,
-    );
-    say(`scoring ${B}×${T} (${n} targets): ${sc.ms.toFixed(1)} ms, ${Math.round(sc.tokensPerSecond)} tokens/s`);
+
+    // every model to time (engine ort: one per --attention kind), opened together and timed interleaved
+    const models: AnyModel[] = [model];
+    try {
+      for (const kind of kinds.slice(1)) models.push(await open(kind));
+    } catch (e) {
+      for (const m of models.slice(1)) await m.dispose();
+      throw e;
+    }
+    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
+    const forwardOf = (m: AnyModel) => async () => {
+      if (isHostModel(m)) return m.logits(plain);
+      const l = m.forward(plain);
+      l.dataSync();
+      l.dispose();
+    };
+    // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
+    // ort: the blocks are written in place and read by the next run as they are)
+    const reassign = (i: number) => {
+      for (const b of models[i].blocks) {
+        if (b.data) b.data.set(b.data);
+        else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
+      }
+    };
+    const scoreOf = (m: AnyModel) => async () => {
+      if (isHostModel(m)) return m.tokenLogProbs(packed);
+      const lp = m.tokenLogProbs(packed);
+      lp.dataSync();
+      lp.dispose();
+    };
+    let results: { fwd: Timing; upd: Timing; sc: Timing }[];
+    try {
+      const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));
+      fwd.forEach((t, i) => say(`${label(i)}forward ${B}×${T}: ${t.ms.toFixed(1)} ms (CPU ${t.cpuMs!.toFixed(0)} ms), ${Math.round(t.tokensPerSecond)} tokens/s, ${t.gflopPerSecond.toFixed(1)} GFLOP/s`));
+      const upd = (await timeInterleaved(repeat, models.map(forwardOf), reassign)).map((t) => timing(t, fwdFlops, N));
+      upd.forEach((t, i) => say(`${label(i)}forward after a weight update: ${t.ms.toFixed(1)} ms`));
+      const sc = (await timeInterleaved(repeat, models.map(scoreOf))).map((t) => timing(t, scoreFlops, N));
+      sc.forEach((t, i) => say(`${label(i)}scoring ${B}×${T} (${n} targets): ${t.ms.toFixed(1)} ms (CPU ${t.cpuMs!.toFixed(0)} ms), ${Math.round(t.tokensPerSecond)} tokens/s`));
+      results = models.map((_, i) => ({ fwd: fwd[i], upd: upd[i], sc: sc[i] }));
+    } finally {
+      for (const m of models.slice(1)) await m.dispose();
+    }
+    const main = results[0];
+    const compare = results.slice(1).map((r, j) => ({ attention: attentionOf(models[j + 1]) ?? kinds[j + 1], forward: r.fwd, forwardAfterUpdate: r.upd, scoring: r.sc }));
 
     mmMs = Math.min(mmMs, await peakMs());
     tf.dispose([a, w]);
     const peak = peakOf(mmMs);
-    for (const t of [fwd, upd, sc]) t.ratioToPeak = t.gflopPerSecond / peak;
-    say(`matMul 2048×1024×1024: ${peak.toFixed(1)} GFLOP/s (peak); forward at ${(fwd.ratioToPeak * 100).toFixed(0)} % of it`);
+    for (const t of [main.fwd, main.upd, main.sc, ...compare.flatMap((x) => [x.forward, x.forwardAfterUpdate, x.scoring])]) {
+      t.ratioToPeak = t.gflopPerSecond / peak;
+      if (t.cpuMs !== undefined && Number.isFinite(peakCpuMs)) t.cpuRatioToPeak = (t.gflop / t.cpuMs) / ((2 * 2048 * 1024 * 1024) / 1e9 / peakCpuMs);
+    }
+    say(`matMul 2048×1024×1024: ${peak.toFixed(1)} GFLOP/s (peak); forward at ${(main.fwd.ratioToPeak * 100).toFixed(0)} % of it`);
 
     return {
       model: name,
@@ -261,10 +326,12 @@ export async function benchForward(opts: {
       seq: T,
       tokens: N,
       repeat,
-      forward: { ...fwd, msPerForward: fwd.ms },
-      forwardAfterUpdate: upd,
-      scoring: { ...sc, targets: n },
-      matmulPeak: { shape: [2048, 1024, 1024], ms: mmMs, gflopPerSecond: peak },
+      forward: { ...main.fwd, msPerForward: main.fwd.ms },
+      forwardAfterUpdate: main.upd,
+      scoring: { ...main.sc, targets: n },
+      ...(attentionOf(model) ? { attention: attentionOf(model) } : {}),
+      ...(compare.length ? { compare } : {}),
+      matmulPeak: { shape: [2048, 1024, 1024], ms: mmMs, gflopPerSecond: peak, ...(Number.isFinite(peakCpuMs) ? { cpuMs: peakCpuMs } : {}) },
       flopCounting:
         '2·(q,k,v,o,gate,up,down weights) per token and layer (scoring: o,gate,up,down of the last layer at the targets only) + 2·dim·vocab per classified position (forward: all; scoring: the targets) + 4·hd·heads per allowed (query, key) pair and layer',
     };
@@ -289,6 +356,7 @@ export function registerBenchForward(bench: Command): void {
     .option('--no-kernels', 'use the tfjs-ops path instead of the fused wasm kernels (for comparison)')
     .option('--engine <name>', 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
+    .option('--attention <kinds>', 'engine ort: the rotary graph\'s attention, gqa|mha|plain, or a comma list timed in the same run against the same peak (default $ZOTUNE_ORT_ATTENTION, else gqa)')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
       action(async (flags: Flags) => {
@@ -296,7 +364,9 @@ export function registerBenchForward(bench: Command): void {
         let backend;
         let engine: EngineName;
         let threads: number;
+        let attention: AttentionKind[] | undefined;
         try {
+          attention = flags.attention?.split(',').map((k) => parseAttention(k, '--attention'));
           backend = flags.backend !== undefined ? parseBackend(flags.backend, '--backend') : undefined;
           engine = enginePreference(flags.engine);
           threads = parseThreads(flags.threads);
@@ -314,6 +384,7 @@ export function registerBenchForward(bench: Command): void {
           backend,
           engine,
           threads,
+          attention,
         });
         if (flags.out) writeJsonAtomic(flags.out, result);
         const f = result.forward;
@@ -325,6 +396,11 @@ export function registerBenchForward(bench: Command): void {
             `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
             `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
             `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,
+            ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %${f.cpuRatioToPeak !== undefined ? ` (per CPU second: ${(f.cpuRatioToPeak * 100).toFixed(0)} %, ${(result.scoring.cpuRatioToPeak! * 100).toFixed(0)} %)` : ''}`] : []),
+            ...(result.compare ?? []).map(
+              (x) =>
+                `attention ${x.attention}: forward ${x.forward.ms.toFixed(1)} ms = ${(x.forward.ratioToPeak * 100).toFixed(0)} % of peak (${(x.forward.ms / f.ms).toFixed(2)}× the first), scoring ${x.scoring.ms.toFixed(1)} ms = ${(x.scoring.ratioToPeak * 100).toFixed(0)} % (${(x.scoring.ms / result.scoring.ms).toFixed(2)}×)`,
+            ),
           ].join('\n'),
         );
       }),

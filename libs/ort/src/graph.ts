@@ -12,15 +12,22 @@
 // Plain ONNX ops (opset 17) written in the patterns ORT's optimiser fuses (Pow/ReduceMean/Add/Sqrt/Div/
 // Mul → SimplifiedLayerNormalization; Transpose + MatMul → FusedMatMul), in the same order of
 // operations as LlamaModel, so the logits agree to float32 round-off.
+//
+// The default variant (GraphVariant, chosen by OrtLlama) replaces RoPE and attention by ORT's contrib ops,
+// which its optimiser does not produce from plain ops: RotaryEmbedding (cos/sin caches inside the graph,
+// positions fed per token) and GroupQueryAttention (or MultiHeadAttention) reading the same mask as
+// attention_bias; the last layer then computes queries only at the rows the output needs.
 import onnxProto from 'onnx-proto';
-import { headDim, layerPrefix, tensorSpecs, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, type LlamaConfig } from '@zotune/models';
+import { headDim, layerPrefix, ropeHost, tensorSpecs, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, type LlamaConfig } from '@zotune/models';
 
 const { onnx } = onnxProto;
 type Attr = onnxProto.onnx.IAttributeProto;
 
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
 export const INT32 = onnx.TensorProto.DataType.INT32;
-const INT64 = onnx.TensorProto.DataType.INT64;
+export const INT64 = onnx.TensorProto.DataType.INT64;
+/** ONNX Runtime's contrib operators (GroupQueryAttention, MultiHeadAttention, RotaryEmbedding). */
+export const MS_DOMAIN = 'com.microsoft';
 
 export const ai = (name: string, i: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.INT, i });
 export const af = (name: string, f: number): Attr => ({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
@@ -37,11 +44,22 @@ export class GraphBuilder {
   private count = 0;
   private readonly consts = new Map<string, string>();
 
-  /** One node; returns its output names (`outputs` of them). */
-  opN(type: string, inputs: string[], outputs: number, attrs: Attr[] = []): string[] {
+  /** One node; returns its output names (`outputs` of them). `domain` 'com.microsoft' for ORT's contrib ops. */
+  opN(type: string, inputs: string[], outputs: number, attrs: Attr[] = [], domain = ''): string[] {
     const out = Array.from({ length: outputs }, () => `t${this.count++}`);
-    this.nodes.push({ opType: type, input: inputs, output: out, attribute: attrs, name: `${type}_${this.count}` });
+    this.nodes.push({ opType: type, input: inputs, output: out, attribute: attrs, name: `${type}_${this.count}`, ...(domain ? { domain } : {}) });
     return out;
+  }
+
+  /** One node of ORT's contrib domain (com.microsoft), first output only. */
+  ms(type: string, inputs: string[], attrs: Attr[] = []): string {
+    return this.opN(type, inputs, 1, attrs, MS_DOMAIN)[0];
+  }
+
+  /** A float32 constant tensor (small tables such as the RoPE caches). */
+  floats(name: string, dims: number[], data: Float32Array): string {
+    this.inits.push({ name, dataType: FLOAT, dims, floatData: Array.from(data) });
+    return name;
   }
 
   op(type: string, inputs: string[], attrs: Attr[] = []): string {
@@ -86,7 +104,11 @@ export class GraphBuilder {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'zotune',
-      opsetImport: [{ domain: '', version: 17 }],
+      // the contrib domain is declared always: a graph that uses none of its ops runs the same
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: MS_DOMAIN, version: 1 },
+      ],
       graph: { name: 'llama', node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
     });
     return onnx.ModelProto.encode(model).finish();
@@ -99,10 +121,50 @@ function valueInfo(name: string, elemType: number, dims: (number | string)[]): o
 }
 
 /**
+ * How the rotary families' graph computes attention (the rest of the layer is the same):
+ *   plain: the plain ops above (RoPE as Mul/Add over fed cos/sin rows, MatMul + Softmax over [B, nh, T, T]);
+ *   gqa:   ORT's contrib RotaryEmbedding (per-token position_ids, rotate-half = interleaved 0) and
+ *          GroupQueryAttention (kv heads shared natively, our packed mask as attention_bias);
+ *   mha:   the same RotaryEmbedding and MultiHeadAttention (kv heads repeated to nh, mask as attention_bias).
+ * With `scoredRows` (fused only) the last layer computes its queries, attention, o_proj and MLP only at the
+ * rows the output needs (input rows [B, m]: m scored rows per batch row), keys and values at every row.
+ */
+export type AttentionKind = 'plain' | 'gqa' | 'mha';
+export const ATTENTION_KINDS: readonly AttentionKind[] = ['gqa', 'mha', 'plain'];
+
+/** Parse an attention kind (option, flag or ZOTUNE_ORT_ATTENTION); one-line error naming the source. */
+export function parseAttention(value: string | undefined, source = 'ZOTUNE_ORT_ATTENTION'): AttentionKind {
+  const v = (value ?? 'gqa').trim();
+  if ((ATTENTION_KINDS as readonly string[]).includes(v)) return v as AttentionKind;
+  throw new Error(`${source}: unknown attention "${v}"; expected one of ${ATTENTION_KINDS.join(', ')}`);
+}
+
+export interface GraphVariant {
+  attention: AttentionKind;
+  scoredRows?: boolean;
+}
+
+/**
  * The serialized ONNX model of a LLaMA config. `hasBias(name)` says which optional linear biases the
  * checkpoint has (as tensorSpecs); the weight inputs are exactly tensorSpecs(config, hasBias).
+ *
+ * Inputs besides the weights, by variant (see the file header for the plain ones):
+ *   plain: ids, cos, sin, bias, select [n] (flat rows b·T + t), targets
+ *   fused: ids, pos [B, T] int64 (position of each token: restarts per candidate), bias [B, 1, T, T],
+ *          seqlens [B] int32 (= T − 1) and total [] int32 (= T) for GroupQueryAttention, targets, and
+ *          select [n] = flat rows b·T + t, or with scoredRows: rows [B, m] int32 (flat rows b·T + t whose
+ *          queries the last layer computes) and select [n] indexing the B·m rows.
+ * A prefix (prefix tuning) always uses the plain attention.
  */
-export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBias: (name: string) => boolean = () => false, prefixTokens = 0): Uint8Array {
+export function buildLlamaGraph(
+  config: LlamaConfig,
+  output: GraphOutput,
+  hasBias: (name: string) => boolean = () => false,
+  prefixTokens = 0,
+  variant: GraphVariant = { attention: 'plain' },
+): Uint8Array {
+  const fused = variant.attention !== 'plain' && prefixTokens === 0;
+  const scoredRows = fused && !!variant.scoredRows;
   const g = new GraphBuilder();
   const { dim, nHeads: nh, nKvHeads: nkv, vocabSize: V, nLayers } = config;
   const hd = headDim(config);
@@ -112,17 +174,35 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
   for (const s of specs) shapeOf.set(s.name, s.kind === 'matrix' ? [s.hfShape[1], s.hfShape[0]] : s.hfShape);
   for (const s of specs) g.input(s.name, FLOAT, shapeOf.get(s.name)!);
   const ids = g.input('ids', INT32, ['B', 'T']);
-  const cos = g.input('cos', FLOAT, ['B', 'T', 1, hd]);
-  const sin = g.input('sin', FLOAT, ['B', 'T', 1, hd]);
+  let cos = '';
+  let sin = '';
+  let pos = '';
+  let cosCache = '';
+  let sinCache = '';
+  if (fused) {
+    pos = g.input('pos', INT64, ['B', 'T']);
+    // RotaryEmbedding's caches [maxSeqLen, hd / 2]: the first half of the host tables (same float32 values as the plain graph's rows)
+    const { cosHost, sinHost } = ropeHost(hd, config.maxSeqLen, config.ropeTheta);
+    const half = (t: Float32Array, sign: number) => Float32Array.from({ length: config.maxSeqLen * (hd / 2) }, (_, i) => sign * t[Math.floor(i / (hd / 2)) * hd + (i % (hd / 2))]);
+    cosCache = g.floats('rope.cos', [config.maxSeqLen, hd / 2], half(cosHost, 1));
+    sinCache = g.floats('rope.sin', [config.maxSeqLen, hd / 2], half(sinHost, -1)); // host first half holds −sin
+  } else {
+    cos = g.input('cos', FLOAT, ['B', 'T', 1, hd]);
+    sin = g.input('sin', FLOAT, ['B', 'T', 1, hd]);
+  }
   // with P prefix positions the keys are [prefix, tokens]: bias [B, 1, T, P + T] (0 on the prefix columns)
   const bias = g.input('bias', FLOAT, ['B', 1, 'T', prefixTokens > 0 ? 'S' : 'T']);
   const prefix = prefixTokens > 0 ? prefixAttention(g, ids, nLayers, nkv, hd, prefixTokens) : undefined;
+  const seqlens = variant.attention === 'gqa' && fused ? g.input('seqlens', INT32, ['B']) : '';
+  const total = variant.attention === 'gqa' && fused ? g.input('total', INT32, []) : '';
+  const rows = scoredRows ? g.input('rows', INT32, ['B', 'm']) : '';
   const select = g.input('select', INT32, ['n']);
   const targets = output === 'logprobs' ? g.input('targets', INT32, ['n', 1]) : '';
 
   const eps = g.scalar(config.normEps);
   const two = g.scalar(2);
-  const scale = g.scalar(1 / Math.sqrt(hd));
+  // created when first used (an unused initializer makes ORT print a warning at session creation)
+  const scale = () => g.scalar(1 / Math.sqrt(hd));
   // x · (1 / sqrt(mean(x²) + eps)) · w over the last axis: the pattern ORT fuses to SimplifiedLayerNormalization
   const rmsNorm = (x: string, w: string) => {
     const ms = g.op('ReduceMean', [g.op('Pow', [x, two])], [ais('axes', [-1]), ai('keepdims', 1)]);
@@ -138,23 +218,61 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
     const partner = g.op('Concat', [x2, x1], [ai('axis', -1)]);
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [partner, sin])]);
   };
+  // the contrib op on [B, S, heads·hd] at positions [B, S] (HF rotate_half = non-interleaved)
+  const rotary = (x: string, at: string) => g.ms('RotaryEmbedding', [x, at, cosCache, sinCache], [ai('interleaved', 0)]);
+  // plain grouped attention of queries q [B, S, nh·hd] (rotated, unscaled) over keys k [B, T, nkv·hd]
+  // (rotated) and values v [B, T, nkv·hd] with bias [B, 1, S, T]: [B, S, nh·hd]
+  const groupedAttention = (q: string, k: string, v: string, b: string) => {
+    const qs = g.op('Mul', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])]), scale()]); // [B, S, nkv, group, hd]
+    const qg = g.op('Reshape', [g.op('Transpose', [qs], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·S, hd]
+    const kt = g.op('Transpose', [g.op('Reshape', [k, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
+    const vh = g.op('Transpose', [g.op('Reshape', [v, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+    const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, S, T]
+    const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, b])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·S, T]
+    const o = g.op('Reshape', [g.op('MatMul', [probs, vh]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, S, hd]
+    return g.op('Reshape', [g.op('Transpose', [o], [ais('perm', [0, 3, 1, 2, 4])]), g.ints([0, 0, nh * hd])]); // [B, S, nh·hd]
+  };
+  // the fused attention over all T rows: [B, T, nh·hd]
+  const fusedAttention = (q: string, k: string, v: string) => {
+    if (variant.attention === 'gqa') return g.opN('GroupQueryAttention', [q, k, v, '', '', seqlens, total, '', '', '', bias], 1, [ai('num_heads', nh), ai('kv_num_heads', nkv)], MS_DOMAIN)[0];
+    // MultiHeadAttention has one head count: kv heads repeated (HF repeat_kv: head h reads kv head floor(h / group))
+    const repeat = (t: string) =>
+      group === 1 ? t : g.op('Reshape', [g.op('Expand', [g.op('Reshape', [t, g.ints([0, 0, nkv, 1, hd])]), g.ints([1, 1, 1, group, 1])]), g.ints([0, 0, nh * hd])]);
+    return g.ms('MultiHeadAttention', [q, repeat(k), repeat(v), '', '', bias], [ai('num_heads', nh)]);
+  };
 
   let x = g.op('Gather', [EMBED_NAME, ids], [ai('axis', 0)]); // [B, T, dim]
   for (let l = 0; l < nLayers; l++) {
     const p = layerPrefix(l);
+    const last = l === nLayers - 1;
     const h = rmsNorm(x, `${p}.input_layernorm.weight`); // [B, T, dim]
-    // queries grouped by the kv head they share (HF repeat_kv: head h uses kv head floor(h / group))
-    const q = g.op('Mul', [rope(g.op('Reshape', [linear(h, `${p}.self_attn.q_proj`), g.ints([0, 0, nh, hd])])), scale]); // [B, T, nh, hd]
-    const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])])], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·T, hd]
-    const k = rope(g.op('Reshape', [linear(h, `${p}.self_attn.k_proj`), g.ints([0, 0, nkv, hd])])); // [B, T, nkv, hd]
-    let kt = g.op('Transpose', [k], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
-    let v = g.op('Transpose', [g.op('Reshape', [linear(h, `${p}.self_attn.v_proj`), g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
-    if (prefix) [kt, v] = prefix(l, kt, v); // [B, nkv, hd, P + T], [B, nkv, P + T, hd]
-    const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, T, T]
-    const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, bias])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·T, T]
-    const o = g.op('Reshape', [g.op('MatMul', [probs, v]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, T, hd]
-    let att = g.op('Reshape', [g.op('Transpose', [o], [ais('perm', [0, 3, 1, 2, 4])]), g.ints([0, 0, nh * hd])]); // [B, T, nh·hd]
-    if (l === nLayers - 1) {
+    let att: string;
+    if (!fused) {
+      // queries grouped by the kv head they share (HF repeat_kv: head h uses kv head floor(h / group))
+      const q = g.op('Mul', [rope(g.op('Reshape', [linear(h, `${p}.self_attn.q_proj`), g.ints([0, 0, nh, hd])])), scale()]); // [B, T, nh, hd]
+      const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])])], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·T, hd]
+      const k = rope(g.op('Reshape', [linear(h, `${p}.self_attn.k_proj`), g.ints([0, 0, nkv, hd])])); // [B, T, nkv, hd]
+      let kt = g.op('Transpose', [k], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
+      let v = g.op('Transpose', [g.op('Reshape', [linear(h, `${p}.self_attn.v_proj`), g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+      if (prefix) [kt, v] = prefix(l, kt, v); // [B, nkv, hd, P + T], [B, nkv, P + T, hd]
+      const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, T, T]
+      const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, bias])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·T, T]
+      const o = g.op('Reshape', [g.op('MatMul', [probs, v]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, T, hd]
+      att = g.op('Reshape', [g.op('Transpose', [o], [ais('perm', [0, 3, 1, 2, 4])]), g.ints([0, 0, nh * hd])]); // [B, T, nh·hd]
+    } else {
+      const k = rotary(linear(h, `${p}.self_attn.k_proj`), pos); // [B, T, nkv·hd]
+      const v = linear(h, `${p}.self_attn.v_proj`); // [B, T, nkv·hd]
+      if (last && scoredRows) {
+        // queries only at the scored rows [B, m]: their hidden rows, positions and mask rows gathered by flat row
+        const hq = g.op('Gather', [g.op('Flatten', [h], [ai('axis', 2)]), rows], [ai('axis', 0)]); // [B, m, dim]
+        const posq = g.op('Gather', [g.op('Reshape', [pos, g.ints([-1])]), rows], [ai('axis', 0)]); // [B, m]
+        const q = rotary(linear(hq, `${p}.self_attn.q_proj`), posq); // [B, m, nh·hd]
+        const biasq = g.op('Unsqueeze', [g.op('Gather', [g.op('Flatten', [bias], [ai('axis', 3)]), rows], [ai('axis', 0)]), g.ints([1])]); // [B, 1, m, T]
+        att = g.op('Reshape', [groupedAttention(q, k, v, biasq), g.ints([-1, nh * hd])]); // [B·m, nh·hd]
+        x = g.op('Reshape', [g.op('Gather', [g.op('Flatten', [x], [ai('axis', 2)]), rows], [ai('axis', 0)]), g.ints([-1, dim])]); // [B·m, dim]
+      } else att = fusedAttention(rotary(linear(h, `${p}.self_attn.q_proj`), pos), k, v); // [B, T, nh·hd]
+    }
+    if (last && !scoredRows) {
       // after the last attention only the selected rows matter: [n, dim] from here on
       x = g.op('Gather', [g.op('Reshape', [x, g.ints([-1, dim])]), select], [ai('axis', 0)]);
       att = g.op('Gather', [g.op('Reshape', [att, g.ints([-1, nh * hd])]), select], [ai('axis', 0)]);
@@ -165,6 +283,7 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
     const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, `${p}.mlp.up_proj`)]); // silu(gate) · up
     x = g.op('Add', [x, linear(act, `${p}.mlp.down_proj`)]);
   }
+  if (scoredRows) x = g.op('Gather', [x, select], [ai('axis', 0)]); // [B·m, dim] → [n, dim]
   const xn = rmsNorm(x, FINAL_NORM_NAME); // [n, dim]
   // the tied classifier reads the embedding [V, dim] transposed (Gemm transB: no copy)
   const logits = config.tiedEmbeddings
@@ -174,7 +293,6 @@ export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBia
   else g.output(g.op('GatherElements', [g.op('LogSoftmax', [logits], [ai('axis', -1)]), targets], [ai('axis', 1)]), 'logprobs', FLOAT, ['n', 1]);
   return g.encode();
 }
-
 
 /** Graph input names of layer l's prefix keys and values, [P, nkv·hd] each. */
 export const prefixInputs = (l: number): [string, string] => [`prefix.${l}.key`, `prefix.${l}.value`];

@@ -3,7 +3,7 @@
 // openModel, so importing this entry never fails when it is missing.
 export * from './engine';
 export type { OrtLlama, OrtLlamaOptions } from './model';
-export { buildLlamaGraph, type GraphOutput } from './graph';
+export { ATTENTION_KINDS, buildLlamaGraph, parseAttention, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 
 /** The ORT model class and helpers, loaded on demand (throws when onnxruntime-node cannot be loaded). */
 export const loadOrt = (): Promise<typeof import('./model')> => import('./model');

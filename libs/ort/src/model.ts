@@ -19,6 +19,7 @@ import {
   checkPlainBatch,
   headDim,
   hostBlocksFromCheckpoint,
+  PAD_SEGMENT,
   ropeHost,
   type AttentionPrefix,
   type Block,
@@ -32,7 +33,7 @@ import {
 } from '@zotune/models';
 import { buildArchGraph } from './arch-graph';
 import { countSession } from './engine';
-import { buildLlamaGraph, buildMatMulGraph, prefixInputs, type GraphOutput } from './graph';
+import { buildLlamaGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 
 export interface OrtLlamaOptions {
   /** ORT intra-op threads (default: the machine's cores) */
@@ -41,6 +42,36 @@ export interface OrtLlamaOptions {
   shared?: boolean;
   /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
   spin?: boolean;
+  /**
+   * attention of the rotary families (LLaMA, Qwen2): 'gqa' (default; ORT's RotaryEmbedding +
+   * GroupQueryAttention, and the last layer only at the scored rows), 'mha' (MultiHeadAttention instead),
+   * or 'plain' (the plain-op graph: comparison and fallback). Default $ZOTUNE_ORT_ATTENTION, else gqa.
+   * OPT and GPT-2 always run their plain graph (arch-graph.ts), as does a prefix (prefix tuning).
+   */
+  attention?: AttentionKind;
+}
+
+/**
+ * The last layer's query rows of a scored batch: the distinct flat rows of `select` grouped by batch row,
+ * padded to m per batch row by repeating one of the row's own (a batch row with none repeats its row 0),
+ * rows [B, m] and the index of each selected row among the B·m. undefined when m > T / 2 (the fused
+ * attention over all T rows is then cheaper than gathering).
+ */
+export function scoredRowLayout(B: number, T: number, select: Int32Array): { rows: Int32Array; m: number; index: Int32Array } | undefined {
+  const per: number[][] = Array.from({ length: B }, () => []);
+  const slot = new Map<number, number>(); // flat row → its place within its batch row
+  for (const r of select) {
+    if (slot.has(r)) continue;
+    const b = Math.floor(r / T);
+    slot.set(r, per[b].length);
+    per[b].push(r);
+  }
+  const m = Math.max(1, ...per.map((p) => p.length));
+  if (2 * m > T) return undefined;
+  const rows = new Int32Array(B * m);
+  for (let b = 0; b < B; b++) for (let j = 0; j < m; j++) rows[b * m + j] = per[b][j] ?? per[b][0] ?? b * T;
+  const index = Int32Array.from(select, (r) => Math.floor(r / T) * m + slot.get(r)!);
+  return { rows, m, index };
 }
 
 /** A Float32Array of n floats on a SharedArrayBuffer (shareable with worker threads). */
@@ -57,6 +88,8 @@ export class OrtLlama implements HostModel {
   readonly source: string;
   readonly threads: number;
   private readonly spin: boolean;
+  /** the attention of the rotary graph ('plain' for the learned-position families) */
+  readonly attention: AttentionKind;
   private readonly hd: number;
   /** RoPE tables (rotary families), else undefined */
   private readonly cos?: Float32Array; // [maxSeqLen, hd]
@@ -86,7 +119,9 @@ export class OrtLlama implements HostModel {
     }
     this.family = ckpt.family;
     this.hd = headDim(this.config);
-    if (archOf(this.config).positions === 'rope') {
+    const rotary = archOf(this.config).positions === 'rope';
+    this.attention = rotary ? (opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION)) : 'plain';
+    if (rotary) {
       const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
       this.cos = cosHost;
       this.sin = sinHost;
@@ -96,7 +131,7 @@ export class OrtLlama implements HostModel {
   /** Build the model and its scoring session (the checkpoint's arrays are copied; it can be dropped). */
   static async create(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
     const m = new OrtLlama(ckpt, opts);
-    await m.session('logprobs');
+    await m.session('logprobs', 0, m.variant(0, true));
     return m;
   }
 
@@ -165,9 +200,13 @@ export class OrtLlama implements HostModel {
 
   // ---- internals ----
 
-  /** RoPE: cos, sin [B, T, 1, hd] gathered by position; learned positions: pos [B, T], the table rows. */
-  private positionFeeds(batch: PlainBatch): Record<string, ort.Tensor> {
+  /**
+   * Plain RoPE: cos, sin [B, T, 1, hd] gathered by position; fused RoPE: pos [B, T] int64 (RotaryEmbedding's
+   * position_ids); learned positions: pos [B, T] int32, the table rows.
+   */
+  private positionFeeds(batch: PlainBatch, fused: boolean): Record<string, ort.Tensor> {
     const { batch: B, length: T } = batch;
+    if (fused) return { pos: new ort.Tensor('int64', BigInt64Array.from(batch.positions, (p) => BigInt(p)), [B, T]) };
     if (!this.cos || !this.sin) {
       const offset = archOf(this.config).posOffset;
       return { pos: new ort.Tensor('int32', Int32Array.from(batch.positions, (p) => p + offset), [B, T]) };
@@ -189,14 +228,17 @@ export class OrtLlama implements HostModel {
     checkPlainBatch(batch, this.config);
   }
 
-  private session(output: GraphOutput, prefixTokens = 0): Promise<ort.InferenceSession> {
-    const key = `${output}:${prefixTokens}`;
+  /** One session per output, prefix length and graph variant. */
+  private session(output: GraphOutput, prefixTokens = 0, variant: GraphVariant = this.variant(prefixTokens, false)): Promise<ort.InferenceSession> {
+    const key = `${output}:${prefixTokens}:${variant.attention}:${variant.scoredRows ? 'rows' : 'all'}`;
     let s = this.sessions.get(key);
     if (!s) {
       const has = new Set(this.blocks.map((b) => b.name));
       const arch = archOf(this.config, (name) => has.has(name));
       const graph =
-        arch.positions === 'rope' ? buildLlamaGraph(this.config, output, (name) => has.has(name), prefixTokens) : buildArchGraph(arch, this.config, output, prefixTokens);
+        arch.positions === 'rope'
+          ? buildLlamaGraph(this.config, output, (name) => has.has(name), prefixTokens, variant)
+          : buildArchGraph(arch, this.config, output, prefixTokens);
       s = ort.InferenceSession.create(graph, {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
@@ -217,21 +259,48 @@ export class OrtLlama implements HostModel {
     return s;
   }
 
-  /** One run: the batch's inputs (ids, RoPE rows or learned-position rows, mask, selected rows, targets) plus every weight. */
+  /** The graph variant of a run: the fused ops unless plain or prefix-tuned; scored rows when the batch has a layout. */
+  private variant(prefixTokens: number, scoredRows: boolean): GraphVariant {
+    return this.attention === 'plain' || prefixTokens > 0 ? { attention: 'plain' } : { attention: this.attention, scoredRows };
+  }
+
+  /**
+   * One run: the batch's inputs (ids, positions, mask, selected rows, targets) plus every weight. The mask
+   * [B, 1, T, P + T] is built once here and read by every layer.
+   */
   private async run(output: GraphOutput, batch: PlainBatch, select: Int32Array, targets?: Int32Array): Promise<ort.InferenceSession.ReturnType> {
     for (const [from, to] of this.staging) to.set(from);
     const { batch: B, length: T } = batch;
     const P = this.prefix?.tokens ?? 0;
+    const fused = this.variant(P, false).attention !== 'plain';
+    const layout = fused ? scoredRowLayout(B, T, select) : undefined;
+    const variant = this.variant(P, !!layout);
     const feeds: Record<string, ort.Tensor> = {
       ...this.weightFeeds,
       ...this.prefix?.feeds,
       ids: new ort.Tensor('int32', batch.tokens, [B, T]),
       bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments, P), [B, 1, T, P + T]),
-      select: new ort.Tensor('int32', select, [select.length]),
-      ...this.positionFeeds(batch),
+      ...this.positionFeeds(batch, fused),
     };
+    if (layout) {
+      feeds.rows = new ort.Tensor('int32', layout.rows, [B, layout.m]);
+      feeds.select = new ort.Tensor('int32', layout.index, [layout.index.length]);
+    } else feeds.select = new ort.Tensor('int32', select, [select.length]);
+    if (variant.attention === 'gqa') {
+      // no past (a prompt of T tokens), seqlens[b] = index of row b's last real token: GroupQueryAttention
+      // multiplies each row's queries by its keys 0..seqlens[b] only, so right padding costs no key work
+      // (the bias masks the padding keys as well; the padding queries' outputs are never read)
+      const seqlens = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        let t = T - 1;
+        while (t > 0 && batch.segments[b * T + t] === PAD_SEGMENT) t--;
+        seqlens[b] = t;
+      }
+      feeds.seqlens = new ort.Tensor('int32', seqlens, [B]);
+      feeds.total = new ort.Tensor('int32', Int32Array.of(T), []);
+    }
     if (targets) feeds.targets = new ort.Tensor('int32', targets, [targets.length, 1]);
-    return (await this.session(output, P)).run(feeds);
+    return (await this.session(output, P, variant)).run(feeds);
   }
 }
 
@@ -239,7 +308,7 @@ export class OrtLlama implements HostModel {
  * ORT's own fp32 MatMul throughput on `threads` intra-op threads (same session options as the model):
  * best wall time of `repeat` runs of [m, k] × [k, n] after one warm-up, inputs fed like the weights.
  */
-export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k = 1024, n = 1024): Promise<{ shape: number[]; ms: number; gflopPerSecond: number }> {
+export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k = 1024, n = 1024): Promise<{ shape: number[]; ms: number; gflopPerSecond: number; cpuMs: number }> {
   const session = await ort.InferenceSession.create(buildMatMulGraph(m, k, n), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -252,12 +321,16 @@ export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k
     const feeds = { a: new ort.Tensor('float32', fill(m * k), [m, k]), w: new ort.Tensor('float32', fill(k * n), [k, n]) };
     await session.run(feeds);
     let best = Infinity;
+    let cpuMs = Infinity; // least process CPU time (all threads) of one run: the work, however loaded the machine
     for (let r = 0; r < repeat; r++) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await session.run(feeds);
       best = Math.min(best, performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpuMs = Math.min(cpuMs, (c.user + c.system) / 1000);
     }
-    return { shape: [m, k, n], ms: best, gflopPerSecond: (2 * m * k * n) / (best * 1e6) };
+    return { shape: [m, k, n], ms: best, gflopPerSecond: (2 * m * k * n) / (best * 1e6), cpuMs };
   } finally {
     await session.release();
   }
