@@ -1,8 +1,16 @@
 import { RemedyError } from '@zotune/io';
 import { describe, expect, it } from 'vitest';
-import { UserError, cliText, oneLine, usageError } from './cli';
+import { UserError, WASM_ABORT, cliText, oneLine, usageError } from './cli';
 
 describe('oneLine', () => {
+  it("says what tfjs-wasm's bare abort means and what to do (Emscripten's message names neither)", () => {
+    const e = new Error('Aborted(). Build with -sASSERTIONS for more info.');
+    expect(oneLine(e)).toBe(WASM_ABORT);
+    expect(WASM_ABORT).toMatch(/out of memory .*4 GiB.*--batch.*--engine ort/);
+    // only a message that starts with it: a file named Aborted(…) in an error stays as it is
+    expect(oneLine(new Error('x.gguf: not Aborted() at all'))).toBe('x.gguf: not Aborted() at all');
+  });
+
   it("prints an error's command-line wording when it has one, else its first line", () => {
     expect(oneLine(new RemedyError('x: missing; call pullData()', 'x: missing; run `zotune data pull`'))).toBe('x: missing; run `zotune data pull`');
     expect(oneLine(new Error('\nfirst\nsecond'))).toBe('first');

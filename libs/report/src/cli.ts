@@ -21,9 +21,18 @@ export function cliText(e: unknown): string {
   return cliMessageOf(e) ?? (e instanceof Error ? e.message : String(e));
 }
 
+/**
+ * What tfjs-backend-wasm's abort() means to a user. Emscripten aborts with "Aborted()" and nothing else;
+ * the one cause seen here is its heap's 4 GiB ceiling (e.g. adam on SmolLM2-135M: weights, gradients
+ * and two moments are 2.2 GB before activations; tfjs eval of BoolQ at batch 16 on the same model).
+ */
+export const WASM_ABORT =
+  'the tfjs wasm backend aborted, most likely out of memory (its heap holds at most 4 GiB: the weights, the activations, and for adam or meta-train the gradients and moments too); use a smaller --batch, --engine ort for forward-only work, --peft lora, or @tensorflow/tfjs-node';
+
 /** One line for the user: the message of a known error (its command-line wording when it has one: @zotune/io RemedyError), the first line of anything else. */
 export function oneLine(e: unknown): string {
   const msg = cliText(e);
+  if (/^Aborted\(/.test(msg)) return WASM_ABORT;
   return msg.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown error';
 }
 
