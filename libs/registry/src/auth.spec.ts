@@ -100,9 +100,13 @@ describe('registry bearer-token check', () => {
     expect(blob.headers['x-content-sha256']).toBe(`sha256:${sha256Hex(body)}`);
   });
 
-  test('logs one line per request with method, path and status', () => {
-    expect(lines[0]).toMatch(new RegExp(`^PUT ${POLICY} 201 \\d+ ms$`));
-    expect(lines).toContain(`DELETE ${POLICY} 401 invalid bearer token`);
+  test('logs one line per request with method, path and status', async () => {
+    expect(lines[0]).toMatch(new RegExp(`^PUT ${POLICY} 201 \\d+ ms$`)); // beforeAll's publish
+    lines.length = 0;
+    await send(server.url, 'DELETE', POLICY, { authorization: 'Bearer nope' });
+    await send(server.url, 'GET', '/v1/policies', {});
+    expect(lines[0]).toBe(`DELETE ${POLICY} 401 invalid bearer token`);
+    expect(lines[1]).toMatch(/^GET \/v1\/policies 200 \d+ ms$/);
   });
 });
 
