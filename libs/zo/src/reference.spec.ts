@@ -10,7 +10,9 @@ import type { StepRecord } from '@zotune/artifacts';
 import { normalFillRef } from '@zotune/tensor';
 import { createEstimator } from './estimator';
 import { eliteSeed, guidedWeights } from './guided';
-import { rankByLoss } from './step';
+import { Perturber } from './perturb';
+import { rankByLoss, StepContext } from './step';
+import { decays } from './update';
 import { fixedScale } from './scale';
 import { makeToy, type Toy } from './toy.testkit';
 
@@ -215,5 +217,56 @@ describe('ranking, by hand', () => {
     expect(eliteSeed(rec([[11, null], [22, 0.7], [33, 0.6]]))).toBe(33);
     expect(eliteSeed(rec([[11, NaN], [22, 0.9]]))).toBe(22);
     expect(eliteSeed(rec([[11, null]]))).toBeUndefined();
+  });
+});
+
+describe('refusals, each in one line', () => {
+  it('step: ε, step index and seed out of range, blocks out of model order', async () => {
+    const t = toy(22);
+    const est = createEstimator({ name: 'mezo' });
+    const go = (o: object) => est.step({ blocks: t.blocks, lossValue: t.lossValue, step: 0, seed: 1, ...o });
+    for (const eps of [0, -1e-3, NaN, Infinity]) await expect(go({ eps })).rejects.toThrow(`mezo: eps must be a finite number > 0, got ${eps}`);
+    for (const step of [-1, 0.5]) await expect(go({ step })).rejects.toThrow(`mezo: step must be an integer >= 0, got ${step}`);
+    for (const seed of [-1, 2.5, 2 ** 32]) await expect(go({ seed })).rejects.toThrow(`mezo: seed must be a uint32, got ${seed}`);
+    // the extremes are fine: seed 0 and 2^32 − 1, step 0
+    await go({ seed: 0 });
+    await go({ seed: 0xffffffff });
+    const swapped = [t.blocks[1], t.blocks[0], ...t.blocks.slice(2)];
+    await expect(go({ blocks: swapped })).rejects.toThrow('block model.layers.0.mlp.up_proj.weight has index 1 at position 0; pass Model.blocks in model order');
+    const rec = await go({});
+    await expect(est.update(swapped, rec)).rejects.toThrow('has index 1 at position 0');
+    est.dispose();
+  });
+
+  it('update: lr and weight decay out of range, σ for another number of blocks', async () => {
+    const t = toy(23);
+    const est = createEstimator({ name: 'mezo' });
+    const rec = await est.step({ blocks: t.blocks, lossValue: t.lossValue, step: 0, seed: 1 });
+    for (const lr of [0, -1, NaN]) await expect(est.update(t.blocks, rec, { lr })).rejects.toThrow(`update: lr must be a finite number > 0, got ${lr}`);
+    for (const weightDecay of [-0.1, Infinity]) await expect(est.update(t.blocks, rec, { weightDecay })).rejects.toThrow(`update: weightDecay must be a finite number >= 0, got ${weightDecay}`);
+    await expect(est.update(t.blocks, { ...rec, sigma: [1, 1] })).rejects.toThrow('step 0: record has σ for 2 blocks, the model has 4');
+    est.dispose();
+  });
+
+  it('a step context refuses a non-number loss, a probe of the wrong width, and a record while displaced', async () => {
+    const t = toy(24);
+    const est = createEstimator({ name: 'greedy', candidates: 2 });
+    await expect(est.step({ blocks: t.blocks, lossValue: () => '0.5' as unknown as number, step: 0, seed: 1 })).rejects.toThrow('lossValue returned string, expected a number');
+    est.dispose();
+    const before = t.snapshot();
+    const ctx = new StepContext(t.blocks, null, 1e-3, new Perturber(), t.lossValue);
+    ctx.addCandidate(5);
+    await expect(ctx.probe([1, 0])).rejects.toThrow('probe: 2 weights for 1 candidates');
+    await ctx.oneSided(7);
+    expect(() => ctx.record(0, 1, 'x')).toThrow('StepContext.record: the weights are still displaced; call restore() first');
+    await ctx.restore();
+    expect(maxDiff(t.snapshot(), before)).toBeLessThan(1e-6);
+    expect(ctx.record(0, 1, 'x')).toMatchObject({ forwardPasses: 1, candidates: [{ seed: 5, loss: null }, { seed: 7, loss: expect.any(Number) }] });
+  });
+});
+
+describe('weight decay by kind', () => {
+  it('decays embedding, position and matrix blocks; never norm weights or biases', () => {
+    expect((['embedding', 'position', 'matrix', 'norm', 'bias'] as const).map((kind) => decays({ kind }))).toEqual([true, true, true, false, false]);
   });
 });
