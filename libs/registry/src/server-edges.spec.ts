@@ -4,7 +4,7 @@
 // header's forms, status codes and headers of answers, and the listen options.
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePolicyArtifact, examplePolicyArtifact } from '@zotune/artifacts';
@@ -49,6 +49,19 @@ describe('registry server edges', () => {
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toBe('application/json');
     expect(JSON.parse(r.body)).toEqual({ policies: [] });
+  });
+
+  test('a store that cannot be read answers 500 with the reason (only a missing store lists as empty)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'zotune-notdir-')), 'file');
+    writeFileSync(file, 'x');
+    const broken = await startRegistryServer({ root: file, port: 0 });
+    try {
+      const r = await send(broken.url, 'GET', '/v1/policies');
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body)).toEqual({ error: `ENOTDIR: not a directory, open '${file}/index.json'` });
+    } finally {
+      await broken.close();
+    }
   });
 
   test('refuses dot, dot-dot, percent and backslash segments before routing, naming the rule', async () => {
