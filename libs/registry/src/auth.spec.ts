@@ -57,6 +57,7 @@ describe('registry bearer-token check', () => {
     ['scheme and a space', 'Bearer ', 'missing Authorization: Bearer token'],
     ['token without the scheme', TOKEN, 'missing Authorization: Bearer token'],
     ['another scheme', `Basic ${TOKEN}`, 'missing Authorization: Bearer token'],
+    ['the scheme not first', `Token Bearer ${TOKEN}`, 'missing Authorization: Bearer token'],
     ['scheme glued to the token', `Bearer${TOKEN}`, 'missing Authorization: Bearer token'],
     ['two words after the scheme', `Bearer ${TOKEN} extra`, 'missing Authorization: Bearer token'],
     ['a prefix of the token', 'Bearer k7-Qx9_toke', 'invalid bearer token'],

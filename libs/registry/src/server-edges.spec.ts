@@ -64,6 +64,19 @@ describe('registry server edges', () => {
     }
   });
 
+  test('a store whose index is not JSON answers 503, not an empty list', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'zotune-badindex-'));
+    writeFileSync(join(root, 'index.json'), 'garbage');
+    const broken = await startRegistryServer({ root, port: 0 });
+    try {
+      const r = await send(broken.url, 'GET', '/v1/policies');
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.body).error).toMatch(new RegExp(`^${join(root, 'index.json')}: not valid JSON \\(`));
+    } finally {
+      await broken.close();
+    }
+  });
+
   test('refuses dot, dot-dot, percent and backslash segments before routing, naming the rule', async () => {
     // each of these the router alone would answer otherwise (404, or an invalid-path 400)
     for (const path of ['/v1/./policies', '/v1/policies/../policies', '/v1/x/..', '/v1/%70olicies', '/v1/a%', '/v1\\policies', '/.']) {
