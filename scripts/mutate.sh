@@ -25,7 +25,8 @@ for project in "$@"; do
   [ -f "$project/stryker.config.mjs" ] || { echo "mutate.sh: $project has no stryker.config.mjs" >&2; exit 2; }
   name="$(basename "$project")"
   echo "mutate.sh: $project (log: reports/mutation/$name.log)"
-  npx stryker run "$project/stryker.config.mjs" 2>&1 | tee "reports/mutation/$name.log"
+  # STRYKER_ARGS=--force: a full run despite the incremental file (see docs/mutation.md)
+  npx stryker run "$project/stryker.config.mjs" ${STRYKER_ARGS:-} 2>&1 | tee "reports/mutation/$name.log"
   node tools/mutation-summary.mjs "reports/mutation/$name.json" "$project" > "docs/results/mutation/$name.md"
   echo "mutate.sh: wrote docs/results/mutation/$name.md"
 done
