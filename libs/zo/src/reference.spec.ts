@@ -199,6 +199,15 @@ describe('ranking, by hand', () => {
     expect(rankByLoss([])).toEqual([]);
   });
 
+  it('rankByLoss on 200 losses with many ties and NaNs (long enough that the sort merges runs, not only inserts)', () => {
+    const losses = Array.from({ length: 200 }, (_, i) => (i % 13 === 5 ? NaN : (199 - i) % 7));
+    // the order by hand: values 0…6 in turn, each in candidate order, then the NaNs in candidate order
+    const want: number[] = [];
+    for (let v = 0; v < 7; v++) for (let i = 0; i < 200; i++) if (losses[i] === v) want.push(i);
+    for (let i = 0; i < 200; i++) if (Number.isNaN(losses[i])) want.push(i);
+    expect(rankByLoss(losses)).toEqual(want);
+  });
+
   it('guidedWeights: +c/|TOP| on the ⌊αM⌋ lowest, −c/|BOTTOM| on the rest; refuses an empty side', () => {
     expect(guidedWeights([0.4, 0.1, 0.3, 0.2], 0.5, false)).toEqual([-0.5, 0.5, -0.5, 0.5]);
     // M = 5, α = 0.4: TOP = 2, BOTTOM = 3, c = 1/sqrt(1/2 + 1/3) = sqrt(6/5)
