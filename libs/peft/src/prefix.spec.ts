@@ -40,7 +40,7 @@ describe('prefix tuning', () => {
       const input = [1, 403, 29, 71, 261];
       const ref = referenceLogits(ckpt, [...ids, ...input]).slice(P).flat();
       const run = () => {
-        const t = adapter.model.forward(packSequences([input]));
+        const t = (adapter.model as typeof model).forward(packSequences([input]));
         const out = Float32Array.from(t.dataSync());
         t.dispose();
         return out;
