@@ -125,6 +125,13 @@ describe('resume', () => {
       "note: the trajectory's losses were computed on engine ort, this session runs tfjs: the replayed weights are the same bits, the new steps' losses agree only to float tolerance",
       'resume: replayed 5 steps onto the base weights',
     ]);
+    // a version-1 trajectory has no engine: its losses came from tfjs
+    const v1 = join(work, 'v1.zotraj');
+    const { engine: _engine, ...h } = { ...(await trajectoryHeader(baseBlocks(), { runSeed: SEED, family: 'toy', estimator: CONFIG })), version: 1 as const };
+    createTrajectory(v1, h);
+    const notes: string[] = [];
+    await replayForResume(v1, baseBlocks(), inputs({}, 'ort', notes));
+    expect(notes[0]).toBe("note: the trajectory's losses were computed on engine tfjs, this session runs ort: the replayed weights are the same bits, the new steps' losses agree only to float tolerance");
     const peft = { method: 'prefix' as const, tokens: 2, initSeed: 1 };
     await expect(replayForResume(full, baseBlocks(), inputs({ peft }))).rejects.toThrow(`${full}: written for PEFT setting "none", config.json says {"method":"prefix","tokens":2,"initSeed":1}`);
   });

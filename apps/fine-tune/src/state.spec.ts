@@ -85,4 +85,28 @@ describe('run state', () => {
     expect(secondsPerStep(steps)).toBe(30); // odd i: 1, 3, …, 59
     expect(secondsPerStep([{ event: 'step', step: 1, forwardPasses: 2, loss: 1 }])).toBeNaN();
   });
+
+  test('restoreState reads each figure from its own kind of line, wherever it is', () => {
+    const log = MetricsLog.open(join(work, 'kinds.jsonl'));
+    const recs = [0, 1, 2, 3].map((s) => record(s, [1, 1]));
+    log.append({ event: 'step', step: 1, forwardPasses: 2, loss: 1 });
+    log.append({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: 0.4 });
+    log.append({ event: 'step', step: 2, forwardPasses: 4, loss: 1 });
+    log.append({ event: 'eval', step: 2, forwardPasses: 4, devAcc: 0.7 });
+    // step 3's step line was lost, its eval line was not: the eval line does not stand for it
+    log.append({ event: 'eval', step: 3, forwardPasses: 6, devAcc: 0.6 });
+    const st = restoreState(log, recs);
+    const lines = log.records();
+    log.close();
+    expect(st.zeroShotTestAcc).toBe(0.4);
+    expect(st.zeroShotDevAcc).toBeUndefined(); // no eval at step 0
+    expect(lines.filter((r) => r.event === 'step').map((r) => r.step)).toEqual([1, 2, 3, 4]);
+  });
+
+  test('final train loss skips step lines without a loss; dev losses read eval lines only', () => {
+    expect(finalTrainLoss([{ event: 'step', step: 1, forwardPasses: 2, loss: 2 }, { event: 'step', step: 2, forwardPasses: 4 }])).toBe(2);
+    const ev = (step: number, devLoss: number) => ({ event: 'eval' as const, step, forwardPasses: 2 * step, devAcc: 0.5, devLoss });
+    expect(devLosses([ev(5, 0.6)])).toEqual({ zeroShotDevLoss: NaN, finalDevLoss: 0.6 });
+    expect(devLosses([ev(0, 0.7), ev(5, 0.6), { event: 'step', step: 6, forwardPasses: 12, loss: 3, devLoss: 9 }])).toEqual({ zeroShotDevLoss: 0.7, finalDevLoss: 0.6 });
+  });
 });
