@@ -37,7 +37,10 @@ describe('engines ort and tfjs', () => {
         records.push(rec);
       }
       const [a, b] = records;
-      expect(b.candidates.map((c) => c.seed)).toEqual(a.candidates.map((c) => c.seed));
+      // candidateSeed(stepSeed(5, 0), i), pinned (the reference deriveSeed of noise-ref.ts): both engines draw these
+      const seeds = [904272747, 1408410676, 2275920802, 3164008084].slice(0, name === 'mezo' ? 1 : 4);
+      expect(a.candidates.map((c) => c.seed)).toEqual(seeds);
+      expect(b.candidates.map((c) => c.seed)).toEqual(seeds);
       a.candidates.forEach((c, i) => {
         if (c.loss !== null) expect(rel(b.candidates[i].loss!, c.loss)).toBeLessThan(1e-5);
       });

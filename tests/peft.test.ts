@@ -197,7 +197,8 @@ test.each(['mezo', 'guided', 'greedy', 'elite'] as const)('estimator %s steps th
 
 // Every family's attention takes the prefix (tfjs ops / the arch graph for OPT and GPT-2, the LLaMA
 // paths for Qwen2): the two engines agree with a prefix on the golden fixtures, the prefix changes the
-// logits, and LoRA with B = 0 is the base model (GPT-2's fused c_attn is a target like any linear).
+// logits, LoRA with B = 0 is the base model and with B ≠ 0 the model of its merged weights (GPT-2's
+// fused c_attn is a target like any linear).
 const FAMILY_FIXTURES = [
   ['qwen2', ['q_proj', 'v_proj']],
   ['opt', ['q_proj', 'v_proj']],
@@ -229,5 +230,20 @@ describe.each(FAMILY_FIXTURES)('PEFT on the %s fixture', (name, targets) => {
     expect(adapter.blocks.length).toBe(2 * targets.length * m.config.nLayers);
     expect(await logits(adapter.model, batch)).toEqual(base);
     await m.dispose();
+  });
+
+  // B = 0 passes even if the adapter is never applied: with a trained-looking B the adapted forward
+  // must move away from the base model and equal the model built from the merged weights, bit for bit
+  // (the same engine computes both)
+  test.each(ENGINES)('LoRA with B ≠ 0 on engine %s equals the model of its merged weights', async (engine) => {
+    const m = await open(engine, fixture());
+    const base = await logits(m, batch);
+    const adapter = createAdapter(m, { ...lora, targets: [...targets] });
+    for (const b of adapter.blocks) if (b.name.includes('lora_B')) normalFill(b.data!, 7, b.index);
+    const adapted = await logits(adapter.model, batch);
+    expect(relErr(adapted, base)).toBeGreaterThan(1e-2);
+    const merged = await open(engine, adapter.merged());
+    expect(await logits(merged, batch)).toEqual(adapted);
+    for (const x of [m, merged]) await x.dispose();
   });
 });

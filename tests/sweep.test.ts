@@ -22,12 +22,21 @@ const CI = process.env.CI === 'true';
 const work = mkdtempSync(join(tmpdir(), 'zotune-sweep-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Skip a test that needs a service only outside CI, saying why; in CI it must run. */
-function need(what: string, have: unknown): boolean {
-  if (have) return true;
-  if (CI) throw new Error(`${what} is required in CI (set by .ci/run)`);
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const TLS_TOOLS = have('redis-server') && have('openssl');
+
+/**
+ * Whether to skip a test that needs a service: outside CI, when the service is missing (test.skipIf
+ * reports it as skipped, with the reason printed); never in CI, where need() then fails the test.
+ */
+function skipWithout(what: string, available: unknown): boolean {
+  if (available || CI) return false;
   console.warn(`skipped: ${what} not available (run under .ci/run, or set it)`);
-  return false;
+  return true;
+}
+/** In CI a service the test needs must be there. */
+function need(what: string, available: unknown): void {
+  if (!available) throw new Error(`${what} is required in CI (set by .ci/run)`);
 }
 
 const { start, zotune } = cli(work, DATA);
@@ -158,8 +167,8 @@ describe('zotune sweep (local pool)', { timeout: 900_000 }, () => {
     expect(readFileSync(join(local, 'report.md'), 'utf8')).toBe(r.markdown);
   });
 
-  test('the report page in headless Chromium: no console error, every table and plot shown', async () => {
-    if (!need('Chromium (ZOTUNE_TEST_CHROMIUM)', CHROMIUM)) return;
+  test.skipIf(skipWithout('Chromium (ZOTUNE_TEST_CHROMIUM)', CHROMIUM))('the report page in headless Chromium: no console error, every table and plot shown', async () => {
+    need('Chromium (ZOTUNE_TEST_CHROMIUM)', CHROMIUM);
     const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(work, 'chromium-'));
     const browser = await chromium.launchPersistentContext(profile, {
@@ -221,8 +230,8 @@ describe('zotune sweep --queue (BullMQ on Redis)', { timeout: 900_000 }, () => {
     if (REDIS && !new URL(REDIS).password) throw new Error('ZOTUNE_TEST_REDIS_URL must carry a password (requirepass)');
   });
 
-  test('2 workers, one SIGKILLed mid-run: the sweep completes, no run lost or duplicated, identical to the local sweep', async () => {
-    if (!need('Redis (ZOTUNE_TEST_REDIS_URL)', REDIS)) return;
+  test.skipIf(skipWithout('Redis (ZOTUNE_TEST_REDIS_URL)', REDIS))('2 workers, one SIGKILLed mid-run: the sweep completes, no run lost or duplicated, identical to the local sweep', async () => {
+    need('Redis (ZOTUNE_TEST_REDIS_URL)', REDIS);
     const url = REDIS!;
     const out = join(work, 'queue');
     const w = (n: string) => start(['worker', '--queue', url, '--queue-name', queueName, '--work', join(work, n), '--lock-seconds', '3']);
@@ -263,9 +272,8 @@ describe('zotune sweep --queue (BullMQ on Redis)', { timeout: 900_000 }, () => {
       expect(JSON.parse(readFileSync(join(again, 'results', `${k}.json`), 'utf8')).worker).toBe(JSON.parse(readFileSync(join(out, 'results', `${k}.json`), 'utf8')).worker);
   }, 900_000);
 
-  test('rediss:// (TLS) with a password: accepted when the certificate is trusted, one line when not', async () => {
-    const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-    if (!need('redis-server and openssl on PATH', have('redis-server') && have('openssl'))) return;
+  test.skipIf(skipWithout('redis-server and openssl on PATH', TLS_TOOLS))('rediss:// (TLS) with a password: accepted when the certificate is trusted, one line when not', async () => {
+    need('redis-server and openssl on PATH', TLS_TOOLS);
     const dir = mkdtempSync(join(work, 'tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
     const port = await new Promise<number>((ok) => {

@@ -8,7 +8,9 @@ describe('configLayers', () => {
     for (const keys of [[], ['out'], ['out', 'backend']]) {
       const { layers, demo } = configLayers({ out: 'x', backend: 'cpu' }, givenOf(keys));
       expect(demo).toBe(true);
-      expect(resolveConfig(layers)).toMatchObject({ ...resolveConfig([loadPreset('demo')]), backend: keys.includes('backend') ? 'cpu' : resolveConfig(layers).backend });
+      expect(resolveConfig(layers)).toMatchObject({ ...resolveConfig([loadPreset('demo')]), backend: keys.includes('backend') ? 'cpu' : 'auto' });
+      // configs/runs/demo.json's figures, pinned (the preset sets no backend: the default, auto)
+      expect(resolveConfig(layers)).toMatchObject({ model: 'stories260K', task: 'story-name', estimator: 'mezo', steps: 200, lr: 1e-4, eps: 1e-3, batch: 16, seed: 0 });
     }
   });
   test('any setting: the defaults (or --config) under the flags, not the demo', () => {

@@ -13,7 +13,7 @@ import { initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
 import { asUserError } from './setup';
-import { checkPeftHeader } from './trainer';
+import { checkPeftHeader } from './resume';
 import { openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 export interface ReplayResult {

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
 import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
-import { loraTargetProblem, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
+import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
@@ -17,6 +17,7 @@ import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
+import { replayForResume } from './resume';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
 import { modelFromWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
@@ -250,20 +251,16 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     } else {
       let records: StepRecord[] = [];
       if (opts.resume && existsSync(trajPath)) {
-        const t = resumeTrajectory(trajPath);
-        if (t.header.runSeed !== config.seed) throw new UserError(`${trajPath}: written with seed ${t.header.runSeed}, config.json says ${config.seed}`);
-        if (t.header.estimator.name !== config.estimator) throw new UserError(`${trajPath}: written by estimator ${t.header.estimator.name}, config.json says ${config.estimator}`);
-        if (t.records.length > config.steps) throw new UserError(`${trajPath}: holds ${t.records.length} steps, the run has only ${config.steps}`);
-        records = t.records;
-        if (t.tornBytes > 0) log(`resume: dropped a torn last record (${t.tornBytes} bytes)`);
-        const recorded = t.header.engine ?? 'tfjs';
-        if (recorded !== engine.name)
-          log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${engine.name}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
-        // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
-        checkPeftHeader(t.header.run, config.peft, { name: inputs.modelName, digest: checkpointDigest(inputs.resolved.checkpoint) }, trajPath);
-        if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(t.header.run, trainable.length, trajPath));
-        await replay(trainable, t.header, records, { threads: parseThreads(config.threads, 'threads') });
-        log(`resume: replayed ${records.length} steps onto the base weights`);
+        ({ records } = await replayForResume(trajPath, trainable, {
+          config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
+          base: { name: inputs.modelName, digest: checkpointDigest(inputs.resolved.checkpoint) },
+          engine: engine.name,
+          threads: parseThreads(config.threads, 'threads'),
+          log,
+          onHeader: (header) => {
+            if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
+          },
+        }));
       } else {
         // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
         let curvature: RecordedCurvature | undefined;
@@ -425,19 +422,6 @@ async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boo
   } catch (e) {
     throw new UserError((e as Error).message, 2);
   }
-}
-
-/**
- * A resumed PEFT run's trajectory must be of the same setting (adapter init seed included) over the
- * same base weights: the header's digest covers only the adapters' initial values.
- */
-export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: PeftConfig | undefined, base: { name: string; digest: string }, file: string): void {
-  const { baseDigest, ...recorded } = (run?.peft ?? {}) as Record<string, unknown>;
-  const canon = (o: object) => JSON.stringify(o, Object.keys(o).sort());
-  if (canon(recorded) !== canon(peft ?? {}))
-    throw new UserError(`${file}: written for PEFT setting ${JSON.stringify(run?.peft ? recorded : 'none')}, config.json says ${JSON.stringify(peft ?? 'none')}`, 2);
-  if (peft && baseDigest !== base.digest)
-    throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${base.digest.slice(0, 12)}…`, 2);
 }
 
 /** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights (a PEFT run: fresh adapters). */
