@@ -41,6 +41,12 @@ export interface OrtLlamaOptions {
   shared?: boolean;
   /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
   spin?: boolean;
+  /**
+   * the checkpoint is handed over (hostBlocksFromCheckpoint's handOver): the blocks adopt its arrays
+   * where no transpose is needed and ckpt.tensors is emptied, so the process never holds the weights
+   * twice; default false (the checkpoint's arrays are copied and it stays usable)
+   */
+  handOver?: boolean;
 }
 
 /** A Float32Array of n floats on a SharedArrayBuffer (shareable with worker threads). */
@@ -78,7 +84,7 @@ export class OrtLlama implements HostModel {
     this.threads = opts.threads ?? availableParallelism();
     this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
-    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : (n) => new Float32Array(n));
+    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : undefined, { handOver: opts.handOver });
     for (const b of this.blocks) {
       let feed = b.data!;
       if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
@@ -93,7 +99,7 @@ export class OrtLlama implements HostModel {
     }
   }
 
-  /** Build the model and its scoring session (the checkpoint's arrays are copied; it can be dropped). */
+  /** Build the model and its scoring session (the checkpoint's arrays are copied, or adopted with handOver). */
   static async create(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
     const m = new OrtLlama(ckpt, opts);
     await m.session('logprobs');
