@@ -78,8 +78,10 @@ export interface MemoryBreakdown {
   jsHeap: number;
   /** external memory that is no ArrayBuffer */
   otherExternal: number;
-  /** the rest of the sampled RSS: ONNX Runtime's session and arena, the noise worker threads, node itself */
+  /** the rest of the sampled RSS as it was when the model was built: node itself, ONNX Runtime's library and session */
   native: number;
+  /** the rest's growth since: ONNX Runtime's arena (activations), and a ZO run's noise worker threads */
+  nativeGrowth: number;
   /** the kernel's peak above the sample (allocations that came and went between two samples) */
   betweenSamples: number;
   /**
@@ -93,16 +95,22 @@ const MIB = 2 ** 20;
 /** Weights below this many MiB are too small to tell a second copy from batches and outputs. */
 export const SECOND_COPY_MIN_MIB = 16;
 
-/** A child's peak RSS split at its sample of highest RSS (engine ort: the weights live in JS arrays). */
-export function breakdown(peakKiB: number, at: MemorySample, weightsBytes: number): MemoryBreakdown {
+/**
+ * A child's peak RSS split at its sample of highest RSS (engine ort: the weights live in JS arrays);
+ * `built` is the sample of the 'model' mark, where the native part stops being fixed costs.
+ */
+export function breakdown(peakKiB: number, at: MemorySample, weightsBytes: number, built: MemorySample): MemoryBreakdown {
   const arrays = at.arrayBuffers;
+  const native = (m: MemorySample) => m.rss - m.heapTotal - m.external;
+  const fixed = Math.min(native(built), native(at));
   return {
     phase: at.phase,
     weights: weightsBytes / MIB,
     otherArrays: (arrays - weightsBytes) / MIB,
     jsHeap: at.heapTotal / MIB,
     otherExternal: (at.external - arrays) / MIB,
-    native: (at.rss - at.heapTotal - at.external) / MIB,
+    native: fixed / MIB,
+    nativeGrowth: (native(at) - fixed) / MIB,
     betweenSamples: peakKiB / 1024 - at.rss / MIB,
     secondCopy: weightsBytes < SECOND_COPY_MIN_MIB * MIB ? null : arrays - weightsBytes >= 0.9 * weightsBytes,
   };
@@ -119,6 +127,11 @@ export interface MemoryFigure {
   secondsPerStep?: number;
   /** where the peak's MiB sit (children that run a model) */
   breakdown?: MemoryBreakdown;
+  /**
+   * finetune runs of 2 steps or more: growth per step from the first step's end to the last's, MiB;
+   * js: what JS keeps (V8 heap in use + ArrayBuffers), rss: the process. ≈ 0 when nothing is retained per step
+   */
+  perStep?: { js: number; rss: number };
 }
 
 /** The finetune runs `zotune bench memory` can measure. */
@@ -184,12 +197,20 @@ async function measure(args: string[], backend?: string): Promise<{ figure: Memo
       const reason = stderr.split('\n').filter((l) => l.startsWith('zotune:') && !l.startsWith('zotune: backend')).at(-1) ?? stderr.trim().split('\n').at(-1);
       throw new Error(`bench memory: \`zotune ${full.join(' ')}\` exited with ${code}: ${reason ?? 'no message'}`);
     }
-    const probe = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; peak: MemorySample; facts: { weightsBytes?: number; weightsInJsArrays?: number } };
+    const probe = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; peak: MemorySample; marks: (MemorySample & { mark: string })[]; facts: { weightsBytes?: number; weightsInJsArrays?: number } };
+    const steps = probe.marks.filter((m) => /^step \d+$/.test(m.mark));
+    const js = (m: MemorySample) => m.heapUsed + m.arrayBuffers;
+    const perStep =
+      steps.length >= 2 ? { js: (js(steps.at(-1)!) - js(steps[0])) / (steps.length - 1) / MIB, rss: (steps.at(-1)!.rss - steps[0].rss) / (steps.length - 1) / MIB } : undefined;
     const kib = probe.maxRssKiB;
     if (!Number.isFinite(kib) || kib <= 0) throw new Error(`bench memory: \`zotune ${full.join(' ')}\` reported no peak RSS`);
     // only where the weights live in JS arrays (engine ort); tfjs keeps them in its own heap
-    const weights = probe.facts.weightsInJsArrays === 1 ? probe.facts.weightsBytes : undefined;
-    return { figure: { peakRssMiB: kib / 1024, seconds, args: full, ...(weights !== undefined ? { breakdown: breakdown(kib, probe.peak, weights) } : {}) }, stdout };
+    const built = probe.marks.find((m) => m.mark === 'model');
+    const weights = probe.facts.weightsInJsArrays === 1 && built ? probe.facts.weightsBytes : undefined;
+    return {
+      figure: { peakRssMiB: kib / 1024, seconds, args: full, ...(weights !== undefined ? { breakdown: breakdown(kib, probe.peak, weights, built!) } : {}), ...(perStep ? { perStep } : {}) },
+      stdout,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -277,7 +298,8 @@ const BREAKDOWN_ROWS: [string, keyof MemoryBreakdown][] = [
   ['other JS arrays (2nd copy?, batches, outputs, noise sums)', 'otherArrays'],
   ['JS heap (task data, tokenized examples, code)', 'jsHeap'],
   ['other external', 'otherExternal'],
-  ['native (ORT session + arena, worker threads, node)', 'native'],
+  ['native at model build (node, ORT library + session)', 'native'],
+  ['native growth since (ORT arena; ZO: noise threads)', 'nativeGrowth'],
   ['between samples', 'betweenSamples'],
 ];
 
@@ -310,7 +332,9 @@ function text(r: BenchMemoryResult): string {
     for (const k of zo) {
       const b = r[k]!.breakdown!;
       const verdict = b.secondCopy === null ? `weights under ${SECOND_COPY_MIN_MIB} MiB: too small to tell a second copy` : b.secondCopy ? 'A SECOND COPY OF THE WEIGHTS' : 'no second copy of the weights';
-      lines.push(`  ${k}: ${verdict} (JS arrays hold ${((b.weights + b.otherArrays) / b.weights).toFixed(2)}× the weights at its peak)`);
+      const per = r[k]!.perStep;
+      const retained = per ? `; per step after the first: ${per.js >= 0 ? '+' : ''}${per.js.toFixed(2)} MiB kept by JS, ${per.rss >= 0 ? '+' : ''}${per.rss.toFixed(2)} MiB RSS` : '';
+      lines.push(`  ${k}: ${verdict} (JS arrays hold ${((b.weights + b.otherArrays) / b.weights).toFixed(2)}× the weights at its peak)${retained}`);
     }
   }
   return lines.join('\n');

@@ -25,12 +25,11 @@ const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every
 
 export interface HostBlocksOptions {
   /**
-   * The checkpoint is handed over: a tensor whose array owns its whole plain ArrayBuffer and needs no
-   * transpose becomes the block's array as is (no copy), and every tensor leaves ckpt.tensors as soon
-   * as its block exists, so at most one tensor is held twice while the blocks are built and the
-   * checkpoint's arrays can be collected. ckpt.tensors is empty afterwards (reading it would otherwise
-   * see the trained weights through the adopted arrays). Ignored for arrays `alloc` must place
-   * (shared memory): those are always copied, but still released.
+   * The checkpoint is handed over: a tensor whose array owns its whole plain ArrayBuffer becomes the
+   * block's array (a matrix transposed in place through one tensor of scratch), so the blocks cost no
+   * new memory and leave no garbage behind; any other array is copied and released as soon as its
+   * block exists. ckpt.tensors is empty afterwards (reading it would otherwise see the trained weights
+   * through the adopted arrays). With an `alloc` (shared memory) every array is copied, and released.
    */
   handOver?: boolean;
 }
@@ -56,6 +55,7 @@ function ownsBuffer(a: Float32Array): boolean {
 /** alloc null: only check the tensors (yields blocks without data). */
 function* hostBlocks(ckpt: Checkpoint, alloc: ((size: number) => Float32Array) | null, adopt = false, release = false): Generator<Block> {
   validateLlamaConfig(ckpt.config, ckpt.source);
+  let scratch = new Float32Array(0); // adopt: [size] of the largest transposed tensor so far
   const specs = archOf(ckpt.config, (name) => ckpt.tensors.has(name)).tensors;
   for (const [index, spec] of specs.entries()) {
     const t = ckpt.tensors.get(spec.name);
@@ -70,8 +70,15 @@ function* hostBlocks(ckpt: Checkpoint, alloc: ((size: number) => Float32Array) |
       continue;
     }
     let data: Float32Array;
-    if (adopt && !spec.transpose && ownsBuffer(t.data)) data = t.data;
-    else {
+    if (adopt && ownsBuffer(t.data)) {
+      data = t.data;
+      if (spec.transpose) {
+        if (scratch.length < size) scratch = new Float32Array(size);
+        const copy = scratch.subarray(0, size);
+        copy.set(data);
+        transposeHost(copy, spec.hfShape[0], spec.hfShape[1], data);
+      }
+    } else {
       data = alloc(size);
       if (spec.transpose) transposeHost(t.data, spec.hfShape[0], spec.hfShape[1], data);
       else data.set(t.data);
