@@ -320,9 +320,10 @@ function text(r: BenchMemoryResult): string {
   if (ev && zo.length) {
     // every MiB of a ZO run's peak, beside eval's, and the difference: where the MiB above eval go
     const cols = ['eval', ...zo, ...zo.map((k) => `Δ ${k}`)];
-    const num = (x: number, signed = false) => `${signed && x >= 0 ? '+' : ''}${x.toFixed(0)}`.padStart(8);
+    const w = Math.max(8, ...cols.map((c) => c.length + 1));
+    const num = (x: number, signed = false) => `${signed && x >= 0 ? '+' : ''}${x.toFixed(0)}`.padStart(w);
     lines.push(`where the MiB go (at each child's sample of highest RSS; Δ = run − eval):`);
-    lines.push(`  ${''.padEnd(58)}${cols.map((c) => c.padStart(8)).join('')}`);
+    lines.push(`  ${''.padEnd(58)}${cols.map((c) => c.padStart(w)).join('')}`);
     for (const [label, key] of BREAKDOWN_ROWS) {
       const v = (f: MemoryFigure) => f.breakdown![key] as number;
       lines.push(`  ${label.padEnd(58)}${num(v(r.eval))}${zo.map((k) => num(v(r[k]!))).join('')}${zo.map((k) => num(v(r[k]!) - v(r.eval), true)).join('')}`);
