@@ -1,7 +1,7 @@
 // End to end: `zotune finetune` and `zotune replay` as a user runs them, child processes of the real
 // bin on the real stories260K model with small step counts: the run directory, kill -9 and resume
 // (bit-identical weights), replay from the trajectory alone, one-line errors, a config-defined task.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openTrajectory, writePolicyArtifactFile } from '@zotune/artifacts';
@@ -112,6 +112,14 @@ describe('zotune finetune', () => {
     const ev = json(await zotune('eval', '--run', dir, '--split', 'test', '--n', String(s.testN), '--json'));
     expect(ev).toMatchObject({ task: 'SST-2', seed: 0, n: s.testN, weights: join(dir, 'model.safetensors') });
     expect(ev.accuracy).toBe(s.testAcc);
+
+    // the best checkpoint gone: --resume of the finished run rebuilds it while replaying, byte for byte, and tests it again
+    const gone = join(work, 'short-no-best');
+    cpSync(dir, gone, { recursive: true });
+    rmSync(join(gone, 'model.safetensors'));
+    const again = json(await zotune('finetune', '--resume', gone, '--json'));
+    expect(readFileSync(join(gone, 'model.safetensors')).equals(readFileSync(join(dir, 'model.safetensors')))).toBe(true);
+    expect(again).toMatchObject({ bestStep: s.bestStep, testAcc: s.testAcc, resumedAt: 6 });
   });
 
   test('a curvature policy: κ is probed once at the base weights into the trajectory header; kill -9 and --resume are bit-identical', async () => {

@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
-import { resolveModel } from '@zotune/models';
+import { isHostModel, resolveModel } from '@zotune/models';
 import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
-import { action, cliText, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
+import { action, cliText, emit, memoryMark, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import { modelFromWeights, WEIGHT_FILES } from './weights';
@@ -113,10 +113,11 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   const resolved = resolveModel(modelArg, dataDir);
   let model;
   try {
-    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine, run.peft) : await openModel(resolved.checkpoint, engine);
+    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine, run.peft) : await openModel(resolved.checkpoint, engine, { handOver: true });
   } catch (e) {
     throw new UserError(`--run: ${cliText(e)}`);
   }
+  memoryMark('model', { weightsBytes: 4 * model.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: isHostModel(model) ? 1 : 0 });
   try {
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     log(`eval: ${resolved.name} on ${task.name} ${split} (${examples.length} examples, seed ${seed}, batch ${batchSize})`);
@@ -126,6 +127,7 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
         if (process.stderr.isTTY) process.stderr.write(`\reval: ${done}/${total}${done === total ? '\n' : ''}`);
       },
     });
+    memoryMark('evaluated');
     const truncated = examples.filter((e) => collator.encode(e).truncated > 0).length;
     if (truncated > 0) notes.push(`${truncated} prompts were longer than the model's context (${model.config.maxSeqLen}) and lost their start`);
     return {

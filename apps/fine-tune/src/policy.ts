@@ -1,7 +1,7 @@
 // --policy: which σ the ZO estimator perturbs with. 'none' is plain N(0, I); a reference, digest or
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
 // 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
-import { checkpointDigest, type AnyModel, type Checkpoint } from '@zotune/models';
+import type { AnyModel } from '@zotune/models';
 import type { CurvatureProbe } from '@zotune/artifacts';
 import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions, type PertNN } from '@zotune/policy';
 import { defaultRegistryLocation, loadPolicy, openRegistry, type LoadedPolicy } from '@zotune/registry';
@@ -47,8 +47,12 @@ export interface PolicyContext {
   model: Pick<AnyModel, 'family' | 'blocks'>;
   /** a PEFT run's setting (the shipped default policies are for every block) */
   peft?: string;
-  /** the checkpoint the model was built from (its digest is the fingerprint's weightsSha256) */
-  checkpoint: Checkpoint;
+  /**
+   * checkpointDigest of the base weights (the fingerprint's weightsSha256), asked for only when a
+   * learned policy is loaded; the run computes it from the model's blocks (modelDigest), which hold the
+   * base weights while policies are resolved, the checkpoint itself having been handed to the model
+   */
+  baseDigest: () => string;
   /** a resumed run: the digest of the policy it started with */
   expectDigest?: string | null;
   /** what an oracle policy measures on (--policy oracle-*) */
@@ -101,7 +105,7 @@ async function loadLearnedPolicy(ref: string, opts: PolicyContext): Promise<Reso
   } else loaded = await load(ref);
   let net: PertNN;
   try {
-    const fingerprint = modelFingerprint(opts.model, checkpointDigest(opts.checkpoint), opts.modelName);
+    const fingerprint = modelFingerprint(opts.model, opts.baseDigest(), opts.modelName);
     net = policyFromArtifact(loaded.artifact, opts.model, fingerprint);
   } catch (e) {
     throw new UserError(`--policy ${ref}: ${(e as Error).message}`, 2);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { type Checkpoint, checkpointDigest, GGUF_OUT_TYPES, type GgufOutType, readSafetensors, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
+import { type Checkpoint, withFile, hfLayoutOfBlocks, hfTensorOf, modelDigest, GGUF_OUT_TYPES, type GgufOutType, readSafetensorsHeader, readSafetensorsTensor, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
 import { peftLabel } from '@zotune/peft';
 import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
 import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
@@ -44,18 +44,28 @@ export interface ReplayResult {
   runWeights: { file: string; maxAbsDiff: number } | null;
 }
 
-/** The replayed weights against a run weight file of the same step, if the run wrote one. */
-function compareWithRun(dir: string, step: number, replayed: Map<string, HostTensor>): ReplayResult['runWeights'] {
+/**
+ * The replayed weights against a run weight file of the same step, if the run wrote one. `replayed`
+ * gives each tensor by name on demand and the file is read one tensor at a time, so the comparison
+ * holds no second copy of the weights.
+ */
+function compareWithRun(dir: string, step: number, names: readonly string[], replayed: (name: string) => HostTensor): ReplayResult['runWeights'] {
   for (const name of [WEIGHT_FILES.final, WEIGHT_FILES.best]) {
     const file = join(dir, name);
     if (weightsStep(file) !== step) continue;
-    const { tensors } = readSafetensors(file);
-    let maxAbsDiff = 0;
-    for (const [n, t] of replayed) {
-      const got = tensors.get(n);
-      if (!got || got.data.length !== t.data.length) return { file, maxAbsDiff: Infinity };
-      for (let i = 0; i < t.data.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(t.data[i] - got.data[i]));
-    }
+    const maxAbsDiff = withFile(file, (r) => {
+      const { entries } = readSafetensorsHeader(r);
+      let m = 0;
+      for (const n of names) {
+        const e = entries.get(n);
+        const t = replayed(n);
+        if (!e) return Infinity;
+        const got = readSafetensorsTensor(r, n, e);
+        if (got.data.length !== t.data.length) return Infinity;
+        for (let i = 0; i < t.data.length; i++) m = Math.max(m, Math.abs(t.data[i] - got.data[i]));
+      }
+      return m;
+    });
     return { file, maxAbsDiff };
   }
   return null;
@@ -116,12 +126,13 @@ export async function replayRun(runDir: string, out: string, opts: ReplayOptions
   const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   process.stderr.write(engineNote(engine));
   const t0 = performance.now();
-  const model = await openModel(resolved.checkpoint, engine);
+  // handed over: the blocks are the only copy of the weights
+  const model = await openModel(resolved.checkpoint, engine, { handOver: true });
   let runWeights;
   try {
     // a PEFT run's trajectory moves its adapter's blocks; the base weights stay as loaded
     const adapter = config.peft && openAdapter(model, config.peft);
-    if (config.peft) checkPeftHeader(t.header.run, config.peft, { name: resolved.name, digest: checkpointDigest(resolved.checkpoint) }, trajPath);
+    if (config.peft) checkPeftHeader(t.header.run, config.peft, { name: resolved.name, digest: () => modelDigest(model) }, trajPath);
     // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
     await replay(adapter ? adapter.blocks : model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
     const meta = { model: resolved.name, step: n };
@@ -131,7 +142,14 @@ export async function replayRun(runDir: string, out: string, opts: ReplayOptions
     else if (adapter && merge) writeSafetensors(resolve(out), adapter.merged().tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step), 'zotune.merged': peftLabel(config.peft) });
     else writeRunWeights(resolve(out), model, meta, adapter || undefined);
     // the run's own files hold the adapter (PEFT) or the weights: compare like with like
-    runWeights = merge || format === 'gguf' ? null : compareWithRun(dir, n, adapter ? adapter.tensors() : toCheckpoint(model).tensors);
+    if (merge || format === 'gguf') runWeights = null;
+    else if (adapter) {
+      const tensors = adapter.tensors();
+      runWeights = compareWithRun(dir, n, [...tensors.keys()], (name) => tensors.get(name)!);
+    } else {
+      const layout = hfLayoutOfBlocks(model.config, model.blocks);
+      runWeights = compareWithRun(dir, n, [...layout.keys()], (name) => hfTensorOf(layout.get(name)!));
+    }
   } finally {
     await model.dispose();
   }

@@ -12,27 +12,31 @@ import { replay, type StepRecord } from '@zotune/zo';
  * A resumed PEFT run's trajectory must be of the same setting (adapter init seed included) over the
  * same base weights: the header's digest covers only the adapters' initial values.
  */
-export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: PeftConfig | undefined, base: { name: string; digest: string }, file: string): void {
+export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: PeftConfig | undefined, base: { name: string; digest: string | (() => string) }, file: string): void {
   const { baseDigest, ...recorded } = (run?.peft ?? {}) as Record<string, unknown>;
   const canon = (o: object) => JSON.stringify(o, Object.keys(o).sort());
   if (canon(recorded) !== canon(peft ?? {}))
     throw new UserError(`${file}: written for PEFT setting ${JSON.stringify(run?.peft ? recorded : 'none')}, config.json says ${JSON.stringify(peft ?? 'none')}`, 2);
-  if (peft && baseDigest !== base.digest)
-    throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${base.digest.slice(0, 12)}…`, 2);
+  if (!peft) return;
+  // the digest may be computed on demand (hashing 135M weights is not free): only a PEFT run asks
+  const digest = typeof base.digest === 'function' ? base.digest() : base.digest;
+  if (baseDigest !== digest) throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${digest.slice(0, 12)}…`, 2);
 }
 
 export interface ResumeInputs {
   /** config.json's figures the trajectory must agree with */
   config: { seed: number; estimator: string; steps: number; peft?: PeftConfig };
-  /** the base checkpoint: its name and digest (a PEFT run's adapters apply to it) */
-  base: { name: string; digest: string };
+  /** the base checkpoint: its name and digest, or a function computing it (a PEFT run's adapters apply to it) */
+  base: { name: string; digest: string | (() => string) };
   /** the engine of this session (a note when the trajectory's losses came from another) */
   engine: string;
   /** threads that move blocks held in JS memory (replay's bits do not depend on it) */
   threads?: number;
   log: (line: string) => void;
-  /** called with the checked header before the replay starts (a curvature policy reads κ from it) */
-  onHeader?: (header: TrajectoryHeader) => void;
+  /** called with the checked header and the records before the replay starts (a curvature policy reads κ from it) */
+  onHeader?: (header: TrajectoryHeader, records: readonly StepRecord[]) => void;
+  /** called after each record is replayed (the run writes a missing best checkpoint as the replay passes it) */
+  onStep?: (record: StepRecord) => void;
 }
 
 /**
@@ -53,8 +57,8 @@ export async function replayForResume(trajPath: string, trainable: readonly Bloc
     r.log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${r.engine}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
   // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
   checkPeftHeader(t.header.run, config.peft, r.base, trajPath);
-  r.onHeader?.(t.header);
-  await replay(trainable, t.header, records, { threads: r.threads });
+  r.onHeader?.(t.header, records);
+  await replay(trainable, t.header, records, { threads: r.threads, onStep: r.onStep });
   r.log(`resume: replayed ${records.length} steps onto the base weights`);
   return { header: t.header, records };
 }

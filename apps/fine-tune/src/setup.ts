@@ -68,9 +68,15 @@ export function loadInputs(config: FinetuneConfig): RunInputs {
   };
 }
 
-/** Build the model from the resolved checkpoint on the chosen engine (its blocks are the trainable weights). */
+/**
+ * Build the model from the resolved checkpoint on the chosen engine (its blocks are the trainable
+ * weights). The checkpoint is handed over: the blocks adopt its arrays or copy them one tensor at a
+ * time, and inputs.resolved.checkpoint keeps its config, format and source but no tensors, so a run
+ * holds the weights once (a second build from the same inputs fails).
+ */
 export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<AnyModel> {
-  return openModel(inputs.resolved.checkpoint, engine);
+  if (inputs.resolved.checkpoint.tensors.size === 0) throw new Error(`${inputs.resolved.checkpoint.source}: the checkpoint was already handed to a model`);
+  return openModel(inputs.resolved.checkpoint, engine, { handOver: true });
 }
 
 /**

@@ -5,21 +5,21 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
-import { checkpointDigest, isHostModel, type AnyModel, type Block } from '@zotune/models';
+import { isHostModel, modelDigest, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
-import { createRunDir, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
+import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, lossValueOf, replay, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
+import { createAdam, createEstimator, lossValueOf, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { replayForResume } from './resume';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
-import { modelFromWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
+import { loadRunWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 /** summary.json of a fine-tune run (the RunSummary fields of @zotune/report and more). */
 export interface FinetuneSummary {
@@ -207,7 +207,13 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   const backend = await initBackend(config.backend);
   const engine = await runEngine(config, opts, isGpuBackend(backend));
   log(engineNote(engine).trimEnd());
+  // the checkpoint is handed to the model (buildModel): from here on the blocks are the only copy of the weights
   const base = await buildModel(inputs, engine);
+  memoryMark('model', { weightsBytes: 4 * base.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: isHostModel(base) ? 1 : 0 });
+  // checkpointDigest of the base weights, from the blocks: asked for by a learned policy (resolved
+  // before any step) and by PEFT runs (whose base blocks never move), so always the base weights
+  let digest: string | undefined;
+  const baseDigest = () => (digest ??= modelDigest(base));
   // a PEFT run trains its adapter's blocks and computes through them; otherwise the model's own blocks
   let adapter: Adapter | undefined;
   try {
@@ -227,7 +233,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       modelName: inputs.modelName,
       model: { family: base.family, blocks: trainable },
       ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
-      checkpoint: inputs.resolved.checkpoint,
+      baseDigest,
       expectDigest: opts.resume ? config.policyDigest : undefined,
       oracle: oracleInputs(config, inputs, model, log),
     });
@@ -250,16 +256,24 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       trainer = adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config);
     } else {
       let records: StepRecord[] = [];
+      // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
+      // its metrics line, or the file is gone): the replay writes it when it passes the best step
+      let rebuildBest: number | undefined;
       if (opts.resume && existsSync(trajPath)) {
+        const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
         ({ records } = await replayForResume(trajPath, trainable, {
           config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
-          base: { name: inputs.modelName, digest: checkpointDigest(inputs.resolved.checkpoint) },
+          base: { name: inputs.modelName, digest: baseDigest },
           engine: engine.name,
           threads: parseThreads(config.threads, 'threads'),
           log,
-          onHeader: (header) => {
+          onHeader: (header, recs) => {
             if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
+            const best = restoreState(runDir!.metrics, [...recs]).best;
+            if (best && weightsStep(bestPath) !== best.step) rebuildBest = best.step;
+            if (rebuildBest === 0) saveBest(0);
           },
+          onStep: (r) => (r.step + 1 === rebuildBest ? saveBest(rebuildBest) : undefined),
         }));
       } else {
         // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
@@ -275,7 +289,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
           // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
           run: {
             model: inputs.modelName, task: inputs.task.name, batch: config.batch,
-            ...(config.peft ? { peft: { ...config.peft, baseDigest: checkpointDigest(inputs.resolved.checkpoint) } } : {}),
+            ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
             ...(curvature ? { curvature } : {}),
           },
           engine: engine.name,
@@ -286,10 +300,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
-    if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step) {
-      // the kill fell between a new best's save and its metrics line, or the file is gone: rebuild it
-      await rebuildBest(inputs, runDir, state.best.step, engine, config);
-    }
+    if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)
+      // only a resume that found no trajectory gets here (the replay above rebuilt the file otherwise): base weights
+      writeRunWeights(bestPath, model, { model: inputs.modelName, step: state.best.step }, adapter);
 
     // ---- zero-shot figures (measured once, at the start) ----
     const clock0 = performance.now() - state.seconds * 1000;
@@ -299,6 +312,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       state.zeroShotTestAcc = r.accuracy;
       log(`zero-shot: test accuracy of ${inputs.modelName} on ${inputs.task.name}: ${(100 * r.accuracy).toFixed(1)}% (${r.n} examples)`);
       runDir.metrics.append({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
+      memoryMark('zero-shot');
     }
 
     const progress = new Progress({ total: config.steps, label: 'finetune', startStep: state.step, silent: opts.quiet });
@@ -314,6 +328,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       runDir!.metrics.append({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
       state.evaluated.add(step);
       progress.update({ step, devAcc: r.accuracy });
+      memoryMark(`dev eval ${step}`);
     };
     const evalDue = (step: number) => step % config.evalEvery === 0 || step === config.steps;
     if (evalDue(state.step) && !state.evaluated.has(state.step)) await devEval(state.step);
@@ -336,25 +351,23 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         stepSeconds,
       });
       progress.update({ step: s + 1, loss: r.loss });
+      memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
     trainer = undefined;
-    await model.dispose();
 
     // ---- the best checkpoint on test ----
+    // the live model takes the best weights in place (no second model, no second copy of the weights)
     const best = state.best ?? bestOf(runDir.metrics.records());
     if (!best) throw new Error(`${runDir.dir}: no dev evaluation recorded`);
-    const bestModel = await modelFromWeights(inputs.resolved.checkpoint, bestPath, engine, config.peft);
-    let testAcc: number;
-    try {
-      log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
-      testAcc = (await evaluate(bestModel, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
-    } finally {
-      await bestModel.dispose();
-    }
+    if (best.step !== state.step) loadRunWeights(bestPath, best.step, model, adapter);
+    memoryMark('best loaded');
+    log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
+    const testAcc = (await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
+    memoryMark('test');
     runDir.metrics.append({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
     const metrics = runDir.metrics.records();
@@ -421,18 +434,5 @@ async function runEngine(config: FinetuneConfig, opts: FinetuneOptions, gpu: boo
     return await chooseEngine(pref, needs, how);
   } catch (e) {
     throw new UserError((e as Error).message, 2);
-  }
-}
-
-/** Write model.safetensors for `step` by replaying the first `step` records onto fresh base weights (a PEFT run: fresh adapters). */
-async function rebuildBest(inputs: RunInputs, runDir: RunDir, step: number, engine: EngineChoice, config: FinetuneConfig): Promise<void> {
-  const t = resumeTrajectory(runDir.path(WEIGHT_FILES.trajectory));
-  const m = await buildModel(inputs, engine);
-  try {
-    const adapter = config.peft && openAdapter(m, config.peft);
-    await replay(adapter ? adapter.blocks : m.blocks, t.header, t.records.slice(0, step), { threads: engine.threads });
-    writeRunWeights(runDir.path(WEIGHT_FILES.best), m, { model: inputs.modelName, step }, adapter || undefined);
-  } finally {
-    await m.dispose();
   }
 }

@@ -3,7 +3,7 @@
 // so that a resumed run can check which step a file holds, and so that `zotune replay --step N`
 // writes byte-identical files.
 import { existsSync } from 'node:fs';
-import { readSafetensors, toCheckpoint, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
+import { loadModelSafetensors, readSafetensors, writeModelSafetensors, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/ort';
 import { createAdapter, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
@@ -18,7 +18,20 @@ export const WEIGHT_FILES = { best: 'model.safetensors', final: 'final.safetenso
 export function writeRunWeights(file: string, model: AnyModel, meta: { model: string; step: number }, adapter?: Adapter): void {
   const stamp = { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step) };
   if (adapter) writeSafetensors(file, adapter.tensors(), { ...stamp, 'zotune.peft': JSON.stringify(adapter.config) });
-  else writeSafetensors(file, toCheckpoint(model).tensors, stamp);
+  // the bytes of writeSafetensors(toCheckpoint(model).tensors), one tensor in memory at a time
+  else writeModelSafetensors(file, model, stamp);
+}
+
+/**
+ * Put the weights of a run file written by writeRunWeights at `step` back into the model in place (a
+ * PEFT run: into its adapter), one tensor at a time: the live model becomes the file's checkpoint with
+ * no second model. Refuses a file of another step (one line).
+ */
+export function loadRunWeights(file: string, step: number, model: AnyModel, adapter?: Adapter): void {
+  const got = weightsStep(file);
+  if (got !== step) throw new Error(`${file}: ${got === undefined ? 'missing or without a step' : `holds step ${got}`}, expected step ${step} (\`zotune replay --step ${step}\` rebuilds it)`);
+  if (adapter) adapter.load(readSafetensors(file).tensors, file);
+  else loadModelSafetensors(model, file);
 }
 
 /** The adapter of a PEFT setting over a model, its errors as one-line --peft errors. */
@@ -40,13 +53,15 @@ export function weightsStep(file: string): number | undefined {
 
 /**
  * A model with the base checkpoint's architecture and the weights of a run file. Refuses a file whose
- * tensor names or shapes differ from the base (one line naming the tensor).
+ * tensor names or shapes differ from the base (one line naming the tensor). The base checkpoint is
+ * handed over (openModel's handOver) and the file read into the model one tensor at a time, so the
+ * weights are held once.
  */
 export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice, peft?: PeftConfig): Promise<AnyModel> {
-  const { tensors } = readSafetensors(file);
   if (peft) {
+    const { tensors } = readSafetensors(file);
     // an adapter file: the base model seen through the adapter it holds
-    const model = await openModel(base, engine);
+    const model = await openModel(base, engine, { handOver: true });
     try {
       const adapter = openAdapter(model, peft);
       adapter.load(tensors, file);
@@ -56,10 +71,12 @@ export async function modelFromWeights(base: Checkpoint, file: string, engine: E
       throw e;
     }
   }
-  for (const [name, t] of base.tensors) {
-    const got = tensors.get(name);
-    if (!got) throw new Error(`${file}: tensor ${name} is missing (the base model ${base.source} has it)`);
-    if (got.shape.join(',') !== t.shape.join(',')) throw new Error(`${file}: tensor ${name} has shape [${got.shape}], the base model's is [${t.shape}]`);
+  const model = await openModel(base, engine, { handOver: true });
+  try {
+    loadModelSafetensors(model, file);
+  } catch (e) {
+    await model.dispose();
+    throw e;
   }
-  return openModel({ ...base, tensors: new Map([...base.tensors.keys()].map((n) => [n, tensors.get(n)!])), source: file }, engine);
+  return model;
 }

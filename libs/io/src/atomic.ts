@@ -11,14 +11,24 @@ export function tempPathFor(target: string): string {
 
 /** Write `data` to `target` atomically, creating parent directories. */
 export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+  writeAtomicWith(target, (write) => write(typeof data === 'string' ? Buffer.from(data) : data));
+}
+
+/**
+ * Write `target` atomically from pieces: `fill` calls `write` as often as it likes (a large file
+ * need not exist in memory whole), then the temp file is synced and renamed into place; on any error
+ * the temp file is removed and the target is untouched. Creates parent directories.
+ */
+export function writeAtomicWith(target: string, fill: (write: (bytes: Uint8Array) => void) => void): void {
   mkdirSync(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   try {
     const fd = openSync(tmp, 'w');
     try {
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fill((buf) => {
+        let off = 0;
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      });
       fsyncSync(fd);
     } finally {
       closeSync(fd);

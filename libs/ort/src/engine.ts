@@ -121,9 +121,14 @@ export function engineNote(choice: EngineChoice): string {
   return `zotune: engine ${choice.name} (${choice.reason})\n`;
 }
 
-/** The model of a checkpoint on the chosen engine (the checkpoint's arrays are copied). */
+/** The model of a checkpoint on the chosen engine (the checkpoint's arrays are copied, unless opts.handOver gives them away). */
 export async function openModel(ckpt: Checkpoint, choice: EngineChoice, opts: Omit<OrtLlamaOptions, 'threads'> = {}): Promise<AnyModel> {
-  if (choice.name === 'tfjs') return createLlama(ckpt);
+  if (choice.name === 'tfjs') {
+    const m = createLlama(ckpt);
+    // the variables hold their own copy: a handed-over checkpoint is released all the same
+    if (opts.handOver) ckpt.tensors.clear();
+    return m;
+  }
   const { createOrtLlama } = await import('./model');
   return createOrtLlama(ckpt, { ...opts, threads: choice.threads });
 }

@@ -49,6 +49,12 @@ export interface OrtLlamaOptions {
    * OPT and GPT-2 always run their plain graph (arch-graph.ts), as does a prefix (prefix tuning).
    */
   attention?: AttentionKind;
+  /**
+   * the checkpoint is handed over (hostBlocksFromCheckpoint's handOver): the blocks adopt its arrays
+   * where no transpose is needed and ckpt.tensors is emptied, so the process never holds the weights
+   * twice; default false (the checkpoint's arrays are copied and it stays usable)
+   */
+  handOver?: boolean;
 }
 
 /**
@@ -111,7 +117,7 @@ export class OrtLlama implements HostModel {
     this.threads = opts.threads ?? availableParallelism();
     this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
-    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : (n) => new Float32Array(n));
+    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : undefined, { handOver: opts.handOver });
     for (const b of this.blocks) {
       let feed = b.data!;
       if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
@@ -128,7 +134,7 @@ export class OrtLlama implements HostModel {
     }
   }
 
-  /** Build the model and its scoring session (the checkpoint's arrays are copied; it can be dropped). */
+  /** Build the model and its scoring session (the checkpoint's arrays are copied, or adopted with handOver). */
   static async create(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
     const m = new OrtLlama(ckpt, opts);
     await m.session('logprobs', 0, m.variant(0, true));
@@ -259,9 +265,15 @@ export class OrtLlama implements HostModel {
     return s;
   }
 
-  /** The graph variant of a run: the fused ops unless plain or prefix-tuned; scored rows when the batch has a layout. */
-  private variant(prefixTokens: number, scoredRows: boolean): GraphVariant {
-    return this.attention === 'plain' || prefixTokens > 0 ? { attention: 'plain' } : { attention: this.attention, scoredRows };
+  /**
+   * The graph variant of a run: the fused ops unless plain or prefix-tuned; scored rows when the batch
+   * has a layout. A packed row longer than the rotary caches (maxSeqLen rows: several examples can share
+   * a row, each with positions < maxSeqLen) runs the plain graph: ORT's RotaryEmbedding refuses an input
+   * longer than its cache ("Updating cos_cache and sin_cache ... is not currently supported") even when
+   * every position_id is inside it.
+   */
+  private variant(prefixTokens: number, scoredRows: boolean, rowLength = 0): GraphVariant {
+    return this.attention === 'plain' || prefixTokens > 0 || rowLength > this.config.maxSeqLen ? { attention: 'plain' } : { attention: this.attention, scoredRows };
   }
 
   /**
@@ -272,9 +284,9 @@ export class OrtLlama implements HostModel {
     for (const [from, to] of this.staging) to.set(from);
     const { batch: B, length: T } = batch;
     const P = this.prefix?.tokens ?? 0;
-    const fused = this.variant(P, false).attention !== 'plain';
+    const fused = this.variant(P, false, T).attention !== 'plain';
     const layout = fused ? scoredRowLayout(B, T, select) : undefined;
-    const variant = this.variant(P, !!layout);
+    const variant = this.variant(P, !!layout, T);
     const feeds: Record<string, ort.Tensor> = {
       ...this.weightFeeds,
       ...this.prefix?.feeds,

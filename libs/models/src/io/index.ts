@@ -6,5 +6,6 @@ export * from './hf-config';
 export * from './hf-dir';
 export * from './digest';
 export * from './resolve';
-export { FileReader } from './file-reader';
+export { FileReader, withFile } from './file-reader';
 export * from './gguf';
+export * from './model-weights';

@@ -2,7 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}), then the
 // byte buffer the offsets index (relative to its start; contiguous, no holes, no overlaps).
 // Reads F32, F16, BF16 and F64 into Float32Array; writes F32.
-import { writeFileAtomic } from '@zotune/io';
+import { writeAtomicWith } from '@zotune/io';
 import type { HostTensor } from '../checkpoint';
 import { FileReader, withFile } from './file-reader';
 import { numel } from './layout';
@@ -137,22 +137,33 @@ export function readSafetensors(file: string, only?: (name: string) => boolean):
   });
 }
 
-/** The bytes of a safetensors file holding `tensors` as F32 (names sorted, header space-padded to 8 bytes). */
-export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array {
-  const names = [...tensors.keys()].sort();
+/** The header of an F32 safetensors file: names sorted, JSON space-padded to 8 bytes; the data follows in `names` order. */
+function f32Header(shapes: Map<string, readonly number[]>, metadata: Record<string, string>): { json: Buffer; names: string[]; dataBytes: number } {
+  const names = [...shapes.keys()].sort();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let off = 0;
   for (const name of names) {
-    const t = tensors.get(name)!;
-    if (t.data.length !== numel(t.shape)) throw new Error(`safetensors: tensor ${name} holds ${t.data.length} values, shape [${t.shape}] needs ${numel(t.shape)}`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
-    off += t.data.byteLength;
+    const bytes = 4 * numel(shapes.get(name)!);
+    header[name] = { dtype: 'F32', shape: shapes.get(name), data_offsets: [off, off + bytes] };
+    off += bytes;
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
   if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const out = new Uint8Array(8 + json.length + off);
+  return { json, names, dataBytes: off };
+}
+
+function checkLengths(tensors: Map<string, HostTensor>): void {
+  for (const [name, t] of tensors)
+    if (t.data.length !== numel(t.shape)) throw new Error(`safetensors: tensor ${name} holds ${t.data.length} values, shape [${t.shape}] needs ${numel(t.shape)}`);
+}
+
+/** The bytes of a safetensors file holding `tensors` as F32 (names sorted, header space-padded to 8 bytes). */
+export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array {
+  checkLengths(tensors);
+  const { json, names, dataBytes } = f32Header(new Map([...tensors].map(([n, t]) => [n, t.shape])), metadata);
+  const out = new Uint8Array(8 + json.length + dataBytes);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let at = 8 + json.length;
@@ -166,5 +177,27 @@ export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Re
 
 /** Write `tensors` as an F32 safetensors file, atomically. */
 export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata: Record<string, string> = { format: 'pt' }): void {
-  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
+  checkLengths(tensors);
+  writeSafetensorsStreaming(file, new Map([...tensors].map(([n, t]) => [n, t.shape])), (name) => tensors.get(name)!.data, metadata);
+}
+
+/**
+ * The bytes of writeSafetensors, written atomically with only one tensor in memory at a time:
+ * `data(name)` is asked for each tensor in file order (names sorted) and may build it on the spot
+ * (e.g. a transposed copy of a model block), so writing a model costs its largest tensor, not its size.
+ */
+export function writeSafetensorsStreaming(file: string, shapes: Map<string, readonly number[]>, data: (name: string) => Float32Array, metadata: Record<string, string> = { format: 'pt' }): void {
+  const { json, names } = f32Header(shapes, metadata);
+  writeAtomicWith(file, (write) => {
+    const len = new Uint8Array(8);
+    new DataView(len.buffer).setBigUint64(0, BigInt(json.length), true);
+    write(len);
+    write(json);
+    for (const name of names) {
+      const d = data(name);
+      const want = numel(shapes.get(name)!);
+      if (d.length !== want) throw new Error(`safetensors: tensor ${name} holds ${d.length} values, shape [${shapes.get(name)}] needs ${want}`);
+      write(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    }
+  });
 }

@@ -6,7 +6,7 @@ export { tensorSpecs, validateLlamaConfig, headDim, type TensorSpec } from './na
 export { attentionBias, MASKED } from './mask';
 export { ropeHost } from './rope';
 export { referenceLogits } from './reference';
-export { transposeHost, hostBlocksFromCheckpoint, checkpointFromBlocks } from './weights';
+export { transposeHost, hostBlocksFromCheckpoint, checkpointFromBlocks, hfLayoutOfBlocks, hfTensorOf, setBlockFromHf, type HfLayout, type HostBlocksOptions } from './weights';
 export { LAYER_LINEARS, LAYER_NORMS, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, layerPrefix } from './names';
 export { generate, greedyGenerate, meanNll, argmax, sampleLogits, uniformSampler, type GenerateOptions } from './generate';
 export { wasmKernelsAvailable, wasmKernelsFailure } from './kernels/wasm-kernels';
