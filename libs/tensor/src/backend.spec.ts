@@ -62,7 +62,7 @@ describe('initBackend', () => {
   it("leaves no wasm process handlers behind: an uncaught error is reported where it was thrown, not as the backend's source", () => {
     const r = fresh(`await initBackend('wasm', { quiet: true });
 // written, not console.log'd: under Nx (FORCE_COLOR) console.log colours numbers
-process.stdout.write(`${process.listeners('uncaughtException').length} ${process.listeners('unhandledRejection').length}\n`);
+process.stdout.write(process.listeners('uncaughtException').length + ' ' + process.listeners('unhandledRejection').length + '\\n');
 throw new Error('boom from the program');`);
     expect(r.stdout.trim()).toBe('0 0');
     expect(r.status).toBe(1);
