@@ -69,7 +69,11 @@ describe('zotune model', () => {
     expect(out.engine.name).toBe(engine);
     expect(r.stderr).toContain(`zotune: engine ${engine} (requested`);
     // the proof that ONNX Runtime really ran in CI: the binding loaded and a session was created
-    if (engine === 'ort') expect(out.engine).toMatchObject({ threads: 2, ortVersion: '1.30.0', sessions: 1 });
+    // (the model opens its scored-rows session at creation; a whole-sequence NLL needs the all-rows one too)
+    if (engine === 'ort') {
+      expect(out.engine).toMatchObject({ threads: 2, ortVersion: '1.30.0' });
+      expect(out.engine.sessions).toBeGreaterThanOrEqual(1);
+    }
   });
 
   test('ZOTUNE_ENGINE and --engine: unknown names are one-line errors', () => {
