@@ -107,6 +107,11 @@ describe('zotune finetune', () => {
     const other = json(await zotune('replay', dir, '--engine', 'tfjs', '--out', join(work, 'replay-tfjs.safetensors'), '--json'));
     expect(other).toMatchObject({ recordedEngine: 'ort', engine: { name: 'tfjs' }, runWeights: { file: join(dir, 'final.safetensors') } });
     expect(other.runWeights.maxAbsDiff).toBeLessThanOrEqual(1e-6);
+    // --format gguf needs a GGUF base (its tokenizer metadata): refused in one line before any work
+    const notGguf = await zotune('replay', dir, '--format', 'gguf', '--out', join(work, 'x.gguf'));
+    expect(notGguf.code).toBe(2);
+    expect(notGguf.stderr.trim().split('\n').at(-1)).toMatch(/^zotune: --format gguf: the run's base model stories260K is not a GGUF \(llama2c-\S+\); .*write safetensors instead\)$/);
+    expect(existsSync(join(work, 'x.gguf'))).toBe(false);
 
     // eval --run: the run's best checkpoint on the run's task and seed gives the summary's test accuracy
     const ev = json(await zotune('eval', '--run', dir, '--split', 'test', '--n', String(s.testN), '--json'));

@@ -88,9 +88,13 @@ export interface ReplayOptions {
 }
 
 /** Write full weights as GGUF; the tokenizer and general metadata come from the base model's GGUF. */
-function writeGgufOut(file: string, ckpt: Checkpoint, base: { source: string; format: string; name: string }, type: GgufOutType, step: number): void {
+function ggufBaseOrThrow(base: { format: string; name: string }): void {
   if (base.format !== 'gguf')
     throw new UserError(`--format gguf: the run's base model ${base.name} is not a GGUF (${base.format}); a GGUF needs the tokenizer metadata a GGUF base carries (write safetensors instead)`, 2);
+}
+
+function writeGgufOut(file: string, ckpt: Checkpoint, base: { source: string; format: string; name: string }, type: GgufOutType, step: number): void {
+  ggufBaseOrThrow(base);
   writeGgufCheckpoint(file, ckpt, { type, source: base.source, name: `${base.name} (zotune replay, step ${step})` });
 }
 
@@ -122,6 +126,9 @@ export async function replayRun(runDir: string, out: string, opts: ReplayOptions
   } catch (e) {
     throw asUserError(`${join(dir, 'config.json')}: model`, e);
   }
+  // before any work: a GGUF carries its tokenizer in the metadata, which only a GGUF base has to give
+  const base = { source: resolved.checkpoint.source, format: resolved.checkpoint.format, name: resolved.name };
+  if (format === 'gguf') ggufBaseOrThrow(base);
   const backend = await initBackend((opts.backend ?? config.backend) as 'auto');
   const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   process.stderr.write(engineNote(engine));
@@ -136,7 +143,6 @@ export async function replayRun(runDir: string, out: string, opts: ReplayOptions
     // replay needs no forward pass (the recorded losses are fed back): any engine rebuilds the same bits
     await replay(adapter ? adapter.blocks : model.blocks, t.header, t.records.slice(0, n), { threads: engine.threads });
     const meta = { model: resolved.name, step: n };
-    const base = { source: resolved.checkpoint.source, format: resolved.checkpoint.format, name: resolved.name };
     const ggufType = opts.ggufType ?? 'f32';
     if (format === 'gguf') writeGgufOut(resolve(out), adapter ? adapter.merged() : toCheckpoint(model), base, ggufType, n);
     else if (adapter && merge) writeSafetensors(resolve(out), adapter.merged().tensors, { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step), 'zotune.merged': peftLabel(config.peft) });
