@@ -1,7 +1,9 @@
 // The real `zotune` bin as a child process, for the end-to-end tests: start it (its stdout and stderr
 // collected), await it, and read its one-line JSON output.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { openTrajectory } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
 import { expect } from 'vitest';
 
@@ -26,7 +28,23 @@ export function cli(cwd: string, data: string) {
     const done = new Promise<Result>((ok) => child.on('close', (code, signal) => ok({ code, signal, stdout, stderr })));
     return { child, done };
   };
-  return { start, zotune: (...args: string[]) => start(args).done };
+  /** Start a run and kill -9 it once its trajectory holds `records` records (or it ended first). */
+  const killAfter = async (args: string[], traj: string, records: number): Promise<void> => {
+    const victim = start(args);
+    let recorded = 0;
+    while (recorded < records) {
+      await new Promise((ok) => setTimeout(ok, 20));
+      if (victim.child.exitCode !== null) break;
+      try {
+        if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
+      } catch {
+        // the header is being written; poll again
+      }
+    }
+    victim.child.kill('SIGKILL');
+    expect((await victim.done).signal).toBe('SIGKILL');
+  };
+  return { start, killAfter, zotune: (...args: string[]) => start(args).done };
 }
 
 /** The command's single stdout line as JSON (it must have exited 0). */

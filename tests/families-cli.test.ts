@@ -2,7 +2,7 @@
 // (tests/fixtures/families): model info|nll|generate and eval agree across engines, a short ZO
 // finetune killed with SIGKILL resumes to the uninterrupted run's weights, replay rebuilds them,
 // the run's weights exported as a Hugging Face directory load back, and bad configs are one line.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openTrajectory } from '@zotune/artifacts';
@@ -16,7 +16,7 @@ const FIXTURES = join(REPO_ROOT, 'tests/fixtures/families');
 const work = mkdtempSync(join(tmpdir(), 'zotune-families-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const { start, zotune } = cli(work, DATA);
+const { killAfter, zotune } = cli(work, DATA);
 
 const text = join(work, 'text.txt');
 writeFileSync(text, 'Once upon a time, there was a little girl named Lily. The cat sat on the mat.');
@@ -50,20 +50,8 @@ describe.each(['llama', 'qwen2', 'opt', 'gpt2'])('family %s', (family) => {
     const a = join(work, `${family}-whole`);
     const b = join(work, `${family}-killed`);
     const whole = zotune(...args(a));
-    const victim = start(args(b));
     const traj = join(b, 'trajectory');
-    let recorded = 0;
-    while (recorded < 5) {
-      await new Promise((ok) => setTimeout(ok, 10));
-      if (victim.child.exitCode !== null) break;
-      try {
-        if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
-      } catch {
-        // the header is being written; poll again
-      }
-    }
-    victim.child.kill('SIGKILL');
-    expect((await victim.done).signal).toBe('SIGKILL');
+    await killAfter(args(b), traj, 5);
     const atKill = openTrajectory(traj).records.length;
     expect(atKill).toBeLessThan(40);
     const resumed = await zotune('finetune', '--resume', b, '--json');

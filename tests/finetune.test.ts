@@ -17,7 +17,7 @@ const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolv
 const work = mkdtempSync(join(tmpdir(), 'zotune-finetune-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const { start, zotune } = cli(work, DATA);
+const { start, killAfter, zotune } = cli(work, DATA);
 
 const small = ['--eval-n', '24', '--test-n', '24', '--policy', 'none'];
 
@@ -52,24 +52,6 @@ async function expectOneLineErrors(cases: [string[], RegExp][], out: string): Pr
     expect(r.stdout).toBe('');
   });
   expect(existsSync(out)).toBe(false);
-}
-
-/** Start a run and kill -9 it once its trajectory holds `records` records. */
-async function killAfter(args: string[], traj: string, records: number): Promise<void> {
-  const victim = start(args);
-  let recorded = 0;
-  while (recorded < records) {
-    await new Promise((ok) => setTimeout(ok, 20));
-    if (victim.child.exitCode !== null) break;
-    try {
-      if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
-    } catch {
-      // the header is being written; poll again
-    }
-  }
-  victim.child.kill('SIGKILL');
-  const killed = await victim.done;
-  expect(killed.signal).toBe('SIGKILL');
 }
 
 describe('zotune finetune', () => {

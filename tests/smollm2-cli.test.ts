@@ -1,7 +1,7 @@
 // SmolLM2-135M through the bin: model info reads the GGUF, a MeZO finetune killed with SIGKILL
 // resumes to the uninterrupted run's bits, replay rebuilds the weights and writes them back as a GGUF
 // that loads, and a truncated or foreign GGUF is refused in one line without touching the file.
-import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, closeSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, openSync, readFileSync, closeSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,7 +14,7 @@ import { requireSmollm2, skipWithoutSmollm2 } from './smollm2.testkit';
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
 const work = mkdtempSync(join(tmpdir(), 'zotune-smollm2-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const { start, zotune } = cli(work, DATA);
+const { killAfter, zotune } = cli(work, DATA);
 
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
@@ -37,20 +37,8 @@ describe.skipIf(skipWithoutSmollm2())('smollm2-135m through the bin', () => {
     const a = join(work, 'whole');
     const b = join(work, 'killed');
     const whole = zotune(...args(a));
-    const victim = start(args(b));
     const traj = join(b, 'trajectory');
-    let recorded = 0;
-    while (recorded < 1) {
-      await new Promise((ok) => setTimeout(ok, 50));
-      if (victim.child.exitCode !== null) break;
-      try {
-        if (existsSync(traj)) recorded = openTrajectory(traj).records.length;
-      } catch {
-        // the header is being written; poll again
-      }
-    }
-    victim.child.kill('SIGKILL');
-    expect((await victim.done).signal).toBe('SIGKILL');
+    await killAfter(args(b), traj, 1);
     const atKill = openTrajectory(traj).records.length;
     expect(atKill).toBeLessThan(steps);
     const [sa, sb] = [json(await whole), json(await zotune('finetune', '--resume', b, '--json'))];

@@ -2,6 +2,7 @@
 // is consistent with itself and with the pinned GGUF: the logits tests read it by offset and shape.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { MANIFEST, REPO_ROOT } from '@zotune/data';
 import { expect, test } from 'vitest';
 
@@ -30,7 +31,7 @@ test('reference.json names the pinned GGUF, and logits.f32 holds exactly its blo
   }
   expect(ref.logits.reduce((n, l) => n + l.ids.length, 0)).toBeLessThanOrEqual(24);
   expect(ref.logits.some((l) => l.text.startsWith('<|im_start|>'))).toBe(true);
-  const bytes = readFileSync(join(DIR, ref.logitsFile));
+  const bytes = gunzipSync(readFileSync(join(DIR, ref.logitsFile)));
   expect(bytes.length).toBe(offset * 4);
   const values = new Float32Array(bytes.buffer, bytes.byteOffset, offset);
   expect(values.every((v) => Number.isFinite(v))).toBe(true);

@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +33,7 @@ interface Reference {
 
 function readReference(): { ref: Reference; logits: Float32Array[] } {
   const ref = JSON.parse(readFileSync(join(FIXTURES, 'reference.json'), 'utf8')) as Reference;
-  const buf = readFileSync(join(FIXTURES, ref.logitsFile));
+  const buf = gunzipSync(readFileSync(join(FIXTURES, ref.logitsFile)));
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   const logits = ref.logits.map((l) => all.subarray(l.offset, l.offset + l.shape[0] * l.shape[1]));
   return { ref, logits };
