@@ -57,7 +57,29 @@ export const metaConfigSchema = z.object({
    * measures the same way on its own task; `base` = the reference's five features
    */
   features: z.enum(['base', 'curvature']).default('base'),
+  /**
+   * how ∇_ω of the meta-loss is computed: `exact` backpropagates through the LLM (tfjs; θ follows
+   * first-order SGD), `spsa` estimates it with forward passes only on the ORT engine (spsa.ts; θ follows
+   * MeZO at metaLr). The command picks by model size when not told (docs/policies.md)
+   */
+  metaGrad: z.enum(['exact', 'spsa']).default('exact'),
+  /** spsa: K, the random directions averaged per meta step (2 forward passes each) */
+  spsaDirections: z.number().int().min(1).max(4096).default(16),
+  /** spsa: c, the perturbation of σ (or ω) relative to its rms */
+  spsaScale: z.number().positive().max(10).default(0.05),
+  /** spsa: perturb the per-block σ (blocks dimensions, then exactly through the PertNN) or the policy weights ω themselves */
+  spsaSpace: z.enum(['sigma', 'omega']).default('sigma'),
 });
+
+/** The SPSA settings, absent from what an exact run records (so its config, run identity and artifact are those of before they existed). */
+const SPSA_FIELDS = ['metaGrad', 'spsaDirections', 'spsaScale', 'spsaSpace'] as const;
+
+/** The config as a run records it: without the SPSA settings when the meta-gradient is exact. */
+export function recordedMetaConfig(c: MetaConfig): Partial<MetaConfig> {
+  const out: Partial<MetaConfig> = { ...c };
+  if (c.metaGrad === 'exact') for (const k of SPSA_FIELDS) delete out[k];
+  return out;
+}
 export type MetaConfig = z.infer<typeof metaConfigSchema>;
 
 /** The look-ahead η of a meta step: metaLr, or log-uniform in [metaLr, metaLrMax] from u ∈ [0, 1). */

@@ -8,14 +8,22 @@
 // trainer.load(readMetaCheckpoint(path).state) on a trainer built with the same model, tasks and config.
 // The meta-gradient itself (metaGradient) is exposed for tests and diagnostics: it computes L±, the
 // look-ahead loss and ∇_ω without changing θ or ω.
-export { lookaheadLr, metaConfigSchema, parseMetaConfig, type MetaConfig, type MetaConfigInput } from './config';
+// Forward-only (config.metaGrad 'spsa', for models whose backward does not fit tfjs): SpsaMetaTrainer on
+// a host model (engine ort, which the app opens), the same loop with spsaMetaGradient's SPSA estimate.
+export { lookaheadLr, metaConfigSchema, recordedMetaConfig, parseMetaConfig, type MetaConfig, type MetaConfigInput } from './config';
 export { MetaPlan, type PlannedStep } from './plan';
 export { MomentumSgd, type MomentumSgdOptions, type SgdStepResult } from './sgd';
 export {
   ThetaSnapshot, applyPolicySgd, lookaheadCoefs, lookaheadSeed, lossAlongNoise, lossAt, metaGradient, metaLossAt, moveAlongNoise, policyGradient, policySigma,
   type LookaheadStep, type MetaStepInput, type MetaStepResult, type PolicyGrads,
 } from './meta-step';
-export { MetaTrainer, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions } from './trainer';
+export { MetaTrainer, omegaDistance, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions, type MetaTraining } from './trainer';
+export {
+  HostSnapshot, applyPolicySgdHost, checkSpsaOptions, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient,
+  type HostMetaStepInput, type HostMetaStepResult, type SpsaOptions, type SpsaSpace,
+} from './spsa';
+export { checkMetaGradient, type MetaGradientCheck, type MetaGradientCheckInput, type MetaGradientCheckRow } from './gradient-check';
+export { SpsaMetaTrainer, type SpsaMetaTrainerOptions } from './spsa-trainer';
 export {
   META_CHECKPOINT_MAGIC, META_CHECKPOINT_VERSION, decodeMetaCheckpoint, encodeMetaCheckpoint, readMetaCheckpoint, runIdentity, writeMetaCheckpoint,
   type SavedCheckpoint,

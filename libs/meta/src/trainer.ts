@@ -86,7 +86,73 @@ export interface MetaTrainerOptions {
 /** Keeps the look-ahead η draw apart from the step's noise seed. */
 const LOOKAHEAD_LR_STREAM = 0x6d6c72; // 'mlr'
 
-export class MetaTrainer {
+/** What the meta-train command drives: the exact (tfjs) trainer below, or SpsaMetaTrainer (spsa-trainer.ts). */
+export interface MetaTraining {
+  readonly plan: MetaPlan;
+  readonly config: MetaConfig;
+  readonly step: number;
+  readonly finished: boolean;
+  runStep(): Promise<MetaStepLog>;
+  omegaMoved(): Promise<Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number>>;
+  currentPolicy(): Promise<PertNN>;
+  state(): Promise<MetaState>;
+  load(state: MetaState): void;
+  dispose(): void;
+}
+
+/** The starting policy of a run (given, or fresh from the plan's seed), checked against the model's blocks, the feature set and κ. */
+export function startingPolicy(opts: Pick<MetaTrainerOptions, 'tasks' | 'config' | 'policy' | 'curvature'>, names: readonly string[], plan: MetaPlan): PertNN {
+  const withCurvature = opts.config.features === 'curvature';
+  if (withCurvature !== (opts.curvature !== undefined))
+    throw new Error(withCurvature ? 'meta-training: the curvature feature set needs each task\'s κ (probeCurvature)' : 'meta-training: κ given, but the feature set is base');
+  if (opts.curvature && (opts.curvature.length !== opts.tasks.length || opts.curvature.some((k) => k.length !== names.length)))
+    throw new Error(`meta-training: κ must hold ${names.length} values for each of the ${opts.tasks.length} tasks`);
+  const inputs = withCurvature ? CURVATURE_INPUTS : POLICY_INPUTS;
+  const init = opts.policy ?? initPertNN(names, { seed: plan.policySeed, hidden: opts.config.hidden, inputs });
+  if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
+    throw new Error('meta-training: the starting policy was made for other blocks than the model has');
+  if (init.inputs !== inputs) throw new Error(`meta-training: the starting policy reads ${init.inputs} features, the ${opts.config.features} set has ${inputs}`);
+  return init;
+}
+
+/** ‖ω − ω₀‖ / ‖ω₀‖, overall and per weight array. */
+export function omegaDistance(now: PertNN, initial: PertNN): Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number> {
+  const out = { all: 0, w1: 0, b1: 0, w2: 0, b2: 0 };
+  let dAll = 0;
+  let nAll = 0;
+  for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
+    let d = 0;
+    let n = 0;
+    const a = now.weights[k];
+    const b = initial.weights[k];
+    for (let i = 0; i < a.length; i++) {
+      d += (a[i] - b[i]) ** 2;
+      n += b[i] ** 2;
+    }
+    out[k] = Math.sqrt(d / n);
+    dAll += d;
+    nAll += n;
+  }
+  out.all = Math.sqrt(dAll / nAll);
+  return out;
+}
+
+/** The look-ahead η of plan step `seed`: metaLr, or drawn from [metaLr, metaLrMax] (the variant). */
+export function stepLookaheadLr(config: MetaConfig, seed: number): number {
+  return lookaheadLr(config, deriveSeed(seed, LOOKAHEAD_LR_STREAM) / 2 ** 32);
+}
+
+/** Checks a saved state against the run's shape (both trainers). */
+export function checkState(state: MetaState, plan: MetaPlan, blocks: readonly { name: string; size: number }[], tasks: number): void {
+  if (state.step > plan.totalSteps) throw new Error(`meta-training state: step ${state.step} is past the run's ${plan.totalSteps} steps`);
+  if (state.theta.length !== blocks.length) throw new Error(`meta-training state: θ has ${state.theta.length} blocks, the model ${blocks.length}`);
+  if (state.features.length !== tasks) throw new Error(`meta-training state: feature state for ${state.features.length} tasks, the run has ${tasks}`);
+  blocks.forEach((b, j) => {
+    if (state.theta[j].length !== b.size) throw new Error(`meta-training state: block ${b.name} holds ${state.theta[j].length} values, expected ${b.size}`);
+  });
+}
+
+export class MetaTrainer implements MetaTraining {
   readonly plan: MetaPlan;
   readonly config: MetaConfig;
   private readonly model: Model;
@@ -110,18 +176,8 @@ export class MetaTrainer {
     this.plan = new MetaPlan(opts.config, opts.tasks.map((t) => t.train.length));
     // the pretrained weights, kept to reset θ every R epochs
     this.base = opts.model.blocks.map((b) => (tfVar(b).dataSync() as Float32Array).slice());
-    const names = opts.model.blocks.map((b) => b.name);
-    const withCurvature = opts.config.features === 'curvature';
-    if (withCurvature !== (opts.curvature !== undefined))
-      throw new Error(withCurvature ? 'meta-training: the curvature feature set needs each task\'s κ (probeCurvature)' : 'meta-training: κ given, but the feature set is base');
-    if (opts.curvature && (opts.curvature.length !== opts.tasks.length || opts.curvature.some((k) => k.length !== names.length)))
-      throw new Error(`meta-training: κ must hold ${names.length} values for each of the ${opts.tasks.length} tasks`);
+    const init = startingPolicy(opts, opts.model.blocks.map((b) => b.name), this.plan);
     this.curvature = opts.curvature;
-    const inputs = withCurvature ? CURVATURE_INPUTS : POLICY_INPUTS;
-    const init = opts.policy ?? initPertNN(names, { seed: this.plan.policySeed, hidden: opts.config.hidden, inputs });
-    if (init.numBlocks !== names.length || init.blockNames.some((n, j) => n !== names[j]))
-      throw new Error('meta-training: the starting policy was made for other blocks than the model has');
-    if (init.inputs !== inputs) throw new Error(`meta-training: the starting policy reads ${init.inputs} features, the ${opts.config.features} set has ${inputs}`);
     this.policy = TfPertNN.fromPolicy(init);
     this.initial = init.clone();
     this.sgd = new MomentumSgd(opts.model.blocks, { momentum: opts.config.momentum, clipNorm: opts.config.clipNorm });
@@ -144,7 +200,7 @@ export class MetaTrainer {
     if (p.reset) this.resetTheta();
     const task = this.tasks[p.task];
     const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
-    const metaLr = lookaheadLr(this.config, deriveSeed(p.seed, LOOKAHEAD_LR_STREAM) / 2 ** 32);
+    const metaLr = stepLookaheadLr(this.config, p.seed);
     const r = await metaGradient({
       model: this.model,
       policy: this.policy,
@@ -191,25 +247,7 @@ export class MetaTrainer {
 
   /** How far ω moved from the starting policy: ‖ω − ω₀‖ / ‖ω₀‖, overall and per weight array. */
   async omegaMoved(): Promise<Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number>> {
-    const now = (await this.policy.toPolicy()).weights;
-    const out = { all: 0, w1: 0, b1: 0, w2: 0, b2: 0 };
-    let dAll = 0;
-    let nAll = 0;
-    for (const k of ['w1', 'b1', 'w2', 'b2'] as const) {
-      let d = 0;
-      let n = 0;
-      const a = now[k];
-      const b = this.initial.weights[k];
-      for (let i = 0; i < a.length; i++) {
-        d += (a[i] - b[i]) ** 2;
-        n += b[i] ** 2;
-      }
-      out[k] = Math.sqrt(d / n);
-      dAll += d;
-      nAll += n;
-    }
-    out.all = Math.sqrt(dAll / nAll);
-    return out;
+    return omegaDistance(await this.policy.toPolicy(), this.initial);
   }
 
   /** The policy as it is now (frozen copy). */
@@ -231,15 +269,8 @@ export class MetaTrainer {
   /** Continue from a saved state (same model, tasks and config). */
   load(state: MetaState): void {
     const blocks = this.model.blocks;
-    if (state.step > this.plan.totalSteps) throw new Error(`meta-training state: step ${state.step} is past the run's ${this.plan.totalSteps} steps`);
-    if (state.theta.length !== blocks.length) throw new Error(`meta-training state: θ has ${state.theta.length} blocks, the model ${blocks.length}`);
-    if (state.features.length !== this.tasks.length) throw new Error(`meta-training state: feature state for ${state.features.length} tasks, the run has ${this.tasks.length}`);
-    tf.tidy(() => {
-      blocks.forEach((b, j) => {
-        if (state.theta[j].length !== b.size) throw new Error(`meta-training state: block ${b.name} holds ${state.theta[j].length} values, expected ${b.size}`);
-        tfVar(b).assign(tf.tensor(state.theta[j], b.shape, 'float32'));
-      });
-    });
+    checkState(state, this.plan, blocks, this.tasks.length);
+    tf.tidy(() => blocks.forEach((b, j) => tfVar(b).assign(tf.tensor(state.theta[j], b.shape, 'float32'))));
     this.sgd.load(state.momentum);
     this.policy.assignFrom(state.policy);
     this.features = state.features.map((f) => ({ ...f }));

@@ -1,0 +1,81 @@
+// The forward-only meta-gradient against the exact one (issue 23: check it before trusting it): the same
+// base weights, policy ω, batch, feature state and seeds on both engines — metaGradient on the tfjs model
+// (one LLM backward), spsaMetaGradient on the host model (engine ort, forward passes only) for each K —
+// and how well each estimate points along the exact ∇_ω (cosine, sign agreement), and for the sigma
+// space also its dMeta/dσ along the exact one. ĝ differs between the engines at float tolerance; it
+// scales the whole gradient (one look-ahead step), so neither figure depends on it.
+import type { HostModel, Model } from '@zotune/models';
+import { TfPertNN, type FeatureState, type PertNN } from '@zotune/policy';
+import type { Objective, TaskBatch } from '@zotune/tasks';
+import { metaGradient } from './meta-step';
+import { flatGrads, gradientAgreement, spsaMetaGradient, type SpsaSpace } from './spsa';
+
+export interface MetaGradientCheckInput {
+  /** the tfjs model (exact gradient) */
+  model: Model;
+  /** the same weights on the host engine (SPSA) */
+  host: HostModel;
+  policy: PertNN;
+  objective: Objective;
+  batch: TaskBatch;
+  features: FeatureState;
+  seed: number;
+  eps: number;
+  metaLr: number;
+  nfGrad?: boolean;
+  /** the K to try */
+  directions: readonly number[];
+  scale: number;
+  space: SpsaSpace;
+}
+
+export interface MetaGradientCheckRow {
+  directions: number;
+  /** cosine of the SPSA ∇_ω with the exact one */
+  cosine: number;
+  signAgreement: number;
+  /** the same for dMeta/dσ (sigma space only) */
+  cosineSigma?: number;
+  signAgreementSigma?: number;
+  forwardPasses: number;
+}
+
+export interface MetaGradientCheck {
+  /** L(θ'; B) on tfjs and on the host engine */
+  metaLossExact: number;
+  metaLossHost: number;
+  /** ĝ on each engine */
+  projectedGradExact: number;
+  projectedGradHost: number;
+  rows: MetaGradientCheckRow[];
+}
+
+export async function checkMetaGradient(o: MetaGradientCheckInput): Promise<MetaGradientCheck> {
+  const tfPolicy = TfPertNN.fromPolicy(o.policy);
+  let exact;
+  try {
+    exact = await metaGradient({
+      model: o.model, policy: tfPolicy, objective: o.objective, batch: o.batch, features: o.features, seed: o.seed, eps: o.eps, metaLr: o.metaLr, nfGrad: o.nfGrad,
+    });
+  } finally {
+    tfPolicy.dispose();
+  }
+  const ref = flatGrads(exact.grads);
+  const rows: MetaGradientCheckRow[] = [];
+  let host = { metaLoss: NaN, projectedGrad: NaN };
+  for (const K of o.directions) {
+    const r = await spsaMetaGradient({
+      model: o.host, policy: o.policy, batch: o.batch, features: o.features, seed: o.seed, eps: o.eps, metaLr: o.metaLr, nfGrad: o.nfGrad,
+      spsa: { directions: K, scale: o.scale, space: o.space },
+    });
+    host = r;
+    const a = gradientAgreement(ref, flatGrads(r.grads));
+    const s = r.dMetaDSigma ? gradientAgreement(exact.dMetaDSigma, r.dMetaDSigma) : undefined;
+    rows.push({
+      directions: K, cosine: a.cosine, signAgreement: a.signAgreement,
+      ...(s ? { cosineSigma: s.cosine, signAgreementSigma: s.signAgreement } : {}),
+      forwardPasses: r.forwardPasses,
+    });
+  }
+  return { metaLossExact: exact.metaLoss, metaLossHost: host.metaLoss, projectedGradExact: exact.projectedGrad, projectedGradHost: host.projectedGrad, rows };
+}

@@ -1,0 +1,170 @@
+// The learning-to-learn loop with the forward-only meta-gradient (spsa.ts), for models whose backward
+// does not fit tfjs (SmolLM2-135M: tfjs-wasm's 4 GiB heap). Same plan, tasks, feature state, resets and
+// checkpoint as MetaTrainer (trainer.ts); two things differ, both because there is no backward pass:
+//   - ∇_ω meta is the SPSA estimate (3 + 2K forward passes) instead of the exact one;
+//   - θ's own trajectory between meta steps is plain MeZO (σ = 1, ε, the look-ahead η = metaLr, the
+//     step's seed), not first-order SGD: the states the policy is trained at are those a ZO fine-tune
+//     visits. It does not depend on ω (uniform σ), so a paired untrained control (--lr-mlp 0) sees the
+//     same θ at every step, as it does on the exact path. lrLlm, momentum and clipNorm are not used.
+// Per meta step: 2K + 6 forward passes (the estimate's 3 + 2K, L(θ), and MeZO's L±), no backward.
+// Memory: the model, a snapshot of θ (restores are bit-exact copies), the pretrained θ (resets) and the
+// step's z (cached once, so every evaluation is one fused pass): four model-size arrays.
+import type { HostModel } from '@zotune/models';
+import { INITIAL_FEATURE_STATE, nextFeatureState, type FeatureState, type PertNN } from '@zotune/policy';
+import { hostObjectiveValue } from '@zotune/tasks';
+import { Perturber } from '@zotune/zo';
+import type { MetaConfig } from './config';
+import { MetaPlan } from './plan';
+import { applyPolicySgdHost, HostSnapshot, spsaMetaGradient } from './spsa';
+import { checkState, omegaDistance, startingPolicy, stepLookaheadLr, type MetaState, type MetaStepLog, type MetaTask, type MetaTraining } from './trainer';
+
+export interface SpsaMetaTrainerOptions {
+  /** a host model (engine ort): blocks in JS memory */
+  model: HostModel;
+  tasks: MetaTask[];
+  config: MetaConfig;
+  policy?: PertNN;
+  curvature?: readonly (readonly number[])[];
+  /** threads of the noise passes (default 1; any count gives the same bits) */
+  threads?: number;
+}
+
+export class SpsaMetaTrainer implements MetaTraining {
+  readonly plan: MetaPlan;
+  readonly config: MetaConfig;
+  private readonly model: HostModel;
+  private readonly tasks: MetaTask[];
+  private readonly base: HostSnapshot;
+  private readonly snapshot: HostSnapshot;
+  private readonly perturber: Perturber;
+  private policy: PertNN;
+  private readonly initial: PertNN;
+  private readonly curvature?: readonly (readonly number[])[];
+  private features: FeatureState[];
+  private done = 0;
+
+  constructor(opts: SpsaMetaTrainerOptions) {
+    if (opts.config.metaGrad !== 'spsa') throw new Error(`SpsaMetaTrainer: the config's metaGrad is ${opts.config.metaGrad}, expected spsa`);
+    if (opts.config.lookaheadSteps !== 1) throw new Error(`meta-training: --meta-grad spsa runs one look-ahead step, got --lookahead-steps ${opts.config.lookaheadSteps}`);
+    this.config = opts.config;
+    this.model = opts.model;
+    this.tasks = opts.tasks;
+    this.plan = new MetaPlan(opts.config, opts.tasks.map((t) => t.train.length));
+    this.base = new HostSnapshot(opts.model.blocks);
+    this.snapshot = new HostSnapshot(opts.model.blocks);
+    this.perturber = new Perturber({ cacheNoise: true, threads: opts.threads ?? 1 });
+    const init = startingPolicy(opts, opts.model.blocks.map((b) => b.name), this.plan);
+    this.curvature = opts.curvature;
+    this.policy = init.clone();
+    this.initial = init.clone();
+    this.features = opts.tasks.map(() => INITIAL_FEATURE_STATE);
+  }
+
+  get step(): number {
+    return this.done;
+  }
+
+  get finished(): boolean {
+    return this.done >= this.plan.totalSteps;
+  }
+
+  async runStep(): Promise<MetaStepLog> {
+    if (this.finished) throw new Error(`meta-training: all ${this.plan.totalSteps} steps are done`);
+    const p = this.plan.at(this.done);
+    if (p.reset) this.resetTheta();
+    const task = this.tasks[p.task];
+    const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
+    const metaLr = stepLookaheadLr(this.config, p.seed);
+    const c = this.config;
+    const r = await spsaMetaGradient({
+      model: this.model, policy: this.policy, batch, features: this.features[p.task], seed: p.seed, eps: c.eps, metaLr, nfGrad: c.nfGrad,
+      curvature: this.curvature?.[p.task], spsa: { directions: c.spsaDirections, scale: c.spsaScale, space: c.spsaSpace },
+      perturber: this.perturber, snapshot: this.snapshot,
+    });
+    if (!Number.isFinite(r.metaLoss) || !Number.isFinite(r.gradNorm))
+      throw new Error(`meta-training: step ${p.step}: meta-loss ${r.metaLoss}, policy gradient norm ${r.gradNorm}; lower --lr-mlp or --meta-lr`);
+    applyPolicySgdHost(this.policy, r.grads, c.lrMlp);
+    this.features[p.task] = nextFeatureState(r.lossPlus, r.lossMinus, r.effective);
+    // θ's own step: MeZO at uniform σ with the step's seed (its z is still in the perturber's cache)
+    const blocks = this.model.blocks;
+    const loss = await hostObjectiveValue(this.model, batch);
+    const along = async (coef: number) => {
+      try {
+        await this.perturber.move(blocks, null, [{ seed: p.seed, coef }]);
+        return await hostObjectiveValue(this.model, batch);
+      } finally {
+        this.snapshot.restore();
+      }
+    };
+    const up = await along(c.eps);
+    const down = await along(-c.eps);
+    const g = (up - down) / (2 * c.eps);
+    if (!Number.isFinite(loss) || !Number.isFinite(g)) throw new Error(`meta-training: step ${p.step}: θ's MeZO step saw L = ${loss}, L± = ${up}, ${down}; lower --meta-lr`);
+    await this.perturber.move(blocks, null, [{ seed: p.seed, coef: -c.metaLr * g }]);
+    this.perturber.setCaching(false); // the step's z goes with the step
+    this.done++;
+    let sum = 0;
+    for (const s of r.sigma) sum += s;
+    return {
+      step: this.done,
+      epoch: p.epoch,
+      task: task.name,
+      reset: p.reset,
+      metaLoss: r.metaLoss,
+      loss,
+      lossPlus: r.lossPlus,
+      lossMinus: r.lossMinus,
+      projectedGrad: r.projectedGrad,
+      meanSigma: sum / r.sigma.length,
+      minEffSigma: Math.min(...r.effective),
+      maxEffSigma: Math.max(...r.effective),
+      nf: r.nf,
+      policyGradNorm: r.gradNorm,
+      // θ's ZO step: |ĝ| of its MeZO estimate (there is no first-order gradient on this path)
+      gradNorm: Math.abs(g),
+      lr: c.metaLr,
+      metaLr,
+      forwardPasses: r.forwardPasses + 3,
+      backwardPasses: 0,
+    };
+  }
+
+  async omegaMoved(): Promise<Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number>> {
+    return omegaDistance(this.policy, this.initial);
+  }
+
+  async currentPolicy(): Promise<PertNN> {
+    return this.policy.clone();
+  }
+
+  async state(): Promise<MetaState> {
+    return {
+      step: this.done,
+      theta: this.model.blocks.map((b) => b.data!.slice()),
+      // no momentum on this path: one empty array per block keeps the checkpoint's shape
+      momentum: this.model.blocks.map(() => new Float32Array(0)),
+      policy: this.policy.clone(),
+      features: this.features.map((f) => ({ ...f, sigma: f.sigma === null ? null : [...f.sigma] })),
+    };
+  }
+
+  load(state: MetaState): void {
+    const blocks = this.model.blocks;
+    checkState(state, this.plan, blocks, this.tasks.length);
+    if (state.momentum.some((m) => m.length !== 0)) throw new Error('meta-training state: it holds θ momentum, so it was written by the exact (tfjs) meta-trainer');
+    if (state.policy.parameters !== this.policy.parameters) throw new Error('meta-training state: its policy has another shape than the run\'s');
+    blocks.forEach((b, j) => b.data!.set(state.theta[j]));
+    this.policy = state.policy.clone();
+    this.features = state.features.map((f) => ({ ...f }));
+    this.done = state.step;
+  }
+
+  dispose(): void {
+    this.perturber.dispose();
+  }
+
+  private resetTheta(): void {
+    this.base.restore();
+    this.features = this.tasks.map(() => INITIAL_FEATURE_STATE);
+  }
+}
