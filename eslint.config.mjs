@@ -49,7 +49,7 @@ export default [
             },
             {
               sourceTag: 'app:meta-trainer',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:models', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:meta', 'lib:artifacts', 'lib:registry', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:models', 'lib:ort', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:meta', 'lib:artifacts', 'lib:registry', 'lib:report'],
             },
             {
               sourceTag: 'app:toolbox',

@@ -7,7 +7,7 @@ import { runMetaTrain, type MetaTrainResult } from './run';
 function human(r: MetaTrainResult): string {
   return [
     `policy ${r.artifact}  ${r.digest}`,
-    `  ${r.model} meta-trained on ${r.tasks.join(', ')}: ${r.steps} steps in ${r.seconds.toFixed(1)} s (${r.secondsPerStep.toFixed(3)} s/step), peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.backend}`,
+    `  ${r.model} meta-trained on ${r.tasks.join(', ')}: ${r.steps} steps in ${r.seconds.toFixed(1)} s (${r.secondsPerStep.toFixed(3)} s/step), peak RSS ${r.peakRssMiB.toFixed(0)} MiB, ${r.backend}, meta-gradient ${r.metaGrad}`,
     `  meta-loss ${r.metrics.metaLossFirstQuarter.toFixed(4)} → ${r.metrics.metaLossLastQuarter.toFixed(4)} (first → last quarter of the steps)`,
     `  look-ahead gain L(θ) − L(θ′) ${r.metrics.gainFirstQuarter.toPrecision(3)} → ${r.metrics.gainLastQuarter.toPrecision(3)} (first → last quarter); ω moved ${(100 * r.metrics.omegaMoved).toPrecision(3)} % from its start`,
     ...r.published.map((p) => `  published ${p.ref} (${p.status}) in ${p.registry}`),
@@ -31,6 +31,11 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--meta-lr-max <x>', 'variant: draw each step\'s look-ahead η log-uniformly from [--meta-lr, x] (stability across lrs; default: off)')
     .option('--lookahead-steps <k>', 'variant: unroll K ZO look-ahead steps per meta step, the meta-loss being the loss after the K-th (default 1)')
     .option('--features <set>', 'variant: the policy\'s features, base or curvature (adds each block\'s relative curvature at the pretrained weights, from a forward-only probe; default base)')
+    .option('--meta-grad <kind>', 'how the policy\'s gradient is computed: exact (backward through the model in tfjs; θ follows first-order SGD), spsa (forward passes only on the ORT engine: SPSA with common random numbers; θ follows MeZO at --meta-lr), or auto (default): exact below 50M model parameters (stories260K), spsa from there (SmolLM2-135M, whose tfjs backward does not fit)')
+    .option('--spsa-directions <k>', 'spsa: random directions averaged per meta step, 2 forward passes each (default 16)')
+    .option('--spsa-scale <c>', 'spsa: perturbation of σ (or ω) relative to its rms (default 0.05)')
+    .option('--spsa-space <space>', 'spsa: perturb the per-block σ (sigma, default: then exactly through the tiny networks) or the network weights ω (omega: far noisier)')
+    .option('--threads <n>', 'spsa: ORT intra-op and noise threads (default: the machine\'s cores)')
     .option('--nf-grad', 'variant: differentiate the look-ahead through the norm factor nf(σ) too (default: nf held constant, as the reference)')
     .option('--max-steps <n>', 'stop after N meta steps (default: all epochs)')
     .option('--train-examples <n>', 'use the first N training examples of each task (default: the whole MeZO train split)')

@@ -19,6 +19,11 @@ export interface MetaTrainFlags {
   nfGrad?: boolean;
   lookaheadSteps?: string;
   features?: string;
+  metaGrad?: string;
+  spsaDirections?: string;
+  spsaScale?: string;
+  spsaSpace?: string;
+  threads?: string;
   maxSteps?: string;
   trainExamples?: string;
   hidden?: string;
@@ -61,7 +66,7 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
-  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['features', '--features'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
+  ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['features', '--features'], ['metaGrad', '--meta-grad'], ['spsaDirections', '--spsa-directions'], ['spsaScale', '--spsa-scale'], ['spsaSpace', '--spsa-space'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
   ['hidden', '--hidden'], ['seed', '--seed'], ['dataSeed', '--data-seed'], ['checkpointEvery', '--checkpoint-every'], ['out', '--out'],
   ['name', '--name'], ['description', '--description'],
 ];
@@ -71,8 +76,23 @@ export function checkResumeFlags(flags: MetaTrainFlags): void {
   if (given.length) throw new UserError(`--resume: the run's config.json fixes ${given.join(', ')}; drop ${given.length > 1 ? 'them' : 'it'}`, 2);
 }
 
-/** The meta config from the flags (defaults: ALGORITHMS.md §5's reference settings). */
-export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
+/**
+ * --meta-grad auto picks the exact (tfjs backward) meta-gradient below this many model parameters and the
+ * forward-only SPSA one (ORT) from it on: the stories260K and 15M shapes backpropagate in tfjs-wasm, while
+ * SmolLM2-135M's backward does not fit its 4 GiB heap (docs/results/meta-training-135m.md).
+ */
+export const SPSA_FROM_PARAMETERS = 50_000_000;
+
+/** The --meta-grad choice: exact or spsa as given, auto by the model's parameter count. */
+export function resolveMetaGrad(flag: string | undefined, parameters: number): 'exact' | 'spsa' {
+  const v = flag ?? 'auto';
+  if (v === 'exact' || v === 'spsa') return v;
+  if (v !== 'auto') throw new UserError(`--meta-grad: expected auto, exact or spsa, got ${v}`, 2);
+  return parameters >= SPSA_FROM_PARAMETERS ? 'spsa' : 'exact';
+}
+
+/** The meta config from the flags (defaults: ALGORITHMS.md §5's reference settings); metaGrad already resolved. */
+export function metaConfigFromFlags(f: MetaTrainFlags, metaGrad: 'exact' | 'spsa' = 'exact'): MetaConfig {
   const num = (flag: string, v: string | undefined, o: { int?: boolean; min?: number; max?: number; positive?: boolean } = {}) => {
     if (v === undefined) return undefined;
     const n = parseNumber(flag, v, o);
@@ -97,7 +117,17 @@ export function metaConfigFromFlags(f: MetaTrainFlags): MetaConfig {
     seed: num('--seed', f.seed, { int: true, min: 0, max: 0xffffffff }),
     dataSeed: num('--data-seed', f.dataSeed, { int: true, min: 0, max: 0xffffffff }),
     checkpointEvery: num('--checkpoint-every', f.checkpointEvery, { int: true, min: 0 }),
+    metaGrad,
+    spsaDirections: num('--spsa-directions', f.spsaDirections, { int: true, min: 1, max: 4096 }),
+    spsaScale: num('--spsa-scale', f.spsaScale, { positive: true, max: 10 }),
+    spsaSpace: f.spsaSpace,
   };
+  if (f.spsaSpace !== undefined && f.spsaSpace !== 'sigma' && f.spsaSpace !== 'omega')
+    throw new UserError(`--spsa-space: expected sigma or omega, got ${f.spsaSpace}`, 2);
+  const spsaFlag = (['spsaDirections', 'spsaScale', 'spsaSpace'] as const).find((k) => f[k] !== undefined);
+  if (metaGrad === 'exact' && spsaFlag) throw new UserError(`--${spsaFlag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: only with --meta-grad spsa (this run's meta-gradient is exact)`, 2);
+  if (metaGrad === 'spsa' && value.lookaheadSteps !== undefined && value.lookaheadSteps !== 1)
+    throw new UserError(`--lookahead-steps: --meta-grad spsa runs one look-ahead step, got ${f.lookaheadSteps}`, 2);
   if (f.features !== undefined && f.features !== 'base' && f.features !== 'curvature')
     throw new UserError(`--features: expected base or curvature, got ${f.features}`, 2);
   const defined = Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));

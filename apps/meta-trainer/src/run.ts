@@ -6,15 +6,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, summarizeMetaRun, writeMetaCheckpoint, type MetaConfig, type MetaStepLog, type MetaTask } from '@zotune/meta';
-import { checkpointDigest, createLlama, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
+import {
+  lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, recordedMetaConfig, runIdentity, SpsaMetaTrainer, summarizeMetaRun, writeMetaCheckpoint,
+  type MetaConfig, type MetaStepLog, type MetaTask, type MetaTraining,
+} from '@zotune/meta';
+import { checkpointDigest, createLlama, isHostModel, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
+import { chooseEngine, engineNote, openModel, parseThreads } from '@zotune/ort';
 import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
 import { cliText, createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
-import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
+import { Collator, hostObjectiveValue, objectiveFor, resolveTask } from '@zotune/tasks';
 import { deriveSeed, initBackend, parseBackend } from '@zotune/tensor';
 import {
-  checkResumeFlags, metaConfigFromFlags, parseTaskList, publishRefs, registryOf, runConfigSchema, type MetaTrainFlags, type RunConfig,
+  checkResumeFlags, metaConfigFromFlags, resolveMetaGrad, parseTaskList, publishRefs, registryOf, runConfigSchema, type MetaTrainFlags, type RunConfig,
 } from './options';
 
 export const CHECKPOINT_FILE = 'checkpoint.zmeta';
@@ -44,6 +48,8 @@ export interface MetaTrainResult {
   secondsPerStep: number;
   peakRssMiB: number;
   backend: string;
+  /** exact (tfjs backward) or spsa (forward passes only, engine ort) */
+  metaGrad: 'exact' | 'spsa';
   resumedFrom?: number;
   published: PublishedRef[];
   config: MetaConfig;
@@ -89,10 +95,12 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     if (digest !== runConfig.modelDigest)
       throw new UserError(`--resume ${flags.resume}: the weights of ${runConfig.model} changed since the run started (sha256 ${digest.slice(0, 12)}…, the run has ${runConfig.modelDigest.slice(0, 12)}…)`, 2);
   } else {
-    const meta = metaConfigFromFlags(flags);
     const tasks = parseTaskList(flags.tasks);
     const modelArg = flags.model ?? 'stories260K';
     resolved = userError('--model', () => resolveModel(modelArg, dataDir));
+    let parameters = 0;
+    for (const t of resolved.checkpoint.tensors.values()) parameters += t.data.length;
+    const meta = recordedMetaConfig(metaConfigFromFlags(flags, resolveMetaGrad(flags.metaGrad, parameters)));
     const name = flags.name ?? 'default';
     runConfig = {
       kind: 'zotune-meta-train', model: modelArg, modelName: resolved.name, modelDigest: checkpointDigest(resolved.checkpoint), tasks, meta, name,
@@ -118,11 +126,16 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   });
 
   const backend = await initBackend(backendName, { quiet: true });
-  const model = createLlama(resolved.checkpoint);
+  const spsa = config.metaGrad === 'spsa';
+  // the forward-only meta-gradient runs on ORT: the model's weights never enter tfjs
+  const threads = userError('--threads', () => parseThreads(flags.threads));
+  const engine = spsa ? await chooseEngine('ort', 'forward', { threads }).catch((e: Error) => { throw new UserError(`--meta-grad spsa: ${e.message}`, 2); }) : undefined;
+  if (engine) log(engineNote(engine).trimEnd());
+  const model: AnyModel = engine ? await openModel(resolved.checkpoint, engine, { handOver: true }) : createLlama(resolved.checkpoint);
   const blockNames = model.blocks.map((b) => b.name);
   // variants at their reference value (lookaheadSteps 1, features base) are left out of the identity,
   // so a run checkpointed before the flag existed still resumes (its config.json has no such field)
-  const identity: Partial<MetaConfig> = { ...config };
+  const identity: Partial<MetaConfig> = recordedMetaConfig(config);
   if (identity.lookaheadSteps === 1) delete identity.lookaheadSteps;
   if (identity.features === 'base') delete identity.features;
   const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config: identity, blocks: blockNames });
@@ -130,7 +143,10 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   // the curvature feature set: each task's κ at the pretrained weights (a resumed run measures the same
   // bits again: the same weights, batch and noise), before the trainer copies them
   const curvature = config.features === 'curvature' ? await taskCurvatures(model, metaTasks, config.seed, log) : undefined;
-  const trainer = new MetaTrainer({ model, tasks: metaTasks, config, ...(curvature ? { curvature: curvature.map((c) => c.kappa) } : {}) });
+  const kappa = curvature ? { curvature: curvature.map((c) => c.kappa) } : {};
+  const trainer: MetaTraining = isHostModel(model)
+    ? new SpsaMetaTrainer({ model, tasks: metaTasks, config, threads, ...kappa })
+    : new MetaTrainer({ model, tasks: metaTasks, config, ...kappa });
   const checkpointPath = run.path(CHECKPOINT_FILE);
   let priorSeconds = 0;
   let resumedFrom: number | undefined;
@@ -150,7 +166,8 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     const finishedBefore = trainer.finished && existsSync(run.path(POLICY_FILE));
     log(
       `meta-train: ${resolved.name} on ${metaTasks.map((t) => `${t.name} (${t.train.length})`).join(', ')}: ${plan.totalSteps} steps ` +
-        `(${plan.stepsPerEpoch}/epoch, reset every ${plan.periodSteps}), batch ${config.batch}, backend ${backend.name}` +
+        `(${plan.stepsPerEpoch}/epoch, reset every ${plan.periodSteps}), batch ${config.batch}, ` +
+        (spsa ? `meta-gradient spsa (K ${config.spsaDirections}, ${config.spsaSpace} space, c ${config.spsaScale}; engine ort)` : `meta-gradient exact, backend ${backend.name}`) +
         (resumedFrom !== undefined ? `, resuming at step ${resumedFrom}` : '') + `; run ${run.dir}`,
     );
     for (const n of notes) log(`  note: ${n}`);
@@ -202,7 +219,7 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
         ...(curvature ? { probe: DEFAULT_CURVATURE_PROBE } : {}),
         training: {
           config: {
-            ...config, model: runConfig.modelName, backend: backend.name, stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length),
+            ...recordedMetaConfig(config), model: runConfig.modelName, backend: spsa ? 'ort' : backend.name, stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length),
             ...(curvature ? { curvatureKappa: Object.fromEntries(metaTasks.map((t, i) => [t.name, curvature[i].kappa.map((k) => round(k, 4))])) } : {}),
           },
           tasks: metaTasks.map((t) => t.name),
@@ -235,7 +252,8 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
       seconds: round(seconds, 2),
       secondsPerStep: metrics.secondsPerStep,
       peakRssMiB: round(rss, 1),
-      backend: backend.name,
+      backend: spsa ? 'ort' : backend.name,
+      metaGrad: config.metaGrad,
       ...(resumedFrom !== undefined ? { resumedFrom } : {}),
       published,
       config,
@@ -246,17 +264,18 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   } finally {
     run.close();
     trainer.dispose();
-    model.dispose();
+    await model.dispose();
   }
 }
 
 /** κ of every task at the model's current (pretrained) weights, on the task's first `examples` training examples. */
-async function taskCurvatures(model: Model, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
+async function taskCurvatures(model: AnyModel, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
   const probe = DEFAULT_CURVATURE_PROBE;
   const out: CurvatureMeasurement[] = [];
   for (const [i, t] of tasks.entries()) {
     const batch = t.collator.batch(t.train.slice(0, probe.examples), { goldOnly: t.goldOnly });
-    const m = await probeCurvature(model.blocks, () => lossAt(model, t.objective, batch), { ...probe, seed: deriveSeed(seed, CURVATURE_SEED_DOMAIN, i) });
+    const loss = () => (isHostModel(model) ? hostObjectiveValue(model, batch) : lossAt(model, t.objective, batch));
+    const m = await probeCurvature(model.blocks, loss, { ...probe, seed: deriveSeed(seed, CURVATURE_SEED_DOMAIN, i) });
     log(`meta-train: ${t.name}: curvature probe (${m.forwardPasses} forward passes): κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)} over ${m.kappa.length} blocks`);
     out.push(m);
   }
