@@ -1,21 +1,16 @@
 // The forward-only meta-gradient on a tiny random LLaMA, against the exact one (metaGradient, tfjs backward):
-// the host model here is the tfjs model behind HostModel's interface (its blocks in JS memory, copied
-// into the variables before each forward), so both sides compute the same function and any gap is the
+// the host model here is the tfjs model behind HostModel's interface (meta.testkit.ts), so both sides compute the same function and any gap is the
 // SPSA estimate's own. The ORT engine against tfjs on stories260K: tests/meta-gradient-check.test.ts.
-import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama, randomCheckpoint, type HostModel, type LlamaConfig, type Model } from '@zotune/models';
+import { createLlama, randomCheckpoint, type HostModel } from '@zotune/models';
 import { classificationLoss, collate, type EncodedExample } from '@zotune/tasks';
 import { INITIAL_FEATURE_STATE, TfPertNN, initPertNN } from '@zotune/policy';
 import { metaGradient, policyGradient } from './meta-step';
 import { recordedMetaConfig, parseMetaConfig } from './config';
 import { applyPolicySgdHost, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient } from './spsa';
 import { applyPolicySgd } from './meta-step';
+import { config, hostOf } from './meta.testkit';
 
-const config: LlamaConfig = {
-  dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
-  normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
-};
 const encoded: EncodedExample[] = [
   { prompt: [1, 5, 9, 12, 7], candidates: [[40], [41, 2]], gold: 0, truncated: 0 },
   { prompt: [1, 7, 3], candidates: [[40, 3], [41]], gold: 1, truncated: 0 },
@@ -23,27 +18,6 @@ const encoded: EncodedExample[] = [
   { prompt: [1, 30, 31], candidates: [[40], [41, 5]], gold: 0, truncated: 0 },
 ];
 const batch = collate(encoded, 'classification');
-
-/** The tfjs model as a HostModel: its own copy of the weights in JS memory, written into the variables before each forward. */
-function hostOf(model: Model): HostModel {
-  const blocks = model.blocks.map((b) => ({ name: b.name, shape: b.shape, kind: b.kind, size: b.size, index: b.index, data: (b.variable!.dataSync() as Float32Array).slice() }));
-  const sync = () => model.blocks.forEach((b, j) => b.variable!.assign(tf.tensor(blocks[j].data, b.shape, 'float32')));
-  // the variables go back to the weights they had, so the tfjs model is left as it was
-  const saved = model.blocks.map((b) => (b.variable!.dataSync() as Float32Array).slice());
-  const read = async (t: tf.Tensor) => {
-    const v = (await t.data()) as Float32Array;
-    t.dispose();
-    model.blocks.forEach((b, j) => b.variable!.assign(tf.tensor(saved[j], b.shape, 'float32')));
-    return v;
-  };
-  return {
-    family: model.family, engine: 'ort', config: model.config, blocks,
-    logits: async () => { throw new Error('not used'); },
-    tokenLogProbs: async (p) => (sync(), read(model.tokenLogProbs(p))),
-    scoreCandidates: async (p) => (sync(), read(model.scoreCandidates(p))),
-    dispose: async () => {},
-  };
-}
 
 describe('policyGradientHost', () => {
   it('equals the tfjs policyGradient (the exact path\'s chain rule through the PertNN)', async () => {

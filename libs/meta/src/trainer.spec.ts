@@ -3,37 +3,12 @@
 // ends exactly where the uninterrupted run ends.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama, randomCheckpoint, type LlamaConfig } from '@zotune/models';
-import { classificationLoss, collate, lmLoss, type EncodedExample, type Example, type TaskKind } from '@zotune/tasks';
+import { createLlama } from '@zotune/models';
 import { decodeMetaCheckpoint, encodeMetaCheckpoint } from './checkpoint';
 import { parseMetaConfig } from './config';
-import { MetaTrainer, type MetaStepLog, type MetaTask } from './trainer';
+import { MetaTrainer, type MetaStepLog } from './trainer';
+import { ckpt, tasks } from './meta.testkit';
 
-const config: LlamaConfig = {
-  dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
-  normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
-};
-const ckpt = randomCheckpoint(config, 21, { std: 0.3 });
-
-function fakeTask(name: string, kind: TaskKind, rows: EncodedExample[]): MetaTask {
-  const byId = new Map<string, EncodedExample>();
-  const train: Example[] = rows.map((r, i) => {
-    const id = `${name}:${i}`;
-    byId.set(id, r);
-    return { id, fields: {}, gold: r.gold, file: `${name}.jsonl`, line: i + 1 };
-  });
-  return {
-    name, train, goldOnly: kind === 'generation-lm', objective: kind === 'generation-lm' ? lmLoss : classificationLoss,
-    collator: { batch: (ex, opts) => collate(ex.map((e) => byId.get(e.id)!), kind, opts) },
-  };
-}
-const row = (prompt: number[], candidates: number[][], gold: number): EncodedExample => ({ prompt: [1, ...prompt], candidates, gold, truncated: 0 });
-const tasks = () => [
-  fakeTask('cls', 'classification', [
-    row([5, 9, 12], [[40], [41]], 0), row([7, 3], [[40], [41, 2]], 1), row([20, 21, 22], [[40], [41]], 1), row([30, 31], [[40, 5], [41]], 0),
-  ]),
-  fakeTask('lm', 'generation-lm', [row([8, 6, 4], [[10, 11], [12]], 0), row([9, 9], [[13], [14, 15]], 1)]),
-];
 const metaConfig = parseMetaConfig({ batch: 2, epochs: 3, resetEvery: 2, metaLr: 0.05, lrMlp: 0.1, lrLlm: 0.01, seed: 3, hidden: 8 });
 
 const read = async (vs: tf.Variable[] | tf.Tensor[]) => Promise.all(vs.map(async (v) => ((await v.data()) as Float32Array).slice()));
