@@ -8,13 +8,9 @@
 //     [--cases 8] [--directions 1,4,16,64] [--spaces sigma,omega] [--scale 0.05] [--meta-lr 1e-4,1e-3]
 //     [--out-md docs/results/meta-gradient-check.md] [--json]
 import { writeFileSync } from 'node:fs';
-import { resolveDataDir } from '@zotune/data';
-import { checkMetaGradient, MetaPlan, parseMetaConfig, type MetaGradientCheckRow, type SpsaSpace } from '@zotune/meta';
-import { createLlama, resolveModel } from '@zotune/models';
-import { loadOrt } from '@zotune/ort';
-import { INITIAL_FEATURE_STATE, initPertNN } from '@zotune/policy';
-import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
-import { initBackend } from '@zotune/tensor';
+import { checkMetaGradient, type MetaGradientCheckRow, type SpsaSpace } from '@zotune/meta';
+import { INITIAL_FEATURE_STATE } from '@zotune/policy';
+import { gradientCheckSetup } from './meta-gradient-cases';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -38,35 +34,19 @@ const scale = nums('--scale', '0.05', (n) => n > 0, 'a number > 0')[0];
 const metaLrs = nums('--meta-lr', '1e-4,1e-3', (n) => n > 0, 'numbers > 0');
 const outMd = arg('--out-md', '');
 
-await initBackend('wasm', { quiet: true });
-const dataDir = resolveDataDir();
-const resolved = resolveModel(modelName, dataDir);
-const model = createLlama(resolved.checkpoint);
-const { createOrtLlama } = await loadOrt();
-const host = await createOrtLlama(resolved.checkpoint, { threads: 1 });
-const config = parseMetaConfig({});
-const taskDefs = tasks.map((t) => {
-  const task = resolveTask(t);
-  return { task, train: task.splits(dataDir, config.dataSeed).train, collator: new Collator(task, resolved.tokenizer, resolved.checkpoint.config.maxSeqLen) };
-});
-const plan = new MetaPlan(config, taskDefs.map((t) => t.train.length));
-const policy = initPertNN(host.blocks.map((b) => b.name), { seed: plan.policySeed, hidden: config.hidden });
-
+const setup = await gradientCheckSetup({ model: modelName, tasks, cases });
+const { model, host, policy, config } = setup;
 interface Agg { metaLr: number; space: SpsaSpace; directions: number; rows: MetaGradientCheckRow[] }
 const aggs = new Map<string, Agg>();
 const engines: { metaLr: number; step: number; task: string; metaLossExact: number; metaLossHost: number; projectedGradExact: number; projectedGradHost: number }[] = [];
 const t0 = performance.now();
 for (const metaLr of metaLrs) {
-  for (let step = 0; step < cases; step++) {
-    const p = plan.at(step);
-    const t = taskDefs[p.task];
-    const batch = t.collator.batch(p.examples.map((i) => t.train[i]), { goldOnly: t.task.kind === 'generation-lm' });
+  for (const c of setup.cases) {
     for (const space of spaces) {
       const r = await checkMetaGradient({
-        model, host, policy, objective: objectiveFor(t.task.kind), batch, features: INITIAL_FEATURE_STATE, seed: p.seed, eps: config.eps, metaLr,
-        directions, scale, space,
+        model, host, policy, objective: c.objective, batch: c.batch, features: INITIAL_FEATURE_STATE, seed: c.seed, eps: config.eps, metaLr, directions, scale, space,
       });
-      if (space === spaces[0]) engines.push({ metaLr, step, task: t.task.name, ...r, rows: undefined } as never);
+      if (space === spaces[0]) engines.push({ metaLr, step: c.step, task: c.task, metaLossExact: r.metaLossExact, metaLossHost: r.metaLossHost, projectedGradExact: r.projectedGradExact, projectedGradHost: r.projectedGradHost });
       for (const row of r.rows) {
         const key = `${metaLr}|${space}|${row.directions}`;
         const a = aggs.get(key) ?? { metaLr, space, directions: row.directions, rows: [] };
@@ -86,7 +66,7 @@ const table = [...aggs.values()].map((a) => ({
   forwardPasses: a.rows[0].forwardPasses,
 }));
 const command = `node --conditions=@zotune/source --import tsx scripts/meta-gradient-check.ts ${argv.filter((a) => a !== '--json').join(' ')}`.trim();
-const result = { model: resolved.name, tasks, cases, scale, seconds: Math.round(seconds * 10) / 10, command, table, engines };
+const result = { model: modelName, tasks, cases, scale, seconds: Math.round(seconds * 10) / 10, command, table, engines };
 if (argv.includes('--json')) process.stdout.write(JSON.stringify(result) + '\n');
 const f = (x: number) => x.toFixed(3);
 const md = [
@@ -97,5 +77,4 @@ const md = [
 ].join('\n');
 process.stderr.write(`${md}\n(${cases} cases, ${seconds.toFixed(1)} s)\n`);
 if (outMd) writeFileSync(outMd, `<!-- written by: ${command} -->\n${md}\n`);
-await host.dispose();
-model.dispose();
+await setup.dispose();

@@ -37,6 +37,19 @@ function json(r: { code: number | null; stdout: string; stderr: string }) {
 
 let uninterrupted: PolicyArtifact;
 
+/** Start `zotune …args --out out`, SIGKILL it as soon as its first checkpoint is on disk, check it was really interrupted. */
+async function killAfterCheckpoint(args: readonly string[], out: string): Promise<void> {
+  const child = spawn(process.execPath, [BIN, ...args, '--out', out, '--json'], { cwd: REPO_ROOT, env, stdio: 'ignore' });
+  const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
+  const ckpt = join(out, 'checkpoint.zmeta');
+  const t0 = Date.now();
+  while (!existsSync(ckpt) && Date.now() - t0 < 60_000) await new Promise((ok) => setTimeout(ok, 20));
+  child.kill('SIGKILL');
+  await exited;
+  expect(existsSync(ckpt)).toBe(true);
+  expect(existsSync(join(out, 'policy.zpol'))).toBe(false); // really interrupted
+}
+
 describe('zotune meta-train', () => {
   test('a short run on stories260K changes the policy and publishes a loadable, verifiable artifact', () => {
     const reg = join(work, 'registry');
@@ -84,17 +97,7 @@ describe('zotune meta-train', () => {
   test('a run killed with SIGKILL resumes from its last checkpoint and ends with the uninterrupted policy', async () => {
     expect(uninterrupted, 'needs the previous test').toBeDefined();
     const out = join(work, 'b');
-    const child = spawn(process.execPath, [BIN, ...RUN, '--out', out, '--json'], { cwd: REPO_ROOT, env, stdio: 'ignore' });
-    const exited = new Promise<number | null>((ok) => child.on('exit', (code) => ok(code)));
-    // kill as soon as the first checkpoint is on disk
-    const ckpt = join(out, 'checkpoint.zmeta');
-    const t0 = Date.now();
-    while (!existsSync(ckpt) && Date.now() - t0 < 60_000) await new Promise((ok) => setTimeout(ok, 20));
-    child.kill('SIGKILL');
-    await exited;
-    expect(existsSync(ckpt)).toBe(true);
-    expect(existsSync(join(out, 'policy.zpol'))).toBe(false); // really interrupted
-
+    await killAfterCheckpoint(RUN, out);
     const r = json(zotune('meta-train', '--resume', out, '--json'));
     expect(r.resumedFrom).toBeGreaterThanOrEqual(2);
     expect(r.resumedFrom).toBeLessThan(STEPS);
@@ -104,6 +107,25 @@ describe('zotune meta-train', () => {
     expect(resumed.weights).toEqual(uninterrupted.weights);
     // each step's metrics exactly once, the lost steps' lines dropped
     expect(readMetrics(join(out, 'metrics.jsonl')).map((s) => s.step)).toEqual([...Array(STEPS).keys()].map((i) => i + 1));
+  });
+
+  test('--meta-grad spsa: forward passes only on ORT; the policy moves, and a killed run resumes to the uninterrupted policy', async () => {
+    const SPSA = [...RUN, '--meta-grad', 'spsa', '--spsa-directions', '2', '--threads', '1'];
+    const a = json(zotune(...SPSA, '--out', join(work, 'spsa-a'), '--json'));
+    expect(a).toMatchObject({ steps: STEPS, metaGrad: 'spsa', backend: 'ort', config: { metaGrad: 'spsa', spsaDirections: 2, spsaSpace: 'sigma' } });
+    // per step: L±, meta(ω), 2 per direction, L(θ) and θ's MeZO pair; no backward
+    expect(a.metrics).toMatchObject({ forwardPasses: STEPS * (3 + 2 * 2 + 3), backwardPasses: 0 });
+    expect(a.metrics.omegaMoved).toBeGreaterThan(0);
+    const artifact = decodePolicyArtifact(readFileSync(a.artifact), a.artifact);
+    expect(artifact.training.config).toMatchObject({ metaGrad: 'spsa', spsaDirections: 2, spsaScale: 0.05, backend: 'ort' });
+    const out = join(work, 'spsa-b');
+    await killAfterCheckpoint(SPSA, out);
+    const r = json(zotune('meta-train', '--resume', out, '--json'));
+    expect(r.resumedFrom).toBeGreaterThanOrEqual(2);
+    expect(r.stepsThisProcess).toBe(STEPS - r.resumedFrom);
+    expect(decodePolicyArtifact(readFileSync(r.artifact), r.artifact).weights).toEqual(artifact.weights);
+    // an exact run records no SPSA setting (its config and run identity are those of before --meta-grad)
+    expect(Object.keys(uninterrupted.training.config).filter((k) => k.startsWith('spsa') || k === 'metaGrad')).toEqual([]);
   });
 
   test.each(['qwen2', 'opt', 'gpt2'])('meta-trains on the %s fixture, and the policy it publishes drives a guided finetune of that model', (family) => {
@@ -146,6 +168,17 @@ describe('zotune meta-train', () => {
       expect(badK.code).toBe(2);
       expect(badK.stderr.trim().split('\n')).toHaveLength(1);
       expect(badK.stderr).toContain(`--lookahead-steps: expected ${why}`);
+    }
+    for (const [args, msg] of [
+      [['--meta-grad', 'fast'], 'zotune: --meta-grad: expected auto, exact or spsa, got fast'],
+      [['--spsa-directions', '4'], 'zotune: --spsa-directions: only with --meta-grad spsa (this run\'s meta-gradient is exact)'],
+      [['--meta-grad', 'spsa', '--spsa-directions', '0'], 'zotune: --spsa-directions: expected an integer >= 1, got 0'],
+      [['--meta-grad', 'spsa', '--spsa-space', 'theta'], 'zotune: --spsa-space: expected sigma or omega, got theta'],
+      [['--meta-grad', 'spsa', '--lookahead-steps', '2'], 'zotune: --lookahead-steps: --meta-grad spsa runs one look-ahead step, got 2'],
+    ]) {
+      const bad = zotune('meta-train', '--tasks', 'copa', ...args);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr.trim()).toBe(msg);
     }
     const badSet = zotune('meta-train', '--tasks', 'copa', '--features', 'hessian');
     expect(badSet.code).toBe(2);
