@@ -13,10 +13,10 @@
 //     [--meta-grad exact|spsa] [--spsa-directions 16] [--steps 2] [--threads 2] [--backend wasm]
 import { loadavg } from 'node:os';
 import { resolveDataDir } from '@zotune/data';
-import { lossAt, MetaTrainer, parseMetaConfig, SpsaMetaTrainer, type MetaTask, type MetaTraining } from '@zotune/meta';
+import { loadMetaTask, lossAt, MetaTrainer, parseMetaConfig, SpsaMetaTrainer, type MetaTraining } from '@zotune/meta';
 import { createLlama, isHostModel, randomCheckpoint, resolveModel, STORIES15M_CONFIG, type AnyModel } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
-import { Collator, hostObjectiveValue, objectiveFor, resolveTask } from '@zotune/tasks';
+import { hostObjectiveValue } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
 const argv = process.argv.slice(2);
@@ -43,12 +43,10 @@ const resolved = resolveModel(shape === 'smollm2-135m' ? shape : 'stories260K', 
 const ckpt = shape === 'stories15M' ? randomCheckpoint(STORIES15M_CONFIG, 1, { std: 0.02 }) : resolved.checkpoint;
 const model: AnyModel = metaGrad === 'spsa' ? await (await loadOrt()).createOrtLlama(ckpt, { threads, handOver: true }) : createLlama(ckpt);
 const parameters = model.blocks.reduce((n, b) => n + b.size, 0);
-const task = resolveTask('sst2');
-const collator = new Collator(task, resolved.tokenizer, resolved.checkpoint.config.maxSeqLen);
 const config = parseMetaConfig({ trainExamples: 64, metaGrad, spsaDirections: directions });
-const metaTask: MetaTask = { name: task.name, train: task.splits(dataDir, 0).train.slice(0, 64), collator, objective: objectiveFor(task.kind), goldOnly: false };
+const metaTask = loadMetaTask('sst2', { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen, trainExamples: 64 }).task;
 const trainer: MetaTraining = isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config, threads }) : new MetaTrainer({ model, tasks: [metaTask], config });
-const batch = collator.batch(metaTask.train.slice(0, config.batch), { goldOnly: false });
+const batch = metaTask.collator.batch(metaTask.train.slice(0, config.batch), { goldOnly: false });
 let forwardPasses = 0;
 const wall: number[] = [];
 const cpu: number[] = [];

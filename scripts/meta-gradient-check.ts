@@ -7,10 +7,14 @@
 //   node --conditions=@zotune/source --import tsx scripts/meta-gradient-check.ts [--model stories260K] [--tasks sst2,copa]
 //     [--cases 8] [--directions 1,4,16,64] [--spaces sigma,omega] [--scale 0.05] [--meta-lr 1e-4,1e-3]
 //     [--out-md docs/results/meta-gradient-check.md] [--json]
-import { writeFileSync } from 'node:fs';
-import { checkMetaGradient, type MetaGradientCheckRow, type SpsaSpace } from '@zotune/meta';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '@zotune/io';
+import { resolveDataDir } from '@zotune/data';
+import { checkMetaGradient, loadMetaTask, parseMetaConfig, plannedCases, type MetaGradientCheckRow, type SpsaSpace } from '@zotune/meta';
+import { createLlama, resolveModel } from '@zotune/models';
+import { loadOrt } from '@zotune/ort';
 import { INITIAL_FEATURE_STATE } from '@zotune/policy';
-import { gradientCheckSetup } from './meta-gradient-cases';
+import { initBackend } from '@zotune/tensor';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string) => {
@@ -34,8 +38,15 @@ const scale = nums('--scale', '0.05', (n) => n > 0, 'a number > 0')[0];
 const metaLrs = nums('--meta-lr', '1e-4,1e-3', (n) => n > 0, 'numbers > 0');
 const outMd = arg('--out-md', '');
 
-const setup = await gradientCheckSetup({ model: modelName, tasks, cases });
-const { model, host, policy, config } = setup;
+await initBackend('wasm', { quiet: true });
+const dataDir = resolveDataDir();
+const resolved = resolveModel(modelName, dataDir);
+const model = createLlama(resolved.checkpoint);
+const host = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
+const config = parseMetaConfig({});
+const metaTasks = tasks.map((t) => loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen }).task);
+const setup = plannedCases(config, metaTasks, host.blocks.map((b) => b.name), cases);
+const policy = setup.policy;
 interface Agg { metaLr: number; space: SpsaSpace; directions: number; rows: MetaGradientCheckRow[] }
 const aggs = new Map<string, Agg>();
 const engines: { metaLr: number; step: number; task: string; metaLossExact: number; metaLossHost: number; projectedGradExact: number; projectedGradHost: number }[] = [];
@@ -76,5 +87,15 @@ const md = [
     `| ${r.metaLr} | ${r.space} | ${r.directions} | ${r.forwardPasses} | ${f(r.cosineMean)} (${f(r.cosineMin)}) | ${f(r.signMean)} | ${r.cosineSigmaMean !== undefined ? f(r.cosineSigmaMean) : '–'} | ${r.signSigmaMean !== undefined ? f(r.signSigmaMean) : '–'} |`),
 ].join('\n');
 process.stderr.write(`${md}\n(${cases} cases, ${seconds.toFixed(1)} s)\n`);
-if (outMd) writeFileSync(outMd, `<!-- written by: ${command} -->\n${md}\n`);
-await setup.dispose();
+// the table goes between the file's markers (the prose around it is kept), or makes a new file
+if (outMd) {
+  const START = '<!-- meta-gradient-check:start -->';
+  const END = '<!-- meta-gradient-check:end -->';
+  const block = `${START}\n\`\`\`sh\n${command}   # ${cases} cases, ${result.seconds} s\n\`\`\`\n\n${md}\n${END}`;
+  const old = existsSync(outMd) ? readFileSync(outMd, 'utf8') : '';
+  const i = old.indexOf(START);
+  const j = old.indexOf(END);
+  writeFileAtomic(outMd, i >= 0 && j > i ? old.slice(0, i) + block + old.slice(j + END.length) : `${old}${old ? '\n' : ''}${block}\n`);
+}
+await host.dispose();
+model.dispose();

@@ -4,20 +4,35 @@
 // the figures below are reproducible; the bounds are pinned just under the values measured with this
 // code (scripts/meta-gradient-check.ts writes the full table: docs/results/meta-gradient-check.md).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkMetaGradient, type MetaGradientCheck } from '@zotune/meta';
-import { INITIAL_FEATURE_STATE } from '@zotune/policy';
-import { gradientCheckSetup, type GradientCheckSetup } from '../scripts/meta-gradient-cases';
+import { resolveDataDir } from '@zotune/data';
+import { checkMetaGradient, loadMetaTask, parseMetaConfig, plannedCases, type MetaGradientCase, type MetaGradientCheck } from '@zotune/meta';
+import { createLlama, resolveModel, type HostModel, type Model } from '@zotune/models';
+import { loadOrt } from '@zotune/ort';
+import { INITIAL_FEATURE_STATE, type PertNN } from '@zotune/policy';
+import { initBackend } from '@zotune/tensor';
 
-let setup: GradientCheckSetup;
+const config = parseMetaConfig({});
+let model: Model;
+let host: HostModel;
+let setup: { policy: PertNN; cases: MetaGradientCase[] };
 beforeAll(async () => {
-  setup = await gradientCheckSetup({ model: 'stories260K', tasks: ['sst2', 'copa'], cases: 2 });
+  await initBackend('wasm', { quiet: true });
+  const dataDir = resolveDataDir();
+  const resolved = resolveModel('stories260K', dataDir);
+  model = createLlama(resolved.checkpoint);
+  host = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
+  const tasks = ['sst2', 'copa'].map((t) => loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen }).task);
+  setup = plannedCases(config, tasks, host.blocks.map((b) => b.name), 2);
 });
-afterAll(async () => setup?.dispose());
+afterAll(async () => {
+  await host?.dispose();
+  model?.dispose();
+});
 
-const check = (c: GradientCheckSetup['cases'][number], space: 'sigma' | 'omega', directions: number[]): Promise<MetaGradientCheck> =>
+const check = (c: MetaGradientCase, space: 'sigma' | 'omega', directions: number[]): Promise<MetaGradientCheck> =>
   checkMetaGradient({
-    model: setup.model, host: setup.host, policy: setup.policy, objective: c.objective, batch: c.batch, features: INITIAL_FEATURE_STATE, seed: c.seed,
-    eps: setup.config.eps, metaLr: setup.config.metaLr, directions, scale: 0.05, space,
+    model, host, policy: setup.policy, objective: c.objective, batch: c.batch, features: INITIAL_FEATURE_STATE, seed: c.seed,
+    eps: config.eps, metaLr: config.metaLr, directions, scale: 0.05, space,
   });
 
 /** Measured cosines at K = 64 (σ space): SST-2 0.788, COPA 0.726; pinned 0.01 below. */

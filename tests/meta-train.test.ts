@@ -169,13 +169,14 @@ describe('zotune meta-train', () => {
       expect(badK.stderr.trim().split('\n')).toHaveLength(1);
       expect(badK.stderr).toContain(`--lookahead-steps: expected ${why}`);
     }
-    for (const [args, msg] of [
+    const spsaErrors: [string[], string][] = [
       [['--meta-grad', 'fast'], 'zotune: --meta-grad: expected auto, exact or spsa, got fast'],
       [['--spsa-directions', '4'], 'zotune: --spsa-directions: only with --meta-grad spsa (this run\'s meta-gradient is exact)'],
       [['--meta-grad', 'spsa', '--spsa-directions', '0'], 'zotune: --spsa-directions: expected an integer >= 1, got 0'],
       [['--meta-grad', 'spsa', '--spsa-space', 'theta'], 'zotune: --spsa-space: expected sigma or omega, got theta'],
       [['--meta-grad', 'spsa', '--lookahead-steps', '2'], 'zotune: --lookahead-steps: --meta-grad spsa runs one look-ahead step, got 2'],
-    ]) {
+    ];
+    for (const [args, msg] of spsaErrors) {
       const bad = zotune('meta-train', '--tasks', 'copa', ...args);
       expect(bad.code, args.join(' ')).toBe(2);
       expect(bad.stderr.trim()).toBe(msg);

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import {
-  lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, recordedMetaConfig, runIdentity, SpsaMetaTrainer, summarizeMetaRun, writeMetaCheckpoint,
+  loadMetaTask, lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, recordedMetaConfig, runIdentity, SpsaMetaTrainer, summarizeMetaRun, writeMetaCheckpoint,
   type MetaConfig, type MetaStepLog, type MetaTask, type MetaTraining,
 } from '@zotune/meta';
 import { checkpointDigest, createLlama, isHostModel, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
@@ -15,7 +15,7 @@ import { chooseEngine, engineNote, openModel, parseThreads } from '@zotune/ort';
 import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
 import { cliText, createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
-import { Collator, hostObjectiveValue, objectiveFor, resolveTask } from '@zotune/tasks';
+import { hostObjectiveValue, resolveTask } from '@zotune/tasks';
 import { deriveSeed, initBackend, parseBackend } from '@zotune/tensor';
 import {
   checkResumeFlags, metaConfigFromFlags, resolveMetaGrad, parseTaskList, publishRefs, registryOf, runConfigSchema, type MetaTrainFlags, type RunConfig,
@@ -117,12 +117,12 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   const maxSeqLen = resolved.checkpoint.config.maxSeqLen;
   const notes: string[] = [];
   const metaTasks: MetaTask[] = runConfig.tasks.map((t) => {
-    const task = userError('--tasks', () => resolveTask(t));
-    const splits = userError(`--tasks ${t}`, () => task.splits(dataDir, config.dataSeed));
-    notes.push(...splits.notes.map((n) => `${task.name}: ${n}`));
-    const train = config.trainExamples > 0 ? splits.train.slice(0, config.trainExamples) : splits.train;
-    if (train.length === 0) throw new UserError(`--tasks ${t}: task ${task.name} has no training examples`, 2);
-    return { name: task.name, train, collator: new Collator(task, resolved.tokenizer, maxSeqLen), objective: objectiveFor(task.kind), goldOnly: task.kind === 'generation-lm' };
+    userError('--tasks', () => resolveTask(t));
+    const { task, notes: n } = userError(`--tasks ${t}`, () =>
+      loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen, trainExamples: config.trainExamples }));
+    notes.push(...n);
+    if (task.train.length === 0) throw new UserError(`--tasks ${t}: task ${task.name} has no training examples`, 2);
+    return task;
   });
 
   const backend = await initBackend(backendName, { quiet: true });

@@ -5,9 +5,12 @@
 // space also its dMeta/dσ along the exact one. ĝ differs between the engines at float tolerance; it
 // scales the whole gradient (one look-ahead step), so neither figure depends on it.
 import type { HostModel, Model } from '@zotune/models';
-import { TfPertNN, type FeatureState, type PertNN } from '@zotune/policy';
+import { initPertNN, TfPertNN, type FeatureState, type PertNN } from '@zotune/policy';
 import type { Objective, TaskBatch } from '@zotune/tasks';
+import type { MetaConfig } from './config';
 import { metaGradient } from './meta-step';
+import { MetaPlan } from './plan';
+import type { MetaTask } from './trainer';
 import { flatGrads, gradientAgreement, spsaMetaGradient, type SpsaSpace } from './spsa';
 
 export interface MetaGradientCheckInput {
@@ -78,4 +81,25 @@ export async function checkMetaGradient(o: MetaGradientCheckInput): Promise<Meta
     });
   }
   return { metaLossExact: exact.metaLoss, metaLossHost: host.metaLoss, projectedGradExact: exact.projectedGrad, projectedGradHost: host.projectedGrad, rows };
+}
+
+/** One planned meta step as a check case: its batch, objective and noise seed. */
+export interface MetaGradientCase {
+  step: number;
+  task: string;
+  batch: TaskBatch;
+  objective: Objective;
+  seed: number;
+}
+
+/** The first `n` planned meta steps of a run with this config and these tasks, and the run's starting policy ω. */
+export function plannedCases(config: MetaConfig, tasks: readonly MetaTask[], blockNames: readonly string[], n: number): { policy: PertNN; cases: MetaGradientCase[] } {
+  const plan = new MetaPlan(config, tasks.map((t) => t.train.length));
+  const policy = initPertNN(blockNames, { seed: plan.policySeed, hidden: config.hidden });
+  const cases = Array.from({ length: n }, (_, step) => {
+    const p = plan.at(step);
+    const t = tasks[p.task];
+    return { step, task: t.name, batch: t.collator.batch(p.examples.map((i) => t.train[i]), { goldOnly: t.goldOnly }), objective: t.objective, seed: p.seed };
+  });
+  return { policy, cases };
 }

@@ -17,12 +17,12 @@ export {
   ThetaSnapshot, applyPolicySgd, lookaheadCoefs, lookaheadSeed, lossAlongNoise, lossAt, metaGradient, metaLossAt, moveAlongNoise, policyGradient, policySigma,
   type LookaheadStep, type MetaStepInput, type MetaStepResult, type PolicyGrads,
 } from './meta-step';
-export { MetaTrainer, omegaDistance, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions, type MetaTraining } from './trainer';
+export { MetaTrainer, loadMetaTask, omegaDistance, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions, type MetaTraining } from './trainer';
 export {
   HostSnapshot, applyPolicySgdHost, checkSpsaOptions, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient,
   type HostMetaStepInput, type HostMetaStepResult, type SpsaOptions, type SpsaSpace,
 } from './spsa';
-export { checkMetaGradient, type MetaGradientCheck, type MetaGradientCheckInput, type MetaGradientCheckRow } from './gradient-check';
+export { checkMetaGradient, plannedCases, type MetaGradientCase, type MetaGradientCheck, type MetaGradientCheckInput, type MetaGradientCheckRow } from './gradient-check';
 export { SpsaMetaTrainer, type SpsaMetaTrainerOptions } from './spsa-trainer';
 export {
   META_CHECKPOINT_MAGIC, META_CHECKPOINT_VERSION, decodeMetaCheckpoint, encodeMetaCheckpoint, readMetaCheckpoint, runIdentity, writeMetaCheckpoint,

@@ -137,10 +137,11 @@ export class SpsaMetaTrainer implements MetaTraining {
     return this.policy.clone();
   }
 
+  /** The state, θ as views of the blocks' own arrays (no model-size copy at 135M): encode it before the next step. */
   async state(): Promise<MetaState> {
     return {
       step: this.done,
-      theta: this.model.blocks.map((b) => b.data!.slice()),
+      theta: this.model.blocks.map((b) => b.data!),
       // no momentum on this path: one empty array per block keeps the checkpoint's shape
       momentum: this.model.blocks.map(() => new Float32Array(0)),
       policy: this.policy.clone(),

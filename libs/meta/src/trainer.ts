@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '@zotune/models';
 import { tfVar } from './tf-var';
-import type { Collator, Example, Objective } from '@zotune/tasks';
+import { Collator, objectiveFor, resolveTask, type Example, type Objective } from '@zotune/tasks';
 import { CURVATURE_INPUTS, INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
 import { deriveSeed } from '@zotune/tensor';
 import { lookaheadLr, type MetaConfig } from './config';
@@ -289,4 +289,22 @@ export class MetaTrainer implements MetaTraining {
     // each period is a fresh trajectory from the pretrained model, as fine-tuning starts: L± = 0, σ = 1
     this.features = this.tasks.map(() => INITIAL_FEATURE_STATE);
   }
+}
+
+/**
+ * A task as meta-training uses it: its MeZO train split (sampled with dataSeed; the first trainExamples
+ * when > 0), batched by the model's tokenizer, its objective, and the split's notes (e.g. fewer
+ * examples than the protocol asks for).
+ */
+export function loadMetaTask(
+  name: string,
+  o: { dataDir: string; dataSeed: number; tokenizer: ConstructorParameters<typeof Collator>[1]; maxSeqLen: number; trainExamples?: number },
+): { task: MetaTask; notes: string[] } {
+  const task = resolveTask(name);
+  const splits = task.splits(o.dataDir, o.dataSeed);
+  const train = o.trainExamples ? splits.train.slice(0, o.trainExamples) : splits.train;
+  return {
+    task: { name: task.name, train, collator: new Collator(task, o.tokenizer, o.maxSeqLen), objective: objectiveFor(task.kind), goldOnly: task.kind === 'generation-lm' },
+    notes: splits.notes.map((n) => `${task.name}: ${n}`),
+  };
 }
