@@ -45,7 +45,7 @@ const model: AnyModel = metaGrad === 'spsa' ? await (await loadOrt()).createOrtL
 const parameters = model.blocks.reduce((n, b) => n + b.size, 0);
 const config = parseMetaConfig({ trainExamples: 64, metaGrad, spsaDirections: directions });
 const metaTask = loadMetaTask('sst2', { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen, trainExamples: 64 }).task;
-const trainer: MetaTraining = isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config, threads }) : new MetaTrainer({ model, tasks: [metaTask], config });
+const trainer: MetaTraining = isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config }) : new MetaTrainer({ model, tasks: [metaTask], config });
 const batch = metaTask.collator.batch(metaTask.train.slice(0, config.batch), { goldOnly: false });
 let forwardPasses = 0;
 const wall: number[] = [];

@@ -35,7 +35,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--spsa-directions <k>', 'spsa: random directions averaged per meta step, 2 forward passes each (default 16)')
     .option('--spsa-scale <c>', 'spsa: perturbation of σ (or ω) relative to its rms (default 0.05)')
     .option('--spsa-space <space>', 'spsa: perturb the per-block σ (sigma, default: then exactly through the tiny networks) or the network weights ω (omega: far noisier)')
-    .option('--threads <n>', 'spsa: ORT intra-op and noise threads (default: the machine\'s cores)')
+    .option('--threads <n>', 'spsa: ONNX Runtime intra-op threads (default: the machine\'s cores)')
     .option('--nf-grad', 'variant: differentiate the look-ahead through the norm factor nf(σ) too (default: nf held constant, as the reference)')
     .option('--max-steps <n>', 'stop after N meta steps (default: all epochs)')
     .option('--train-examples <n>', 'use the first N training examples of each task (default: the whole MeZO train split)')

@@ -145,7 +145,7 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   const curvature = config.features === 'curvature' ? await taskCurvatures(model, metaTasks, config.seed, log) : undefined;
   const kappa = curvature ? { curvature: curvature.map((c) => c.kappa) } : {};
   const trainer: MetaTraining = isHostModel(model)
-    ? new SpsaMetaTrainer({ model, tasks: metaTasks, config, threads, ...kappa })
+    ? new SpsaMetaTrainer({ model, tasks: metaTasks, config, ...kappa })
     : new MetaTrainer({ model, tasks: metaTasks, config, ...kappa });
   const checkpointPath = run.path(CHECKPOINT_FILE);
   let priorSeconds = 0;

@@ -7,15 +7,14 @@
 //     visits. It does not depend on ω (uniform σ), so a paired untrained control (--lr-mlp 0) sees the
 //     same θ at every step, as it does on the exact path. lrLlm, momentum and clipNorm are not used.
 // Per meta step: 2K + 6 forward passes (the estimate's 3 + 2K, L(θ), and MeZO's L±), no backward.
-// Memory: the model, a snapshot of θ (restores are bit-exact copies), the pretrained θ (resets) and the
-// step's z (cached once, so every evaluation is one fused pass): four model-size arrays.
+// Memory: the model, the step's θ and z (HostStep: every evaluation is one fused pass from them) and the
+// pretrained θ (resets): four model-size arrays.
 import type { HostModel } from '@zotune/models';
 import { INITIAL_FEATURE_STATE, nextFeatureState, type FeatureState, type PertNN } from '@zotune/policy';
 import { hostObjectiveValue } from '@zotune/tasks';
-import { Perturber } from '@zotune/zo';
 import type { MetaConfig } from './config';
 import { MetaPlan } from './plan';
-import { applyPolicySgdHost, HostSnapshot, spsaMetaGradient } from './spsa';
+import { applyPolicySgdHost, HostSnapshot, HostStep, spsaMetaGradient } from './spsa';
 import { checkState, omegaDistance, startingPolicy, stepLookaheadLr, type MetaState, type MetaStepLog, type MetaTask, type MetaTraining } from './trainer';
 
 export interface SpsaMetaTrainerOptions {
@@ -25,8 +24,6 @@ export interface SpsaMetaTrainerOptions {
   config: MetaConfig;
   policy?: PertNN;
   curvature?: readonly (readonly number[])[];
-  /** threads of the noise passes (default 1; any count gives the same bits) */
-  threads?: number;
 }
 
 export class SpsaMetaTrainer implements MetaTraining {
@@ -35,8 +32,7 @@ export class SpsaMetaTrainer implements MetaTraining {
   private readonly model: HostModel;
   private readonly tasks: MetaTask[];
   private readonly base: HostSnapshot;
-  private readonly snapshot: HostSnapshot;
-  private readonly perturber: Perturber;
+  private readonly point: HostStep;
   private policy: PertNN;
   private readonly initial: PertNN;
   private readonly curvature?: readonly (readonly number[])[];
@@ -51,8 +47,7 @@ export class SpsaMetaTrainer implements MetaTraining {
     this.tasks = opts.tasks;
     this.plan = new MetaPlan(opts.config, opts.tasks.map((t) => t.train.length));
     this.base = new HostSnapshot(opts.model.blocks);
-    this.snapshot = new HostSnapshot(opts.model.blocks);
-    this.perturber = new Perturber({ cacheNoise: true, threads: opts.threads ?? 1 });
+    this.point = new HostStep(opts.model.blocks);
     const init = startingPolicy(opts, opts.model.blocks.map((b) => b.name), this.plan);
     this.curvature = opts.curvature;
     this.policy = init.clone();
@@ -79,29 +74,27 @@ export class SpsaMetaTrainer implements MetaTraining {
     const r = await spsaMetaGradient({
       model: this.model, policy: this.policy, batch, features: this.features[p.task], seed: p.seed, eps: c.eps, metaLr, nfGrad: c.nfGrad,
       curvature: this.curvature?.[p.task], spsa: { directions: c.spsaDirections, scale: c.spsaScale, space: c.spsaSpace },
-      perturber: this.perturber, snapshot: this.snapshot,
+      point: this.point,
     });
     if (!Number.isFinite(r.metaLoss) || !Number.isFinite(r.gradNorm))
       throw new Error(`meta-training: step ${p.step}: meta-loss ${r.metaLoss}, policy gradient norm ${r.gradNorm}; lower --lr-mlp or --meta-lr`);
     applyPolicySgdHost(this.policy, r.grads, c.lrMlp);
     this.features[p.task] = nextFeatureState(r.lossPlus, r.lossMinus, r.effective);
-    // θ's own step: MeZO at uniform σ with the step's seed (its z is still in the perturber's cache)
+    // θ's own step: MeZO at uniform σ along the step's z (still in this.point, θ saved there)
     const blocks = this.model.blocks;
     const loss = await hostObjectiveValue(this.model, batch);
     const along = async (coef: number) => {
-      try {
-        await this.perturber.move(blocks, null, [{ seed: p.seed, coef }]);
-        return await hostObjectiveValue(this.model, batch);
-      } finally {
-        this.snapshot.restore();
-      }
+      this.point.moveTo(blocks.map(() => coef));
+      return hostObjectiveValue(this.model, batch);
     };
     const up = await along(c.eps);
     const down = await along(-c.eps);
     const g = (up - down) / (2 * c.eps);
-    if (!Number.isFinite(loss) || !Number.isFinite(g)) throw new Error(`meta-training: step ${p.step}: θ's MeZO step saw L = ${loss}, L± = ${up}, ${down}; lower --meta-lr`);
-    await this.perturber.move(blocks, null, [{ seed: p.seed, coef: -c.metaLr * g }]);
-    this.perturber.setCaching(false); // the step's z goes with the step
+    if (!Number.isFinite(loss) || !Number.isFinite(g)) {
+      this.point.restore();
+      throw new Error(`meta-training: step ${p.step}: θ's MeZO step saw L = ${loss}, L± = ${up}, ${down}; lower --meta-lr`);
+    }
+    this.point.moveTo(blocks.map(() => -c.metaLr * g));
     this.done++;
     let sum = 0;
     for (const s of r.sigma) sum += s;
@@ -160,9 +153,7 @@ export class SpsaMetaTrainer implements MetaTraining {
     this.done = state.step;
   }
 
-  dispose(): void {
-    this.perturber.dispose();
-  }
+  dispose(): void {}
 
   private resetTheta(): void {
     this.base.restore();
