@@ -10,7 +10,8 @@
 // step), a forward pass at θ timed in the same run (so step/forward is a ratio that survives a loaded
 // machine), and the process's peak RSS. Usage:
 //   node --conditions=@zotune/source --import tsx scripts/meta-cost.ts --model stories260K|stories15M|smollm2-135m
-//     [--meta-grad exact|spsa] [--spsa-directions 16] [--steps 2] [--threads 2] [--backend wasm]
+//     [--meta-grad exact|spsa] [--spsa-directions 16] [--steps 2] [--threads 2] [--backend wasm] [--forward-only]
+// --forward-only times the forward pass alone (no step): the exact path at 135M, whose step cannot run.
 import { loadavg } from 'node:os';
 import { resolveDataDir } from '@zotune/data';
 import { loadMetaTask, lossAt, MetaTrainer, parseMetaConfig, SpsaMetaTrainer, type MetaTraining } from '@zotune/meta';
@@ -45,12 +46,13 @@ const model: AnyModel = metaGrad === 'spsa' ? await (await loadOrt()).createOrtL
 const parameters = model.blocks.reduce((n, b) => n + b.size, 0);
 const config = parseMetaConfig({ trainExamples: 64, metaGrad, spsaDirections: directions });
 const metaTask = loadMetaTask('sst2', { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen, trainExamples: 64 }).task;
-const trainer: MetaTraining = isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config }) : new MetaTrainer({ model, tasks: [metaTask], config });
+const forwardOnly = argv.includes('--forward-only');
+const trainer: MetaTraining | undefined = forwardOnly ? undefined : isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config }) : new MetaTrainer({ model, tasks: [metaTask], config });
 const batch = metaTask.collator.batch(metaTask.train.slice(0, config.batch), { goldOnly: false });
 let forwardPasses = 0;
 const wall: number[] = [];
 const cpu: number[] = [];
-for (let i = 0; i <= steps; i++) {
+for (let i = 0; trainer && i <= steps; i++) {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   forwardPasses = (await trainer.runStep()).forwardPasses;
@@ -71,15 +73,15 @@ for (let i = 0; i < 3; i++) {
   fw.push((performance.now() - f0) / 1000);
   fc.push((c.user + c.system) / 1e6);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 process.stdout.write(
   JSON.stringify({
     model: shape, parameters, metaGrad, ...(metaGrad === 'spsa' ? { directions, threads, engine: 'ort' } : { backend: backend.name }),
     batch: config.batch, tokens: batch.packed.batch * batch.packed.length, forwardPassesPerStep: forwardPasses,
     stepWallSeconds: median(wall), stepCpuSeconds: median(cpu), forwardWallSeconds: median(fw), forwardCpuSeconds: median(fc),
     stepInForwardsWall: median(wall) / median(fw), stepInForwardsCpu: median(cpu) / median(fc),
-    peakRssMiB: process.resourceUsage().maxRSS / 1024, timedSteps: steps, loadAverage: loadavg()[0],
+    peakRssMiB: process.resourceUsage().maxRSS / 1024, timedSteps: trainer ? steps : 0, loadAverage: loadavg()[0],
   }) + '\n',
 );
-trainer.dispose();
+trainer?.dispose();
 await model.dispose();
