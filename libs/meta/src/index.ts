@@ -19,7 +19,7 @@ export {
 } from './meta-step';
 export { MetaTrainer, loadMetaTask, omegaDistance, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions, type MetaTraining } from './trainer';
 export {
-  HostSnapshot, applyPolicySgdHost, checkSpsaOptions, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient,
+  HostSnapshot, HostStep, applyPolicySgdHost, checkSpsaOptions, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient,
   type HostMetaStepInput, type HostMetaStepResult, type SpsaOptions, type SpsaSpace,
 } from './spsa';
 export { checkMetaGradient, plannedCases, type MetaGradientCase, type MetaGradientCheck, type MetaGradientCheckInput, type MetaGradientCheckRow } from './gradient-check';
