@@ -5,27 +5,21 @@
 // space also its dMeta/dσ along the exact one. ĝ differs between the engines at float tolerance; it
 // scales the whole gradient (one look-ahead step), so neither figure depends on it.
 import type { HostModel, Model } from '@zotune/models';
-import { initPertNN, TfPertNN, type FeatureState, type PertNN } from '@zotune/policy';
+import { initPertNN, TfPertNN, type PertNN } from '@zotune/policy';
 import type { Objective, TaskBatch } from '@zotune/tasks';
 import type { MetaConfig } from './config';
-import { metaGradient } from './meta-step';
+import { metaGradient, type MetaStepCommon } from './meta-step';
 import { MetaPlan } from './plan';
 import type { MetaTask } from './trainer';
 import { flatGrads, gradientAgreement, spsaMetaGradient, type SpsaSpace } from './spsa';
 
-export interface MetaGradientCheckInput {
+export interface MetaGradientCheckInput extends Omit<MetaStepCommon, 'curvature'> {
   /** the tfjs model (exact gradient) */
   model: Model;
   /** the same weights on the host engine (SPSA) */
   host: HostModel;
   policy: PertNN;
   objective: Objective;
-  batch: TaskBatch;
-  features: FeatureState;
-  seed: number;
-  eps: number;
-  metaLr: number;
-  nfGrad?: boolean;
   /** the K to try */
   directions: readonly number[];
   scale: number;

@@ -15,7 +15,7 @@ export { MetaPlan, type PlannedStep } from './plan';
 export { MomentumSgd, type MomentumSgdOptions, type SgdStepResult } from './sgd';
 export {
   ThetaSnapshot, applyPolicySgd, lookaheadCoefs, lookaheadSeed, lossAlongNoise, lossAt, metaGradient, metaLossAt, moveAlongNoise, policyGradient, policySigma,
-  type LookaheadStep, type MetaStepInput, type MetaStepResult, type PolicyGrads,
+  type LookaheadStep, type MetaStepCommon, type MetaStepInput, type MetaStepResult, type PolicyGrads,
 } from './meta-step';
 export { MetaTrainer, loadMetaTask, omegaDistance, type MetaState, type MetaStepLog, type MetaTask, type MetaTrainerOptions, type MetaTraining } from './trainer';
 export {

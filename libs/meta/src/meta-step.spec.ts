@@ -3,23 +3,11 @@
 // compare the central difference with the analytic ∇_ω of metaGradient.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama, randomCheckpoint, type LlamaConfig } from '@zotune/models';
-import { classificationLoss, collate, type EncodedExample } from '@zotune/tasks';
+import { createLlama, randomCheckpoint } from '@zotune/models';
+import { classificationLoss } from '@zotune/tasks';
 import { PertNN, TfPertNN, initPertNN, nextFeatureState, normFactor } from '@zotune/policy';
+import { batch, config } from './meta.testkit';
 import { applyPolicySgd, lookaheadCoefs, lookaheadSeed, lossAlongNoise, metaGradient, metaLossAt, policyGradient, policySigma, type MetaStepInput, type MetaStepResult } from './meta-step';
-
-const config: LlamaConfig = {
-  dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
-  normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
-};
-
-const encoded: EncodedExample[] = [
-  { prompt: [1, 5, 9, 12, 7], candidates: [[40], [41, 2]], gold: 0, truncated: 0 },
-  { prompt: [1, 7, 3], candidates: [[40, 3], [41]], gold: 1, truncated: 0 },
-  { prompt: [1, 20, 21, 22, 23, 30], candidates: [[40], [41]], gold: 1, truncated: 0 },
-  { prompt: [1, 30, 31], candidates: [[40], [41, 5]], gold: 0, truncated: 0 },
-];
-const batch = collate(encoded, 'classification');
 
 const snapshot = async (vars: tf.Variable[]) => Promise.all(vars.map(async (v) => ((await v.data()) as Float32Array).slice()));
 

@@ -24,11 +24,8 @@ import { applyNoise, deriveSeed, normalFill } from '@zotune/tensor';
 import { blockStats } from '@zotune/zo';
 import { nextFeatureState, normFactor, policyFeatures, sizeFactors, type FeatureState, type TfPertNN } from '@zotune/policy';
 
-export interface MetaStepInput {
-  model: Model;
-  /** the policy being trained (its variables are ω) */
-  policy: TfPertNN;
-  objective: Objective;
+/** What every meta step takes besides the model and the policy (both meta-gradients). */
+export interface MetaStepCommon {
   /** the step's minibatch; every loss of the step uses it */
   batch: TaskBatch;
   /** the task's L±, σ of its previous step */
@@ -41,10 +38,17 @@ export interface MetaStepInput {
   metaLr: number;
   /** also differentiate through nf(σ) (the variant; default: nf is a constant) */
   nfGrad?: boolean;
-  /** K, the look-ahead steps unrolled before the meta-loss (the variant; default 1) */
-  lookaheadSteps?: number;
   /** the task's κ per block (the curvature feature set; a constant of the trajectory) */
   curvature?: readonly number[];
+}
+
+export interface MetaStepInput extends MetaStepCommon {
+  model: Model;
+  /** the policy being trained (its variables are ω) */
+  policy: TfPertNN;
+  objective: Objective;
+  /** K, the look-ahead steps unrolled before the meta-loss (the variant; default 1) */
+  lookaheadSteps?: number;
 }
 
 /** ∇_ω of the meta-loss, one array per policy variable (same layout as TfPertNN's). */

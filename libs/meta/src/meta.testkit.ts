@@ -13,6 +13,17 @@ export const config: LlamaConfig = {
 };
 export const ckpt = randomCheckpoint(config, 21, { std: 0.3 });
 
+/** Four classification examples (two candidates each) packed as one batch. */
+export const batch = collate(
+  [
+    { prompt: [1, 5, 9, 12, 7], candidates: [[40], [41, 2]], gold: 0, truncated: 0 },
+    { prompt: [1, 7, 3], candidates: [[40, 3], [41]], gold: 1, truncated: 0 },
+    { prompt: [1, 20, 21, 22, 23, 30], candidates: [[40], [41]], gold: 1, truncated: 0 },
+    { prompt: [1, 30, 31], candidates: [[40], [41, 5]], gold: 0, truncated: 0 },
+  ],
+  'classification',
+);
+
 function fakeTask(name: string, kind: TaskKind, rows: EncodedExample[]): MetaTask {
   const byId = new Map<string, EncodedExample>();
   const train: Example[] = rows.map((r, i) => {

@@ -15,7 +15,7 @@ import { hostObjectiveValue } from '@zotune/tasks';
 import type { MetaConfig } from './config';
 import { MetaPlan } from './plan';
 import { applyPolicySgdHost, HostSnapshot, HostStep, spsaMetaGradient } from './spsa';
-import { checkState, omegaDistance, startingPolicy, stepLookaheadLr, type MetaState, type MetaStepLog, type MetaTask, type MetaTraining } from './trainer';
+import { checkState, omegaDistance, startingPolicy, stepInputs, stepLog, type MetaState, type MetaStepLog, type MetaTask, type MetaTraining } from './trainer';
 
 export interface SpsaMetaTrainerOptions {
   /** a host model (engine ort): blocks in JS memory */
@@ -64,12 +64,8 @@ export class SpsaMetaTrainer implements MetaTraining {
   }
 
   async runStep(): Promise<MetaStepLog> {
-    if (this.finished) throw new Error(`meta-training: all ${this.plan.totalSteps} steps are done`);
-    const p = this.plan.at(this.done);
+    const { p, task, batch, metaLr } = stepInputs(this.plan, this.config, this.tasks, this.done);
     if (p.reset) this.resetTheta();
-    const task = this.tasks[p.task];
-    const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
-    const metaLr = stepLookaheadLr(this.config, p.seed);
     const c = this.config;
     const r = await spsaMetaGradient({
       model: this.model, policy: this.policy, batch, features: this.features[p.task], seed: p.seed, eps: c.eps, metaLr, nfGrad: c.nfGrad,
@@ -96,30 +92,8 @@ export class SpsaMetaTrainer implements MetaTraining {
     }
     this.point.moveTo(blocks.map(() => -c.metaLr * g));
     this.done++;
-    let sum = 0;
-    for (const s of r.sigma) sum += s;
-    return {
-      step: this.done,
-      epoch: p.epoch,
-      task: task.name,
-      reset: p.reset,
-      metaLoss: r.metaLoss,
-      loss,
-      lossPlus: r.lossPlus,
-      lossMinus: r.lossMinus,
-      projectedGrad: r.projectedGrad,
-      meanSigma: sum / r.sigma.length,
-      minEffSigma: Math.min(...r.effective),
-      maxEffSigma: Math.max(...r.effective),
-      nf: r.nf,
-      policyGradNorm: r.gradNorm,
-      // θ's ZO step: |ĝ| of its MeZO estimate (there is no first-order gradient on this path)
-      gradNorm: Math.abs(g),
-      lr: c.metaLr,
-      metaLr,
-      forwardPasses: r.forwardPasses + 3,
-      backwardPasses: 0,
-    };
+    // θ's ZO step: its gradNorm is |ĝ| of the MeZO estimate (there is no first-order gradient on this path)
+    return stepLog(p, task, metaLr, r, { loss, gradNorm: Math.abs(g), lr: c.metaLr, forwardPasses: r.forwardPasses + 3, backwardPasses: 0 });
   }
 
   async omegaMoved(): Promise<Record<'all' | 'w1' | 'b1' | 'w2' | 'b2', number>> {

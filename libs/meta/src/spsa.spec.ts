@@ -3,21 +3,14 @@
 // SPSA estimate's own. The ORT engine against tfjs on stories260K: tests/meta-gradient-check.test.ts.
 import { describe, expect, it } from 'vitest';
 import { createLlama, randomCheckpoint, type HostModel } from '@zotune/models';
-import { classificationLoss, collate, type EncodedExample } from '@zotune/tasks';
+import { classificationLoss } from '@zotune/tasks';
 import { INITIAL_FEATURE_STATE, TfPertNN, initPertNN } from '@zotune/policy';
 import { metaGradient, policyGradient } from './meta-step';
 import { recordedMetaConfig, parseMetaConfig } from './config';
 import { applyPolicySgdHost, flatGrads, gradientAgreement, policyGradientHost, rademacher, spsaMetaGradient } from './spsa';
 import { applyPolicySgd } from './meta-step';
-import { config, hostOf } from './meta.testkit';
+import { batch, config, hostOf } from './meta.testkit';
 
-const encoded: EncodedExample[] = [
-  { prompt: [1, 5, 9, 12, 7], candidates: [[40], [41, 2]], gold: 0, truncated: 0 },
-  { prompt: [1, 7, 3], candidates: [[40, 3], [41]], gold: 1, truncated: 0 },
-  { prompt: [1, 20, 21, 22, 23, 30], candidates: [[40], [41]], gold: 1, truncated: 0 },
-  { prompt: [1, 30, 31], candidates: [[40], [41, 5]], gold: 0, truncated: 0 },
-];
-const batch = collate(encoded, 'classification');
 
 describe('policyGradientHost', () => {
   it('equals the tfjs policyGradient (the exact path\'s chain rule through the PertNN)', async () => {

@@ -22,11 +22,11 @@
 // (float32: θ_j,i ← fround(θ_j,i + fround(a_j·z_j,i)), the bits of Perturber's update); θ is put back bit
 // for bit at the end.
 import type { Block, HostModel } from '@zotune/models';
-import { PertNN, normFactor, policyFeatures, sizeFactors, type FeatureState } from '@zotune/policy';
-import { hostObjectiveValue, type TaskBatch } from '@zotune/tasks';
+import { PertNN, normFactor, policyFeatures, sizeFactors } from '@zotune/policy';
+import { hostObjectiveValue } from '@zotune/tasks';
 import { deriveSeed, hash32, noiseKeys, normalFill } from '@zotune/tensor';
 import { blockStats } from '@zotune/zo';
-import type { PolicyGrads } from './meta-step';
+import type { MetaStepCommon, PolicyGrads } from './meta-step';
 
 export type SpsaSpace = 'sigma' | 'omega';
 
@@ -38,19 +38,9 @@ export interface SpsaOptions {
   space: SpsaSpace;
 }
 
-export interface HostMetaStepInput {
+export interface HostMetaStepInput extends MetaStepCommon {
   model: HostModel;
   policy: PertNN;
-  batch: TaskBatch;
-  /** the task's L±, σ of its previous step */
-  features: FeatureState;
-  /** noise seed s of z(s, j); the SPSA directions derive from it too */
-  seed: number;
-  eps: number;
-  /** η of the look-ahead */
-  metaLr: number;
-  nfGrad?: boolean;
-  curvature?: readonly number[];
   spsa: SpsaOptions;
   /** the step's saved θ and z to reuse (captured and filled here, left so for the caller); default fresh ones */
   point?: HostStep;

@@ -5,12 +5,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Model } from '@zotune/models';
 import { tfVar } from './tf-var';
-import { Collator, objectiveFor, resolveTask, type Example, type Objective } from '@zotune/tasks';
+import { Collator, objectiveFor, resolveTask, type Example, type Objective, type TaskBatch } from '@zotune/tasks';
 import { CURVATURE_INPUTS, INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
 import { deriveSeed } from '@zotune/tensor';
 import { lookaheadLr, type MetaConfig } from './config';
 import { applyPolicySgd, metaGradient } from './meta-step';
-import { MetaPlan } from './plan';
+import { MetaPlan, type PlannedStep } from './plan';
 import { MomentumSgd } from './sgd';
 
 /** A task as the trainer sees it: its training examples, how to batch them and the objective. */
@@ -142,6 +142,30 @@ export function stepLookaheadLr(config: MetaConfig, seed: number): number {
   return lookaheadLr(config, deriveSeed(seed, LOOKAHEAD_LR_STREAM) / 2 ** 32);
 }
 
+/** A planned step made concrete (both trainers): its task, batch and look-ahead η. */
+export function stepInputs(plan: MetaPlan, config: MetaConfig, tasks: readonly MetaTask[], step: number): { p: PlannedStep; task: MetaTask; batch: TaskBatch; metaLr: number } {
+  if (step >= plan.totalSteps) throw new Error(`meta-training: all ${plan.totalSteps} steps are done`);
+  const p = plan.at(step);
+  const task = tasks[p.task];
+  const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
+  return { p, task, batch, metaLr: stepLookaheadLr(config, p.seed) };
+}
+
+/** The metrics line of a finished step (both trainers): the meta step's figures r, and θ's own step. */
+export function stepLog(
+  p: PlannedStep, task: MetaTask, metaLr: number,
+  r: { metaLoss: number; lossPlus: number; lossMinus: number; projectedGrad: number; sigma: ArrayLike<number>; effective: number[]; nf: number; gradNorm: number },
+  theta: { loss: number; gradNorm: number; lr: number; forwardPasses: number; backwardPasses: number },
+): MetaStepLog {
+  let sum = 0;
+  for (let j = 0; j < r.sigma.length; j++) sum += r.sigma[j];
+  return {
+    step: p.step + 1, epoch: p.epoch, task: task.name, reset: p.reset, metaLoss: r.metaLoss, loss: theta.loss, lossPlus: r.lossPlus, lossMinus: r.lossMinus,
+    projectedGrad: r.projectedGrad, meanSigma: sum / r.sigma.length, minEffSigma: Math.min(...r.effective), maxEffSigma: Math.max(...r.effective), nf: r.nf,
+    policyGradNorm: r.gradNorm, gradNorm: theta.gradNorm, lr: theta.lr, metaLr, forwardPasses: theta.forwardPasses, backwardPasses: theta.backwardPasses,
+  };
+}
+
 /** Checks a saved state against the run's shape (both trainers). */
 export function checkState(state: MetaState, plan: MetaPlan, blocks: readonly { name: string; size: number }[], tasks: number): void {
   if (state.step > plan.totalSteps) throw new Error(`meta-training state: step ${state.step} is past the run's ${plan.totalSteps} steps`);
@@ -195,12 +219,8 @@ export class MetaTrainer implements MetaTraining {
 
   /** Run the next planned step. */
   async runStep(): Promise<MetaStepLog> {
-    if (this.finished) throw new Error(`meta-training: all ${this.plan.totalSteps} steps are done`);
-    const p = this.plan.at(this.done);
+    const { p, task, batch, metaLr } = stepInputs(this.plan, this.config, this.tasks, this.done);
     if (p.reset) this.resetTheta();
-    const task = this.tasks[p.task];
-    const batch = task.collator.batch(p.examples.map((i) => task.train[i]), { goldOnly: task.goldOnly });
-    const metaLr = stepLookaheadLr(this.config, p.seed);
     const r = await metaGradient({
       model: this.model,
       policy: this.policy,
@@ -220,29 +240,7 @@ export class MetaTrainer implements MetaTraining {
     this.features[p.task] = nextFeatureState(r.lossPlus, r.lossMinus, r.effective);
     const fo = await this.sgd.step(() => task.objective(this.model, batch), p.lr);
     this.done++;
-    let sum = 0;
-    for (const s of r.sigma) sum += s;
-    return {
-      step: this.done,
-      epoch: p.epoch,
-      task: task.name,
-      reset: p.reset,
-      metaLoss: r.metaLoss,
-      loss: fo.loss,
-      lossPlus: r.lossPlus,
-      lossMinus: r.lossMinus,
-      projectedGrad: r.projectedGrad,
-      meanSigma: sum / r.sigma.length,
-      minEffSigma: Math.min(...r.effective),
-      maxEffSigma: Math.max(...r.effective),
-      nf: r.nf,
-      policyGradNorm: r.gradNorm,
-      gradNorm: fo.gradNorm,
-      lr: p.lr,
-      metaLr,
-      forwardPasses: 2 * r.steps.length + 2,
-      backwardPasses: 2,
-    };
+    return stepLog(p, task, metaLr, r, { loss: fo.loss, gradNorm: fo.gradNorm, lr: p.lr, forwardPasses: 2 * r.steps.length + 2, backwardPasses: 2 });
   }
 
   /** How far ω moved from the starting policy: ‖ω − ω₀‖ / ‖ω₀‖, overall and per weight array. */
