@@ -67,6 +67,9 @@ describe('zotune meta-train', () => {
     expect(artifact.training.tasks).toEqual(['SST-2', 'COPA']);
     expect(artifact.training.config).toMatchObject({ batch: 4, epochs: 2, resetEvery: 1, eps: 1e-3, lrMlp: 0.1, lrLlm: 0.01, metaLr: 1e-4, model: 'stories260K' });
     expect(artifact.training.metrics).toMatchObject({ steps: STEPS });
+    // auto chose the exact meta-gradient, and an exact run records no SPSA setting (its config and run identity are those of before --meta-grad)
+    expect(r.metaGrad).toBe('exact');
+    expect(Object.keys(artifact.training.config).filter((k) => k.startsWith('spsa') || k === 'metaGrad')).toEqual([]);
 
     // the fingerprint is the real model's, and the policy loads onto it
     const resolved = resolveModel('stories260K', DATA);
@@ -124,8 +127,6 @@ describe('zotune meta-train', () => {
     expect(r.resumedFrom).toBeGreaterThanOrEqual(2);
     expect(r.stepsThisProcess).toBe(STEPS - r.resumedFrom);
     expect(decodePolicyArtifact(readFileSync(r.artifact), r.artifact).weights).toEqual(artifact.weights);
-    // an exact run records no SPSA setting (its config and run identity are those of before --meta-grad)
-    expect(Object.keys(uninterrupted.training.config).filter((k) => k.startsWith('spsa') || k === 'metaGrad')).toEqual([]);
   });
 
   test.each(['qwen2', 'opt', 'gpt2'])('meta-trains on the %s fixture, and the policy it publishes drives a guided finetune of that model', (family) => {
