@@ -16,7 +16,6 @@ import {
   STORIES15M_CONFIG,
   STORIES260K_CONFIG,
   type Checkpoint,
-  isHostModel,
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
@@ -268,14 +267,9 @@ export async function benchForward(opts: {
       for (const m of models.slice(1)) await m.dispose();
       throw e;
     }
-    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const attentionOf = (m: AnyModel) => ('attention' in m ? String(m.attention) : undefined);
     const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
-    const forwardOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.logits(plain);
-      const l = m.forward(plain);
-      l.dataSync();
-      l.dispose();
-    };
+    const forwardOf = (m: AnyModel) => () => m.logits(plain);
     // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
     // ort: the blocks are written in place and read by the next run as they are)
     const reassign = (i: number) => {
@@ -284,12 +278,7 @@ export async function benchForward(opts: {
         else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
       }
     };
-    const scoreOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.tokenLogProbs(packed);
-      const lp = m.tokenLogProbs(packed);
-      lp.dataSync();
-      lp.dispose();
-    };
+    const scoreOf = (m: AnyModel) => () => m.tokenLogProbs(packed);
     let results: { fwd: Timing; upd: Timing; sc: Timing }[];
     try {
       const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));

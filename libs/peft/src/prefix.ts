@@ -15,7 +15,7 @@
 // families (walked through their Arch) get each layer's key and value projections (their own
 // linears, or their columns of GPT-2's fused c_attn) of the tokens' embeddings after the layer's
 // input norm when the family norms first (the layer's input approximated by the embedding).
-import { archOf, blockValues, referenceLogits, toCheckpoint, type AnyModel, type AttentionPrefix, type Block } from '@zotune/models';
+import { archOf, blockValues, referenceLogits, toCheckpoint, type Model, type AttentionPrefix, type Block } from '@zotune/models';
 import { deriveSeed } from '@zotune/tensor';
 import { adapterBlock, adapterParts, type Adapter, type FileLayout } from './adapter';
 import type { PrefixConfig } from './config';
@@ -48,7 +48,7 @@ function columns(w: Float32Array, rows: number, cols: number, from: number, n: n
   return out;
 }
 
-export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
+export function createPrefix(model: Model, config: PrefixConfig): Adapter {
   if (typeof model.setPrefix !== 'function') throw new Error(`the ${model.family} model has no prefix support in its attention`);
   const P = config.tokens;
   const byName = new Map(model.blocks.map((b) => [b.name, b]));
