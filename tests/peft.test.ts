@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { packSequences, resolveModel, type AnyModel, type Checkpoint, type PlainBatch } from '@zotune/models';
-import { chooseEngine, openModel } from '@zotune/ort';
+import { chooseEngine, openModel } from '@zotune/engine';
 import { createAdapter, prefixInitTokens, type Adapter, type PeftConfig } from '@zotune/peft';
 import { Collator, hostObjectiveValue, resolveTask } from '@zotune/tasks';
 import { initBackend, normalFill } from '@zotune/tensor';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
 import { resolveModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/engine';
 import { action, cliText, emit, memoryMark, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';

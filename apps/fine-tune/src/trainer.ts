@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
 import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
-import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
+import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
 import { evaluate, objectiveValue, type Example } from '@zotune/tasks';

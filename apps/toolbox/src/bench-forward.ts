@@ -6,7 +6,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '@zotune/io';
 import {
   archOf,
-  createLlama,
   FAMILY_15M_CONFIGS,
   packBatch,
   packSequences,
@@ -19,7 +18,8 @@ import {
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseAttention, parseThreads, type AttentionKind, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
+import { loadOrt, parseAttention, type AttentionKind } from '@zotune/ort';
 import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
@@ -204,7 +204,7 @@ export async function benchForward(opts: {
   const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
   if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
   const open = async (attention?: AttentionKind): Promise<AnyModel> =>
-    engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : openModel(ckpt, engine, attention ? { attention } : {});
+    openModel(ckpt, engine, { kernels: opts.kernels ?? true, attention });
   const model = await open(kinds[0]);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);

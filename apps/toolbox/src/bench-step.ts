@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { backendFlag, benchOutput } from './flags';
 import { resolveDataDir } from '@zotune/data';
 import { randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
 import { UserError, parseNumber, peakRssMiB, usageError } from '@zotune/report';

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/engine';
 import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
 

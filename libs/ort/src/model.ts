@@ -31,7 +31,7 @@ import {
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
-import { countSession } from './engine';
+import { countSession } from './sessions';
 import { buildGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 
 export interface OrtModelOptions {
@@ -128,7 +128,10 @@ export class OrtModel implements HostModel {
     this.hd = headDim(this.config);
     const has = new Set(this.blocks.map((b) => b.name));
     this.arch = archOf(this.config, (name) => has.has(name));
-    this.attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION);
+    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION);
+    // ORT's CPU GroupQueryAttention refuses a head size that is not a multiple of 8 ("head_size must be a
+    // multiple of 8"): such a model runs the plain graph
+    this.attention = attention === 'gqa' && this.hd % 8 !== 0 ? 'plain' : attention;
     if (this.arch.positions === 'rope') {
       const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
       this.cos = cosHost;
