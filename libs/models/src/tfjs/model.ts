@@ -7,7 +7,7 @@
 // Built from a Checkpoint; exposes its parameters as Blocks in HF order (tf.Variables).
 import * as tf from '@tensorflow/tfjs-core';
 import { requireBackend } from '@zotune/tensor';
-import { checkIndex, checkPlainBatch, type PackedBatch, type PlainBatch } from '../batch';
+import { checkIndex, checkPlainBatch, packSequences, type PackedBatch, type PlainBatch } from '../batch';
 import type { Checkpoint, CheckpointFormat } from '../checkpoint';
 import { archOf, familyOf, type Arch, type Param } from '../families/arch';
 import { checkpointFromBlocks, blocksFromCheckpoint } from '../llama/weights';
@@ -171,6 +171,37 @@ export class TfjsModel implements Model, TensorModel {
     this.prefix = prefix;
   }
 
+  /**
+   * Prefix tuning's init from real tokens: per layer the keys (rotated) and values [P, nkv·hd] that
+   * `tokens` (P of them) have when they come right before an input, i.e. at positions −P … −1. The
+   * tokens run at 0 … P − 1 (attention among them depends on relative positions only) and their keys
+   * are rotated back by P (RoPE of −P is the inverse rotation).
+   */
+  prefixKeysValues(tokens: number[]): { keys: Float32Array[]; values: Float32Array[] } {
+    const P = tokens.length;
+    if (!(P >= 1 && P < this.config.maxSeqLen)) throw new Error(`prefixKeysValues: ${P} tokens, expected 1 to ${this.config.maxSeqLen - 1}`);
+    const batch = packSequences([tokens]);
+    this.checkBatch(batch);
+    const { nKvHeads: nkv } = this.config;
+    const hd = this.hd;
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    tf.tidy(() => {
+      let back = (k: tf.Tensor2D) => k;
+      if (this.rope) {
+        const { rot } = this.rope;
+        const cos = tf.reshape(tf.slice(this.rope.cos, [P, 0], [1, hd]), [1, 1, hd]) as tf.Tensor3D; // row P
+        const sin = tf.neg(tf.reshape(tf.slice(this.rope.sin, [P, 0], [1, hd]), [1, 1, hd])) as tf.Tensor3D; // row −P
+        back = (k) => tf.reshape(applyRope(tf.reshape(k, [P, nkv, hd]) as tf.Tensor3D, cos, sin, rot), [P, nkv * hd]);
+      }
+      this.hiddenOps(batch, undefined, (l, k, v) => {
+        keys[l] = back(k).dataSync() as Float32Array;
+        values[l] = v.dataSync() as Float32Array;
+      });
+    });
+    return { keys, values };
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -260,9 +291,10 @@ export class TfjsModel implements Model, TensorModel {
   /**
    * The plain-ops path, any family: token (+ learned position) embedding, per layer attention and FFN
    * with the family's norm placement, activation and biases. `prefix` (prefix tuning) puts its keys and
-   * values before every row's own, the tokens keeping their positions.
+   * values before every row's own, the tokens keeping their positions. `capture` sees each layer's
+   * keys (positioned) and values, [N, nkv·hd].
    */
-  private hiddenOps(batch: PlainBatch, select?: Int32Array): tf.Tensor2D {
+  private hiddenOps(batch: PlainBatch, select?: Int32Array, capture?: (l: number, k: tf.Tensor2D, v: tf.Tensor2D) => void): tf.Tensor2D {
     const { arch, prefix } = this;
     const { batch: B, length: T } = batch;
     const N = B * T;
@@ -296,6 +328,7 @@ export class TfjsModel implements Model, TensorModel {
           : layer.qkv.map((p) => this.linear(h, this.lin(p))); // [N, nh·hd], [N, nkv·hd] ×2
       const q = rotate(qkv[0], nh);
       const k = rotate(qkv[1], nkv);
+      capture?.(l, k, qkv[2]);
       let att = attentionOps(tf.mul(q, scale), k, qkv[2], bias, shape, prefixAt(l)); // [N, nh·hd]
       if (sel && l === arch.layers.length - 1) {
         // after the last attention only the selected rows matter
