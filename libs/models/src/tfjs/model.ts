@@ -49,6 +49,15 @@ export function geluNew(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
 }
 
+/** A tensor's values on the host (awaiting the backend), the tensor disposed. */
+async function readBack(t: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
 export class TfjsModel implements Model, TensorModel {
   readonly engine = 'tfjs' as const;
   readonly family: Family;
@@ -84,31 +93,16 @@ export class TfjsModel implements Model, TensorModel {
 
   // ---- Model: the results on the host ----
 
-  async logits(batch: PlainBatch, rows?: Int32Array): Promise<Float32Array> {
-    const t = rows ? this.logitsAt(batch, rows) : this.forward(batch);
-    try {
-      return (await t.data()) as Float32Array;
-    } finally {
-      t.dispose();
-    }
+  logits(batch: PlainBatch, rows?: Int32Array): Promise<Float32Array> {
+    return readBack(rows ? this.logitsAt(batch, rows) : this.forward(batch));
   }
 
-  async tokenLogProbs(batch: PackedBatch): Promise<Float32Array> {
-    const t = this.tokenLogProbsTensor(batch);
-    try {
-      return (await t.data()) as Float32Array;
-    } finally {
-      t.dispose();
-    }
+  tokenLogProbs(batch: PackedBatch): Promise<Float32Array> {
+    return readBack(this.tokenLogProbsTensor(batch));
   }
 
-  async scoreCandidates(batch: PackedBatch): Promise<Float32Array> {
-    const t = this.scoreCandidatesTensor(batch);
-    try {
-      return (await t.data()) as Float32Array;
-    } finally {
-      t.dispose();
-    }
+  scoreCandidates(batch: PackedBatch): Promise<Float32Array> {
+    return readBack(this.scoreCandidatesTensor(batch));
   }
 
   // ---- TensorModel: tensors (differentiable under a gradient tape) ----
