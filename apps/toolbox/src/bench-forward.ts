@@ -345,7 +345,7 @@ export function registerBenchForward(bench: Command): void {
     .option('--no-kernels', 'use the tfjs-ops path instead of the fused wasm kernels (for comparison)')
     .option('--engine <name>', 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
-    .option('--attention <kinds>', 'engine ort: the rotary graph\'s attention, gqa|mha|plain, or a comma list timed in the same run against the same peak (default $ZOTUNE_ORT_ATTENTION, else gqa)')
+    .option('--attention <kinds>', 'engine ort: the graph\'s attention, gqa|mha|plain, or a comma list timed in the same run against the same peak (default $ZOTUNE_ORT_ATTENTION, else gqa)')
     .option('--json', 'print one JSON object on stdout at the end')
     .action(
       action(async (flags: Flags) => {
