@@ -35,6 +35,7 @@ export default [
             lib('report', ['io'], { bannedExternalImports: noTf }),
             lib('models', ['io', 'tensor', 'tokenizers', 'gguf', 'data', 'artifacts']),
             lib('ort', ['models']),
+            lib('engine', ['models', 'ort']),
             lib('peft', ['models', 'tensor']),
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),
             lib('zo', ['io', 'tensor', 'models', 'tasks', 'artifacts']),
@@ -45,7 +46,7 @@ export default [
             { sourceTag: 'app:registry', onlyDependOnLibsWithTags: ['lib:io', 'lib:artifacts', 'lib:registry', 'lib:report'], bannedExternalImports: noTf },
             {
               sourceTag: 'app:fine-tune',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report'],
             },
             {
               sourceTag: 'app:meta-trainer',
@@ -53,7 +54,7 @@ export default [
             },
             {
               sourceTag: 'app:toolbox',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
             },
             { sourceTag: 'app:sweep', onlyDependOnLibsWithTags: ['lib:io', 'lib:report', 'lib:sweep'], bannedExternalImports: noTf },
             { sourceTag: 'app:cli', onlyDependOnLibsWithTags: ['type:app', 'lib:tensor'] },

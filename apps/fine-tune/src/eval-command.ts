@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { resolveDataDir } from '@zotune/data';
-import { isHostModel, resolveModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
+import { resolveModel } from '@zotune/models';
+import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/engine';
 import { action, cliText, emit, memoryMark, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
@@ -117,7 +117,7 @@ export async function runEval(opts: EvalCommandOptions, log: (line: string) => v
   } catch (e) {
     throw new UserError(`--run: ${cliText(e)}`);
   }
-  memoryMark('model', { weightsBytes: 4 * model.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: isHostModel(model) ? 1 : 0 });
+  memoryMark('model', { weightsBytes: 4 * model.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: model.blocks[0]?.data ? 1 : 0 });
   try {
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     log(`eval: ${resolved.name} on ${task.name} ${split} (${examples.length} examples, seed ${seed}, batch ${batchSize})`);

@@ -7,7 +7,7 @@ import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import { type Checkpoint, withFile, hfLayoutOfBlocks, hfTensorOf, modelDigest, GGUF_OUT_TYPES, type GgufOutType, readSafetensorsHeader, readSafetensorsTensor, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
 import { peftLabel } from '@zotune/peft';
-import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/engine';
 import { action, emit, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
 import { initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';

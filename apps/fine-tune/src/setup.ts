@@ -2,7 +2,7 @@
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
 import { ensureData, pullProgressPrinter, resolveDataDir, unfetchable } from '@zotune/data';
 import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
-import { openModel, type EngineChoice } from '@zotune/ort';
+import { openModel, type EngineChoice } from '@zotune/engine';
 import { UserError, cliText } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
 import { DEFAULTS, type FinetuneConfig } from './config';

@@ -5,14 +5,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
-import { isHostModel, modelDigest, type AnyModel, type Block } from '@zotune/models';
+import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
-import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
+import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
-import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
+import { evaluate, objectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, lossValueOf, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
+import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
@@ -100,8 +100,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
         blocks,
         step: s,
         seed: stepSeed(config.seed, s),
-        // engine ort: the loss from the ORT forward, on the host; tfjs: the tf objective read back
-        lossValue: isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch)),
+        lossValue: () => objectiveValue(model, batch),
         scale,
         prev,
         batch: batch.packed,
@@ -118,14 +117,14 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
 }
 
 function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
-  if (isHostModel(model)) throw new Error('adam: needs the tfjs engine (gradients)');
+  const tm = differentiable(model, 'adam');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
     kind: 'adam',
     async step(s, examples) {
       const batch = inputs.collator.batch(examples, { goldOnly });
-      const r = await adam.step({ step: s, lossTensor: () => inputs.objective(model, batch) });
+      const r = await adam.step({ step: s, lossTensor: () => inputs.objective(tm, batch) });
       return { loss: r.loss, forwardPasses: perStep };
     },
     dispose: () => adam.dispose(),
@@ -150,7 +149,7 @@ async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, i
   const goldOnly = inputs.task.kind === 'generation-lm';
   const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
-  const loss = isHostModel(model) ? () => hostObjectiveValue(model, batch) : lossValueOf(() => inputs.objective(model, batch));
+  const loss = () => objectiveValue(model, batch);
   const m = await probeCurvature(blocks, loss, { ...probe, seed: deriveSeed(config.seed, CURVATURE_SEED_DOMAIN + 1) });
   log(`policy: curvature probe: ${m.forwardPasses} forward passes on ${examples.length} examples (not counted in the budget); κ from ${Math.min(...m.kappa).toFixed(2)} to ${Math.max(...m.kappa).toFixed(2)}`);
   return { probe, kappa: m.kappa, raw: m.raw, loss: m.loss, forwardPasses: m.forwardPasses };
@@ -181,9 +180,9 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
     seed: deriveSeed(config.seed, ORACLE_DOMAIN + 1),
     losses: (step: number) =>
       Array.from({ length: ORACLE_BATCHES }, (_, i) => {
-        if (isHostModel(model)) throw new UserError(`--policy ${config.policy}: an oracle needs gradients, which only the tfjs engine has; use --engine tfjs`, 2);
+        const tm = differentiable(model, `--policy ${config.policy}: an oracle`);
         const batch = inputs.collator.batch(schedule.batch(step * ORACLE_BATCHES + i), { goldOnly });
-        return () => inputs.objective(model, batch);
+        return () => inputs.objective(tm, batch);
       }),
     onRefresh: (step: number, _h: unknown, sigma: number[]) =>
       log(`oracle: step ${step}: σ·nf from ${Math.min(...sigma).toPrecision(3)} to ${Math.max(...sigma).toPrecision(3)} over ${sigma.length} blocks`),
@@ -209,7 +208,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   log(engineNote(engine).trimEnd());
   // the checkpoint is handed to the model (buildModel): from here on the blocks are the only copy of the weights
   const base = await buildModel(inputs, engine);
-  memoryMark('model', { weightsBytes: 4 * base.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: isHostModel(base) ? 1 : 0 });
+  memoryMark('model', { weightsBytes: 4 * base.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: base.blocks[0]?.data ? 1 : 0 });
   // checkpointDigest of the base weights, from the blocks: asked for by a learned policy (resolved
   // before any step) and by PEFT runs (whose base blocks never move), so always the base weights
   let digest: string | undefined;

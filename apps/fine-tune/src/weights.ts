@@ -4,7 +4,7 @@
 // writes byte-identical files.
 import { existsSync } from 'node:fs';
 import { loadModelSafetensors, readSafetensors, writeModelSafetensors, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
-import { openModel, type EngineChoice } from '@zotune/ort';
+import { openModel, type EngineChoice } from '@zotune/engine';
 import { createAdapter, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import { lossAt, MetaTrainer, parseMetaConfig, readMetaCheckpoint, runIdentity, summarizeMetaRun, writeMetaCheckpoint, type MetaConfig, type MetaStepLog, type MetaTask } from '@zotune/meta';
-import { checkpointDigest, createLlama, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, resolveModel, type TensorModel, type ResolvedModel } from '@zotune/models';
 import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { formatRef } from '@zotune/registry';
 import { cliText, createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, RUN_FILES, UserError, type MetricRecord } from '@zotune/report';
@@ -118,7 +118,7 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
   });
 
   const backend = await initBackend(backendName, { quiet: true });
-  const model = createLlama(resolved.checkpoint);
+  const model = createTfjsModel(resolved.checkpoint);
   const blockNames = model.blocks.map((b) => b.name);
   // variants at their reference value (lookaheadSteps 1, features base) are left out of the identity,
   // so a run checkpointed before the flag existed still resumes (its config.json has no such field)
@@ -251,7 +251,7 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
 }
 
 /** κ of every task at the model's current (pretrained) weights, on the task's first `examples` training examples. */
-async function taskCurvatures(model: Model, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
+async function taskCurvatures(model: TensorModel, tasks: readonly MetaTask[], seed: number, log: (line: string) => void): Promise<CurvatureMeasurement[]> {
   const probe = DEFAULT_CURVATURE_PROBE;
   const out: CurvatureMeasurement[] = [];
   for (const [i, t] of tasks.entries()) {

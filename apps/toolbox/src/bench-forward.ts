@@ -5,7 +5,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '@zotune/io';
 import {
   archOf,
-  createLlama,
   FAMILY_15M_CONFIGS,
   packBatch,
   packSequences,
@@ -15,11 +14,11 @@ import {
   STORIES15M_CONFIG,
   STORIES260K_CONFIG,
   type Checkpoint,
-  isHostModel,
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseAttention, parseThreads, type AttentionKind, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
+import { loadOrt, parseAttention, type AttentionKind } from '@zotune/ort';
 import { UserError, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
 import type { ForwardShape } from './bench-shapes';
@@ -206,7 +205,7 @@ export async function benchForward(opts: {
   const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
   if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
   const open = async (attention?: AttentionKind): Promise<AnyModel> =>
-    engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : openModel(ckpt, engine, attention ? { attention } : {});
+    openModel(ckpt, engine, { kernels: opts.kernels ?? true, attention });
   const model = await open(kinds[0]);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
@@ -269,14 +268,9 @@ export async function benchForward(opts: {
       for (const m of models.slice(1)) await m.dispose();
       throw e;
     }
-    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const attentionOf = (m: AnyModel) => ('attention' in m ? String(m.attention) : undefined);
     const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
-    const forwardOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.logits(plain);
-      const l = m.forward(plain);
-      l.dataSync();
-      l.dispose();
-    };
+    const forwardOf = (m: AnyModel) => () => m.logits(plain);
     // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
     // ort: the blocks are written in place and read by the next run as they are)
     const reassign = (i: number) => {
@@ -285,12 +279,7 @@ export async function benchForward(opts: {
         else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
       }
     };
-    const scoreOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.tokenLogProbs(packed);
-      const lp = m.tokenLogProbs(packed);
-      lp.dataSync();
-      lp.dispose();
-    };
+    const scoreOf = (m: AnyModel) => () => m.tokenLogProbs(packed);
     let results: { fwd: Timing; upd: Timing; sc: Timing }[];
     try {
       const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));

@@ -7,14 +7,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { backendFlag, type BenchCommand } from './flags';
 import { resolveDataDir } from '@zotune/data';
-import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
 import { UserError, parseNumber, peakRssMiB, usageError } from '@zotune/report';
-import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
+import { Collator, objectiveValue, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
-import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
+import { createEstimator, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
 
 const ESTIMATORS = ['mezo', 'guided'] as const;
 type BenchEstimator = (typeof ESTIMATORS)[number];
@@ -214,8 +214,7 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
     const model = adapter ? adapter.model : base;
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     const tb = collator.batch(train.slice(0, opts.batch), { goldOnly: task.kind === 'generation-lm' });
-    const objective = objectiveFor(task.kind);
-    const lossValue: LossValue = isHostModel(model) ? () => hostObjectiveValue(model, tb) : lossValueOf(() => objective(model, tb));
+    const lossValue: LossValue = () => objectiveValue(model, tb);
     const blocks = adapter ? adapter.blocks : model.blocks;
     const tokens = tb.packed.segments.reduce((n, s) => n + (s === PAD_SEGMENT ? 0 : 1), 0);
     log(`${modelName}, ${task.name}: batch ${opts.batch} (${tokens} tokens, rows of ${tb.packed.length}), ${blocks.length} blocks, engine ${engine.name}, backend ${backend.name}`);

@@ -3,7 +3,7 @@
 // tokenizer beside it, or a Hugging Face directory.
 import { readFileSync } from 'node:fs';
 import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/engine';
 import { UserError, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
 

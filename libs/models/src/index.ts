@@ -6,3 +6,7 @@ export * from './config';
 export * from './io';
 export * from './llama';
 export * from './families';
+export * from './tfjs';
+export { attentionBias, MASKED } from './mask';
+export { ropeHost } from './rope';
+export { generate, greedyGenerate, meanNll, argmax, sampleLogits, uniformSampler, type GenerateOptions } from './generate';

@@ -75,10 +75,10 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
     const prompts = rowsOf(V, lengths.map((n) => Math.max(2, n >> 1)), seed + 1);
     const cands = prompts.map((_, b) => rowsOf(V, [1 + (b % 3), 2, 3], seed + 2 + b));
     const packed = packBatch(prompts, cands);
-    const lp = tfm.tokenLogProbs(packed);
+    const lp = tfm.tokenLogProbsTensor(packed);
     const packedErr = relErr(await ortm.tokenLogProbs(packed), lp.dataSync());
     lp.dispose();
-    const sc = tfm.scoreCandidates(packed);
+    const sc = tfm.scoreCandidatesTensor(packed);
     const scores = relErr(await ortm.scoreCandidates(packed), sc.dataSync());
     sc.dispose();
     return { full, packed: packedErr, scores };

@@ -1,9 +1,7 @@
 // Text generation (greedy, or sampling with a temperature and an explicit seed) and the mean
 // next-token negative log-likelihood of a sequence.
-import * as tf from '@tensorflow/tfjs-core';
-import { packBatch } from '../batch';
-import { isHostModel, type AnyModel } from '../types';
-import { LlamaModel } from './model';
+import { packBatch } from './batch';
+import type { Model } from './types';
 
 export interface GenerateOptions {
   /** tokens to generate at most */
@@ -53,22 +51,17 @@ export function sampleLogits(logits: ArrayLike<number>, temperature: number, u: 
 }
 
 /** Logits [V] of the next token after `ids`. */
-async function nextLogits(model: AnyModel, ids: number[]): Promise<Float32Array> {
+function nextLogits(model: Model, ids: number[]): Promise<Float32Array> {
   const n = ids.length;
   const batch = { batch: 1, length: n, tokens: Int32Array.from(ids), positions: Int32Array.from(ids, (_, i) => i), segments: new Int32Array(n) };
-  if (isHostModel(model)) return model.logits(batch, Int32Array.of(n - 1));
-  // the concrete model computes the classifier at the last row only
-  const logits = model instanceof LlamaModel ? model.logitsAt(batch, Int32Array.of(n - 1)) : tf.tidy(() => tf.slice(model.forward(batch), [0, n - 1, 0], [1, 1, -1]));
-  const data = logits.dataSync() as Float32Array;
-  logits.dispose();
-  return data;
+  return model.logits(batch, Int32Array.of(n - 1)); // the classifier at the last row only
 }
 
 /**
  * Continue `prompt` (token ids, BOS included by the caller) by up to maxTokens tokens; returns the
  * generated ids only. The context is capped at the model's maxSeqLen.
  */
-export async function generate(model: AnyModel, prompt: number[], opts: GenerateOptions): Promise<number[]> {
+export async function generate(model: Model, prompt: number[], opts: GenerateOptions): Promise<number[]> {
   if (prompt.length === 0) throw new Error('generate: empty prompt (pass at least the BOS id)');
   if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 0)) throw new Error(`generate: maxTokens = ${opts.maxTokens}, expected an integer >= 0`);
   const temperature = opts.temperature ?? 0;
@@ -91,7 +84,7 @@ export async function generate(model: AnyModel, prompt: number[], opts: Generate
 }
 
 /** Greedy continuation: generate() with temperature 0. */
-export function greedyGenerate(model: AnyModel, prompt: number[], maxTokens: number, stop: number[] = []): Promise<number[]> {
+export function greedyGenerate(model: Model, prompt: number[], maxTokens: number, stop: number[] = []): Promise<number[]> {
   return generate(model, prompt, { maxTokens, stop });
 }
 
@@ -99,14 +92,10 @@ export function greedyGenerate(model: AnyModel, prompt: number[], maxTokens: num
  * Mean next-token negative log-likelihood (nats) of `ids` (BOS first, already truncated by the caller)
  * over its ids.length − 1 predictions.
  */
-export async function meanNll(model: AnyModel, ids: number[]): Promise<number> {
+export async function meanNll(model: Model, ids: number[]): Promise<number> {
   if (ids.length < 2) throw new Error(`meanNll: ${ids.length} id(s); need at least 2 (BOS and one token)`);
   if (ids.length > model.config.maxSeqLen) throw new Error(`meanNll: ${ids.length} ids exceed the model's context of ${model.config.maxSeqLen}`);
   // [ids0] as the prompt and the rest as one candidate: its mean log-prob over causal context
   const packed = packBatch([[ids[0]]], [[ids.slice(1)]]);
-  if (isHostModel(model)) return -(await model.scoreCandidates(packed))[0];
-  const scores = model.scoreCandidates(packed);
-  const s = scores.dataSync()[0];
-  scores.dispose();
-  return -s;
+  return -(await model.scoreCandidates(packed))[0];
 }

@@ -1,7 +1,7 @@
 // The attention mask of a packed batch, built once per batch on the host and shared by every layer.
 // Query i may attend key j iff j <= i (row order), key j is not padding, and key j is in the prompt
 // (segment 0) or in the query's own segment: each candidate sees the prompt and itself only.
-import { PAD_SEGMENT } from '../batch';
+import { PAD_SEGMENT } from './batch';
 
 /** Large finite negative: exp() underflows to exactly 0 and a fully masked row cannot make NaN. */
 export const MASKED = -1e9;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { packBatch } from '../../batch';
 import { attentionOps } from '../attention';
-import { attentionBias } from '../mask';
+import { attentionBias } from '../../mask';
 import { applyRope, disposeRope, ropeTables } from '../rope';
 import { registerGradients } from './gradients';
 import { attentionFused, attentionFusedWithGrad, gatherRowsFused, rmsNormFused, swigluFused, transpose2d, wasmKernelsAvailable } from './wasm-kernels';

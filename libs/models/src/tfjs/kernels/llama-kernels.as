@@ -4,7 +4,7 @@
 // out. It holds no data segment and never grows the memory: nothing may use a lookup table (no
 // Mathf.exp, no constant arrays). This is the entry; attention is in as-attention.as and
 // as-attention-grad.as, the SIMD helpers in as-simd.as.
-// Build: node libs/models/src/llama/kernels/build-kernels.mjs → llama-kernels.generated.ts.
+// Build: node libs/models/src/tfjs/kernels/build-kernels.mjs → llama-kernels.generated.ts.
 
 import { exp4, f32At, hsum, i32At } from './as-simd';
 

@@ -1,12 +1,13 @@
-// Engine selection, like the tfjs backend's: `--engine auto|ort|tfjs` (or ZOTUNE_ENGINE). auto runs
+// The engine layer above both engines (tfjs: libs/models' TfjsModel; ONNX Runtime: libs/ort's OrtModel).
+// Selection, like the tfjs backend's: `--engine auto|ort|tfjs` (or ZOTUNE_ENGINE). auto runs
 // forward-only work (ZO steps, eval, scoring, nll, generate) on ONNX Runtime and keeps tfjs where
 // gradients are needed (Adam, meta-gradients) and on the tfjs-node-gpu path; it says what it chose and
-// why, and falls back to tfjs with a one-line note when onnxruntime-node cannot be loaded. The ORT
+// why, and falls back to tfjs with a one-line note when onnxruntime-node cannot be loaded. openModel
+// then gives the one Model interface whichever engine was chosen: nothing after it asks which. The ORT
 // binding is imported only here, on demand, so a missing package never breaks the tfjs path.
 import { availableParallelism } from 'node:os';
-import { createLlama, type AnyModel, type Checkpoint } from '@zotune/models';
-import type { OrtLlamaOptions } from './model';
-import { ortSessionsCreated } from './sessions';
+import { createTfjsModel, type Checkpoint, type Model } from '@zotune/models';
+import { loadOrt, ortSessionsCreated, type AttentionKind } from '@zotune/ort';
 
 export type EngineName = 'auto' | 'ort' | 'tfjs';
 export const ENGINES: readonly EngineName[] = ['auto', 'ort', 'tfjs'];
@@ -114,14 +115,29 @@ export function engineNote(choice: EngineChoice): string {
   return `zotune: engine ${choice.name} (${choice.reason})\n`;
 }
 
-/** The model of a checkpoint on the chosen engine (the checkpoint's arrays are copied, unless opts.handOver gives them away). */
-export async function openModel(ckpt: Checkpoint, choice: EngineChoice, opts: Omit<OrtLlamaOptions, 'threads'> = {}): Promise<AnyModel> {
+export interface OpenModelOptions {
+  /**
+   * the checkpoint is handed over: the model adopts its arrays where it can (engine ort) or copies them
+   * into its variables (tfjs), and ckpt.tensors is emptied either way, so the process never holds the
+   * weights twice; default false (the checkpoint stays usable)
+   */
+  handOver?: boolean;
+  /** engine ort: blocks on SharedArrayBuffers for worker threads (OrtModelOptions.shared) */
+  shared?: boolean;
+  /** engine ort: the attention of the graph (default $ZOTUNE_ORT_ATTENTION, else gqa) */
+  attention?: AttentionKind;
+  /** engine tfjs: the fused wasm kernels where the family allows them (default true) */
+  kernels?: boolean;
+}
+
+/** The model of a checkpoint on the chosen engine: the one Model interface, whichever it is. */
+export async function openModel(ckpt: Checkpoint, choice: EngineChoice, opts: OpenModelOptions = {}): Promise<Model> {
   if (choice.name === 'tfjs') {
-    const m = createLlama(ckpt);
+    const m = createTfjsModel(ckpt, { kernels: opts.kernels });
     // the variables hold their own copy: a handed-over checkpoint is released all the same
     if (opts.handOver) ckpt.tensors.clear();
     return m;
   }
-  const { createOrtLlama } = await import('./model');
-  return createOrtLlama(ckpt, { ...opts, threads: choice.threads });
+  const { createOrtModel } = await loadOrt();
+  return createOrtModel(ckpt, { handOver: opts.handOver, shared: opts.shared, attention: opts.attention, threads: choice.threads });
 }

@@ -10,7 +10,7 @@ import { packSequences } from '../batch';
 import { readHfDir, writeHfDir } from '../io/hf-dir';
 import { readLlama2c } from '../io/llama2c';
 import { resolveModel, type ResolvedModel } from '../io/resolve';
-import { generate, greedyGenerate, meanNll } from './generate';
+import { generate, greedyGenerate, meanNll } from '../generate';
 import { createLlama, toCheckpoint, type LlamaModel } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');

@@ -3,11 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { packBatch, packSequences } from '../batch';
 import type { Checkpoint } from '../checkpoint';
 import type { LlamaConfig } from '../types';
-import { allowed } from './mask';
+import { allowed } from '../mask';
 import { wasmKernelsAvailable } from './kernels/wasm-kernels';
 import { createLlama, toCheckpoint } from './model';
-import { randomCheckpoint } from './random';
-import { logSoftmaxRow, referenceLogits } from './reference';
+import { randomCheckpoint } from '../llama/random';
+import { logSoftmaxRow, referenceLogits } from '../llama/reference';
 
 // small but with every feature: GQA (4 heads on 2 kv heads), hd 8, untied classifier
 const CFG: LlamaConfig = {
@@ -155,7 +155,7 @@ describe('LlamaModel gradients', () => {
     );
     const grads = (kernels: boolean) => {
       const model = createLlama(c, { kernels });
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(model.scoreCandidates(batch))) as tf.Scalar, model.blocks.map((b) => b.variable!));
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(model.scoreCandidatesTensor(batch))) as tf.Scalar, model.blocks.map((b) => b.variable!));
       const out = new Map(model.blocks.map((b) => [b.name, grads[b.variable!.name].dataSync().slice()]));
       tf.dispose([value, ...Object.values(grads)]);
       model.dispose();
@@ -190,7 +190,7 @@ describe.each([
     const c = ckpt();
     const model = createLlama(c, { kernels });
     const batch = packBatch(prompts, cands);
-    const lp = model.tokenLogProbs(batch);
+    const lp = model.tokenLogProbsTensor(batch);
     const got = lp.dataSync();
     lp.dispose();
     let n = 0;
@@ -212,7 +212,7 @@ describe.each([
   it('packing and padding do not change the scores (within 1e-5 of the separate plain sequences)', () => {
     const model = createLlama(ckpt(), { kernels });
     const packed = packBatch(prompts, cands);
-    const scores = model.scoreCandidates(packed);
+    const scores = model.scoreCandidatesTensor(packed);
     expect(scores.shape).toEqual([3, 2]);
     const s = scores.dataSync();
     scores.dispose();
@@ -245,7 +245,7 @@ describe.each([
     const batch = packBatch(prompts, cands);
     const plain = packSequences(prompts);
     const run = () => {
-      tf.dispose([model.forward(plain), model.scoreCandidates(batch), model.tokenLogProbs(batch)]);
+      tf.dispose([model.forward(plain), model.scoreCandidatesTensor(batch), model.tokenLogProbsTensor(batch)]);
       tf.dispose(model.logitsAt(plain, new Int32Array([0, 4])));
     };
     run();
@@ -260,7 +260,7 @@ describe.each([
     const batch = packBatch(prompts, cands);
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => {
-      const s = model.scoreCandidates(batch); // [B, K]
+      const s = model.scoreCandidatesTensor(batch); // [B, K]
       // cross-entropy of the softmax over candidates against candidate 0
       return tf.neg(tf.mean(tf.gather(tf.logSoftmax(s), tf.tensor1d([0], 'int32'), 1))) as tf.Scalar;
     }, model.blocks.map((b) => b.variable!));

@@ -1,5 +1,6 @@
+import { differentiable, packBatch, randomCheckpoint, type LlamaConfig, type Model } from '@zotune/models';
 import { describe, expect, it } from 'vitest';
-import { chooseEngine, forwardEngine, isGpuBackend, parseEngine, parseThreads } from './engine';
+import { chooseEngine, forwardEngine, isGpuBackend, openModel, parseEngine, parseThreads } from './engine';
 
 describe('engine selection', () => {
   it('auto: ORT for forward-only work, tfjs for gradients and on the GPU backend', async () => {
@@ -34,5 +35,27 @@ describe('engine selection', () => {
     expect(await forwardEngine({ engine: 'auto' }, { name: 'tensorflow', reason: 'auto: @tensorflow/tfjs-node-gpu is installed' })).toMatchObject({ name: 'tfjs' });
     await expect(forwardEngine({ engine: 'gpu' }, wasm)).rejects.toThrow(/^--engine: unknown engine "gpu"; expected one of auto, ort, tfjs$/);
     await expect(forwardEngine({ engine: 'ort', threads: '0' }, wasm)).rejects.toThrow(/^--threads: expected an integer >= 1, got "0"$/);
+  });
+
+  it('openModel: the one Model on either engine (same scores to 1e-5), handOver empties the checkpoint, gradients only on tfjs', async () => {
+    const tiny: LlamaConfig = { family: 'opt', dim: 16, hiddenDim: 32, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 29, maxSeqLen: 32, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true, preNorm: true };
+    const batch = packBatch([[1, 5, 9], [2, 7]], [[[3, 4], [8]], [[11], [12, 13]]]);
+    const scores: Float32Array[] = [];
+    const models: Model[] = [];
+    // head size 4: ORT's GroupQueryAttention needs a multiple of 8, so gqa runs the plain graph; mha runs fused
+    for (const [pref, attention] of [['tfjs', undefined], ['ort', 'gqa'], ['ort', 'mha']] as const) {
+      const ckpt = randomCheckpoint(tiny, 3, { std: 0.3 });
+      const m = await openModel(ckpt, await chooseEngine(pref, 'forward', { threads: 1 }), { handOver: true, attention });
+      models.push(m);
+      expect(ckpt.tensors.size).toBe(0);
+      expect(m.engine).toBe(pref);
+      scores.push(await m.scoreCandidates(batch));
+    }
+    expect(scores[0].length).toBe(4);
+    expect(models.slice(1).map((m) => (m as Model & { attention: string }).attention)).toEqual(['plain', 'mha']);
+    for (const s of scores.slice(1)) for (let i = 0; i < 4; i++) expect(Math.abs(s[i] - scores[0][i])).toBeLessThan(1e-5);
+    expect(differentiable(models[0], 'adam')).toBe(models[0]);
+    expect(() => differentiable(models[1], 'adam')).toThrow(/^adam needs gradients \(tfjs autodiff\), which the ort engine has not; use --engine tfjs$/);
+    for (const m of models) await m.dispose();
   });
 });

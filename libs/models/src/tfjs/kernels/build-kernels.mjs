@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Compile the LLaMA kernels (llama-kernels.as and the as-*.as files it imports, AssemblyScript) and embed the bytes as base64 in
 // llama-kernels.generated.ts, so that nothing is compiled at run time.
-//   node libs/models/src/llama/kernels/build-kernels.mjs          rewrite the generated file (atomically)
-//   node libs/models/src/llama/kernels/build-kernels.mjs --check  exit 0 if it matches a fresh build,
+//   node libs/models/src/tfjs/kernels/build-kernels.mjs          rewrite the generated file (atomically)
+//   node libs/models/src/tfjs/kernels/build-kernels.mjs --check  exit 0 if it matches a fresh build,
 //                                                                 1 if it differs, 3 if asc is absent
 // The sources end in `.as` so that the TypeScript build skips them; asc wants `.ts`, so the file system
 // below serves every `X.as` of this folder under the name `X.ts`.
