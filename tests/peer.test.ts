@@ -31,6 +31,7 @@ async function peerRun(...args: string[]): Promise<Record<string, any>> {
   expect(p.versions).toMatchObject({ torch: expect.stringMatching(/^2\.15\.0/), transformers: '5.23.0' });
   expect(p).toMatchObject({ sequences: 4, steps: 1, lossTolerance: 1e-3, target: 2, fullLogits: false, eps: 1e-3, lr: 1e-4 });
   expect(p.parameters).toBe(r.parameters);
+  expect(p.ompWaitPolicy).toBe(process.env.OMP_WAIT_POLICY ?? 'PASSIVE');
   expect(p.loadAverage.before).toHaveLength(3);
   for (const run of p.runs) {
     expect(run.loss0.absDiff).toBeLessThanOrEqual(1e-4);

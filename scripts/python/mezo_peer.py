@@ -32,7 +32,9 @@ Modes (JSON lines on stdout, one-line errors on stderr, exit 2 on bad input):
   --serve            after {"event": "ready", "loss0": ...} read commands on stdin, one per line:
                      "forward" (time one loss), "step" (one MeZO step), "quit"; one JSON line each
   default            --warmup untimed steps then --steps timed ones, then {"event": "summary", ...}
-Threads: torch.set_num_threads(--threads).
+Threads: torch.set_num_threads(--threads), and OMP_WAIT_POLICY=PASSIVE unless the environment sets it (reported):
+libgomp's workers otherwise spin between ops, and on a machine with more runnable threads than cores that made
+the 2-thread peer 4-5x slower than its 1-thread self (stories15M shape, load 35 on 2 cores: 21.9 vs 4.3 s a step).
 """
 import argparse
 import json
@@ -41,6 +43,9 @@ import platform
 import resource
 import sys
 import time
+
+# before torch loads libgomp, which reads it once (see the docstring)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def fail(msg, code=2):
@@ -235,7 +240,7 @@ def main():
              padded_tokens=int(peer.ids.numel()), tokens=int(peer.mask.sum()), loss0=loss0, threads=torch.get_num_threads(),
              eps=args.eps, lr=args.lr, full_logits=args.full_logits, attn=model.config._attn_implementation,
              torch=torch.__version__, transformers=transformers.__version__, numpy=np.__version__,
-             python=platform.python_version(), load_s=round(load_s, 3), rss_after_load_mib=round(peak_rss_mib(), 1))
+             python=platform.python_version(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), load_s=round(load_s, 3), rss_after_load_mib=round(peak_rss_mib(), 1))
         if args.serve:
             for line in sys.stdin:
                 cmd = line.strip()

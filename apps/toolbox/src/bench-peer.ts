@@ -87,6 +87,8 @@ export interface PeerReady {
   transformers: string;
   numpy: string;
   python: string;
+  /** OMP_WAIT_POLICY as the peer ran (PASSIVE unless the environment sets another) */
+  omp_wait_policy: string | null;
   load_s: number;
 }
 

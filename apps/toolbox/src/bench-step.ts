@@ -77,12 +77,16 @@ export interface PeerComparison {
   /** what the peer loads: the model's own GGUF (transformers' loader, dequantized to fp32) or zotune's checkpoint written as an F32 GGUF */
   weights: string;
   versions: { torch: string; transformers: string; numpy: string; python: string };
+  /** how each side lays the batch out */
+  layout: string;
   /** the peer's batch: one right-padded sequence per (example, candidate), as MeZO lays it out */
   sequences: number;
   paddedTokens: number;
   tokens: number;
   parameters: number;
   attention: string;
+  /** the peer's OMP_WAIT_POLICY (PASSIVE unless the environment sets another) */
+  ompWaitPolicy: string | null;
   /** the LM head at every position (MeZO's wrapper) or at the scored ones only (the default) */
   fullLogits: boolean;
   eps: number;
@@ -415,12 +419,14 @@ async function benchStepPeer(
         comparison ??= {
           command: peer.command,
           weights,
+          layout: `the peer: MeZO's, ${ready.sequences} right-padded sequences (prompt + candidate, the prompt once per candidate), ${ready.padded_tokens} token slots; zotune: each example's prompt once with its candidates (tree attention), ${tokens} tokens in rows of ${tb.packed.length}; the same ids, targets and loss`,
           versions: { torch: ready.torch, transformers: ready.transformers, numpy: ready.numpy, python: ready.python },
           sequences: ready.sequences,
           paddedTokens: ready.padded_tokens,
           tokens: ready.tokens,
           parameters: ready.params,
           attention: ready.attn,
+          ompWaitPolicy: ready.omp_wait_policy,
           fullLogits: ready.full_logits,
           eps: ready.eps,
           lr: ready.lr,
