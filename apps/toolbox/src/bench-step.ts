@@ -2,6 +2,8 @@
 // cost of the learned policy's σ (block statistics + one MLP per block + nf) against a MeZO step.
 // Issue 4's targets: a MeZO step ≤ 2.3 forward passes, a guided step ≤ (M + 2)·1.15; issue 5's: the
 // policy under 5 % of a MeZO step. A step here is est.step() + est.update(), as a run does it.
+// --peer: zotune's MeZO step beside the PyTorch + transformers peer (bench-peer.ts) on the same weights
+// and batch, per thread count; issue 22's target is zotune's steps/s ≥ 2× the peer's at 2 threads.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
