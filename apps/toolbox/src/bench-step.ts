@@ -7,9 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { PeerProcess, peerBatch, peerPython } from './bench-peer';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, type BenchCommand } from './flags';
 import { resolveDataDir } from '@zotune/data';
 import { writeJsonAtomic } from '@zotune/io';
 import { isHostModel, randomCheckpoint, resolveModel, writeGgufCheckpoint, PAD_SEGMENT, STORIES15M_CONFIG, type AnyModel, type Block, type Checkpoint } from '@zotune/models';
@@ -539,7 +538,7 @@ function text(r: BenchStepResult): string {
   return lines.join('\n');
 }
 
-interface BenchStepFlags {
+export interface BenchStepFlags {
   model: string;
   task: string;
   batch: string;
@@ -637,27 +636,8 @@ function benchPeft(flags: BenchStepFlags, seed: number): PeftConfig | undefined 
   return undefined;
 }
 
-/** Add `step` to an existing `zotune bench` command. */
-export function registerBenchStep(bench: Command): void {
-  const cmd = bench
-    .command('step')
-    .description('ms per forward pass, per MeZO and guided step (and their ratio to a forward), and the policy\'s overhead, on a real task batch')
-    .option('--model <model>', 'a name under the data dir\'s models/, a llama2.c .bin, or a Hugging Face directory', 'stories260K')
-    .option('--task <task>', 'a built-in task, a config in configs/tasks, or a task .json (its first training examples form the batch)', 'sst2')
-    .option('--batch <B>', 'examples in the batch', '16')
-    .option('--estimator <names>', 'mezo, guided, or mezo,guided (default: mezo,guided; mezo with --peer)')
-    .option('--candidates <M>', 'guided: candidates per step', '4')
-    .option('--policy <p>', 'random: also time a randomly initialised PertNN as σ; none: skip it (default: random; none with --peer)')
-    .option('--steps <N>', 'timed repetitions per measurement (median reported)', '20')
-    .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
-    .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
-    .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores); with --peer a list, each count run in turn on both sides (default 1,2)")
-    .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
-    .option('--peer', 'time MeZO beside the PyTorch + transformers peer (scripts/python/mezo_peer.py; $ZOTUNE_PYTHON, else the venv of scripts/python/venv.sh) on the same weights and batch, interleaved, at each --threads count; --steps rounds each')
-    .option('--peft <p>', 'ZO over none (every block; default), lora or prefix adapter blocks')
-    .option('--lora-rank <r>', '--peft lora: rank (default 8)')
-    .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
-    .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
-    .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)');
-  benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
-}
+/** The run and text of `zotune bench step` (declared in commands.ts). */
+export const benchStepCommand: BenchCommand<BenchStepFlags, BenchStepResult> = {
+  run: (flags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)),
+  text,
+};
