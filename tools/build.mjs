@@ -14,7 +14,7 @@
 //                                           beside F.js: the libs find their package from their file's
 //                                           directory), so a command's code loads when it runs and
 //                                           `zotune --help` loads only the commands' declarations
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { build } from 'esbuild';
 import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
@@ -55,7 +55,7 @@ if (app >= 0) {
   const entry = process.argv[app + 1];
   if (!entry) throw new Error('tools/build.mjs --app: expected the entry file, e.g. src/main.ts');
   // the chunks of an earlier build (their names change with their content)
-  for (const f of readdirSync('dist', { withFileTypes: true }).filter((e) => e.isFile() && /-[A-Z0-9]{8}\.js(\.map)?$/.test(e.name))) rmSync(`dist/${f.name}`);
+  for (const f of (existsSync('dist') ? readdirSync('dist', { withFileTypes: true }) : []).filter((e) => e.isFile() && /-[A-Z0-9]{8}\.js(\.map)?$/.test(e.name))) rmSync(`dist/${f.name}`);
   await build({
     ...common,
     entryPoints: { [basename(entry, extname(entry))]: entry },
