@@ -45,15 +45,21 @@ export function fixtureLoss(blocks: readonly Block[]): () => number {
   };
 }
 
-/** σ from the weights' statistics and the previous losses, as a policy's would be. */
-const policyLike: Scale = {
-  name: 'policy-like',
-  async sigma(ctx) {
-    const stats = await ctx.stats();
-    const l = ctx.prev ? ctx.prev.lossPlus - ctx.prev.lossMinus : 0;
-    return stats.map((s, j) => 0.5 + j * 0.3 + Math.abs(s.mean) + Math.tanh(1e4 * l) * 0.1);
-  },
-};
+/**
+ * σ_j = 0.5 + perBlock·j + |mean θ_j| + 0.1·tanh(gain·(L⁺ − L⁻)_{t−1}): from the weights' statistics and
+ * the previous losses, as a policy's would be (tests).
+ */
+export function policyLikeScale(perBlock: number, gain: number): Scale {
+  return {
+    name: 'policy-like',
+    async sigma(ctx) {
+      const stats = await ctx.stats();
+      const l = ctx.prev ? ctx.prev.lossPlus - ctx.prev.lossMinus : 0;
+      return stats.map((s, j) => 0.5 + j * perBlock + Math.abs(s.mean) + Math.tanh(gain * l) * 0.1);
+    },
+  };
+}
+const policyLike = policyLikeScale(0.3, 1e4);
 
 export interface FixtureRun {
   name: string;
