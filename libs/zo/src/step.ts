@@ -12,7 +12,7 @@ import type { Scale } from './scale';
 export type LossValue = () => Promise<number> | number;
 
 export interface StepInput {
-  /** the model's trainable blocks (perturbed in place, restored before step returns) */
+  /** the model's trainable blocks (perturbed in place; restored before step returns, or from trajectory version 3 by the update) */
   blocks: readonly Block[];
   /** loss at the current weights on this step's minibatch; every call is one forward pass */
   lossValue: LossValue;
