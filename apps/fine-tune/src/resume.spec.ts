@@ -38,8 +38,8 @@ const lossOf = (blocks: Block[]) => () => {
 };
 const weights = (blocks: Block[]) => blocks.map((b) => Array.from(b.data!));
 
-async function continueRun(blocks: Block[], from: number, prev: StepRecord | undefined, onRecord: (r: StepRecord) => void = () => {}) {
-  const est = createEstimator(CONFIG);
+async function continueRun(blocks: Block[], from: number, prev: StepRecord | undefined, onRecord: (r: StepRecord) => void = () => {}, trajectoryVersion?: number) {
+  const est = createEstimator(CONFIG, { trajectoryVersion });
   for (let s = from; s < STEPS; s++) {
     const rec = await est.step({ blocks, lossValue: lossOf(blocks), step: s, seed: stepSeed(SEED, s), prev });
     await est.update(blocks, rec);
@@ -108,6 +108,27 @@ describe('resume', () => {
       expect(weights(blocks)).toEqual(after[STEPS]);
     });
   }
+
+  it('a format-version-2 run (restore, then update) resumes and continues with its own arithmetic, bit for bit', async () => {
+    const v2 = baseBlocks();
+    const path = join(work, 'v2.zotraj');
+    createTrajectory(path, { ...(await trajectoryHeader(v2, { runSeed: SEED, family: 'toy', estimator: CONFIG, engine: 'ort' })), version: 2 });
+    const v2ends = [statSync(path).size];
+    const v2recs: StepRecord[] = [];
+    await continueRun(v2, 0, undefined, (rec) => (appendRecord(path, rec), v2ends.push(statSync(path).size), v2recs.push(rec)), 2);
+    expect(weights(v2)).not.toEqual(after[STEPS]); // version 3 lands on other round-off
+    truncateSync(path, v2ends[2] + TORN);
+    const blocks = baseBlocks();
+    const lines: string[] = [];
+    const { header, records } = await replayForResume(path, blocks, {
+      config: { seed: SEED, estimator: 'elite', steps: STEPS }, base: { name: 'toy', digest: 'unused' }, engine: 'ort', log: (l) => lines.push(l),
+    });
+    expect(lines).toContain('note: the trajectory is format version 2: the run continues with its arithmetic (restore, then update; version 3 fuses them)');
+    const more: StepRecord[] = [];
+    await continueRun(blocks, records.length, records.at(-1), (r) => more.push(r), header.version);
+    expect([...records, ...more]).toEqual(v2recs);
+    expect(weights(blocks)).toEqual(weights(v2));
+  });
 
   it('refuses a trajectory of another seed, estimator or a longer run, and notes another engine', async () => {
     const inputs = (config: Partial<ResumeInputs['config']>, engine = 'ort', lines: string[] = []): ResumeInputs => ({

@@ -2,7 +2,7 @@
 // the base weights by the live update's own code (bit-identical weights). Kept apart from the
 // fine-tune loop (trainer.ts) so that a unit test can resume at every cut point of a run and compare
 // with the uninterrupted one, and so that mutation testing can reach it (docs/mutation.md).
-import { resumeTrajectory, type TrajectoryHeader } from '@zotune/artifacts';
+import { resumeTrajectory, TRAJECTORY_VERSION, type TrajectoryHeader } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
 import type { PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
@@ -55,7 +55,10 @@ export async function replayForResume(trajPath: string, trainable: readonly Bloc
   const recorded = t.header.engine ?? 'tfjs';
   if (recorded !== r.engine)
     r.log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${r.engine}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
-  // the same step()/update() code as the live run, with the recorded losses: bit-identical weights
+  if (t.header.version < TRAJECTORY_VERSION)
+    r.log(`note: the trajectory is format version ${t.header.version}: the run continues with its arithmetic (restore, then update; version ${TRAJECTORY_VERSION} fuses them)`);
+  // the same step()/update() code as the live run, with the recorded losses: bit-identical weights;
+  // the caller continues with createEstimator(…, { trajectoryVersion: header.version })
   checkPeftHeader(t.header.run, config.peft, r.base, trajPath);
   r.onHeader?.(t.header, records);
   await replay(trainable, t.header, records, { threads: r.threads, onStep: r.onStep });

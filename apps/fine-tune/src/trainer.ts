@@ -4,7 +4,7 @@
 // weights (the live update's own code path) and continues from the last complete record.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe } from '@zotune/artifacts';
+import { appendRecord, createTrajectory, resumeTrajectory, TRAJECTORY_VERSION, type CurvatureProbe } from '@zotune/artifacts';
 import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
@@ -255,12 +255,14 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       trainer = adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config);
     } else {
       let records: StepRecord[] = [];
+      // the arithmetic of the trajectory's format version: a resumed older run keeps its own
+      let trajectoryVersion = TRAJECTORY_VERSION;
       // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
       // its metrics line, or the file is gone): the replay writes it when it passes the best step
       let rebuildBest: number | undefined;
       if (opts.resume && existsSync(trajPath)) {
         const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
-        ({ records } = await replayForResume(trajPath, trainable, {
+        ({ records, header: { version: trajectoryVersion } } = await replayForResume(trajPath, trainable, {
           config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
           base: { name: inputs.modelName, digest: baseDigest },
           engine: engine.name,
@@ -296,7 +298,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       }
       last = records.at(-1);
       state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, scale, trajPath, last);
+      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion }), model, trainable, inputs, config, scale, trajPath, last);
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)

@@ -49,6 +49,8 @@ export interface BenchStepOptions {
   peerThreads?: number[];
   /** ZO over a PEFT adapter's blocks instead of the model's (init seed: --seed) */
   peft?: PeftConfig;
+  /** also time each estimator with trajectory format version 2's arithmetic (restore, then update) */
+  unfused?: boolean;
 }
 
 /** One side of a --peer run at one thread count (medians over the timed rounds). */
@@ -116,6 +118,10 @@ export interface StepTiming {
   withinTarget: boolean;
   /** median ms of step + update with the random policy as σ (--policy random) */
   stepWithPolicyMs?: number;
+  /** --unfused: median ms of step + update of trajectory format version 2 (restore, then update), same rounds */
+  unfusedStepMs?: number;
+  /** unfusedStepMs / forwardMs */
+  unfusedForwardsPerStep?: number;
 }
 
 export interface PolicyTiming {
@@ -160,6 +166,10 @@ export interface BenchStepResult {
   threads: number;
   /** --peer: the PyTorch + transformers peer on the same weights and batch (forwardMs, mezo, engine and threads above are zotune's at the last thread count) */
   peer?: PeerComparison;
+  /** whether the blocks live on SharedArrayBuffers (engine ort where ORT accepts them: updated in place by the noise threads) */
+  sharedWeights: boolean;
+  /** the Node.js version (ORT takes shared inputs from 22.21 on) */
+  node: string;
   /** 'full' or the PEFT setting; blocks and parameters above are then the adapter's */
   peft: string;
   /** LoRA: ms to write W0 + (alpha/r)·A·B into every target after the adapters moved (median; paid before each forward of a step) */
@@ -280,6 +290,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       const make = () => createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads });
       runners.push({ key: name, est: make(), scale: onesScale, step: 0 });
       if (policy && opts.estimators.includes(name)) runners.push({ key: `${name}+policy`, est: make(), scale: policyScale(policy), step: 0 });
+      if (opts.unfused && opts.estimators.includes(name))
+        runners.push({ key: `${name}@v2`, est: createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads, trajectoryVersion: 2 }), scale: onesScale, step: 0 });
     }
     log(`timing ${opts.steps} rounds (after ${WARMUP} untimed) of: forward, ${runners.map((r) => r.key).join(', ')}${policy ? ', policy' : ''}`);
     const ms = await measure(blocks, lossValue, tb, runners, policy, opts);
@@ -296,6 +308,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       backend: backend.name,
       engine: engineReport(engine),
       threads,
+      sharedWeights: blocks.every((b) => b.data?.buffer instanceof SharedArrayBuffer),
+      node: process.version,
       peft: peftLabel(opts.peft),
       peakRssMiB: 0,
       timing: `median over ${opts.steps} interleaved rounds after ${WARMUP} untimed; a step is est.step + est.update; wall clock (engine ${engine.name}${engine.name === 'ort' ? `, ${engine.threads} ORT threads` : ''}, ${threads} noise threads)`,
@@ -312,6 +326,10 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
         withinTarget: stepMs / forwardMs <= target,
       };
       if (policy) timing.stepWithPolicyMs = ms[`${name}+policy`];
+      if (opts.unfused) {
+        timing.unfusedStepMs = ms[`${name}@v2`];
+        timing.unfusedForwardsPerStep = timing.unfusedStepMs / forwardMs;
+      }
       log(`${name}: ${stepMs.toFixed(2)} ms/step = ${timing.forwardsPerStep.toFixed(2)} forwards (target ≤ ${target.toFixed(2)})${timing.stepWithPolicyMs !== undefined ? `; with the policy ${timing.stepWithPolicyMs.toFixed(2)} ms` : ''}`);
       if (name === 'mezo') result.mezo = timing;
       else result.guided = { ...timing, candidates: opts.candidates };
@@ -480,6 +498,8 @@ async function benchStepPeer(
         rowLength: tb.packed.length,
         blocks: model.blocks.length,
         parameters: model.blocks.reduce((s, b) => s + b.size, 0),
+        sharedWeights: model.blocks.every((b) => b.data?.buffer instanceof SharedArrayBuffer),
+        node: process.version,
         forwardMs: lastRun.zotune.forwardMs,
         mezo: { stepMs: lastRun.zotune.stepMs, forwardPasses: last!.est.forwardPassesPerStep, forwardsPerStep: lastRun.zotune.forwardsPerStep, target: MEZO_TARGET, withinTarget: lastRun.zotune.forwardsPerStep <= MEZO_TARGET },
         backend: ctx.backend.name,
@@ -512,7 +532,8 @@ function text(r: BenchStepResult): string {
   if (r.loraMergeMs !== undefined) lines.push(`  LoRA merge before a forward: ${r.loraMergeMs.toFixed(3)} ms = ${(r.loraMergeMs / r.forwardMs).toFixed(3)} forwards`);
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
-    (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '');
+    (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '') +
+    (s.unfusedForwardsPerStep !== undefined ? `; unfused (trajectory version 2) ${s.unfusedForwardsPerStep.toFixed(2)} forwards` : '');
   if (r.mezo) lines.push(step('mezo', r.mezo));
   if (r.guided) lines.push(step(`guided M=${r.guided.candidates}`, r.guided));
   if (r.policy) {
@@ -559,6 +580,7 @@ export interface BenchStepFlags {
   loraTargets?: string;
   prefixTokens?: string;
   json?: boolean;
+  unfused?: boolean;
 }
 
 /** Parse the command's flags (exported for tests). */
@@ -605,6 +627,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
     seed,
     backend,
     ...(peft ? { peft } : {}),
+    ...(flags.unfused ? { unfused: true } : {}),
   };
 }
 

@@ -2,12 +2,15 @@
 // home — each Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
 // inside ORT), so in-place perturbations by the ZO engine are what the next run computes with.
 //
-// onnxruntime-node 1.30 rejects inputs whose typed array sits on a SharedArrayBuffer ("Invalid
-// argument": its N-API binding reads the buffer with napi_get_arraybuffer_info, which Node 20 refuses
-// for shared memory; microsoft/onnxruntime#23148). So by default the blocks live on plain ArrayBuffers
-// and ORT reads them in place. With `shared: true` (for worker threads that perturb in place) the blocks
-// live on SharedArrayBuffers and each run first copies them into one plain staging array per block:
-// one memcpy of the weights per run and a second copy of them in memory.
+// Blocks on SharedArrayBuffers let the noise pool's worker threads perturb them in place (no noise sums
+// handed back to this thread). onnxruntime-node 1.30 on Node 20 rejects inputs whose typed array sits on
+// a SharedArrayBuffer ("Invalid argument": its N-API binding reads the buffer with
+// napi_get_arraybuffer_info, which Node 20 refuses for shared memory; microsoft/onnxruntime#23148);
+// Node >= 22.21 accepts them and ORT reads them in place. So `shared: 'auto'` (the default) runs a tiny
+// probe session once per process (ortAcceptsShared): blocks on SharedArrayBuffers fed zero-copy where
+// it passes, on plain ArrayBuffers (read in place) where it fails. With `shared: true` on a runtime that
+// refuses them, each run first copies the blocks into one plain staging array per block: one memcpy of
+// the weights per run and a second copy of them in memory.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import {
@@ -37,8 +40,12 @@ import { buildGraph, buildMatMulGraph, parseAttention, prefixInputs, type Attent
 export interface OrtModelOptions {
   /** ORT intra-op threads (default: the machine's cores) */
   threads?: number;
-  /** blocks on SharedArrayBuffers (worker threads), staged into plain arrays before each run; default false */
-  shared?: boolean;
+  /**
+   * blocks on SharedArrayBuffers (the noise pool's threads update them in place): 'auto' (default) where
+   * ORT accepts shared inputs (ortAcceptsShared), else plain ArrayBuffers; true always (staged into plain
+   * arrays before each run where ORT refuses them); false never
+   */
+  shared?: boolean | 'auto';
   /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
   spin?: boolean;
   /**
@@ -84,6 +91,34 @@ export function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * n));
 }
 
+let sharedProbe: Promise<boolean> | undefined;
+
+/**
+ * Whether this runtime's onnxruntime-node accepts inputs on SharedArrayBuffers and reads them as they
+ * are now (Node >= 22.21: yes; Node 20: "Invalid argument"). One 1×2·2×1 MatMul session, run twice with
+ * a write in between, once per process.
+ */
+export function ortAcceptsShared(): Promise<boolean> {
+  sharedProbe ??= (async () => {
+    const session = await ort.InferenceSession.create(buildMatMulGraph(1, 2, 1));
+    try {
+      const a = sharedFloats(2);
+      const w = sharedFloats(2);
+      a.set([1, 2]);
+      w.set([3, 4]);
+      const run = async () => (await session.run({ a: new ort.Tensor('float32', a, [1, 2]), w: new ort.Tensor('float32', w, [2, 1]) })).y.data[0];
+      const first = await run();
+      w[0] = 5;
+      return first === 11 && (await run()) === 13;
+    } catch {
+      return false;
+    } finally {
+      await session.release();
+    }
+  })().catch(() => false);
+  return sharedProbe;
+}
+
 export class OrtModel implements HostModel {
   readonly family: Family;
   readonly engine = 'ort' as const;
@@ -111,17 +146,22 @@ export class OrtModel implements HostModel {
   private prefix?: { tokens: number; feeds: Record<string, ort.Tensor> };
   private disposed = false;
 
-  private constructor(ckpt: Checkpoint, opts: OrtModelOptions) {
+  /** whether the blocks live on SharedArrayBuffers (the noise pool's threads update them in place) */
+  readonly sharedWeights: boolean;
+
+  private constructor(ckpt: Checkpoint, opts: OrtModelOptions, acceptsShared: boolean) {
     this.config = { ...ckpt.config };
     this.format = ckpt.format;
     this.source = ckpt.source;
     this.threads = opts.threads ?? availableParallelism();
     this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
-    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : undefined, { handOver: opts.handOver });
+    const shared = opts.shared ?? 'auto';
+    this.sharedWeights = shared === true || (shared === 'auto' && acceptsShared);
+    this.blocks = hostBlocksFromCheckpoint(ckpt, this.sharedWeights ? sharedFloats : undefined, { handOver: opts.handOver });
     for (const b of this.blocks) {
       let feed = b.data!;
-      if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
+      if (this.sharedWeights && !acceptsShared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
       this.weightFeeds[b.name] = new ort.Tensor('float32', feed, b.shape);
     }
     this.family = ckpt.family;
@@ -141,7 +181,7 @@ export class OrtModel implements HostModel {
 
   /** Build the model and its scoring session (the checkpoint's arrays are copied, or adopted with handOver). */
   static async create(ckpt: Checkpoint, opts: OrtModelOptions = {}): Promise<OrtModel> {
-    const m = new OrtModel(ckpt, opts);
+    const m = new OrtModel(ckpt, opts, (opts.shared ?? 'auto') === false ? false : await ortAcceptsShared());
     await m.session('logprobs', 0, m.variant(0, true));
     return m;
   }
