@@ -42,10 +42,11 @@ export default [
             lib('meta', ['io', 'tensor', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
             lib('registry', ['io', 'artifacts'], { bannedExternalImports: noTf }),
             lib('sweep', ['io', 'report'], { bannedExternalImports: noTf }),
+            lib('finetune', ['io', 'tensor', 'data', 'tokenizers', 'models', 'ort', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'registry', 'report']),
             { sourceTag: 'app:registry', onlyDependOnLibsWithTags: ['lib:io', 'lib:artifacts', 'lib:registry', 'lib:report'], bannedExternalImports: noTf },
             {
               sourceTag: 'app:fine-tune',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report', 'lib:finetune'],
             },
             {
               sourceTag: 'app:meta-trainer',

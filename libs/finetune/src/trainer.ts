@@ -9,7 +9,7 @@ import { isHostModel, modelDigest, type AnyModel, type Block } from '@zotune/mod
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/ort';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
-import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
+import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, lossValueOf, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
@@ -80,6 +80,34 @@ export interface FinetuneOptions {
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
+  /**
+   * Stop the run: the step under way completes (its trajectory record and metrics line are written),
+   * then the run directory is closed, resumable, and the promise rejects with a FinetuneAbortError.
+   */
+  signal?: AbortSignal;
+  /** every line of metrics.jsonl as it is written (zeroshot, eval, step, test), with the run's total steps */
+  onProgress?: (event: FinetuneEvent) => void;
+}
+
+/** A progress event: the metrics.jsonl line just written, and `steps`, the run's total. */
+export type FinetuneEvent = MetricRecord & { steps: number };
+
+/** What an aborted run rejects with (name 'AbortError', as fetch's); `dir` resumes it. */
+export class FinetuneAbortError extends Error {
+  override readonly name = 'AbortError';
+  constructor(
+    /** the run directory (undefined: aborted before it was made) */
+    readonly dir: string | undefined,
+    /** steps complete */
+    readonly step: number,
+    readonly steps: number,
+  ) {
+    super(
+      dir === undefined
+        ? 'finetune: aborted before the run directory was made; nothing to resume'
+        : `finetune: aborted after step ${step} of ${steps}; ${dir} resumes (resumeFinetune(dir), or zotune finetune --resume ${dir})`,
+    );
+  }
 }
 
 interface Trainer {
@@ -194,6 +222,7 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
 export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOptions): Promise<FinetuneSummary> {
   const log = opts.log ?? (() => {});
   const config = { ...configIn };
+  if (opts.signal?.aborted) throw new FinetuneAbortError(undefined, 0, config.steps);
   if (opts.resume && config.estimator === 'adam')
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
@@ -243,6 +272,12 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     for (const n of inputs.notes) log(`note: ${n}`);
 
     runDir = createRunDir(opts.dir, config, { resume: opts.resume });
+    const metrics = runDir.metrics;
+    // every metrics line is also a progress event
+    const record = (r: MetricRecord) => {
+      metrics.append(r);
+      opts.onProgress?.({ ...r, steps: config.steps });
+    };
     if (!opts.resume) log(`finetune: run directory ${runDir.dir}`);
     const trajPath = runDir.path(WEIGHT_FILES.trajectory);
     const bestPath = runDir.path(WEIGHT_FILES.best);
@@ -311,7 +346,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       const r = await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch });
       state.zeroShotTestAcc = r.accuracy;
       log(`zero-shot: test accuracy of ${inputs.modelName} on ${inputs.task.name}: ${(100 * r.accuracy).toFixed(1)}% (${r.n} examples)`);
-      runDir.metrics.append({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
+      record({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
       memoryMark('zero-shot');
     }
 
@@ -325,7 +360,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         state.best = { devAcc: r.accuracy, step };
       }
       if (step === 0) state.zeroShotDevAcc = r.accuracy;
-      runDir!.metrics.append({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
+      record({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
       state.evaluated.add(step);
       progress.update({ step, devAcc: r.accuracy });
       memoryMark(`dev eval ${step}`);
@@ -335,13 +370,19 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
+    const stopIfAborted = () => {
+      if (!opts.signal?.aborted) return;
+      progress.done(`(aborted after step ${state.step})`);
+      throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
+    };
     for (let s = state.step; s < config.steps; s++) {
+      stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
       state.forwardPasses += r.forwardPasses;
       state.step = s + 1;
-      runDir.metrics.append({
+      record({
         event: 'step',
         step: s + 1,
         forwardPasses: state.forwardPasses,
@@ -354,6 +395,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
+    stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
@@ -368,9 +410,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
     const testAcc = (await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
     memoryMark('test');
-    runDir.metrics.append({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
+    record({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
-    const metrics = runDir.metrics.records();
+    const records = runDir.metrics.records();
     const summary: FinetuneSummary = {
       task: inputs.task.name,
       estimator: config.estimator,
@@ -383,9 +425,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       testAcc,
       zeroShotTestAcc: state.zeroShotTestAcc,
       zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
-      finalTrainLoss: finalTrainLoss(metrics),
-      ...devLosses(metrics),
-      secondsPerStep: secondsPerStep(metrics),
+      finalTrainLoss: finalTrainLoss(records),
+      ...devLosses(records),
+      secondsPerStep: secondsPerStep(records),
       peakRssMiB: peakRssMiB(),
       policy: config.policy,
       policyDigest: config.policyDigest,
