@@ -26,7 +26,7 @@ export interface EvaluateOptions {
   run?: string;
   /** examples per forward pass (default 64) */
   batch?: number;
-  /** tfjs backend (default: $ZOTUNE_BACKEND, else auto) */
+  /** tfjs backend (default auto; the CLI passes $ZOTUNE_BACKEND) */
   backend?: BackendName;
   /** forward engine: auto (ONNX Runtime when installed), ort or tfjs (default: $ZOTUNE_ENGINE, else auto) */
   engine?: 'auto' | 'ort' | 'tfjs';
@@ -108,7 +108,7 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
   const examples = n === undefined ? all : all.slice(0, n);
   if (examples.length === 0) throw new UserError(`--split ${split}: task ${task.name} has no ${split} examples (${notes.join('; ')})`);
 
-  const backend = await initBackend(opts.backend);
+  const backend = await initBackend(opts.backend ?? 'auto');
   const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   log(engineNote(engine).trimEnd());
   const resolved = resolveModel(modelArg, dataDir);
