@@ -39,7 +39,7 @@ export default [
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),
             lib('zo', ['io', 'tensor', 'models', 'tasks', 'artifacts']),
             lib('policy', ['io', 'tensor', 'models', 'tasks', 'zo', 'artifacts']),
-            lib('meta', ['io', 'tensor', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
+            lib('meta', ['io', 'tensor', 'data', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
             lib('registry', ['io', 'artifacts'], { bannedExternalImports: noTf }),
             lib('sweep', ['io', 'report'], { bannedExternalImports: noTf }),
             lib('finetune', ['io', 'tensor', 'data', 'tokenizers', 'models', 'ort', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'registry', 'report']),
