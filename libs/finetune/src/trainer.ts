@@ -12,13 +12,13 @@ import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
 import { evaluate, hostObjectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, lossValueOf, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
+import { createAdam, createEstimator, lossValueOf, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
-import { resolvePolicy } from './policy';
+import { resolvePolicy, type ResolvedPolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { replayForResume } from './resume';
-import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
+import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type Best, type RunState } from './state';
 import { loadRunWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 /** summary.json of a fine-tune run (the RunSummary fields of @zotune/report and more). */
@@ -283,57 +283,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     const bestPath = runDir.path(WEIGHT_FILES.best);
 
     // ---- restore or start ----
+    const run: OpenRun = { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath };
     let state: RunState;
-    let last: StepRecord | undefined;
-    let scale = policy.scale;
-    if (config.estimator === 'adam') {
-      state = { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 };
-      trainer = adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config);
-    } else {
-      let records: StepRecord[] = [];
-      // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
-      // its metrics line, or the file is gone): the replay writes it when it passes the best step
-      let rebuildBest: number | undefined;
-      if (opts.resume && existsSync(trajPath)) {
-        const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
-        ({ records } = await replayForResume(trajPath, trainable, {
-          config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
-          base: { name: inputs.modelName, digest: baseDigest },
-          engine: engine.name,
-          threads: parseThreads(config.threads, 'threads'),
-          log,
-          onHeader: (header, recs) => {
-            if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
-            const best = restoreState(runDir!.metrics, [...recs]).best;
-            if (best && weightsStep(bestPath) !== best.step) rebuildBest = best.step;
-            if (rebuildBest === 0) saveBest(0);
-          },
-          onStep: (r) => (r.step + 1 === rebuildBest ? saveBest(rebuildBest) : undefined),
-        }));
-      } else {
-        // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
-        let curvature: RecordedCurvature | undefined;
-        if (policy.curvature) {
-          curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
-          scale = policy.curvature.scaleWith(curvature.kappa);
-        }
-        createTrajectory(trajPath, await trajectoryHeader(trainable, {
-          runSeed: config.seed,
-          family: model.family,
-          estimator: estCfg,
-          // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
-          run: {
-            model: inputs.modelName, task: inputs.task.name, batch: config.batch,
-            ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
-            ...(curvature ? { curvature } : {}),
-          },
-          engine: engine.name,
-        }), { overwrite: opts.resume });
-      }
-      last = records.at(-1);
-      state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, scale, trajPath, last);
-    }
+    ({ state, trainer } = await restoreOrStart(run, policy, estCfg));
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)
       // only a resume that found no trajectory gets here (the replay above rebuilt the file otherwise): base weights
@@ -412,39 +364,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     memoryMark('test');
     record({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
-    const records = runDir.metrics.records();
-    const summary: FinetuneSummary = {
-      task: inputs.task.name,
-      estimator: config.estimator,
-      model: inputs.modelName,
-      seed: config.seed,
-      steps: state.step,
-      forwardPasses: state.forwardPasses,
-      bestDevAcc: best.devAcc,
-      bestStep: best.step,
-      testAcc,
-      zeroShotTestAcc: state.zeroShotTestAcc,
-      zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
-      finalTrainLoss: finalTrainLoss(records),
-      ...devLosses(records),
-      secondsPerStep: secondsPerStep(records),
-      peakRssMiB: peakRssMiB(),
-      policy: config.policy,
-      policyDigest: config.policyDigest,
-      peft: peftLabel(config.peft),
-      trainableParameters: trainable.reduce((n, b) => n + b.size, 0),
-      lr: config.lr,
-      eps: config.eps,
-      batch: config.batch,
-      devN: inputs.dev.length,
-      testN: inputs.test.length,
-      trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
-      resumedAt,
-      backend: backend.name,
-      engine: engineReport(engine),
-      runDir: runDir.dir,
-      notes: inputs.notes,
-    };
+    const summary = summaryOf(run, state, best, testAcc, resumedAt, backend.name);
     runDir.writeSummary(summary);
     runDir.close();
     writeRunReport(runDir.dir);
@@ -454,6 +374,115 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     await model.dispose();
     runDir?.close();
   }
+}
+
+/** What an opened run holds: its inputs, engine, model (seen through its adapter) and directory. */
+interface OpenRun {
+  config: FinetuneConfig;
+  opts: FinetuneOptions;
+  log: (line: string) => void;
+  inputs: RunInputs;
+  engine: EngineChoice;
+  model: AnyModel;
+  /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
+  trainable: readonly Block[];
+  adapter?: Adapter;
+  baseDigest: () => string;
+  runDir: RunDir;
+  trajPath: string;
+  bestPath: string;
+}
+
+/**
+ * A new run's trajectory (and a curvature policy's κ), or a resumed run's weights replayed from its
+ * trajectory (rebuilding a best checkpoint the kill lost); the run state and the trainer of the next step.
+ */
+async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: EstimatorConfig): Promise<{ state: RunState; trainer: Trainer }> {
+  const { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath } = run;
+  let scale = policy.scale;
+  if (config.estimator === 'adam')
+    return { state: { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 }, trainer: adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config) };
+  let records: StepRecord[] = [];
+  // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
+  // its metrics line, or the file is gone): the replay writes it when it passes the best step
+  let rebuildBest: number | undefined;
+  if (opts.resume && existsSync(trajPath)) {
+    const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
+    ({ records } = await replayForResume(trajPath, trainable, {
+      config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
+      base: { name: inputs.modelName, digest: baseDigest },
+      engine: engine.name,
+      threads: parseThreads(config.threads, 'threads'),
+      log,
+      onHeader: (header, recs) => {
+        if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
+        const best = restoreState(runDir.metrics, [...recs]).best;
+        if (best && weightsStep(bestPath) !== best.step) rebuildBest = best.step;
+        if (rebuildBest === 0) saveBest(0);
+      },
+      onStep: (r) => (r.step + 1 === rebuildBest ? saveBest(rebuildBest) : undefined),
+    }));
+  } else {
+    // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
+    let curvature: RecordedCurvature | undefined;
+    if (policy.curvature) {
+      curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
+      scale = policy.curvature.scaleWith(curvature.kappa);
+    }
+    createTrajectory(trajPath, await trajectoryHeader(trainable, {
+      runSeed: config.seed,
+      family: model.family,
+      estimator: estCfg,
+      // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
+      run: {
+        model: inputs.modelName, task: inputs.task.name, batch: config.batch,
+        ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
+        ...(curvature ? { curvature } : {}),
+      },
+      engine: engine.name,
+    }), { overwrite: opts.resume });
+  }
+  const state = restoreState(runDir.metrics, records);
+  return { state, trainer: zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads') }), model, trainable, inputs, config, scale, trajPath, records.at(-1)) };
+}
+
+/** summary.json of a finished run. */
+function summaryOf(run: OpenRun, state: RunState, best: Best, testAcc: number, resumedAt: number | null, backend: string): FinetuneSummary {
+  const { config, inputs, trainable, engine, runDir, trajPath } = run;
+  const records = runDir.metrics.records();
+  return {
+    task: inputs.task.name,
+    estimator: config.estimator,
+    model: inputs.modelName,
+    seed: config.seed,
+    steps: state.step,
+    forwardPasses: state.forwardPasses,
+    bestDevAcc: best.devAcc,
+    bestStep: best.step,
+    testAcc,
+    // measured at the start of the session that lacked it
+    zeroShotTestAcc: state.zeroShotTestAcc!,
+    zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
+    finalTrainLoss: finalTrainLoss(records),
+    ...devLosses(records),
+    secondsPerStep: secondsPerStep(records),
+    peakRssMiB: peakRssMiB(),
+    policy: config.policy,
+    policyDigest: config.policyDigest,
+    peft: peftLabel(config.peft),
+    trainableParameters: trainable.reduce((n, b) => n + b.size, 0),
+    lr: config.lr,
+    eps: config.eps,
+    batch: config.batch,
+    devN: inputs.dev.length,
+    testN: inputs.test.length,
+    trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
+    resumedAt,
+    backend,
+    engine: engineReport(engine),
+    runDir: runDir.dir,
+    notes: inputs.notes,
+  };
 }
 
 /**
