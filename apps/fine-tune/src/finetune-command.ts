@@ -1,12 +1,11 @@
 // `zotune finetune`: flags → config layer over the preset (--config) over the defaults → run directory.
 // With no arguments it is the demo, configs/runs/demo.json (stories260K learning story-name with MeZO).
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import {
   DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
-  finetuneInputSchema, parseInput, passesPerStep, resolveConfig, resumeConfig, runFinetune, runName, settings, type FinetuneConfig, type FinetuneInput, type FinetuneSummary,
+  finetuneInputSchema, parseInput, passesPerStep, resolveConfig, resumeConfig, runFinetune, runName, settings, withAbsolutePaths, type FinetuneConfig, type FinetuneInput, type FinetuneSummary,
 } from '@zotune/finetune';
 import { action, emit, parseNumber, UserError } from '@zotune/report';
 import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
@@ -28,18 +27,9 @@ const FLAG: Record<string, string> = {
 };
 /** Flags that choose how this session runs, not what the run is: allowed with --resume. */
 const SESSION_FLAGS = ['engine', 'threads'];
-/** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
-function absolutePath(arg: string, looksLikePath: boolean): string {
-  return looksLikePath || existsSync(arg) ? resolve(arg) : arg;
-}
-
 /** How a flag's string becomes a setting's value where the schema's type does not say (paths, names with their own messages, lists). */
 const PARSE: Partial<Record<keyof FinetuneInput, (v: string) => unknown>> = {
-  model: (v) => absolutePath(v, /[\\/]/.test(v) || v.endsWith('.bin')),
-  task: (v) => absolutePath(v, /[\\/]/.test(v) || v.endsWith('.json')),
   estimator: (v) => oneLine(() => parseEstimatorName(v.trim(), '--estimator')),
-  // a policy file becomes absolute (resume may run elsewhere); references and digests stay as they are
-  policy: (v) => absolutePath(v.trim(), false),
   peft: (v) => {
     if (!(PEFT_METHODS as readonly string[]).includes(v.trim())) throw new UserError(`--peft: expected one of ${PEFT_METHODS.join(', ')}, got "${v}"`, 2);
     return v.trim();
@@ -75,7 +65,8 @@ export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean):
   }
   const flagsSource = 'flags';
   try {
-    return parseInput(layer, flagsSource);
+    // files become absolute (resume may run elsewhere); references and digests stay as they are
+    return withAbsolutePaths(parseInput(layer, flagsSource));
   } catch (e) {
     // name the flag rather than the field: "flags: lr: Too small …" → "--lr: …"
     const m = /^flags: ([A-Za-z]+): (.*)$/.exec((e as Error).message);

@@ -212,6 +212,23 @@ export function settings(): [keyof FinetuneInput, SettingMeta][] {
   return Object.entries(finetuneInputSchema.shape).map(([k, t]) => [k as keyof FinetuneInput, t.meta() as unknown as SettingMeta]);
 }
 
+/** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
+function absolutePath(arg: string, looksLikePath: boolean): string {
+  return looksLikePath || existsSync(arg) ? resolve(arg) : arg;
+}
+
+/**
+ * A layer with its model, task and policy files as absolute paths (a model .bin or directory, a task
+ * .json, a policy file that exists); names, references and digests stay as they are.
+ */
+export function withAbsolutePaths(layer: FinetuneInput): FinetuneInput {
+  const out = { ...layer };
+  if (out.model !== undefined) out.model = absolutePath(out.model, /[\\/]/.test(out.model) || out.model.endsWith('.bin'));
+  if (out.task !== undefined) out.task = absolutePath(out.task, /[\\/]/.test(out.task) || out.task.endsWith('.json'));
+  if (out.policy !== undefined) out.policy = absolutePath(out.policy.trim(), false);
+  return out;
+}
+
 /** Validate a preset or flag layer. */
 export function parseInput(value: unknown, source: string): FinetuneInput {
   const r = finetuneInputSchema.safeParse(value);

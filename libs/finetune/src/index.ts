@@ -3,7 +3,7 @@
 // replayRun() is `zotune replay`. The config is the zod schema the CLI's flags are generated from.
 export {
   DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR,
-  estimatorConfig, finetuneConfigSchema, finetuneInputSchema, loadPreset, parseInput, parseRunConfig, passesPerStep, resolveConfig, settings,
+  estimatorConfig, finetuneConfigSchema, finetuneInputSchema, loadPreset, parseInput, parseRunConfig, passesPerStep, resolveConfig, settings, withAbsolutePaths,
   type FinetuneConfig, type FinetuneInput, type SettingMeta,
 } from './config';
 export { BatchSchedule } from './batches';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { readRunConfig, UserError } from '@zotune/report';
-import { parseInput, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
+import { parseInput, parseRunConfig, resolveConfig, withAbsolutePaths, type FinetuneConfig, type FinetuneInput } from './config';
 import { fetchRunData } from './setup';
 import { runFinetune, type FinetuneOptions, type FinetuneSummary } from './trainer';
 
@@ -29,10 +29,11 @@ function isResolved(c: FinetuneInput | FinetuneConfig): c is FinetuneConfig {
 
 /**
  * The run's config from what a library user gives: a layer over the defaults (the fields of a preset,
- * e.g. `{ task: 'story-name', steps: 20 }`), or a resolved config (a run's config.json).
+ * e.g. `{ task: 'story-name', steps: 20 }`; its files made absolute, as the CLI's flags), or a resolved
+ * config (a run's config.json).
  */
 export function runConfigOf(config: FinetuneInput | FinetuneConfig, source = 'finetune config'): FinetuneConfig {
-  return isResolved(config) ? parseRunConfig(config, source) : resolveConfig([parseInput(config, source)]);
+  return isResolved(config) ? parseRunConfig(config, source) : resolveConfig([withAbsolutePaths(parseInput(config, source))]);
 }
 
 /**
