@@ -1,9 +1,4 @@
 // @zotune/app-fine-tune: the finetune, replay and eval commands (parse → @zotune/finetune → print).
-import type { Command } from 'commander';
-import { registerEvalCommand } from './eval-command';
-import { registerFinetuneCommand } from './finetune-command';
-import { registerReplayCommand } from './replay-command';
-
 export { runEval, type EvalCommandOptions, type EvalReport } from './eval-command';
 // the run API lives in @zotune/finetune; re-exported for the importers of this app's entry
 export {
@@ -11,9 +6,4 @@ export {
   runFinetune, WEIGHT_FILES, weightsStep, writeRunWeights, type FinetuneConfig, type FinetuneInput, type FinetuneOptions, type FinetuneSummary, type ReplayResult,
 } from '@zotune/finetune';
 
-/** Mount this app's commands on the zotune program: finetune, replay, eval. */
-export function registerFineTuneCommands(program: Command): void {
-  registerFinetuneCommand(program);
-  registerReplayCommand(program);
-  registerEvalCommand(program);
-}
+export { registerFineTuneCommands } from './commands';

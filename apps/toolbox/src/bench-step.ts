@@ -5,8 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, type BenchCommand } from './flags';
 import { resolveDataDir } from '@zotune/data';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
 import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
@@ -354,7 +353,7 @@ function text(r: BenchStepResult): string {
   return lines.join('\n');
 }
 
-interface BenchStepFlags {
+export interface BenchStepFlags {
   model: string;
   task: string;
   batch: string;
@@ -443,28 +442,8 @@ function benchPeft(flags: BenchStepFlags, seed: number): PeftConfig | undefined 
   return undefined;
 }
 
-/** Add `step` to an existing `zotune bench` command. */
-export function registerBenchStep(bench: Command): void {
-  const cmd = bench
-    .command('step')
-    .description('ms per forward pass, per MeZO and guided step (and their ratio to a forward), and the policy\'s overhead, on a real task batch')
-    .option('--model <model>', 'a name under the data dir\'s models/, a llama2.c .bin, or a Hugging Face directory', 'stories260K')
-    .option('--task <task>', 'a built-in task, a config in configs/tasks, or a task .json (its first training examples form the batch)', 'sst2')
-    .option('--batch <B>', 'examples in the batch', '16')
-    .option('--estimator <names>', 'mezo, guided, or mezo,guided', 'mezo,guided')
-    .option('--candidates <M>', 'guided: candidates per step', '4')
-    .option('--policy <p>', 'random: also time a randomly initialised PertNN as σ; none: skip it', 'random')
-    .option('--steps <N>', 'timed repetitions per measurement (median reported)', '20')
-    .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
-    .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
-    .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
-    .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
-    .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo; default: bench/torch-mezo beside the data directory) on 1 and 2 threads and report the ratio')
-    .option('--peer-steps <n>', 'timed steps of each peer run', '10')
-    .option('--peft <p>', 'ZO over none (every block; default), lora or prefix adapter blocks')
-    .option('--lora-rank <r>', '--peft lora: rank (default 8)')
-    .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
-    .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
-    .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)');
-  benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
-}
+/** The run and text of `zotune bench step` (declared in commands.ts). */
+export const benchStepCommand: BenchCommand<BenchStepFlags, BenchStepResult> = {
+  run: (flags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)),
+  text,
+};

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { createLlama, type AnyModel, type Checkpoint } from '@zotune/models';
 import type { OrtLlamaOptions } from './model';
+import { ortSessionsCreated } from './sessions';
 
 export type EngineName = 'auto' | 'ort' | 'tfjs';
 export const ENGINES: readonly EngineName[] = ['auto', 'ort', 'tfjs'];
@@ -103,17 +104,9 @@ export function isGpuBackend(backend: { name: string; reason: string }): boolean
   return backend.name === 'tensorflow' && /tfjs-node-gpu(?! failed| not installed)/.test(backend.reason);
 }
 
-let sessionsCreated = 0;
-/** Called by the ORT model for every InferenceSession it creates. */
-export function countSession(): void {
-  sessionsCreated++;
-}
-/** ORT sessions created by this process (the JSON output reports it: proof that ORT really ran). */
-export const ortSessionsCreated = (): number => sessionsCreated;
-
 /** The engine as the commands' JSON output reports it. */
 export function engineReport(e: EngineChoice): Record<string, unknown> {
-  return { name: e.name, reason: e.reason, ...(e.name === 'ort' ? { threads: e.threads, ortVersion: e.ortVersion, sessions: sessionsCreated } : {}) };
+  return { name: e.name, reason: e.reason, ...(e.name === 'ort' ? { threads: e.threads, ortVersion: e.ortVersion, sessions: ortSessionsCreated() } : {}) };
 }
 
 /** The one-line stderr note of a choice. */

@@ -2,6 +2,7 @@
 // inputs over the blocks' own memory), and engine selection. onnxruntime-node is loaded on demand by
 // openModel, so importing this entry never fails when it is missing.
 export * from './engine';
+export { ortSessionsCreated } from './sessions';
 export type { OrtLlama, OrtLlamaOptions } from './model';
 export { ATTENTION_KINDS, buildLlamaGraph, parseAttention, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 

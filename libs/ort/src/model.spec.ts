@@ -15,7 +15,7 @@ import {
   type Checkpoint,
   type LlamaConfig,
 } from '@zotune/models';
-import { ortSessionsCreated } from './engine';
+import { ortSessionsCreated } from './sessions';
 import { createOrtLlama, type OrtLlama } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

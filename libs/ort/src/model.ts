@@ -32,7 +32,7 @@ import {
   type PlainBatch,
 } from '@zotune/models';
 import { buildArchGraph } from './arch-graph';
-import { countSession } from './engine';
+import { countSession } from './sessions';
 import { buildLlamaGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 
 export interface OrtLlamaOptions {
