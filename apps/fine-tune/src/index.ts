@@ -1,8 +1,9 @@
-// @zotune/app-fine-tune: the finetune, replay and eval commands, and the run API behind them.
+// @zotune/app-fine-tune: the finetune, replay and eval commands (parse → @zotune/finetune → print).
 export { runEval, type EvalCommandOptions, type EvalReport } from './eval-command';
-export { DEFAULT_LR, DEFAULTS, finetuneConfigSchema, finetuneInputSchema, loadPreset, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
-export { BatchSchedule } from './batches';
-export { runFinetune, type FinetuneOptions, type FinetuneSummary } from './trainer';
-export { replayRun, type ReplayResult } from './replay-command';
-export { modelFromWeights, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
+// the run API lives in @zotune/finetune; re-exported for the importers of this app's entry
+export {
+  BatchSchedule, DEFAULT_LR, DEFAULTS, finetuneConfigSchema, finetuneInputSchema, loadPreset, modelFromWeights, parseRunConfig, replayRun, resolveConfig,
+  runFinetune, WEIGHT_FILES, weightsStep, writeRunWeights, type FinetuneConfig, type FinetuneInput, type FinetuneOptions, type FinetuneSummary, type ReplayResult,
+} from '@zotune/finetune';
+
 export { registerFineTuneCommands } from './commands';

@@ -9,16 +9,16 @@ import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
-import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type RunDir } from '@zotune/report';
+import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
 import { evaluate, objectiveValue, type Example } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type Scale, type StepRecord } from '@zotune/zo';
+import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
-import { resolvePolicy } from './policy';
+import { resolvePolicy, type ResolvedPolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { replayForResume } from './resume';
-import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type RunState } from './state';
+import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type Best, type RunState } from './state';
 import { loadRunWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
 
 /** summary.json of a fine-tune run (the RunSummary fields of @zotune/report and more). */
@@ -80,6 +80,34 @@ export interface FinetuneOptions {
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
+  /**
+   * Stop the run: the step under way completes (its trajectory record and metrics line are written),
+   * then the run directory is closed, resumable, and the promise rejects with a FinetuneAbortError.
+   */
+  signal?: AbortSignal;
+  /** every line of metrics.jsonl as it is written (zeroshot, eval, step, test), with the run's total steps */
+  onProgress?: (event: FinetuneEvent) => void;
+}
+
+/** A progress event: the metrics.jsonl line just written, and `steps`, the run's total. */
+export type FinetuneEvent = MetricRecord & { steps: number };
+
+/** What an aborted run rejects with (name 'AbortError', as fetch's); `dir` resumes it. */
+export class FinetuneAbortError extends Error {
+  override readonly name = 'AbortError';
+  constructor(
+    /** the run directory (undefined: aborted before it was made) */
+    readonly dir: string | undefined,
+    /** steps complete */
+    readonly step: number,
+    readonly steps: number,
+  ) {
+    super(
+      dir === undefined
+        ? 'finetune: aborted before the run directory was made; nothing to resume'
+        : `finetune: aborted after step ${step} of ${steps}; ${dir} resumes (resumeFinetune(dir), or zotune finetune --resume ${dir})`,
+    );
+  }
 }
 
 interface Trainer {
@@ -193,6 +221,7 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
 export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOptions): Promise<FinetuneSummary> {
   const log = opts.log ?? (() => {});
   const config = { ...configIn };
+  if (opts.signal?.aborted) throw new FinetuneAbortError(undefined, 0, config.steps);
   if (opts.resume && config.estimator === 'adam')
     throw new UserError(`--resume ${opts.dir}: an adam run cannot be resumed (first-order updates are not recorded in a trajectory and the optimizer state is not saved); start it again`, 2);
   const estCfg = estimatorConfig(config);
@@ -242,64 +271,20 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     for (const n of inputs.notes) log(`note: ${n}`);
 
     runDir = createRunDir(opts.dir, config, { resume: opts.resume });
+    const metrics = runDir.metrics;
+    // every metrics line is also a progress event
+    const record = (r: MetricRecord) => {
+      metrics.append(r);
+      opts.onProgress?.({ ...r, steps: config.steps });
+    };
     if (!opts.resume) log(`finetune: run directory ${runDir.dir}`);
     const trajPath = runDir.path(WEIGHT_FILES.trajectory);
     const bestPath = runDir.path(WEIGHT_FILES.best);
 
     // ---- restore or start ----
+    const run: OpenRun = { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath };
     let state: RunState;
-    let last: StepRecord | undefined;
-    let scale = policy.scale;
-    if (config.estimator === 'adam') {
-      state = { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 };
-      trainer = adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config);
-    } else {
-      let records: StepRecord[] = [];
-      // the arithmetic of the trajectory's format version: a resumed older run keeps its own
-      let trajectoryVersion = TRAJECTORY_VERSION;
-      // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
-      // its metrics line, or the file is gone): the replay writes it when it passes the best step
-      let rebuildBest: number | undefined;
-      if (opts.resume && existsSync(trajPath)) {
-        const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
-        ({ records, header: { version: trajectoryVersion } } = await replayForResume(trajPath, trainable, {
-          config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
-          base: { name: inputs.modelName, digest: baseDigest },
-          engine: engine.name,
-          threads: parseThreads(config.threads, 'threads'),
-          log,
-          onHeader: (header, recs) => {
-            if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
-            const best = restoreState(runDir!.metrics, [...recs]).best;
-            if (best && weightsStep(bestPath) !== best.step) rebuildBest = best.step;
-            if (rebuildBest === 0) saveBest(0);
-          },
-          onStep: (r) => (r.step + 1 === rebuildBest ? saveBest(rebuildBest) : undefined),
-        }));
-      } else {
-        // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
-        let curvature: RecordedCurvature | undefined;
-        if (policy.curvature) {
-          curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
-          scale = policy.curvature.scaleWith(curvature.kappa);
-        }
-        createTrajectory(trajPath, await trajectoryHeader(trainable, {
-          runSeed: config.seed,
-          family: model.family,
-          estimator: estCfg,
-          // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
-          run: {
-            model: inputs.modelName, task: inputs.task.name, batch: config.batch,
-            ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
-            ...(curvature ? { curvature } : {}),
-          },
-          engine: engine.name,
-        }), { overwrite: opts.resume });
-      }
-      last = records.at(-1);
-      state = restoreState(runDir.metrics, records);
-      trainer = zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion }), model, trainable, inputs, config, scale, trajPath, last);
-    }
+    ({ state, trainer } = await restoreOrStart(run, policy, estCfg));
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)
       // only a resume that found no trajectory gets here (the replay above rebuilt the file otherwise): base weights
@@ -312,7 +297,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       const r = await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch });
       state.zeroShotTestAcc = r.accuracy;
       log(`zero-shot: test accuracy of ${inputs.modelName} on ${inputs.task.name}: ${(100 * r.accuracy).toFixed(1)}% (${r.n} examples)`);
-      runDir.metrics.append({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
+      record({ event: 'zeroshot', step: 0, forwardPasses: 0, testAcc: r.accuracy, n: r.n, seconds: seconds() });
       memoryMark('zero-shot');
     }
 
@@ -326,7 +311,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
         state.best = { devAcc: r.accuracy, step };
       }
       if (step === 0) state.zeroShotDevAcc = r.accuracy;
-      runDir!.metrics.append({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
+      record({ event: 'eval', step, forwardPasses: state.forwardPasses, devAcc: r.accuracy, devLoss: r.loss, n: r.n, best: isBest, seconds: seconds() });
       state.evaluated.add(step);
       progress.update({ step, devAcc: r.accuracy });
       memoryMark(`dev eval ${step}`);
@@ -336,13 +321,19 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
+    const stopIfAborted = () => {
+      if (!opts.signal?.aborted) return;
+      progress.done(`(aborted after step ${state.step})`);
+      throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
+    };
     for (let s = state.step; s < config.steps; s++) {
+      stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
       state.forwardPasses += r.forwardPasses;
       state.step = s + 1;
-      runDir.metrics.append({
+      record({
         event: 'step',
         step: s + 1,
         forwardPasses: state.forwardPasses,
@@ -355,6 +346,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
+    stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
@@ -369,41 +361,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     log(`test: best checkpoint (step ${best.step}, dev ${(100 * best.devAcc).toFixed(1)}%) on ${inputs.test.length} examples`);
     const testAcc = (await evaluate(model, inputs.collator, inputs.test, { batchSize: config.evalBatch })).accuracy;
     memoryMark('test');
-    runDir.metrics.append({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
+    record({ event: 'test', step: state.step, forwardPasses: state.forwardPasses, testAcc, bestStep: best.step, seconds: seconds() });
 
-    const metrics = runDir.metrics.records();
-    const summary: FinetuneSummary = {
-      task: inputs.task.name,
-      estimator: config.estimator,
-      model: inputs.modelName,
-      seed: config.seed,
-      steps: state.step,
-      forwardPasses: state.forwardPasses,
-      bestDevAcc: best.devAcc,
-      bestStep: best.step,
-      testAcc,
-      zeroShotTestAcc: state.zeroShotTestAcc,
-      zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
-      finalTrainLoss: finalTrainLoss(metrics),
-      ...devLosses(metrics),
-      secondsPerStep: secondsPerStep(metrics),
-      peakRssMiB: peakRssMiB(),
-      policy: config.policy,
-      policyDigest: config.policyDigest,
-      peft: peftLabel(config.peft),
-      trainableParameters: trainable.reduce((n, b) => n + b.size, 0),
-      lr: config.lr,
-      eps: config.eps,
-      batch: config.batch,
-      devN: inputs.dev.length,
-      testN: inputs.test.length,
-      trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
-      resumedAt,
-      backend: backend.name,
-      engine: engineReport(engine),
-      runDir: runDir.dir,
-      notes: inputs.notes,
-    };
+    const summary = summaryOf(run, state, best, testAcc, resumedAt, backend.name);
     runDir.writeSummary(summary);
     runDir.close();
     writeRunReport(runDir.dir);
@@ -413,6 +373,117 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     await model.dispose();
     runDir?.close();
   }
+}
+
+/** What an opened run holds: its inputs, engine, model (seen through its adapter) and directory. */
+interface OpenRun {
+  config: FinetuneConfig;
+  opts: FinetuneOptions;
+  log: (line: string) => void;
+  inputs: RunInputs;
+  engine: EngineChoice;
+  model: AnyModel;
+  /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
+  trainable: readonly Block[];
+  adapter?: Adapter;
+  baseDigest: () => string;
+  runDir: RunDir;
+  trajPath: string;
+  bestPath: string;
+}
+
+/**
+ * A new run's trajectory (and a curvature policy's κ), or a resumed run's weights replayed from its
+ * trajectory (rebuilding a best checkpoint the kill lost); the run state and the trainer of the next step.
+ */
+async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: EstimatorConfig): Promise<{ state: RunState; trainer: Trainer }> {
+  const { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath } = run;
+  let scale = policy.scale;
+  if (config.estimator === 'adam')
+    return { state: { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 }, trainer: adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config) };
+  let records: StepRecord[] = [];
+  // the arithmetic of the trajectory's format version: a resumed older run keeps its own
+  let trajectoryVersion = TRAJECTORY_VERSION;
+  // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
+  // its metrics line, or the file is gone): the replay writes it when it passes the best step
+  let rebuildBest: number | undefined;
+  if (opts.resume && existsSync(trajPath)) {
+    const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
+    ({ records, header: { version: trajectoryVersion } } = await replayForResume(trajPath, trainable, {
+      config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
+      base: { name: inputs.modelName, digest: baseDigest },
+      engine: engine.name,
+      threads: parseThreads(config.threads, 'threads'),
+      log,
+      onHeader: (header, recs) => {
+        if (policy.curvature) scale = policy.curvature.scaleWith(recordedCurvature(header.run, trainable.length, trajPath));
+        const best = restoreState(runDir.metrics, [...recs]).best;
+        if (best && weightsStep(bestPath) !== best.step) rebuildBest = best.step;
+        if (rebuildBest === 0) saveBest(0);
+      },
+      onStep: (r) => (r.step + 1 === rebuildBest ? saveBest(rebuildBest) : undefined),
+    }));
+  } else {
+    // a curvature policy: κ at the base weights, once, recorded in the header (resume reads it back)
+    let curvature: RecordedCurvature | undefined;
+    if (policy.curvature) {
+      curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
+      scale = policy.curvature.scaleWith(curvature.kappa);
+    }
+    createTrajectory(trajPath, await trajectoryHeader(trainable, {
+      runSeed: config.seed,
+      family: model.family,
+      estimator: estCfg,
+      // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
+      run: {
+        model: inputs.modelName, task: inputs.task.name, batch: config.batch,
+        ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
+        ...(curvature ? { curvature } : {}),
+      },
+      engine: engine.name,
+    }), { overwrite: opts.resume });
+  }
+  const state = restoreState(runDir.metrics, records);
+  return { state, trainer: zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion }), model, trainable, inputs, config, scale, trajPath, records.at(-1)) };
+}
+
+/** summary.json of a finished run. */
+function summaryOf(run: OpenRun, state: RunState, best: Best, testAcc: number, resumedAt: number | null, backend: string): FinetuneSummary {
+  const { config, inputs, trainable, engine, runDir, trajPath } = run;
+  const records = runDir.metrics.records();
+  return {
+    task: inputs.task.name,
+    estimator: config.estimator,
+    model: inputs.modelName,
+    seed: config.seed,
+    steps: state.step,
+    forwardPasses: state.forwardPasses,
+    bestDevAcc: best.devAcc,
+    bestStep: best.step,
+    testAcc,
+    // measured at the start of the session that lacked it
+    zeroShotTestAcc: state.zeroShotTestAcc!,
+    zeroShotDevAcc: state.zeroShotDevAcc ?? NaN,
+    finalTrainLoss: finalTrainLoss(records),
+    ...devLosses(records),
+    secondsPerStep: secondsPerStep(records),
+    peakRssMiB: peakRssMiB(),
+    policy: config.policy,
+    policyDigest: config.policyDigest,
+    peft: peftLabel(config.peft),
+    trainableParameters: trainable.reduce((n, b) => n + b.size, 0),
+    lr: config.lr,
+    eps: config.eps,
+    batch: config.batch,
+    devN: inputs.dev.length,
+    testN: inputs.test.length,
+    trajectoryBytes: config.estimator === 'adam' ? null : statSync(trajPath).size,
+    resumedAt,
+    backend,
+    engine: engineReport(engine),
+    runDir: runDir.dir,
+    notes: inputs.notes,
+  };
 }
 
 /**

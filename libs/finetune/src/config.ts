@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { REPO_ROOT } from '@zotune/data';
-import { DEFAULT_LORA_TARGETS, PEFT_METHODS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
+import { DEFAULT_LORA_TARGETS, parseLoraTargets, PEFT_METHODS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 import { deriveSeed } from '@zotune/tensor';
 import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig, type EstimatorName } from '@zotune/zo';
@@ -43,68 +43,72 @@ export const DEFAULT_EVALS_PER_RUN = 5;
 
 const posInt = z.number().int().min(1);
 
-/** Everything a preset or the flags may set; all optional (the defaults fill the rest). */
+/**
+ * What a setting tells its users: the description (`zotune finetune --help`, the library's docs), the
+ * value's name in the help (`--lr <LR>`), and its default in words where DEFAULTS holds no value for it
+ * (computed, per estimator, or from the environment). The flag is the field's name in kebab case
+ * (forwardPasses → --forward-passes; a boolean that defaults to true is --no-<name>).
+ */
+export interface SettingMeta {
+  description: string;
+  arg?: string;
+  defaultText?: string;
+  /** not a flag (a preset's own description) */
+  cli?: false;
+}
+
+/** LoRA's module names: a list, or one comma-separated string as the flag takes it (q,v = q_proj,v_proj). */
+const loraTargetList = z.preprocess((v, ctx) => {
+  if (typeof v !== 'string') return v;
+  try {
+    return parseLoraTargets(v, 'loraTargets');
+  } catch (e) {
+    // the message without its own prefix and value: the one line names the source, field and value
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^loraTargets: /, '').replace(/, got ".*"$/, '') });
+    return z.NEVER;
+  }
+}, z.array(z.string().min(1)).min(1));
+
+/** An optional field of the input schema with its SettingMeta. */
+function setting<T extends z.ZodType>(type: T, meta: SettingMeta) {
+  return type.optional().meta({ ...meta });
+}
+
+/** Everything a preset or the flags may set; all optional (the defaults fill the rest). Each setting is declared here once. */
 export const finetuneInputSchema = z.strictObject({
-  /** preset files may say what they are for; ignored by the run */
-  description: z.string().optional(),
-  /** a name under the data dir's models/, a llama2.c .bin (tokenizer beside it), or a Hugging Face directory */
-  model: z.string().min(1).optional(),
-  /** a built-in task (sst2, rte, ...), a config in configs/tasks (story-cloze), or a task .json path */
-  task: z.string().min(1).optional(),
-  /** mezo | guided | greedy | elite | adam */
-  estimator: z.enum(estimatorNames).optional(),
-  /** 'auto' (the model's shipped default policy when one exists, else none), 'none', or a policy reference, digest or file */
-  policy: z.string().min(1).optional(),
-  /** guided, greedy: candidate directions M per step */
-  candidates: posInt.max(1024).optional(),
-  /** guided: fraction of candidates in TOP */
-  alpha: z.number().gt(0).lt(1).optional(),
-  /** guided, elite: normalise v so that E‖v‖² = d (as MeZO's z) */
-  normalize: z.boolean().optional(),
-  /** mezo: directions averaged per step (n-SPSA) */
-  queries: posInt.max(1024).optional(),
-  /** optimizer steps (exclusive with forwardPasses) */
-  steps: posInt.optional(),
-  /** training budget in forward passes, turned into steps per estimator (exclusive with steps) */
-  forwardPasses: posInt.optional(),
-  /** learning rate η (default per estimator: DEFAULT_LR) */
-  lr: z.number().positive().optional(),
-  /** perturbation scale ε */
-  eps: z.number().positive().optional(),
-  /** decoupled weight decay λ (embedding and matrix blocks only) */
-  weightDecay: z.number().min(0).optional(),
-  /** training examples per step */
-  batch: posInt.max(4096).optional(),
-  /** run seed: the data splits, the minibatch of every step and the noise seeds derive from it */
-  seed: z.number().int().min(0).max(0xffffffff).optional(),
-  /** evaluate dev accuracy every N steps (default: DEFAULT_EVALS_PER_RUN evaluations per run) */
-  evalEvery: posInt.optional(),
-  /** dev examples evaluated (the first N of the dev split) */
-  evalN: posInt.optional(),
-  /** test examples evaluated (zero-shot at the start, the best checkpoint at the end) */
-  testN: posInt.optional(),
-  /** examples per forward pass when evaluating (default: batch, so evaluation needs no more memory than a step) */
-  evalBatch: posInt.max(4096).optional(),
-  /** also write the last step's weights as final.safetensors */
-  saveFinal: z.boolean().optional(),
-  /** tfjs backend: auto, tensorflow, wasm or cpu */
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).optional(),
-  /** forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs */
-  engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
-  /** threads: ORT intra-op threads (and the noise workers'); default the machine's cores */
-  threads: posInt.max(256).optional(),
-  /** --policy oracle-*: re-measure the gradients every N steps */
-  oracleEvery: posInt.optional(),
-  /** parameter-efficient ZO: none (every block), lora or prefix */
-  peft: z.enum(PEFT_METHODS).optional(),
-  /** --peft lora: rank r */
-  loraRank: posInt.max(4096).optional(),
-  /** --peft lora: the update is (alpha / r)·A·B */
-  loraAlpha: z.number().positive().optional(),
-  /** --peft lora: module names (q_proj, v_proj, …) */
-  loraTargets: z.array(z.string().min(1)).min(1).optional(),
-  /** --peft prefix: prefix positions per layer */
-  prefixTokens: posInt.max(4096).optional(),
+  description: setting(z.string(), { description: 'what a preset is for; ignored by the run', cli: false }),
+  model: setting(z.string().min(1), { arg: 'M', description: "a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory" }),
+  task: setting(z.string().min(1), { arg: 'T', description: 'a built-in task, a config in configs/tasks, or a task .json' }),
+  estimator: setting(z.enum(estimatorNames), { arg: 'E', description: 'mezo, guided, greedy, elite or adam' }),
+  policy: setting(z.string().min(1), {
+    arg: 'REF',
+    description: "a policy reference, digest or file; none; auto = the model's shipped default if any; oracle-density, oracle-curvature: yardsticks that need backward passes",
+  }),
+  candidates: setting(posInt.max(1024), { arg: 'M', description: 'guided, greedy: candidate directions per step' }),
+  alpha: setting(z.number().gt(0).lt(1), { arg: 'A', description: 'guided: fraction of candidates in TOP' }),
+  normalize: setting(z.boolean(), { description: "guided, elite: rescale v to E‖v‖² = d, as MeZO's z (--no-normalize keeps v as drawn)" }),
+  queries: setting(posInt.max(1024), { arg: 'Q', description: 'mezo: directions averaged per step (n-SPSA)' }),
+  steps: setting(posInt, { arg: 'N', description: 'optimizer steps' }),
+  forwardPasses: setting(posInt, { arg: 'N', description: 'training budget in forward passes, the same for every estimator', defaultText: String(DEFAULT_FORWARD_PASSES) }),
+  lr: setting(z.number().positive(), { arg: 'LR', description: 'learning rate η', defaultText: Object.entries(DEFAULT_LR).map(([e, lr]) => `${e} ${lr}`).join(', ') }),
+  eps: setting(z.number().positive(), { arg: 'EPS', description: 'perturbation scale ε' }),
+  weightDecay: setting(z.number().min(0), { arg: 'WD', description: 'decoupled weight decay λ on embedding and matrix blocks' }),
+  batch: setting(posInt.max(4096), { arg: 'B', description: 'training examples per step' }),
+  seed: setting(z.number().int().min(0).max(0xffffffff), { arg: 'S', description: 'run seed: data splits, minibatches and noise' }),
+  evalEvery: setting(posInt, { arg: 'N', description: 'dev accuracy every N steps', defaultText: `${DEFAULT_EVALS_PER_RUN} evaluations per run` }),
+  evalN: setting(posInt, { arg: 'N', description: 'dev examples per evaluation (the first N of the dev split)' }),
+  testN: setting(posInt, { arg: 'N', description: 'test examples (zero-shot at the start, the best checkpoint at the end)' }),
+  evalBatch: setting(posInt.max(4096), { arg: 'B', description: 'examples per forward pass when evaluating', defaultText: 'batch, so evaluation needs no more memory than a step' }),
+  saveFinal: setting(z.boolean(), { description: "also write the last step's weights as final.safetensors" }),
+  backend: setting(z.enum(['auto', 'tensorflow', 'wasm', 'cpu']), { arg: 'B', description: 'tfjs backend: auto, tensorflow, wasm or cpu', defaultText: '$ZOTUNE_BACKEND, else auto' }),
+  engine: setting(z.enum(['auto', 'ort', 'tfjs']), { arg: 'E', description: 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs', defaultText: '$ZOTUNE_ENGINE, else auto' }),
+  threads: setting(posInt.max(256), { arg: 'N', description: "ORT intra-op threads (and the noise workers')", defaultText: "the machine's cores" }),
+  oracleEvery: setting(posInt, { arg: 'K', description: 'oracle policies: re-measure gradients (and curvature) every K steps', defaultText: String(DEFAULT_ORACLE_EVERY) }),
+  peft: setting(z.enum(PEFT_METHODS), { arg: 'P', description: 'parameter-efficient ZO: none (every block), lora or prefix', defaultText: 'none' }),
+  loraRank: setting(posInt.max(4096), { arg: 'R', description: '--peft lora: rank r', defaultText: String(DEFAULT_LORA.rank) }),
+  loraAlpha: setting(z.number().positive(), { arg: 'A', description: '--peft lora: scale alpha, the update is (alpha/r)·A·B', defaultText: String(DEFAULT_LORA.alpha) }),
+  loraTargets: setting(loraTargetList, { arg: 'LIST', description: '--peft lora: linears to adapt, e.g. q,v or q_proj,v_proj,o_proj', defaultText: DEFAULT_LORA_TARGETS.join(',') }),
+  prefixTokens: setting(posInt.max(4096), { arg: 'N', description: '--peft prefix: trainable key/value positions per layer', defaultText: String(DEFAULT_PREFIX_TOKENS) }),
 });
 export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
@@ -201,6 +205,28 @@ function zodProblem(err: z.ZodError, value: unknown, source: string): string {
   const got = i.path.length && value && typeof value === 'object' ? (value as Record<string, unknown>)[String(i.path[0])] : undefined;
   if (i.code === 'unrecognized_keys') return `${source}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
   return `${source}: ${field || '(root)'}: ${i.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
+}
+
+/** The SettingMeta of every field of the input schema, in its order. */
+export function settings(): [keyof FinetuneInput, SettingMeta][] {
+  return Object.entries(finetuneInputSchema.shape).map(([k, t]) => [k as keyof FinetuneInput, t.meta() as unknown as SettingMeta]);
+}
+
+/** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
+function absolutePath(arg: string, looksLikePath: boolean): string {
+  return looksLikePath || existsSync(arg) ? resolve(arg) : arg;
+}
+
+/**
+ * A layer with its model, task and policy files as absolute paths (a model .bin or directory, a task
+ * .json, a policy file that exists); names, references and digests stay as they are.
+ */
+export function withAbsolutePaths(layer: FinetuneInput): FinetuneInput {
+  const out = { ...layer };
+  if (out.model !== undefined) out.model = absolutePath(out.model, /[\\/]/.test(out.model) || out.model.endsWith('.bin'));
+  if (out.task !== undefined) out.task = absolutePath(out.task, /[\\/]/.test(out.task) || out.task.endsWith('.json'));
+  if (out.policy !== undefined) out.policy = absolutePath(out.policy.trim(), false);
+  return out;
 }
 
 /** Validate a preset or flag layer. */

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { forwardPassesPerStep } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR, withAbsolutePaths } from './config';
 
 describe('resolveConfig', () => {
   test('the defaults: stories260K, SST-2, MeZO without a policy at lr 1e-4, 1200 forward passes', () => {
@@ -64,5 +64,12 @@ describe('resolveConfig', () => {
     const c = resolveConfig([{ estimator: 'elite', seed: 5 }]);
     expect(parseRunConfig(JSON.parse(JSON.stringify(c)), 'config.json')).toEqual(c);
     expect(() => parseRunConfig({ ...c, steps: 0 }, 'run/config.json')).toThrow(/^run\/config\.json: steps: /);
+  });
+
+  test('withAbsolutePaths: files become absolute (a run resumes from anywhere); names, references and digests stay', () => {
+    expect(withAbsolutePaths({ model: 'models/x.bin', task: 't/task.json', policy: ' stories260K/default:latest ' })).toEqual({
+      model: resolve('models/x.bin'), task: resolve('t/task.json'), policy: 'stories260K/default:latest',
+    });
+    expect(withAbsolutePaths({ model: 'stories260K', task: 'sst2', policy: 'none', lr: 1e-4 })).toEqual({ model: 'stories260K', task: 'sst2', policy: 'none', lr: 1e-4 });
   });
 });
