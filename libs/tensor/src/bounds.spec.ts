@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { applyNoiseArrays, applyNoiseRange, applySumArray, sharedFloat32Array } from './noise-arrays';
 import { normalFillRef } from './noise-ref';
 import { noiseImplementation, noiseSum, normalAccumulate, normalFill, useNoiseImplementation } from './noise';
-import { applyNoise, applyNoiseMany, applySum } from './perturb';
+import { applyNoise, applyNoiseMany, applySum, useWeightUpdatePath } from './perturb';
 
 const f = Math.fround;
 const U32_MAX = 0xffffffff;
@@ -168,6 +168,29 @@ describe('variable updates', () => {
     const z = new Float32Array(3);
     normalFillRef(z, 4, 9);
     expect(Array.from(b.dataSync())).toEqual([2, 0.5, -3].map((w, k) => f(w + f(0 + f(0.125 * z[k])))));
+  });
+
+  test('the tfjs-ops path: keep, terms, both and neither, against the float32 formula', () => {
+    expect(useWeightUpdatePath('tfjs-ops')).toBe('tfjs-ops');
+    try {
+      const w = [1, -1, 4, 0.5, -3];
+      const z = new Float32Array(5);
+      normalFillRef(z, 8, 2);
+      const v = variable(w);
+      const id = dataId(v);
+      applyNoise(v, 2, []);
+      expect(dataId(v)).toBe(id);
+      applyNoise(v, 2, [], { keep: 0.5 });
+      expect(Array.from(v.dataSync())).toEqual(w.map((x) => f(0.5 * x)));
+      const u = variable(w);
+      applyNoise(u, 2, [{ seed: 8, coef: 0.25 }]);
+      expect(Array.from(u.dataSync())).toEqual(w.map((x, k) => f(x + f(0 + f(0.25 * z[k])))));
+      const t = variable(w);
+      applyNoise(t, 2, [{ seed: 8, coef: 0.25 }], { keep: 0.75 });
+      expect(Array.from(t.dataSync())).toEqual(w.map((x, k) => f(f(0.75 * x) + f(0 + f(0.25 * z[k])))));
+    } finally {
+      expect(useWeightUpdatePath('auto')).toBe('direct');
+    }
   });
 
   test('refusals: a disposed variable, a sum of another length, a non-finite keep', () => {
