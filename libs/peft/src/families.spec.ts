@@ -173,7 +173,10 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
       // B back to 0: W0 again, bit for bit
       b.forEach((bj) => bj.fill(0));
       expect(logitsOf(lora.model)).toEqual(base);
+      // after dispose the adapters no longer reach the model: a moved B is not merged
       lora.dispose();
+      b.forEach((bj, j) => bj.forEach((_, i) => (bj[i] = handB(i, j))));
+      expect(logitsOf(lora.model)).toEqual(base);
     } finally {
       model.dispose();
       for (const m of others) m.dispose();
