@@ -17,6 +17,7 @@ import { deriveSeed, normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { createLora, PEFT_PREFIX } from './lora';
 import { createPrefix } from './prefix';
+import { relErr } from './testing.testkit';
 
 const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../tests/fixtures/families');
 const f = Math.fround;
@@ -64,15 +65,6 @@ function logitsOf(m: LlamaModel | AnyModel): Float32Array {
   const out = Float32Array.from(t.dataSync());
   t.dispose();
   return out;
-}
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
 }
 const tensor = (c: Checkpoint, name: string) => {
   const t = c.tensors.get(name);
