@@ -161,6 +161,27 @@ describe('variable updates', () => {
     expect(Array.from(v.dataSync())).toEqual([1.5, 2, 2.5]);
   });
 
+  test('keep without terms adds no sum: −0 stays −0 (an added +0 would make it +0), on every path', () => {
+    const isNegZero = (x: number) => Object.is(x, -0);
+    const v = variable([-0, 2]);
+    applyNoise(v, 0, [], { keep: 0.5 });
+    expect(isNegZero(v.dataSync()[0])).toBe(true);
+    const u = variable([-0, 2]);
+    applyNoiseMany([{ variable: u, block: 0, terms: [], keep: 0.5 }]);
+    expect(isNegZero(u.dataSync()[0])).toBe(true);
+    const d = Float32Array.of(-0, 2);
+    applyNoiseArrays([{ data: d, block: 0, terms: [], keep: 0.5 }]);
+    expect(isNegZero(d[0])).toBe(true);
+    useWeightUpdatePath('tfjs-ops');
+    try {
+      const t = variable([-0, 2]);
+      applyNoise(t, 0, [], { keep: 0.5 });
+      expect(isNegZero(t.dataSync()[0])).toBe(true);
+    } finally {
+      useWeightUpdatePath('auto');
+    }
+  });
+
   test('applyNoiseMany: keep alone on one item, terms on another, item by item as applyNoise', () => {
     const [a, b] = [variable([1, -1, 4]), variable([2, 0.5, -3])];
     applyNoiseMany([{ variable: a, block: 0, terms: [], keep: 0.5 }, { variable: b, block: 9, terms: [{ seed: 4, coef: 0.125 }] }]);
