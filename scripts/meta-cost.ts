@@ -15,9 +15,9 @@
 import { loadavg } from 'node:os';
 import { resolveDataDir } from '@zotune/data';
 import { loadMetaTask, lossAt, MetaTrainer, parseMetaConfig, SpsaMetaTrainer, type MetaTraining } from '@zotune/meta';
-import { createLlama, isHostModel, randomCheckpoint, resolveModel, STORIES15M_CONFIG, type AnyModel } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint, resolveModel, STORIES15M_CONFIG } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
-import { hostObjectiveValue } from '@zotune/tasks';
+import { objectiveValue } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
 
 const argv = process.argv.slice(2);
@@ -42,12 +42,15 @@ const backend = await initBackend(parseBackend(arg('--backend', 'wasm')), { quie
 const dataDir = resolveDataDir();
 const resolved = resolveModel(shape === 'smollm2-135m' ? shape : 'stories260K', dataDir);
 const ckpt = shape === 'stories15M' ? randomCheckpoint(STORIES15M_CONFIG, 1, { std: 0.02 }) : resolved.checkpoint;
-const model: AnyModel = metaGrad === 'spsa' ? await (await loadOrt()).createOrtLlama(ckpt, { threads, handOver: true }) : createLlama(ckpt);
+// spsa: the ORT model (host); exact: the tfjs one (tensor)
+const host = metaGrad === 'spsa' ? await (await loadOrt()).createOrtLlama(ckpt, { threads, handOver: true }) : undefined;
+const tensor = host ? undefined : createTfjsModel(ckpt);
+const model = host ?? tensor!;
 const parameters = model.blocks.reduce((n, b) => n + b.size, 0);
 const config = parseMetaConfig({ trainExamples: 64, metaGrad, spsaDirections: directions });
 const metaTask = loadMetaTask('sst2', { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen, trainExamples: 64 }).task;
 const forwardOnly = argv.includes('--forward-only');
-const trainer: MetaTraining | undefined = forwardOnly ? undefined : isHostModel(model) ? new SpsaMetaTrainer({ model, tasks: [metaTask], config }) : new MetaTrainer({ model, tasks: [metaTask], config });
+const trainer: MetaTraining | undefined = forwardOnly ? undefined : host ? new SpsaMetaTrainer({ model: host, tasks: [metaTask], config }) : new MetaTrainer({ model: tensor!, tasks: [metaTask], config });
 const batch = metaTask.collator.batch(metaTask.train.slice(0, config.batch), { goldOnly: false });
 let forwardPasses = 0;
 const wall: number[] = [];
@@ -68,7 +71,7 @@ const fc: number[] = [];
 for (let i = 0; i < 3; i++) {
   const f0 = performance.now();
   const c0 = process.cpuUsage();
-  await (isHostModel(model) ? hostObjectiveValue(model, batch) : lossAt(model, metaTask.objective, batch));
+  await (host ? objectiveValue(host, batch) : lossAt(tensor!, metaTask.objective, batch));
   const c = process.cpuUsage(c0);
   fw.push((performance.now() - f0) / 1000);
   fc.push((c.user + c.system) / 1e6);

@@ -6,20 +6,20 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { resolveDataDir } from '@zotune/data';
 import { checkMetaGradient, loadMetaTask, parseMetaConfig, plannedCases, type MetaGradientCase, type MetaGradientCheck } from '@zotune/meta';
-import { createLlama, resolveModel, type HostModel, type Model } from '@zotune/models';
+import { createTfjsModel, resolveModel, type Model, type TfjsModel } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
 import { INITIAL_FEATURE_STATE, type PertNN } from '@zotune/policy';
 import { initBackend } from '@zotune/tensor';
 
 const config = parseMetaConfig({});
-let model: Model;
-let host: HostModel;
+let model: TfjsModel;
+let host: Model;
 let setup: { policy: PertNN; cases: MetaGradientCase[] };
 beforeAll(async () => {
   await initBackend('wasm', { quiet: true });
   const dataDir = resolveDataDir();
   const resolved = resolveModel('stories260K', dataDir);
-  model = createLlama(resolved.checkpoint);
+  model = createTfjsModel(resolved.checkpoint);
   host = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
   const tasks = ['sst2', 'copa'].map((t) => loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen }).task);
   setup = plannedCases(config, tasks, host.blocks.map((b) => b.name), 2);

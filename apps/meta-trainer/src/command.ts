@@ -1,8 +1,9 @@
-// `zotune meta-train`: commander definition and the human-readable result.
+// `zotune meta-train`: commander definition and the human-readable result. The run (tfjs, the meta
+// lib) is loaded when the command runs, so `zotune --help` does not load it.
 import { Option, type Command } from 'commander';
 import { action, emit } from '@zotune/report';
-import { SPSA_FROM_PARAMETERS, type MetaTrainFlags } from './options';
-import { runMetaTrain, type MetaTrainResult } from './run';
+import type { MetaTrainFlags } from './options';
+import type { MetaTrainResult } from './run';
 
 function human(r: MetaTrainResult): string {
   return [
@@ -31,7 +32,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--meta-lr-max <x>', 'variant: draw each step\'s look-ahead η log-uniformly from [--meta-lr, x] (stability across lrs; default: off)')
     .option('--lookahead-steps <k>', 'variant: unroll K ZO look-ahead steps per meta step, the meta-loss being the loss after the K-th (default 1)')
     .option('--features <set>', 'variant: the policy\'s features, base or curvature (adds each block\'s relative curvature at the pretrained weights, from a forward-only probe; default base)')
-    .option('--meta-grad <kind>', `how the policy's gradient is computed: exact (backward through the model in tfjs; θ follows first-order SGD), spsa (forward passes only on the ORT engine: SPSA with common random numbers; θ follows MeZO at --meta-lr), or auto (default): exact below ${SPSA_FROM_PARAMETERS / 1e6}M model parameters (stories260K), spsa from there (SmolLM2-135M, whose tfjs backward does not fit)`)
+    .option('--meta-grad <kind>', `how the policy's gradient is computed: exact (backward through the model in tfjs; θ follows first-order SGD), spsa (forward passes only on the ORT engine: SPSA with common random numbers; θ follows MeZO at --meta-lr), or auto (default): exact below 50M model parameters (@zotune/meta's SPSA_FROM_PARAMETERS, not loaded for --help) (stories260K), spsa from there (SmolLM2-135M, whose tfjs backward does not fit)`)
     .option('--spsa-directions <k>', 'spsa: random directions averaged per meta step, 2 forward passes each (default 16)')
     .option('--spsa-scale <c>', 'spsa: perturbation of σ (or ω) relative to its rms (default 0.05)')
     .option('--spsa-space <space>', 'spsa: perturb the per-block σ (sigma, default: then exactly through the tiny networks) or the network weights ω (omega: far noisier)')
@@ -55,6 +56,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action(
       action(async (opts: MetaTrainFlags) => {
+        const { runMetaTrain } = await import('./run');
         const r = await runMetaTrain(opts, { log: (line) => process.stderr.write(line + '\n') });
         emit(r, !!opts.json, human(r));
       }),

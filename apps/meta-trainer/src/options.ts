@@ -2,7 +2,6 @@
 import { parseMetaConfig, type MetaConfig } from '@zotune/meta';
 import { DEFAULT_POLICY_NAME, DEFAULT_POLICY_TAG, defaultRegistryLocation, openRegistry, parseRef, readBearerToken, type PolicyRef, type PolicyRegistry } from '@zotune/registry';
 import { parseNumber, UserError } from '@zotune/report';
-import { z } from 'zod';
 
 /** The raw commander options (strings; undefined when the flag was not given). */
 export interface MetaTrainFlags {
@@ -42,27 +41,6 @@ export interface MetaTrainFlags {
   json?: boolean;
 }
 
-/** What fixes a run (config.json of the run directory); --resume reads it back. */
-export const runConfigSchema = z.object({
-  /** always 'zotune-meta-train' */
-  kind: z.literal('zotune-meta-train'),
-  /** the MODEL argument as given */
-  model: z.string().min(1),
-  /** the model's short name (the MODEL part of registry references) */
-  modelName: z.string().min(1),
-  /** checkpointDigest of the base weights (a resumed run must find the same weights) */
-  modelDigest: z.string().regex(/^[0-9a-f]{64}$/),
-  /** the --tasks list as given */
-  tasks: z.array(z.string().min(1)).min(1),
-  /** meta-training hyper-parameters */
-  meta: z.record(z.string(), z.unknown()),
-  /** artifact name (also the NAME of a bare --publish) */
-  name: z.string().min(1),
-  /** artifact description */
-  description: z.string().optional(),
-});
-export type RunConfig = z.infer<typeof runConfigSchema>;
-
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
@@ -77,21 +55,9 @@ export function checkResumeFlags(flags: MetaTrainFlags): void {
 }
 
 /**
- * --meta-grad auto picks the exact (tfjs backward) meta-gradient below this many model parameters and the
- * forward-only SPSA one (ORT) from it on: the stories260K and 15M shapes backpropagate in tfjs-wasm, while
- * SmolLM2-135M's backward does not fit its 4 GiB heap (docs/results/meta-training-135m.md).
+ * The meta config from the flags (defaults: ALGORITHMS.md §5's reference settings), for metaGrad (resolveMetaGrad:
+ * --meta-grad auto needs the model's parameter count, which @zotune/meta's metaTrain knows).
  */
-export const SPSA_FROM_PARAMETERS = 50_000_000;
-
-/** The --meta-grad choice: exact or spsa as given, auto by the model's parameter count. */
-export function resolveMetaGrad(flag: string | undefined, parameters: number): 'exact' | 'spsa' {
-  const v = flag ?? 'auto';
-  if (v === 'exact' || v === 'spsa') return v;
-  if (v !== 'auto') throw new UserError(`--meta-grad: expected auto, exact or spsa, got ${v}`, 2);
-  return parameters >= SPSA_FROM_PARAMETERS ? 'spsa' : 'exact';
-}
-
-/** The meta config from the flags (defaults: ALGORITHMS.md §5's reference settings); metaGrad already resolved. */
 export function metaConfigFromFlags(f: MetaTrainFlags, metaGrad: 'exact' | 'spsa' = 'exact'): MetaConfig {
   const num = (flag: string, v: string | undefined, o: { int?: boolean; min?: number; max?: number; positive?: boolean } = {}) => {
     if (v === undefined) return undefined;

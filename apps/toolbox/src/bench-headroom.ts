@@ -9,8 +9,7 @@
 //     allocation (measured once, at θ0), same minibatches and noise seeds as uniform, at the same lr
 //     and at the lr the model predicts; gain = loss reduction on a fixed set of training examples,
 //     over uniform's. Equal forward passes by construction (every run is `steps` MeZO steps).
-import type { Command } from 'commander';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, type BenchCommand } from './flags';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveDataDir } from '@zotune/data';
 import { blockVariable, createLlama, resolveModel } from '@zotune/models';
@@ -207,7 +206,7 @@ function text(r: BenchHeadroomResult): string {
   return lines.join('\n');
 }
 
-interface Flags {
+export interface BenchHeadroomFlags {
   model: string;
   task: string;
   batch: string;
@@ -223,7 +222,7 @@ interface Flags {
   json?: boolean;
 }
 
-export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
+export function parseBenchHeadroomFlags(flags: BenchHeadroomFlags): BenchHeadroomOptions {
   const backend = backendFlag(flags.backend);
   const seeds = flags.seeds.split(',').map((s) => parseNumber('--seeds', s.trim(), { int: true, min: 0, max: 2 ** 32 - 1 }));
   return {
@@ -241,19 +240,8 @@ export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
   };
 }
 
-export function registerBenchHeadroom(bench: Command): void {
-  const cmd = bench
-    .command('headroom')
-    .description('per-block gradient density and curvature (backward passes), and the predicted and measured gain of the oracle allocations over uniform MeZO')
-    .option('--model <M>', 'model', 'stories260K')
-    .option('--task <T>', 'task', 'story-cloze')
-    .option('--batch <B>', 'examples per minibatch', '16')
-    .option('--batches <N>', 'minibatches the gradient energy is measured on', '8')
-    .option('--probes <P>', 'random directions of the curvature estimate', '8')
-    .option('--steps <N>', 'MeZO steps of each paired run', '300')
-    .option('--lr <LR>', 'uniform MeZO\'s learning rate', '1e-4')
-    .option('--eps <EPS>', 'perturbation scale ε (and the curvature\'s finite-difference step)', '1e-3')
-    .option('--seeds <S,S>', 'paired seeds (minibatches and noise)', '0,1')
-    .option('--loss-n <N>', 'training examples the loss reduction is measured on', '256');
-  benchOutput(cmd, (flags: Flags) => benchHeadroom(parseBenchHeadroomFlags(flags), (s) => process.stderr.write(`zotune bench headroom: ${s}\n`)), text);
-}
+/** The run and text of `zotune bench headroom` (declared in commands.ts). */
+export const benchHeadroomCommand: BenchCommand<BenchHeadroomFlags, BenchHeadroomResult> = {
+  run: (flags) => benchHeadroom(parseBenchHeadroomFlags(flags), (s) => process.stderr.write(`zotune bench headroom: ${s}\n`)),
+  text,
+};

@@ -1,7 +1,5 @@
-// Flag helpers shared by the bench commands.
-import type { Command } from 'commander';
-import { writeJsonAtomic } from '@zotune/io';
-import { UserError, action, emit } from '@zotune/report';
+// Flag helpers shared by the bench commands' code (loaded when a bench runs; commands.ts declares them).
+import { UserError } from '@zotune/report';
 import { parseBackend } from '@zotune/tensor';
 
 /** --backend, else $ZOTUNE_BACKEND, as a backend preference; a bad value is a one-line UserError naming its source. */
@@ -13,20 +11,8 @@ export function backendFlag(flag: string | undefined): ReturnType<typeof parseBa
   }
 }
 
-/**
- * The tail every bench command shares: --out, --backend, --json, and an action that runs the bench,
- * writes the JSON result to --out (atomically) and prints it (--json) or its text.
- */
-export function benchOutput<F extends { out?: string; json?: boolean }, R>(cmd: Command, run: (flags: F) => Promise<R>, text: (r: R) => string): Command {
-  return cmd
-    .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: F) => {
-        const result = await run(flags);
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        emit(result, !!flags.json, text(result));
-      }),
-    );
+/** What a bench command's module gives the shared tail (commands.ts's benchOutput): the bench, and its result as text. */
+export interface BenchCommand<F, R> {
+  run(flags: F): Promise<R>;
+  text(r: R): string;
 }

@@ -97,3 +97,21 @@ export function parseMetaConfig(value: unknown, source = 'meta-training config')
   const got = path ? (value as Record<string, unknown>)?.[String(i.path[0])] : value;
   throw new Error(`${source}: ${path || '(root)'}: ${i.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`);
 }
+
+/**
+ * --meta-grad auto picks the exact (tfjs backward) meta-gradient below this many model parameters and the
+ * forward-only SPSA one (ORT) from it on: the stories260K and 15M shapes backpropagate in tfjs-wasm, while
+ * SmolLM2-135M's backward does not fit its 4 GiB heap (docs/results/meta-training-135m.md).
+ */
+export const SPSA_FROM_PARAMETERS = 50_000_000;
+
+export type MetaGrad = MetaConfig['metaGrad'];
+
+/** The --meta-grad choice: exact or spsa as given, auto by the model's parameter count. */
+export function resolveMetaGrad(flag: string | undefined, parameters: number): MetaGrad {
+  const v = flag ?? 'auto';
+  if (v === 'exact' || v === 'spsa') return v;
+  if (v !== 'auto') throw new Error(`--meta-grad: expected auto, exact or spsa, got ${v}`);
+  return parameters >= SPSA_FROM_PARAMETERS ? 'spsa' : 'exact';
+}
+

@@ -4,7 +4,7 @@
 // and how well each estimate points along the exact ∇_ω (cosine, sign agreement), and for the sigma
 // space also its dMeta/dσ along the exact one. ĝ differs between the engines at float tolerance; it
 // scales the whole gradient (one look-ahead step), so neither figure depends on it.
-import type { HostModel, Model } from '@zotune/models';
+import type { Model, TensorModel } from '@zotune/models';
 import { initPertNN, TfPertNN, type PertNN } from '@zotune/policy';
 import type { Objective, TaskBatch } from '@zotune/tasks';
 import type { MetaConfig } from './config';
@@ -15,9 +15,9 @@ import { flatGrads, gradientAgreement, spsaMetaGradient, type SpsaSpace } from '
 
 export interface MetaGradientCheckInput extends Omit<MetaStepCommon, 'curvature'> {
   /** the tfjs model (exact gradient) */
-  model: Model;
+  model: TensorModel;
   /** the same weights on the host engine (SPSA) */
-  host: HostModel;
+  host: Model;
   policy: PertNN;
   objective: Objective;
   /** the K to try */

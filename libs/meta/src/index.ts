@@ -4,13 +4,17 @@
 //   while (!trainer.finished) log(await trainer.runStep());       // meta step on ω, then SGD on θ
 //   const policy = await trainer.currentPolicy();                  // → policyToArtifact (@zotune/policy)
 //
-// Resume: writeMetaCheckpoint(path, await trainer.state(), names, runId, seconds), later
+// The whole run, as `zotune meta-train` makes it: metaTrain({ tasks: ['sst2', 'copa'], meta: { epochs: 2 } },
+// { dir, signal, onProgress }) → the run directory and policy.zpol; resumeMetaTrain(dir) continues it.
+// Resume by hand: writeMetaCheckpoint(path, await trainer.state(), names, runId, seconds), later
 // trainer.load(readMetaCheckpoint(path).state) on a trainer built with the same model, tasks and config.
 // The meta-gradient itself (metaGradient) is exposed for tests and diagnostics: it computes L±, the
 // look-ahead loss and ∇_ω without changing θ or ω.
 // Forward-only (config.metaGrad 'spsa', for models whose backward does not fit tfjs): SpsaMetaTrainer on
 // a host model (engine ort, which the app opens), the same loop with spsaMetaGradient's SPSA estimate.
-export { lookaheadLr, metaConfigSchema, recordedMetaConfig, parseMetaConfig, type MetaConfig, type MetaConfigInput } from './config';
+export {
+  lookaheadLr, metaConfigSchema, recordedMetaConfig, parseMetaConfig, resolveMetaGrad, SPSA_FROM_PARAMETERS, type MetaConfig, type MetaConfigInput, type MetaGrad,
+} from './config';
 export { MetaPlan, type PlannedStep } from './plan';
 export { MomentumSgd, type MomentumSgdOptions, type SgdStepResult } from './sgd';
 export {
@@ -29,3 +33,7 @@ export {
   type SavedCheckpoint,
 } from './checkpoint';
 export { compareWithControl, summarizeMetaRun, type ControlComparison, type MetaRunMetrics } from './summary';
+export {
+  CHECKPOINT_FILE, MetaTrainAbortError, metaTrain, POLICY_FILE, resumeMetaTrain, runConfigSchema,
+  type MetaTrainOptions, type MetaTrainResult, type MetaTrainSpec, type RunConfig,
+} from './run';

@@ -1,9 +1,9 @@
 // What the meta-trainers' specs share: a tiny random LLaMA, two made-up tasks (a classification and a
-// teacher-forced one), and the tfjs model behind @zotune/models' HostModel interface, for the
+// teacher-forced one), and the tfjs model behind @zotune/models' Model interface, for the
 // forward-only meta-gradient without onnxruntime (hostOf: the host blocks hold their own copy of the
 // weights in JS memory, written into the variables for each forward pass and put back afterwards).
 import * as tf from '@tensorflow/tfjs-core';
-import { randomCheckpoint, type HostModel, type LlamaConfig, type Model } from '@zotune/models';
+import { randomCheckpoint, type LlamaConfig, type Model, type TensorModel } from '@zotune/models';
 import { classificationLoss, collate, lmLoss, type EncodedExample, type Example, type TaskKind } from '@zotune/tasks';
 import type { MetaTask } from './trainer';
 
@@ -44,7 +44,7 @@ export const tasks = () => [
   fakeTask('lm', 'generation-lm', [row([8, 6, 4], [[10, 11], [12]], 0), row([9, 9], [[13], [14, 15]], 1)]),
 ];
 
-export function hostOf(model: Model): HostModel {
+export function hostOf(model: TensorModel): Model {
   const blocks = model.blocks.map((b) => ({ name: b.name, shape: b.shape, kind: b.kind, size: b.size, index: b.index, data: (b.variable!.dataSync() as Float32Array).slice() }));
   const saved = model.blocks.map((b) => (b.variable!.dataSync() as Float32Array).slice());
   const assign = (from: readonly Float32Array[]) => model.blocks.forEach((b, j) => b.variable!.assign(tf.tensor(from[j], b.shape, 'float32')));
@@ -63,8 +63,11 @@ export function hostOf(model: Model): HostModel {
     logits: async () => {
       throw new Error('hostOf: logits is not used by the meta-gradient');
     },
-    tokenLogProbs: (p) => run(() => model.tokenLogProbs(p)),
-    scoreCandidates: (p) => run(() => model.scoreCandidates(p)),
+    tokenLogProbs: (p) => run(() => model.tokenLogProbsTensor(p)),
+    scoreCandidates: (p) => run(() => model.scoreCandidatesTensor(p)),
+    toCheckpoint: () => {
+      throw new Error('hostOf: toCheckpoint is not used by the meta-gradient');
+    },
     dispose: async () => {},
   };
 }

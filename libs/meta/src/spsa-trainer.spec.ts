@@ -1,8 +1,8 @@
-// The forward-only loop on a tiny random LLaMA behind the HostModel interface (meta.testkit.ts): it trains
+// The forward-only loop on a tiny random LLaMA behind the host Model interface (meta.testkit.ts): it trains
 // the policy with no backward pass, θ follows MeZO and resets on schedule, the untrained control
 // (lrMlp 0) sees exactly the same θ, and a run restored from a checkpoint ends where the uninterrupted one ends.
 import { describe, expect, it } from 'vitest';
-import { createLlama } from '@zotune/models';
+import { createTfjsModel } from '@zotune/models';
 import { decodeMetaCheckpoint, encodeMetaCheckpoint } from './checkpoint';
 import { parseMetaConfig } from './config';
 import { ckpt, hostOf, tasks } from './meta.testkit';
@@ -10,7 +10,7 @@ import { SpsaMetaTrainer } from './spsa-trainer';
 import type { MetaStepLog } from './trainer';
 
 const metaConfig = parseMetaConfig({ batch: 2, epochs: 3, resetEvery: 2, metaLr: 0.05, lrMlp: 0.1, seed: 3, hidden: 8, metaGrad: 'spsa', spsaDirections: 3 });
-const host = () => hostOf(createLlama(ckpt));
+const host = () => hostOf(createTfjsModel(ckpt));
 const theta = (m: ReturnType<typeof host>) => m.blocks.map((b) => b.data!.slice());
 
 describe('SpsaMetaTrainer', () => {
@@ -77,6 +77,6 @@ describe('SpsaMetaTrainer', () => {
   it('refuses what it cannot do in one line', () => {
     expect(() => new SpsaMetaTrainer({ model: host(), tasks: tasks(), config: { ...metaConfig, metaGrad: 'exact' } })).toThrow(/^SpsaMetaTrainer: the config's metaGrad is exact, expected spsa$/);
     expect(() => new SpsaMetaTrainer({ model: host(), tasks: tasks(), config: { ...metaConfig, lookaheadSteps: 2 } })).toThrow(/--meta-grad spsa runs one look-ahead step/);
-    expect(() => new SpsaMetaTrainer({ model: createLlama(ckpt) as never, tasks: tasks(), config: metaConfig })).toThrow(/keeps its weights in a tfjs variable/);
+    expect(() => new SpsaMetaTrainer({ model: createTfjsModel(ckpt) as never, tasks: tasks(), config: metaConfig })).toThrow(/keeps its weights in a tfjs variable/);
   });
 });

@@ -9,9 +9,9 @@
 // Per meta step: 2K + 6 forward passes (the estimate's 3 + 2K, L(θ), and MeZO's L±), no backward.
 // Memory: the model, the step's θ and z (HostStep: every evaluation is one fused pass from them) and the
 // pretrained θ (resets): four model-size arrays.
-import type { HostModel } from '@zotune/models';
+import type { Model } from '@zotune/models';
 import { INITIAL_FEATURE_STATE, nextFeatureState, type FeatureState, type PertNN } from '@zotune/policy';
-import { hostObjectiveValue } from '@zotune/tasks';
+import { objectiveValue } from '@zotune/tasks';
 import type { MetaConfig } from './config';
 import { MetaPlan } from './plan';
 import { applyPolicySgdHost, HostSnapshot, HostStep, spsaMetaGradient } from './spsa';
@@ -19,7 +19,7 @@ import { checkState, omegaDistance, startingPolicy, stepInputs, stepLog, type Me
 
 export interface SpsaMetaTrainerOptions {
   /** a host model (engine ort): blocks in JS memory */
-  model: HostModel;
+  model: Model;
   tasks: MetaTask[];
   config: MetaConfig;
   policy?: PertNN;
@@ -29,7 +29,7 @@ export interface SpsaMetaTrainerOptions {
 export class SpsaMetaTrainer implements MetaTraining {
   readonly plan: MetaPlan;
   readonly config: MetaConfig;
-  private readonly model: HostModel;
+  private readonly model: Model;
   private readonly tasks: MetaTask[];
   private readonly base: HostSnapshot;
   private readonly point: HostStep;
@@ -78,10 +78,10 @@ export class SpsaMetaTrainer implements MetaTraining {
     this.features[p.task] = nextFeatureState(r.lossPlus, r.lossMinus, r.effective);
     // θ's own step: MeZO at uniform σ along the step's z (still in this.point, θ saved there)
     const blocks = this.model.blocks;
-    const loss = await hostObjectiveValue(this.model, batch);
+    const loss = await objectiveValue(this.model, batch);
     const along = async (coef: number) => {
       this.point.moveTo(blocks.map(() => coef));
-      return hostObjectiveValue(this.model, batch);
+      return objectiveValue(this.model, batch);
     };
     const up = await along(c.eps);
     const down = await along(-c.eps);

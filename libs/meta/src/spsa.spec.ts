@@ -1,8 +1,8 @@
 // The forward-only meta-gradient on a tiny random LLaMA, against the exact one (metaGradient, tfjs backward):
-// the host model here is the tfjs model behind HostModel's interface (meta.testkit.ts), so both sides compute the same function and any gap is the
+// the host model here is the tfjs model behind the host Model interface (meta.testkit.ts), so both sides compute the same function and any gap is the
 // SPSA estimate's own. The ORT engine against tfjs on stories260K: tests/meta-gradient-check.test.ts.
 import { describe, expect, it } from 'vitest';
-import { createLlama, randomCheckpoint, type HostModel } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint, type Model } from '@zotune/models';
 import { classificationLoss } from '@zotune/tasks';
 import { INITIAL_FEATURE_STATE, TfPertNN, initPertNN } from '@zotune/policy';
 import { metaGradient, policyGradient } from './meta-step';
@@ -45,7 +45,7 @@ describe('rademacher', () => {
 
 describe('spsaMetaGradient', () => {
   it('points along the exact meta-gradient (σ space better than ω space), leaves θ and ω as they were', async () => {
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const host = hostOf(model);
     const names = model.blocks.map((b) => b.name);
     const policy = initPertNN(names, { seed: 5, hidden: 8 });
@@ -77,11 +77,11 @@ describe('spsaMetaGradient', () => {
   });
 
   it('refuses bad options and tfjs blocks in one line', async () => {
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const policy = initPertNN(model.blocks.map((b) => b.name), { seed: 5, hidden: 8 });
     const input = { batch, features: INITIAL_FEATURE_STATE, seed: 1, eps: 1e-3, metaLr: 0.5, policy };
     await expect(spsaMetaGradient({ ...input, model: hostOf(model), spsa: { directions: 0, scale: 0.05, space: 'sigma' } })).rejects.toThrow(/^spsa: directions must be an integer >= 1, got 0$/);
-    await expect(spsaMetaGradient({ ...input, model: model as unknown as HostModel, spsa: { directions: 1, scale: 0.05, space: 'sigma' } })).rejects.toThrow(/keeps its weights in a tfjs variable/);
+    await expect(spsaMetaGradient({ ...input, model: model as unknown as Model, spsa: { directions: 1, scale: 0.05, space: 'sigma' } })).rejects.toThrow(/keeps its weights in a tfjs variable/);
     model.dispose();
   });
 });

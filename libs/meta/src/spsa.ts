@@ -1,5 +1,5 @@
 // A forward-only meta-gradient (issue 23): the meta step of meta-step.ts with the LLM backward replaced by
-// SPSA with common random numbers, on a host model (engine ort: @zotune/models' HostModel, whose blocks
+// SPSA with common random numbers, on a host model (engine ort: @zotune/models' Model, whose blocks
 // keep their weights in JS memory; no tfjs tensor holds the model).
 //
 // It estimates the gradient of the same function metaGradient differentiates exactly (metaLossAt):
@@ -21,9 +21,9 @@
 // θ + a⊙z is written in one fused pass from them, with no regeneration and no restore in between
 // (float32: θ_j,i ← fround(θ_j,i + fround(a_j·z_j,i)), the bits of Perturber's update); θ is put back bit
 // for bit at the end.
-import type { Block, HostModel } from '@zotune/models';
+import type { Block, Model } from '@zotune/models';
 import { PertNN, normFactor, policyFeatures, sizeFactors } from '@zotune/policy';
-import { hostObjectiveValue } from '@zotune/tasks';
+import { objectiveValue } from '@zotune/tasks';
 import { deriveSeed, hash32, noiseKeys, normalFill } from '@zotune/tensor';
 import { blockStats } from '@zotune/zo';
 import type { MetaStepCommon, PolicyGrads } from './meta-step';
@@ -39,7 +39,7 @@ export interface SpsaOptions {
 }
 
 export interface HostMetaStepInput extends MetaStepCommon {
-  model: HostModel;
+  model: Model;
   policy: PertNN;
   spsa: SpsaOptions;
   /** the step's saved θ and z to reuse (captured and filled here, left so for the caller); default fresh ones */
@@ -231,7 +231,7 @@ export async function spsaMetaGradient(input: HostMetaStepInput): Promise<HostMe
   const lossAlong = async (scaleJ: ArrayLike<number>, coef: number): Promise<number> => {
     point.moveTo(Float64Array.from(scaleJ, (v) => v * coef));
     passes++;
-    return hostObjectiveValue(model, batch);
+    return objectiveValue(model, batch);
   };
   try {
     const lossPlus = await lossAlong(effective, eps);
