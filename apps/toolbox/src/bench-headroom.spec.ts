@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@zotune/data';
@@ -43,4 +44,23 @@ describe('zotune bench headroom', () => {
   it.skipIf(!haveData)('refuses a run set without uniform in one line', async () => {
     await expect(benchHeadroom({ ...parseBenchHeadroomFlags({ ...defaults, variants: 'density' }), backend: 'wasm' })).rejects.toThrow(/^--variants: must include uniform/);
   });
+
+  it.skipIf(!haveData)('--from reuses a measurement: --seeds 1 then runs exactly the seed-1 runs of --seeds 0,1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'headroom-from-'));
+    try {
+      const flags = { ...defaults, steps: '2', variants: 'uniform,density@predicted-lr' };
+      const both = await benchHeadroom({ ...parseBenchHeadroomFlags({ ...flags, seeds: '0,1' }), backend: 'wasm' });
+      const measured = await benchHeadroom({ ...parseBenchHeadroomFlags({ ...flags, steps: '0' }), backend: 'wasm' });
+      expect(measured.runs).toEqual([]);
+      expect(measured.blocks).toEqual(both.blocks);
+      const file = join(dir, 'm.json');
+      writeFileSync(file, JSON.stringify(measured));
+      const one = await benchHeadroom({ ...parseBenchHeadroomFlags({ ...flags, seeds: '1', from: file }), backend: 'wasm' });
+      expect(one.gradients.from).toBe(file);
+      expect(one.runs).toEqual(both.runs.filter((r) => r.seed === 1).map((r) => ({ ...r, secondsPerStep: expect.any(Number) })));
+      await expect(benchHeadroom({ ...parseBenchHeadroomFlags({ ...flags, batch: '4', from: file }), backend: 'wasm' })).rejects.toThrow(/^--from .*: measured with batch 8, this run has 4; give the same --batch$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -16,6 +16,7 @@
 import type { Command } from 'commander';
 import { backendFlag, benchOutput } from './flags';
 import { torchHeadroom } from './torch-grads';
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveDataDir } from '@zotune/data';
 import { blockValues, blockVariable, createLlama, isHostModel, resolveModel, type Block } from '@zotune/models';
@@ -51,6 +52,12 @@ export interface BenchHeadroomOptions {
   /** the measured runs: a subset of VARIANTS' names, in VARIANTS' order */
   variants: string[];
   backend?: ReturnType<typeof parseBackend>;
+  /**
+   * an earlier `bench headroom --json` result of the same model, task, batch, batches, probes and eps:
+   * its blocks (G_j, ĥ_j) are used instead of measuring again, and its first seed fixes the split, the
+   * measured minibatches and the loss set, so `--from F --seeds 1` runs exactly what `--seeds 0,1` would
+   */
+  from?: string;
   /** forward engine of the measured runs (default $ZOTUNE_ENGINE, else auto) */
   engine?: EngineName;
   /** ORT intra-op threads and noise threads (default: cores) */
@@ -85,7 +92,7 @@ export interface BenchHeadroomResult {
   /** the forward engine of the measured runs */
   engine: Record<string, unknown>;
   /** where G_j and ĥ_j came from; torch: its losses at θ0 against zotune's on the same minibatches */
-  gradients: { source: 'tfjs' | 'torch'; seconds: number; torch?: { python: string; versions: Record<string, string>; losses: number[]; zotuneLosses: number[]; maxRelLossDiff: number } };
+  gradients: { source: 'tfjs' | 'torch'; seconds: number; from?: string; torch?: { python: string; versions: Record<string, string>; losses: number[]; zotuneLosses: number[]; maxRelLossDiff: number } };
   blocks: (BlockHeadroom & { curvatureUsed: number })[];
   /** max/min of G_j/n_j over blocks with a nonzero gradient */
   densitySpan: number;
@@ -160,6 +167,21 @@ function layerTotals(h: readonly BlockHeadroom[]): BenchHeadroomResult['layers']
   return [...by].sort((a, b) => a[0] - b[0]).map(([layer, e]) => ({ layer, size: e.n, gradShare: e.g / G, relDensity: e.g / e.n / (G / N) }));
 }
 
+/** The --from file: an earlier result whose measurement settings are this run's. */
+function readPrior(file: string, opts: BenchHeadroomOptions, taskName: string): BenchHeadroomResult {
+  let r: BenchHeadroomResult;
+  try {
+    r = JSON.parse(readFileSync(file, 'utf8')) as BenchHeadroomResult;
+  } catch (e) {
+    throw new UserError(`--from ${file}: ${(e as Error).message.split('\n')[0]}; expected the JSON of zotune bench headroom --json`, 2);
+  }
+  if (!Array.isArray(r?.blocks) || !r.settings || !r.gradients) throw new UserError(`--from ${file}: no blocks, settings or gradients; expected the JSON of zotune bench headroom --json`, 2);
+  if (r.task !== taskName) throw new UserError(`--from ${file}: measured on task ${r.task}, this run is on ${taskName}`, 2);
+  for (const k of ['batch', 'batches', 'probes', 'eps'] as const)
+    if (r.settings[k] !== opts[k]) throw new UserError(`--from ${file}: measured with ${k} ${r.settings[k]}, this run has ${opts[k]}; give the same --${k}`, 2);
+  return r;
+}
+
 export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string) => void = () => {}): Promise<BenchHeadroomResult> {
   let task;
   try {
@@ -168,7 +190,8 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
     throw new UserError(`--task: ${(e as Error).message}`, 2);
   }
   const dataDir = resolveDataDir();
-  const seed0 = opts.seeds[0];
+  const prior = opts.from ? readPrior(opts.from, opts, task.name) : undefined;
+  const seed0 = prior ? prior.settings.seeds[0] : opts.seeds[0];
   const train = task.splits(dataDir, seed0).train;
   if (train.length < opts.batch) throw new UserError(`--batch ${opts.batch}: task ${task.name} has only ${train.length} training examples`, 2);
   const variants = VARIANTS.filter((v) => opts.variants.includes(v.name));
@@ -178,6 +201,7 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
   log(engineNote(engine).trimEnd());
   const resolved = resolveModel(opts.model, dataDir);
   const ckpt = resolved.checkpoint;
+  if (prior && prior.model !== resolved.name) throw new UserError(`--from ${opts.from}: measured on model ${prior.model}, this run is on ${resolved.name}`, 2);
   const model = await openModel(ckpt, engine);
   const objective = objectiveFor(task.kind);
   const goldOnly = task.kind === 'generation-lm';
@@ -192,12 +216,18 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
     const batchOf = (seed: number, i: number): TaskBatch => collator.batch(sample(train, opts.batch, deriveSeed(seed, i)), { goldOnly });
     // ---- 1. per-block gradient density and curvature at θ0 ----
     const measureBatches = Array.from({ length: opts.batches }, (_, i) => batchOf(deriveSeed(seed0, 0x68656164), i));
-    log(`${resolved.name}, ${task.name}: measuring G_j on ${opts.batches} minibatches of ${opts.batch} and h_j with ${opts.probes} probes (backward passes, ${source})`);
     const t0 = performance.now();
     let h: BlockHeadroom[];
     let gradients: BenchHeadroomResult['gradients'];
     let byProbe: number[][] | undefined;
-    if (source === 'torch') {
+    if (prior) {
+      log(`${resolved.name}, ${task.name}: G_j and h_j from ${opts.from} (${prior.gradients.source})`);
+      if (prior.blocks.length !== blocks.length || prior.blocks.some((b, j) => b.name !== blocks[j].name || b.size !== blocks[j].size))
+        throw new UserError(`--from ${opts.from}: its blocks are not this model's (names or sizes differ)`, 2);
+      h = prior.blocks.map(({ curvatureUsed: _c, ...b }) => b);
+      gradients = { ...prior.gradients, from: opts.from };
+    } else if (source === 'torch') {
+      log(`${resolved.name}, ${task.name}: measuring G_j on ${opts.batches} minibatches of ${opts.batch} and h_j with ${opts.probes} probes (backward passes, torch)`);
       const t = torchHeadroom(ckpt, blocks.map((b) => b.name), measureBatches, { probes: opts.probes, delta: opts.eps, seed: seed0 });
       const zotuneLosses: number[] = [];
       for (const b of measureBatches) zotuneLosses.push(await lossOf(b)());
@@ -207,6 +237,7 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
       byProbe = t.curvatureByProbe;
       gradients = { source, seconds: t.seconds, torch: { python: t.python, versions: t.versions, losses: t.losses, zotuneLosses, maxRelLossDiff } };
     } else {
+      log(`${resolved.name}, ${task.name}: measuring G_j on ${opts.batches} minibatches of ${opts.batch} and h_j with ${opts.probes} probes (backward passes, tfjs)`);
       // tfjs autodiff on its own copy of the model (the runs may be on ORT)
       const tfModel = createLlama(ckpt);
       try {
@@ -220,7 +251,7 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
     const dens = h.map((b) => b.density).filter((d) => d > 0);
     const sortedDens = [...dens].sort((a, b) => a - b);
     const pos = h.filter((b) => b.density > 0 && (b.curvature ?? 0) > 0);
-    let curvatureSplitHalf: BenchHeadroomResult['curvatureSplitHalf'];
+    let curvatureSplitHalf = prior?.curvatureSplitHalf;
     if (byProbe && byProbe.length >= 2) {
       const half = (rows: number[][]) => h.map((_, j) => rows.reduce((s, r) => s + r[j], 0) / rows.length);
       const m = byProbe.length >> 1;
@@ -339,6 +370,7 @@ interface Flags {
   seeds: string;
   lossN: string;
   gradients: string;
+  from?: string;
   variants: string;
   out?: string;
   backend?: string;
@@ -373,6 +405,7 @@ export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
     seeds: [...new Set(seeds)],
     lossN: parseNumber('--loss-n', flags.lossN, { int: true, min: 1, max: 1e6 }),
     gradients: flags.gradients as GradientSource,
+    ...(flags.from !== undefined ? { from: flags.from } : {}),
     variants: VARIANT_NAMES.filter((v) => variants.includes(v)),
     backend,
     engine,
@@ -395,6 +428,7 @@ export function registerBenchHeadroom(bench: Command): void {
     .option('--seeds <S,S>', 'paired seeds (minibatches and noise)', '0,1')
     .option('--loss-n <N>', 'training examples the loss reduction is measured on', '256')
     .option('--gradients <G>', `where the backward passes run: tfjs (autodiff), torch (PyTorch in the pinned venv or $ZOTUNE_PYTHON, on zotune's weights, loss and minibatches) or auto (torch above ${TORCH_ABOVE / 1e6}M parameters)`, 'auto')
+    .option('--from <FILE>', "reuse the blocks' G_j and h_j of an earlier --json result (same model, task, --batch, --batches, --probes, --eps); its first seed fixes the data")
     .option('--variants <V,V>', 'the measured runs (uniform is required)', VARIANT_NAMES.join(','))
     .option('--engine <E>', 'forward engine of the measured runs: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
     .option('--threads <N>', 'ORT intra-op threads and noise threads (default: cores)');
