@@ -14,13 +14,13 @@
 // weights, loss and minibatches (torch-grads.ts). The runs of step 3 are forward-only: they run on the
 // forward engine (--engine, auto = ONNX Runtime).
 import type { Command } from 'commander';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, benchOutput, engineFlags } from './flags';
 import { torchHeadroom } from './torch-grads';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveDataDir } from '@zotune/data';
 import { blockValues, blockVariable, createLlama, isHostModel, resolveModel, type Block } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, openModel, parseThreads, forwardEngine, type EngineName } from '@zotune/ort';
+import { engineNote, engineReport, openModel, forwardEngine, type EngineName } from '@zotune/ort';
 import { flooredCurvature, measureHeadroom, normFactor, ORACLE_RULES, oracleRawSigma, predictedGain, sizeFactors, type BlockHeadroom } from '@zotune/policy';
 import { UserError, parseNumber, usageError } from '@zotune/report';
 import { Collator, hostObjectiveValue, objectiveFor, resolveTask, sample, type TaskBatch } from '@zotune/tasks';
@@ -385,14 +385,7 @@ export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
   if (!(GRADIENT_SOURCES as readonly string[]).includes(flags.gradients)) throw new UserError(`--gradients: expected one of ${GRADIENT_SOURCES.join(', ')}, got "${flags.gradients}"`, 2);
   const variants = flags.variants.split(',').map((v) => v.trim());
   for (const v of variants) if (!VARIANT_NAMES.includes(v)) throw new UserError(`--variants: unknown variant "${v}"; expected some of ${VARIANT_NAMES.join(', ')}`, 2);
-  let engine;
-  let threads;
-  try {
-    engine = enginePreference(flags.engine);
-    threads = parseThreads(flags.threads);
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const { engine, threads } = engineFlags(flags);
   return {
     model: flags.model,
     task: flags.task,

@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, benchOutput, engineFlags } from './flags';
 import { resolveDataDir } from '@zotune/data';
 import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { engineNote, engineReport, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
 import { UserError, parseNumber, peakRssMiB, usageError } from '@zotune/report';
@@ -387,14 +387,7 @@ export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
   const backend = backendFlag(flags.backend);
   const candidates = parseNumber('--candidates', flags.candidates, { int: true, min: 2, max: 1024 });
   if (flags.shape !== undefined && flags.shape !== 'stories15M') throw new UserError(`--shape: expected stories15M, got "${flags.shape}"`, 2);
-  let engine;
-  let threads;
-  try {
-    engine = enginePreference(flags.engine);
-    threads = parseThreads(flags.threads);
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
+  const { engine, threads } = engineFlags(flags);
   const seed = parseNumber('--seed', flags.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
   const peft = benchPeft(flags, seed);
   const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(resolveDataDir(), '../bench/torch-mezo') : flags.peer);
