@@ -11,11 +11,12 @@ z bench noise --json --out "$out/noise.json" > /dev/null
 z bench forward --model stories260K --batch 16 --seq 64 --engine tfjs --json --out "$out/forward-stories260K.json" > /dev/null
 z bench forward --shape stories15M --batch 16 --seq 64 --engine tfjs --json --out "$out/forward-stories15M.json" > /dev/null
 z bench step --model stories260K --task sst2 --batch 16 --engine tfjs --json --out "$out/step-stories260K.json" > /dev/null
-# engine ort (ONNX Runtime, --threads = cores), with the PyTorch peer on the same model size and batch
-# (needs Debian python3-torch: apt-get install -y python3-torch libopenblas0-pthread)
+# engine ort (ONNX Runtime, --threads = cores); --peer: the PyTorch + transformers MeZO peer on the same
+# weights and batch, interleaved, at 1 and 2 threads (needs the project venv: bash scripts/python/venv.sh)
 z bench forward --model stories260K --batch 16 --seq 64 --engine ort --json --out "$out/forward-stories260K-ort.json" > /dev/null
 z bench forward --shape stories15M --batch 16 --seq 64 --engine ort --json --out "$out/forward-stories15M-ort.json" > /dev/null
-z bench step --model stories260K --task sst2 --batch 16 --engine ort --estimator mezo,guided --policy none --peer --json --out "$out/step-stories260K-ort.json" > /dev/null
+z bench step --model stories260K --task sst2 --batch 16 --engine ort --estimator mezo,guided --policy none --json --out "$out/step-stories260K-ort.json" > /dev/null
+z bench step --model stories260K --task sst2 --batch 16 --engine ort --peer --steps 10 --json --out "$out/step-stories260K-peer.json" > /dev/null
 z bench step --shape stories15M --task sst2 --batch 16 --engine ort --estimator mezo --policy none --steps 5 --peer --json --out "$out/step-stories15M-ort.json" > /dev/null
 z bench step --shape stories15M --task sst2 --batch 16 --engine tfjs --estimator mezo --policy none --steps 5 --json --out "$out/step-stories15M.json" > /dev/null
 # the model families at the stories15M dimensions (random weights), one thread, both engines

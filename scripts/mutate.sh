@@ -27,6 +27,9 @@ for project in "$@"; do
   echo "mutate.sh: $project (log: reports/mutation/$name.log)"
   # STRYKER_ARGS=--force: a full run despite the incremental file (see docs/mutation.md)
   npx stryker run "$project/stryker.config.mjs" ${STRYKER_ARGS:-} 2>&1 | tee "reports/mutation/$name.log"
-  node tools/mutation-summary.mjs "reports/mutation/$name.json" "$project" > "docs/results/mutation/$name.md"
+  # the previous summary's hand-written "## Survivors judged …" section is carried over
+  summary="docs/results/mutation/$name.md"
+  node tools/mutation-summary.mjs "reports/mutation/$name.json" "$project" "$summary" > "$summary.tmp"
+  mv "$summary.tmp" "$summary"
   echo "mutate.sh: wrote docs/results/mutation/$name.md"
 done

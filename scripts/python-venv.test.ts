@@ -13,9 +13,18 @@ const SUM = createHash('sha256').update(readFileSync(join(HERE, 'requirements.tx
 const work = mkdtempSync(join(tmpdir(), 'zotune-venv-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function run(env: NodeJS.ProcessEnv) {
-  const r = spawnSync('/bin/bash', [SCRIPT], { env: { HOME: work, ...env }, encoding: 'utf8', timeout: 300_000 });
+function run(env: NodeJS.ProcessEnv, args: string[] = []) {
+  const r = spawnSync('/bin/bash', [SCRIPT, ...args], { env: { HOME: work, ...env }, encoding: 'utf8', timeout: 300_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: r.stderr.trim().split('\n').at(-1) ?? '' };
+}
+
+/** A venv that looks complete: a python and the stamp naming these requirements. */
+function readyVenv(venv: string): string {
+  mkdirSync(join(venv, 'bin'), { recursive: true });
+  writeFileSync(join(venv, 'bin/python'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(venv, 'bin/python'), 0o755);
+  writeFileSync(join(venv, '.zotune-venv-ok'), `${SUM}\n`);
+  return venv;
 }
 
 /** A PATH with coreutils (and flock) but no python3. */
@@ -36,11 +45,7 @@ test('the requirements pin every package exactly', () => {
 });
 
 test('a ready venv (its stamp names these requirements) is reused at once: its python is the last stdout line', () => {
-  const venv = join(work, 'ready');
-  mkdirSync(join(venv, 'bin'), { recursive: true });
-  writeFileSync(join(venv, 'bin/python'), '#!/bin/sh\nexit 0\n');
-  chmodSync(join(venv, 'bin/python'), 0o755);
-  writeFileSync(join(venv, '.zotune-venv-ok'), `${SUM}\n`);
+  const venv = readyVenv(join(work, 'ready'));
   const r = run({ PATH: process.env.PATH, ZOTUNE_VENV: venv });
   expect(r.code).toBe(0);
   expect(r.stdout).toBe(`${venv}/bin/python\n`);
@@ -49,12 +54,22 @@ test('a ready venv (its stamp names these requirements) is reused at once: its p
 
 test('the default place is ${XDG_CACHE_HOME}/zotune/venv-<12 hex of the requirements sha256>', () => {
   const xdg = join(work, 'xdg');
-  const venv = join(xdg, `zotune/venv-${SUM.slice(0, 12)}`);
-  mkdirSync(join(venv, 'bin'), { recursive: true });
-  writeFileSync(join(venv, 'bin/python'), '#!/bin/sh\nexit 0\n');
-  chmodSync(join(venv, 'bin/python'), 0o755);
-  writeFileSync(join(venv, '.zotune-venv-ok'), `${SUM}\n`);
+  const venv = readyVenv(join(xdg, `zotune/venv-${SUM.slice(0, 12)}`));
   expect(run({ PATH: process.env.PATH, XDG_CACHE_HOME: xdg }).stdout).toBe(`${venv}/bin/python\n`);
+});
+
+test('--check reports a ready venv like the plain call, and a missing one in one line without making it', () => {
+  const venv = readyVenv(join(work, 'ready-check'));
+  expect(run({ PATH: process.env.PATH, ZOTUNE_VENV: venv }, ['--check']).stdout).toBe(`${venv}/bin/python\n`);
+  const absent = join(work, 'absent');
+  const r = run({ PATH: process.env.PATH, ZOTUNE_VENV: absent }, ['--check']);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.trim()).toBe(
+    `venv.sh: ${absent} is not made (or not complete); make it with: bash scripts/python/venv.sh (about 5.6 GB), or set ZOTUNE_PYTHON to a python with its packages`,
+  );
+  expect(existsSync(absent)).toBe(false);
+  expect(run({ PATH: process.env.PATH, ZOTUNE_VENV: absent }, ['--install']).last).toBe('venv.sh: unknown argument "--install"; expected none (make the venv) or --check (only report it)');
 });
 
 test('no python3: one line saying so, nothing on stdout', () => {

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { packSequences, resolveModel, type AnyModel, type Checkpoint, type PlainBatch } from '@zotune/models';
-import { chooseEngine, openModel } from '@zotune/ort';
+import { chooseEngine, openModel } from '@zotune/engine';
 import { createAdapter, prefixInitTokens, type Adapter, type PeftConfig } from '@zotune/peft';
 import { Collator, hostObjectiveValue, resolveTask } from '@zotune/tasks';
 import { initBackend, normalFill } from '@zotune/tensor';
@@ -27,12 +27,8 @@ async function open(engine: Engine, c: Checkpoint = ckpt): Promise<AnyModel> {
   return openModel(c, await chooseEngine(engine, 'forward', { threads: 1 }));
 }
 /** Full logits [B·T·V] of either engine. */
-async function logits(m: AnyModel, batch: PlainBatch): Promise<Float32Array> {
-  if ('engine' in m && m.engine === 'ort') return m.logits(batch);
-  const t = (m as Exclude<AnyModel, { engine: 'ort' }>).forward(batch);
-  const out = t.dataSync() as Float32Array;
-  t.dispose();
-  return out;
+function logits(m: AnyModel, batch: PlainBatch): Promise<Float32Array> {
+  return m.logits(batch);
 }
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let d = 0;

@@ -9,9 +9,12 @@
 //
 //   node ../../tools/build.mjs              a library: its exports
 //   node ../../tools/build.mjs --app F.ts   an application: F.ts → dist/F.js with every @zotune
-//                                           package inlined (one file to load: fast start), third-party
-//                                           packages left as imports
-import { readFileSync } from 'node:fs';
+//                                           package inlined, third-party packages left as imports; each
+//                                           dynamic import() is split into its own chunk (dist/*-HASH.js,
+//                                           beside F.js: the libs find their package from their file's
+//                                           directory), so a command's code loads when it runs and
+//                                           `zotune --help` loads only the commands' declarations
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { build } from 'esbuild';
 import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
@@ -51,9 +54,13 @@ const common = {
 if (app >= 0) {
   const entry = process.argv[app + 1];
   if (!entry) throw new Error('tools/build.mjs --app: expected the entry file, e.g. src/main.ts');
+  // the chunks of an earlier build (their names change with their content)
+  for (const f of (existsSync('dist') ? readdirSync('dist', { withFileTypes: true }) : []).filter((e) => e.isFile() && /-[A-Z0-9]{8}\.js(\.map)?$/.test(e.name))) rmSync(`dist/${f.name}`);
   await build({
     ...common,
     entryPoints: { [basename(entry, extname(entry))]: entry },
+    splitting: true,
+    chunkNames: '[name]-[hash]',
     conditions: [SOURCE],
     plugins: [externals((path) => path.startsWith('@zotune/'))],
   });

@@ -1,10 +1,13 @@
 // Turn a Stryker JSON report (reports/mutation/<name>.json, large: it embeds the sources) into the
 // small markdown summary kept in docs/results/mutation/<name>.md: the score per file and every
 // mutant the tests let live, so a reviewer can judge each one without rerunning Stryker.
-//   node tools/mutation-summary.mjs reports/mutation/zo.json libs/zo > docs/results/mutation/zo.md
-import { readFileSync } from 'node:fs';
+//   node tools/mutation-summary.mjs reports/mutation/zo.json libs/zo [docs/results/mutation/zo.md] > new.md
+// With the previous summary given, its hand-written section (from the heading JUDGED to the end: the
+// survivors judged equivalent, with why) is carried over, so a rerun does not erase the judgement.
+import { existsSync, readFileSync } from 'node:fs';
 
-const [reportPath, project = ''] = process.argv.slice(2);
+const JUDGED = '## Survivors judged';
+const [reportPath, project = '', previous] = process.argv.slice(2);
 if (!reportPath) throw new Error('usage: mutation-summary.mjs REPORT.json [PROJECT]');
 const report = JSON.parse(readFileSync(reportPath, 'utf8'));
 const root = process.cwd() + '/';
@@ -52,5 +55,10 @@ if (live.length > 0) {
   for (const { f, m } of live.sort((a, b) => a.f.path.localeCompare(b.f.path) || a.m.location.start.line - b.m.location.start.line))
     out.push(`| ${f.path}:${m.location.start.line} | ${m.status} | ${m.mutatorName} | ${cell(snippet(f.source, m.location))} | ${cell(m.replacement ?? '')} |`);
   out.push('');
+}
+if (previous && existsSync(previous)) {
+  const old = readFileSync(previous, 'utf8');
+  const at = old.indexOf(`\n${JUDGED}`);
+  if (at >= 0) out.push(old.slice(at + 1).trimEnd(), '');
 }
 process.stdout.write(out.join('\n'));

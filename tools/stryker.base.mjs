@@ -6,15 +6,17 @@
 import { basename } from 'node:path';
 
 /**
- * @param {{ project: string; mutate: string[] }} p project root (e.g. 'libs/zo') and the files or
- *   line ranges to mutate, relative to the workspace root
+ * @param {{ project: string; mutate: string[]; vitestConfig?: string }} p project root (e.g. 'libs/zo'),
+ *   the files or line ranges to mutate, relative to the workspace root, and the vitest config to run
+ *   (default: the project's vitest.config.ts; another one can leave out specs that never reach the
+ *   mutated code but cost minutes per run)
  * @returns {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
-export function strykerConfig({ project, mutate }) {
+export function strykerConfig({ project, mutate, vitestConfig = `${project}/vitest.config.ts` }) {
   const name = basename(project);
   return {
     testRunner: 'vitest',
-    vitest: { configFile: `${project}/vitest.config.ts`, dir: project },
+    vitest: { configFile: vitestConfig, dir: project },
     // mutants that do not typecheck are not tests' business: the checker sets them aside
     // (CompileError) instead of letting esbuild run them and count them as survivors
     checkers: ['typescript'],

@@ -3,6 +3,8 @@
 # and reused. Prints the venv's python on stdout as its last line; all progress goes to stderr.
 #
 #   PY=$(scripts/python/venv.sh) && "$PY" scripts/fixtures/make-smollm2-ref.py ...
+#   scripts/python/venv.sh --check    # the same python if the venv is ready, else one line and exit 1
+#                                     # (never installs: what `zotune bench step --peer` asks)
 #
 # Where: $ZOTUNE_VENV if set, else ${XDG_CACHE_HOME:-~/.cache}/zotune/venv-<first 12 hex of the
 # sha256 of requirements.txt>, so a changed requirements file gets a new venv. Idempotent: the stamp
@@ -18,6 +20,13 @@ die() {
   echo "venv.sh: $*" >&2
   exit 1
 }
+
+check=0
+case "${1:-}" in
+  "") ;;
+  --check) check=1 ;;
+  *) die "unknown argument \"$1\"; expected none (make the venv) or --check (only report it)" ;;
+esac
 
 src="${BASH_SOURCE[0]}"
 [[ "$src" == */* ]] || src="./$src"
@@ -41,6 +50,7 @@ if ready; then
   echo "$py"
   exit 0
 fi
+((check)) && die "$venv is not made (or not complete); make it with: bash scripts/python/venv.sh (about 5.6 GB), or set ZOTUNE_PYTHON to a python with its packages"
 
 mkdir -p "$(dirname "$venv")" || die "$(dirname "$venv"): cannot create the venv's parent directory"
 if command -v flock >/dev/null 2>&1; then

@@ -1,15 +1,12 @@
-// `zotune eval`: zero-shot (or fine-tuned) accuracy of a model on a task split.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// `zotune eval`: zero-shot (or fine-tuned) accuracy of a model on a task split; the work is
+// @zotune/finetune's evaluate().
 import type { Command } from 'commander';
-import { resolveDataDir } from '@zotune/data';
-import { isHostModel, resolveModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/ort';
-import { action, cliText, emit, memoryMark, parseNumber, readRunConfig, UserError, usageError } from '@zotune/report';
-import { Collator, evaluate, resolveTask, type ClassCounts } from '@zotune/tasks';
-import { initBackend, parseBackend } from '@zotune/tensor';
-import { modelFromWeights, WEIGHT_FILES } from './weights';
-import { peftConfigSchema, type PeftConfig } from '@zotune/peft';
+import { evaluate, type EvalReport, type EvaluateOptions } from '@zotune/finetune';
+import { parseThreads } from '@zotune/engine';
+import { action, cliText, emit, parseNumber, UserError, usageError } from '@zotune/report';
+import { parseBackend } from '@zotune/tensor';
+
+export type { EvalReport } from '@zotune/finetune';
 
 export interface EvalCommandOptions {
   /** default: the run's model with --run, else stories260K */
@@ -31,124 +28,41 @@ export interface EvalCommandOptions {
   json?: boolean;
 }
 
-export interface EvalReport {
-  task: string;
-  model: string;
-  split: 'dev' | 'test';
-  seed: number;
-  accuracy: number;
-  n: number;
-  perClass: Record<string, ClassCounts>;
-  /** confusion[gold][pred], classes in candidate order */
-  confusion: number[][];
-  seconds: number;
-  examplesPerSecond: number;
-  backend: string;
-  /** the forward engine: name, why, and for ort its threads, version and sessions created */
-  engine: Record<string, unknown>;
-  /** how the split was sampled where it departs from the plain protocol */
-  notes: string[];
-  /** the weights evaluated when they are not the base model's (--run) */
-  weights?: string;
-}
-
-interface RunDefaults {
-  model?: string;
-  task?: string;
-  seed?: number;
-  weights: string;
-  /** a PEFT run: its weights file holds the adapter */
-  peft?: PeftConfig;
-}
-
-/** --run DIR: the run's model, task, seed and best checkpoint. */
-function runDefaults(dir: string): RunDefaults {
-  let config: Record<string, unknown>;
+/** --threads as a number (one-line error, exit 2). */
+function parseThreadsFlag(value: string): number {
   try {
-    config = readRunConfig(dir) as Record<string, unknown>;
+    return parseThreads(value);
   } catch (e) {
-    throw new UserError(`--run: ${cliText(e)}`, 2);
+    return usageError(e);
   }
-  const weights = join(dir, WEIGHT_FILES.best);
-  if (!existsSync(weights)) throw new UserError(`--run: ${weights}: missing (the run has no best checkpoint yet)`, 2);
-  const str = (k: string) => (typeof config[k] === 'string' ? (config[k] as string) : undefined);
-  const peft = config.peft === undefined ? undefined : peftConfigSchema.safeParse(config.peft);
-  if (peft && !peft.success) throw new UserError(`--run: ${join(dir, 'config.json')}: peft: ${peft.error.issues[0].message}`, 2);
-  return { model: str('model'), task: str('task'), seed: typeof config.seed === 'number' ? config.seed : undefined, weights, peft: peft?.data };
 }
 
-/** Run an evaluation as the command does (exported for scripts and tests). */
+/** Run an evaluation as the command does, from its flags (exported for scripts and tests). */
 export async function runEval(opts: EvalCommandOptions, log: (line: string) => void = () => {}): Promise<EvalReport> {
   if (opts.split !== 'dev' && opts.split !== 'test') throw new UserError(`--split: expected dev or test, got "${opts.split}"`, 2);
-  const split = opts.split;
-  const run = opts.run === undefined ? undefined : runDefaults(opts.run);
-  const seed = opts.seed === undefined ? run?.seed ?? 0 : parseNumber('--seed', opts.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
-  const modelArg = opts.model ?? run?.model ?? 'stories260K';
-  const taskArg = opts.task ?? run?.task ?? 'sst2';
-  const batchSize = parseNumber('--batch', opts.batch, { int: true, min: 1 });
+  const seed = opts.seed === undefined ? undefined : parseNumber('--seed', opts.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
+  const batch = parseNumber('--batch', opts.batch, { int: true, min: 1 });
   const n = opts.n === undefined ? undefined : parseNumber('--n', opts.n, { int: true, min: 1 });
-  let backendName;
+  let backend;
   try {
-    backendName = parseBackend(opts.backend ?? process.env.ZOTUNE_BACKEND, opts.backend ? '--backend' : 'ZOTUNE_BACKEND');
+    backend = parseBackend(opts.backend ?? process.env.ZOTUNE_BACKEND, opts.backend ? '--backend' : 'ZOTUNE_BACKEND');
   } catch (e) {
     throw new UserError(cliText(e), 2);
   }
-  let task;
-  try {
-    task = resolveTask(taskArg);
-  } catch (e) {
-    throw new UserError(`--task: ${cliText(e)}`, 2);
-  }
-  const dataDir = resolveDataDir();
-  const splits = task.splits(dataDir, seed);
-  const all = splits[split];
-  const notes = [...splits.notes];
-  if (n !== undefined && n > all.length) notes.push(`--n ${n}: the ${split} split has ${all.length} examples; using all of them`);
-  const examples = n === undefined ? all : all.slice(0, n);
-  if (examples.length === 0) throw new UserError(`--split ${split}: task ${task.name} has no ${split} examples (${notes.join('; ')})`);
-
-  const backend = await initBackend(backendName);
-  const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
-  log(engineNote(engine).trimEnd());
-  const resolved = resolveModel(modelArg, dataDir);
-  let model;
-  try {
-    model = run ? await modelFromWeights(resolved.checkpoint, run.weights, engine, run.peft) : await openModel(resolved.checkpoint, engine, { handOver: true });
-  } catch (e) {
-    throw new UserError(`--run: ${cliText(e)}`);
-  }
-  memoryMark('model', { weightsBytes: 4 * model.blocks.reduce((n, b) => n + b.size, 0), weightsInJsArrays: isHostModel(model) ? 1 : 0 });
-  try {
-    const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
-    log(`eval: ${resolved.name} on ${task.name} ${split} (${examples.length} examples, seed ${seed}, batch ${batchSize})`);
-    const r = await evaluate(model, collator, examples, {
-      batchSize,
-      onProgress: (done, total) => {
-        if (process.stderr.isTTY) process.stderr.write(`\reval: ${done}/${total}${done === total ? '\n' : ''}`);
-      },
-    });
-    memoryMark('evaluated');
-    const truncated = examples.filter((e) => collator.encode(e).truncated > 0).length;
-    if (truncated > 0) notes.push(`${truncated} prompts were longer than the model's context (${model.config.maxSeqLen}) and lost their start`);
-    return {
-      task: task.name,
-      model: resolved.name,
-      split,
-      seed,
-      accuracy: r.accuracy,
-      n: r.n,
-      perClass: r.perClass,
-      confusion: r.confusion,
-      seconds: r.seconds,
-      examplesPerSecond: r.examplesPerSecond,
-      backend: backend.name,
-      engine: engineReport(engine),
-      notes,
-      ...(run ? { weights: run.weights } : {}),
-    };
-  } finally {
-    await model.dispose();
-  }
+  return evaluate({
+    ...opts,
+    split: opts.split,
+    seed,
+    batch,
+    n,
+    backend,
+    engine: opts.engine as EvaluateOptions['engine'],
+    threads: opts.threads === undefined ? undefined : parseThreadsFlag(opts.threads),
+    log,
+    onProgress: (done, total) => {
+      if (process.stderr.isTTY) process.stderr.write(`\reval: ${done}/${total}${done === total ? '\n' : ''}`);
+    },
+  });
 }
 
 function human(r: EvalReport): string {

@@ -1,19 +1,9 @@
-// @zotune/app-fine-tune: the finetune, replay and eval commands, and the run API behind them.
-import type { Command } from 'commander';
-import { registerEvalCommand } from './eval-command';
-import { registerFinetuneCommand } from './finetune-command';
-import { registerReplayCommand } from './replay-command';
-
+// @zotune/app-fine-tune: the finetune, replay and eval commands (parse → @zotune/finetune → print).
 export { runEval, type EvalCommandOptions, type EvalReport } from './eval-command';
-export { DEFAULT_LR, DEFAULTS, finetuneConfigSchema, finetuneInputSchema, loadPreset, parseRunConfig, resolveConfig, type FinetuneConfig, type FinetuneInput } from './config';
-export { BatchSchedule } from './batches';
-export { runFinetune, type FinetuneOptions, type FinetuneSummary } from './trainer';
-export { replayRun, type ReplayResult } from './replay-command';
-export { modelFromWeights, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
+// the run API lives in @zotune/finetune; re-exported for the importers of this app's entry
+export {
+  BatchSchedule, DEFAULT_LR, DEFAULTS, finetuneConfigSchema, finetuneInputSchema, loadPreset, modelFromWeights, parseRunConfig, replayRun, resolveConfig,
+  runFinetune, WEIGHT_FILES, weightsStep, writeRunWeights, type FinetuneConfig, type FinetuneInput, type FinetuneOptions, type FinetuneSummary, type ReplayResult,
+} from '@zotune/finetune';
 
-/** Mount this app's commands on the zotune program: finetune, replay, eval. */
-export function registerFineTuneCommands(program: Command): void {
-  registerFinetuneCommand(program);
-  registerReplayCommand(program);
-  registerEvalCommand(program);
-}
+export { registerFineTuneCommands } from './commands';

@@ -1,8 +1,9 @@
-// `zotune meta-train`: commander definition and the human-readable result.
+// `zotune meta-train`: commander definition and the human-readable result. The run (tfjs, the meta
+// lib) is loaded when the command runs, so `zotune --help` does not load it.
 import { Option, type Command } from 'commander';
 import { action, emit } from '@zotune/report';
 import type { MetaTrainFlags } from './options';
-import { runMetaTrain, type MetaTrainResult } from './run';
+import type { MetaTrainResult } from './run';
 
 function human(r: MetaTrainResult): string {
   return [
@@ -50,6 +51,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--json', 'print one JSON object on stdout')
     .action(
       action(async (opts: MetaTrainFlags) => {
+        const { runMetaTrain } = await import('./run');
         const r = await runMetaTrain(opts, { log: (line) => process.stderr.write(line + '\n') });
         emit(r, !!opts.json, human(r));
       }),

@@ -1,11 +1,6 @@
-// @zotune/app-meta-trainer: the meta-train command and the run API behind it.
-import type { Command } from 'commander';
-import { registerMetaTrainCommand } from './command';
-
+// @zotune/app-meta-trainer: the meta-train command (flags → @zotune/meta's metaTrain → publish).
 export { runMetaTrain, CHECKPOINT_FILE, POLICY_FILE, type MetaTrainResult, type PublishedRef, type RunOptions } from './run';
-export { runConfigSchema, type MetaTrainFlags, type RunConfig } from './options';
+export { type MetaTrainFlags } from './options';
+export { runConfigSchema, type RunConfig } from '@zotune/meta';
 
-/** Mount this app's commands on the zotune program: meta-train. */
-export function registerMetaTrainerCommands(program: Command): void {
-  registerMetaTrainCommand(program);
-}
+export { registerMetaTrainerCommands } from './commands';

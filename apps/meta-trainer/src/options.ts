@@ -2,7 +2,6 @@
 import { parseMetaConfig, type MetaConfig } from '@zotune/meta';
 import { DEFAULT_POLICY_NAME, DEFAULT_POLICY_TAG, defaultRegistryLocation, openRegistry, parseRef, readBearerToken, type PolicyRef, type PolicyRegistry } from '@zotune/registry';
 import { parseNumber, UserError } from '@zotune/report';
-import { z } from 'zod';
 
 /** The raw commander options (strings; undefined when the flag was not given). */
 export interface MetaTrainFlags {
@@ -36,27 +35,6 @@ export interface MetaTrainFlags {
   backend?: string;
   json?: boolean;
 }
-
-/** What fixes a run (config.json of the run directory); --resume reads it back. */
-export const runConfigSchema = z.object({
-  /** always 'zotune-meta-train' */
-  kind: z.literal('zotune-meta-train'),
-  /** the MODEL argument as given */
-  model: z.string().min(1),
-  /** the model's short name (the MODEL part of registry references) */
-  modelName: z.string().min(1),
-  /** checkpointDigest of the base weights (a resumed run must find the same weights) */
-  modelDigest: z.string().regex(/^[0-9a-f]{64}$/),
-  /** the --tasks list as given */
-  tasks: z.array(z.string().min(1)).min(1),
-  /** meta-training hyper-parameters */
-  meta: z.record(z.string(), z.unknown()),
-  /** artifact name (also the NAME of a bare --publish) */
-  name: z.string().min(1),
-  /** artifact description */
-  description: z.string().optional(),
-});
-export type RunConfig = z.infer<typeof runConfigSchema>;
 
 /** Flags that only a new run may set (a resumed run takes them from its config.json). */
 const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [

@@ -7,7 +7,9 @@ import { encodePolicyArtifact, examplePolicyArtifact } from '@zotune/artifacts';
 import { sha256Hex } from '@zotune/io';
 import { Command, CommanderError } from 'commander';
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import { DEFAULT_MAX_UPLOAD_BYTES } from '@zotune/registry';
 import { registerRegistryCommands } from './index';
+import { DEFAULT_MAX_BYTES_HELP } from './serve-command';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -153,6 +155,11 @@ describe('zotune policy (local)', () => {
 });
 
 describe('zotune registry serve', () => {
+  test("--max-bytes's default in the help (declared without loading the lib) is the lib's", () => {
+    expect(DEFAULT_MAX_BYTES_HELP).toBe(DEFAULT_MAX_UPLOAD_BYTES);
+  });
+
+
   test('the same commands through --registry http://…; unauthorised publish fails and changes nothing', async () => {
     const dir = tmp();
     const root = join(dir, 'served');

@@ -3,9 +3,6 @@
 import { defaultRegistryLocation, isRemoteLocation, openRegistry, parseRef, parseSource, readBearerToken, type PolicyRef, type PolicyRegistry, type PolicySource } from '@zotune/registry';
 import { UserError } from '@zotune/report';
 
-export const REGISTRY_FLAG = '--registry <dir|url>';
-export const REGISTRY_HELP = `registry: a store directory or an http(s):// URL (default: the shipped policies/, or $ZOTUNE_REGISTRY)`;
-
 /** Read a bearer token (see readBearerToken), as a UserError on bad input. */
 export function readToken(flag: string, file: string | undefined): string | undefined {
   try {

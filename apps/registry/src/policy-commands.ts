@@ -1,15 +1,11 @@
 // `zotune policy list|show|publish|pull|verify|rm`: the same commands for a local store and an
-// HTTP registry (--registry DIR|URL).
-import { decodePolicyArtifact, summarizePolicyArtifact } from '@zotune/artifacts';
-import { copyPolicy, formatRef, LocalStore, loadPolicySource, type PolicyRegistry } from '@zotune/registry';
-import { action, emit, UserError } from '@zotune/report';
+// HTTP registry (--registry DIR|URL). Declarations only: each action loads its code (actions.ts).
+import { action } from '@zotune/report';
 import type { Command } from 'commander';
-import { localDir, refArg, REGISTRY_FLAG, REGISTRY_HELP, registryOf, short, sourceArg } from './options';
+import type { Common } from './actions';
 
-interface Common {
-  registry?: string;
-  json?: boolean;
-}
+export const REGISTRY_FLAG = '--registry <dir|url>';
+export const REGISTRY_HELP = `registry: a store directory or an http(s):// URL (default: the shipped policies/, or $ZOTUNE_REGISTRY)`;
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('list, show, publish, pull, verify and remove perturbation policies');
@@ -19,16 +15,7 @@ export function registerPolicyCommands(program: Command): void {
     .description('list the policies of a registry')
     .option(REGISTRY_FLAG, REGISTRY_HELP)
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (opts: Common) => {
-        const reg = registryOf(opts.registry);
-        const policies = await reg.list();
-        const human = policies.length
-          ? policies.map((p) => `${p.ref.padEnd(40)} ${short(p.digest)}  ${p.createdAt}  ${p.size} bytes`).join('\n')
-          : `no policies in ${reg.location}`;
-        emit({ registry: reg.location, policies }, !!opts.json, human);
-      }),
-    );
+    .action(action(async (opts: Common) => (await import('./actions')).policyList(opts)));
 
   policy
     .command('show')
@@ -36,30 +23,7 @@ export function registerPolicyCommands(program: Command): void {
     .argument('<ref>', 'MODEL[/NAME[:TAG]], sha256:<hex> or a policy file')
     .option(REGISTRY_FLAG, REGISTRY_HELP)
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (refText: string, opts: Common) => {
-        const source = sourceArg('REF', refText);
-        let shown;
-        if (source.kind === 'file') {
-          const loaded = await loadPolicySource(source);
-          shown = { file: source.path, digest: loaded.digest, size: loaded.bytes.length, ...summarizePolicyArtifact(decodePolicyArtifact(loaded.bytes, source.path)) };
-        } else {
-          const reg = registryOf(opts.registry);
-          shown = { registry: reg.location, ...(await reg.show(source)) };
-        }
-        const human = [
-          `${'ref' in shown && shown.ref ? shown.ref : refText}  ${shown.digest}`,
-          `model     ${shown.fingerprint.model} (${shown.fingerprint.family}, ${shown.blockCount} blocks, weights ${shown.fingerprint.weightsSha256.slice(0, 12)}…)`,
-          `network   ${shown.architecture.type} ${shown.architecture.inputs}→${shown.architecture.hidden}→1 ${shown.architecture.activation}, ${shown.parameters} parameters`,
-          `tasks     ${shown.training.tasks.join(', ') || '(none)'}`,
-          `created   ${shown.createdAt}`,
-          `metrics   ${JSON.stringify(shown.training.metrics)}`,
-          ...(shown.name ? [`name      ${shown.name}`] : []),
-          ...(shown.description ? [`about     ${shown.description}`] : []),
-        ].join('\n');
-        emit(shown, !!opts.json, human);
-      }),
-    );
+    .action(action(async (refText: string, opts: Common) => (await import('./actions')).policyShow(refText, opts)));
 
   policy
     .command('publish')
@@ -71,16 +35,7 @@ export function registerPolicyCommands(program: Command): void {
     .option('--token-file <file>', 'file holding the bearer token of a remote registry')
     .option('--force', 'move the tag if it already points to other content')
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (sourceText: string, opts: Common & { from?: string; as?: string; tokenFile?: string; force?: boolean }) => {
-        const source = sourceArg('SOURCE', sourceText);
-        const as = opts.as === undefined ? undefined : refArg('--as', opts.as);
-        const to = registryOf(opts.registry, opts.tokenFile);
-        const from: PolicyRegistry | undefined = source.kind === 'file' ? undefined : registryOf(opts.from);
-        const r = await copyPolicy(source, from ?? to, to, { as, force: opts.force });
-        emit({ ...r, registry: to.location }, !!opts.json, `${r.status} ${r.ref} ${short(r.digest)} in ${to.location}`);
-      }),
-    );
+    .action(action(async (sourceText: string, opts: Common & { from?: string; as?: string; tokenFile?: string; force?: boolean }) => (await import('./actions')).policyPublish(sourceText, opts)));
 
   policy
     .command('pull')
@@ -91,33 +46,14 @@ export function registerPolicyCommands(program: Command): void {
     .option('--as <ref>', 'reference in DIR (default: the same reference, or MODEL/default:latest for a digest)')
     .option('--force', 'move the tag in DIR if it already points to other content')
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (refText: string, opts: Common & { to: string; as?: string; force?: boolean }) => {
-        const source = sourceArg('REF', refText);
-        const as = opts.as === undefined ? undefined : refArg('--as', opts.as);
-        const from = registryOf(opts.registry);
-        const to = new LocalStore(localDir('--to', opts.to));
-        const r = await copyPolicy(source, from, to, { as, force: opts.force });
-        emit({ ...r, from: from.location, to: to.location }, !!opts.json, `${r.status} ${r.ref} ${short(r.digest)} in ${to.location}`);
-      }),
-    );
+    .action(action(async (refText: string, opts: Common & { to: string; as?: string; force?: boolean }) => (await import('./actions')).policyPull(refText, opts)));
 
   policy
     .command('verify')
     .description('recheck every blob digest and every reference; exits 1 if anything fails')
     .option(REGISTRY_FLAG, REGISTRY_HELP)
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (opts: Common) => {
-        const report = await registryOf(opts.registry).verify();
-        const head = `${report.ok ? 'ok' : 'FAILED'}: ${report.refs} references, ${report.blobs} blobs${report.orphans ? `, ${report.orphans} unreferenced` : ''} in ${report.registry}`;
-        emit(report, !!opts.json, [head, ...report.problems.map((p) => `  ${p}`)].join('\n'));
-        if (!report.ok) {
-          if (!opts.json) process.stderr.write(`zotune: ${report.problems.length} problem(s) in ${report.registry}\n`);
-          process.exitCode = 1;
-        }
-      }),
-    );
+    .action(action(async (opts: Common) => (await import('./actions')).policyVerify(opts)));
 
   policy
     .command('rm')
@@ -126,12 +62,5 @@ export function registerPolicyCommands(program: Command): void {
     .option(REGISTRY_FLAG, REGISTRY_HELP)
     .option('--token-file <file>', 'file holding the bearer token of a remote registry')
     .option('--json', 'print one JSON object')
-    .action(
-      action(async (refText: string, opts: Common & { tokenFile?: string }) => {
-        if (refText.startsWith('sha256:')) throw new UserError(`REF ${refText}: rm removes a reference (MODEL/NAME:TAG), not a digest`, 2);
-        const ref = refArg('REF', refText);
-        const r = await registryOf(opts.registry, opts.tokenFile).remove(ref);
-        emit(r, !!opts.json, `removed ${formatRef(ref)} (${short(r.digest)}${r.blobRemoved ? ', blob deleted' : ''})`);
-      }),
-    );
+    .action(action(async (refText: string, opts: Common & { tokenFile?: string }) => (await import('./actions')).policyRm(refText, opts)));
 }

@@ -1,12 +1,10 @@
 // `zotune bench forward`: the model's forward pass (full logits) and scoring pass (tokenLogProbs on a
 // packed batch of the same size): ms per call, tokens/s, achieved GFLOP/s and its ratio to the
 // backend's 2-D matMul peak, measured in the same process.
-import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeJsonAtomic } from '@zotune/io';
 import {
   archOf,
-  createLlama,
   FAMILY_15M_CONFIGS,
   packBatch,
   packSequences,
@@ -16,14 +14,16 @@ import {
   STORIES15M_CONFIG,
   STORIES260K_CONFIG,
   type Checkpoint,
-  isHostModel,
   type AnyModel,
   type LlamaConfig,
 } from '@zotune/models';
-import { engineNote, engineReport, enginePreference, loadOrt, openModel, parseAttention, parseThreads, type AttentionKind, type EngineName, forwardEngine } from '@zotune/ort';
-import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
+import { loadOrt, parseAttention, type AttentionKind } from '@zotune/ort';
+import { UserError, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend } from '@zotune/tensor';
+import type { ForwardShape } from './bench-shapes';
 
+// every shape --shape's help names (commands.ts), and no other
 const SHAPES: Record<string, LlamaConfig> = {
   stories15M: STORIES15M_CONFIG,
   stories260K: STORIES260K_CONFIG,
@@ -31,9 +31,9 @@ const SHAPES: Record<string, LlamaConfig> = {
   'qwen2-15M': FAMILY_15M_CONFIGS.qwen2,
   'opt-15M': FAMILY_15M_CONFIGS.opt,
   'gpt2-15M': FAMILY_15M_CONFIGS.gpt2,
-};
+} satisfies Record<ForwardShape, LlamaConfig>;
 
-interface Flags {
+export interface BenchForwardFlags {
   model?: string;
   shape?: string;
   batch: string;
@@ -205,7 +205,7 @@ export async function benchForward(opts: {
   const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
   if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
   const open = async (attention?: AttentionKind): Promise<AnyModel> =>
-    engine.name === 'tfjs' ? createLlama(ckpt, { kernels: opts.kernels ?? true }) : openModel(ckpt, engine, attention ? { attention } : {});
+    openModel(ckpt, engine, { kernels: opts.kernels ?? true, attention });
   const model = await open(kinds[0]);
   try {
     const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
@@ -268,14 +268,9 @@ export async function benchForward(opts: {
       for (const m of models.slice(1)) await m.dispose();
       throw e;
     }
-    const attentionOf = (m: AnyModel) => (isHostModel(m) && 'attention' in m ? String(m.attention) : undefined);
+    const attentionOf = (m: AnyModel) => ('attention' in m ? String(m.attention) : undefined);
     const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
-    const forwardOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.logits(plain);
-      const l = m.forward(plain);
-      l.dataSync();
-      l.dispose();
-    };
+    const forwardOf = (m: AnyModel) => () => m.logits(plain);
     // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
     // ort: the blocks are written in place and read by the next run as they are)
     const reassign = (i: number) => {
@@ -284,12 +279,7 @@ export async function benchForward(opts: {
         else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
       }
     };
-    const scoreOf = (m: AnyModel) => async () => {
-      if (isHostModel(m)) return m.tokenLogProbs(packed);
-      const lp = m.tokenLogProbs(packed);
-      lp.dataSync();
-      lp.dispose();
-    };
+    const scoreOf = (m: AnyModel) => () => m.tokenLogProbs(packed);
     let results: { fwd: Timing; upd: Timing; sc: Timing }[];
     try {
       const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));
@@ -340,69 +330,49 @@ export async function benchForward(opts: {
   }
 }
 
-/** Mount `zotune bench forward` on an existing `bench` command. */
-export function registerBenchForward(bench: Command): void {
-  bench
-    .command('forward')
-    .description('forward and scoring pass: ms per call, tokens/s, GFLOP/s and its ratio to the matMul peak')
-    .option('--model <name|path>', 'a model (name under the data directory, .bin, or HF directory)', undefined)
-    .option('--shape <name>', `random weights of a known shape instead: ${Object.keys(SHAPES).join(', ')}`)
-    .option('--batch <n>', 'rows per batch', '16')
-    .option('--seq <n>', 'tokens per row', '64')
-    .option('--repeat <n>', 'timed calls per measurement (the median is reported)', '5')
-    .option('--seed <n>', 'seed of the random weights (--shape)', '0')
-    .option('--out <file>', 'also write the JSON result to this file (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto|tensorflow|wasm|cpu (default $ZOTUNE_BACKEND, else auto)')
-    .option('--no-kernels', 'use the tfjs-ops path instead of the fused wasm kernels (for comparison)')
-    .option('--engine <name>', 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
-    .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")
-    .option('--attention <kinds>', 'engine ort: the rotary graph\'s attention, gqa|mha|plain, or a comma list timed in the same run against the same peak (default $ZOTUNE_ORT_ATTENTION, else gqa)')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: Flags) => {
-        if (flags.model !== undefined && flags.shape !== undefined) throw new UserError('--model and --shape: give one of them, not both', 2);
-        let backend;
-        let engine: EngineName;
-        let threads: number;
-        let attention: AttentionKind[] | undefined;
-        try {
-          attention = flags.attention?.split(',').map((k) => parseAttention(k, '--attention'));
-          backend = flags.backend !== undefined ? parseBackend(flags.backend, '--backend') : undefined;
-          engine = enginePreference(flags.engine);
-          threads = parseThreads(flags.threads);
-        } catch (e) {
-          throw new UserError((e as Error).message, 2);
-        }
-        const result = await benchForward({
-          model: flags.model,
-          shape: flags.shape,
-          batch: parseNumber('--batch', flags.batch, { int: true, min: 1 }),
-          seq: parseNumber('--seq', flags.seq, { int: true, min: 6 }),
-          repeat: parseNumber('--repeat', flags.repeat, { int: true, min: 1 }),
-          seed: parseNumber('--seed', flags.seed, { int: true, min: 0 }),
-          kernels: flags.kernels,
-          backend,
-          engine,
-          threads,
-          attention,
-        });
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        const f = result.forward;
-        emit(
-          result,
-          !!flags.json,
-          [
-            `${result.model} (${result.weights} weights) on engine ${result.engine.name} (${result.engine.name === 'ort' ? `${result.engine.threads} threads` : result.backend}${result.fusedKernels ? ', fused kernels' : ''}), batch ${result.batch} × ${result.seq}`,
-            `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
-            `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
-            `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,
-            ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %${f.cpuRatioToPeak !== undefined ? ` (per CPU second: ${(f.cpuRatioToPeak * 100).toFixed(0)} %, ${(result.scoring.cpuRatioToPeak! * 100).toFixed(0)} %)` : ''}`] : []),
-            ...(result.compare ?? []).map(
-              (x) =>
-                `attention ${x.attention}: forward ${x.forward.ms.toFixed(1)} ms = ${(x.forward.ratioToPeak * 100).toFixed(0)} % of peak (${(x.forward.ms / f.ms).toFixed(2)}× the first), scoring ${x.scoring.ms.toFixed(1)} ms = ${(x.scoring.ratioToPeak * 100).toFixed(0)} % (${(x.scoring.ms / result.scoring.ms).toFixed(2)}×)`,
-            ),
-          ].join('\n'),
-        );
-      }),
-    );
+/** The action of `zotune bench forward` (declared in commands.ts). */
+export async function benchForwardCommand(flags: BenchForwardFlags): Promise<void> {
+  if (flags.model !== undefined && flags.shape !== undefined) throw new UserError('--model and --shape: give one of them, not both', 2);
+  let backend;
+  let engine: EngineName;
+  let threads: number;
+  let attention: AttentionKind[] | undefined;
+  try {
+    attention = flags.attention?.split(',').map((k) => parseAttention(k, '--attention'));
+    backend = flags.backend !== undefined ? parseBackend(flags.backend, '--backend') : undefined;
+    engine = enginePreference(flags.engine);
+    threads = parseThreads(flags.threads);
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+  const result = await benchForward({
+    model: flags.model,
+    shape: flags.shape,
+    batch: parseNumber('--batch', flags.batch, { int: true, min: 1 }),
+    seq: parseNumber('--seq', flags.seq, { int: true, min: 6 }),
+    repeat: parseNumber('--repeat', flags.repeat, { int: true, min: 1 }),
+    seed: parseNumber('--seed', flags.seed, { int: true, min: 0 }),
+    kernels: flags.kernels,
+    backend,
+    engine,
+    threads,
+    attention,
+  });
+  if (flags.out) writeJsonAtomic(flags.out, result);
+  const f = result.forward;
+  emit(
+    result,
+    !!flags.json,
+    [
+      `${result.model} (${result.weights} weights) on engine ${result.engine.name} (${result.engine.name === 'ort' ? `${result.engine.threads} threads` : result.backend}${result.fusedKernels ? ', fused kernels' : ''}), batch ${result.batch} × ${result.seq}`,
+      `forward: ${f.ms.toFixed(1)} ms, ${Math.round(f.tokensPerSecond)} tokens/s, ${f.gflopPerSecond.toFixed(1)} GFLOP/s = ${(f.ratioToPeak * 100).toFixed(0)} % of the ${result.matmulPeak.gflopPerSecond.toFixed(1)} GFLOP/s matMul peak`,
+      `forward after a weight update: ${result.forwardAfterUpdate.ms.toFixed(1)} ms`,
+      `scoring (${result.scoring.targets} targets): ${result.scoring.ms.toFixed(1)} ms, ${Math.round(result.scoring.tokensPerSecond)} tokens/s`,
+      ...(result.attention ? [`attention ${result.attention}: forward ${(f.ratioToPeak * 100).toFixed(0)} % of peak, scoring ${(result.scoring.ratioToPeak * 100).toFixed(0)} %${f.cpuRatioToPeak !== undefined ? ` (per CPU second: ${(f.cpuRatioToPeak * 100).toFixed(0)} %, ${(result.scoring.cpuRatioToPeak! * 100).toFixed(0)} %)` : ''}`] : []),
+      ...(result.compare ?? []).map(
+        (x) =>
+          `attention ${x.attention}: forward ${x.forward.ms.toFixed(1)} ms = ${(x.forward.ratioToPeak * 100).toFixed(0)} % of peak (${(x.forward.ms / f.ms).toFixed(2)}× the first), scoring ${x.scoring.ms.toFixed(1)} ms = ${(x.scoring.ratioToPeak * 100).toFixed(0)} % (${(x.scoring.ms / result.scoring.ms).toFixed(2)}×)`,
+      ),
+    ].join('\n'),
+  );
 }

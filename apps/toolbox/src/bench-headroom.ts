@@ -13,19 +13,18 @@
 // TORCH_ABOVE parameters, where the tfjs-wasm backward cannot allocate) from PyTorch on zotune's own
 // weights, loss and minibatches (torch-grads.ts). The runs of step 3 are forward-only: they run on the
 // forward engine (--engine, auto = ONNX Runtime).
-import type { Command } from 'commander';
-import { backendFlag, benchOutput, engineFlags } from './flags';
+import { backendFlag, engineFlags, type BenchCommand } from './flags';
 import { torchHeadroom } from './torch-grads';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveDataDir } from '@zotune/data';
-import { blockValues, blockVariable, createLlama, isHostModel, resolveModel, type Block } from '@zotune/models';
-import { engineNote, engineReport, openModel, forwardEngine, type EngineName } from '@zotune/ort';
+import { blockValues, blockVariable, createTfjsModel, resolveModel, type Block } from '@zotune/models';
+import { engineNote, engineReport, openModel, forwardEngine, type EngineName } from '@zotune/engine';
 import { flooredCurvature, measureHeadroom, normFactor, ORACLE_RULES, oracleRawSigma, predictedGain, sizeFactors, type BlockHeadroom } from '@zotune/policy';
 import { UserError, parseNumber, usageError } from '@zotune/report';
-import { Collator, hostObjectiveValue, objectiveFor, resolveTask, sample, type TaskBatch } from '@zotune/tasks';
+import { Collator, objectiveFor, objectiveValue, resolveTask, sample, type TaskBatch } from '@zotune/tasks';
 import { deriveSeed, initBackend, parseBackend } from '@zotune/tensor';
-import { createEstimator, fixedScale, lossValueOf, onesScale, stepSeed, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
+import { createEstimator, fixedScale, onesScale, stepSeed, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
 
 export const GRADIENT_SOURCES = ['auto', 'tfjs', 'torch'] as const;
 export type GradientSource = (typeof GRADIENT_SOURCES)[number];
@@ -209,7 +208,7 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
   const blocks = model.blocks;
   const parameters = blocks.reduce((s, b) => s + b.size, 0);
   const source = opts.gradients === 'auto' ? (parameters > TORCH_ABOVE ? 'torch' : 'tfjs') : opts.gradients;
-  const lossOf = (b: TaskBatch): LossValue => (isHostModel(model) ? () => hostObjectiveValue(model, b) : lossValueOf(() => objective(model, b)));
+  const lossOf = (b: TaskBatch): LossValue => () => objectiveValue(model, b);
   const theta0 = snapshot(blocks);
   const reset = () => restore(blocks, theta0);
   try {
@@ -239,7 +238,7 @@ export async function benchHeadroom(opts: BenchHeadroomOptions, log: (s: string)
     } else {
       log(`${resolved.name}, ${task.name}: measuring G_j on ${opts.batches} minibatches of ${opts.batch} and h_j with ${opts.probes} probes (backward passes, tfjs)`);
       // tfjs autodiff on its own copy of the model (the runs may be on ORT)
-      const tfModel = createLlama(ckpt);
+      const tfModel = createTfjsModel(ckpt);
       try {
         h = await measureHeadroom(tfModel.blocks, measureBatches.map((b) => () => objective(tfModel, b)), { probes: opts.probes, delta: opts.eps, seed: seed0 });
       } finally {
@@ -358,7 +357,7 @@ function text(r: BenchHeadroomResult): string {
   return lines.join('\n');
 }
 
-interface Flags {
+export interface BenchHeadroomFlags {
   model: string;
   task: string;
   batch: string;
@@ -379,7 +378,7 @@ interface Flags {
   json?: boolean;
 }
 
-export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
+export function parseBenchHeadroomFlags(flags: BenchHeadroomFlags): BenchHeadroomOptions {
   const backend = backendFlag(flags.backend);
   const seeds = flags.seeds.split(',').map((s) => parseNumber('--seeds', s.trim(), { int: true, min: 0, max: 2 ** 32 - 1 }));
   if (!(GRADIENT_SOURCES as readonly string[]).includes(flags.gradients)) throw new UserError(`--gradients: expected one of ${GRADIENT_SOURCES.join(', ')}, got "${flags.gradients}"`, 2);
@@ -406,24 +405,8 @@ export function parseBenchHeadroomFlags(flags: Flags): BenchHeadroomOptions {
   };
 }
 
-export function registerBenchHeadroom(bench: Command): void {
-  const cmd = bench
-    .command('headroom')
-    .description('per-block gradient density and curvature (backward passes), and the predicted and measured gain of the oracle allocations over uniform MeZO')
-    .option('--model <M>', 'model', 'stories260K')
-    .option('--task <T>', 'task', 'story-cloze')
-    .option('--batch <B>', 'examples per minibatch', '16')
-    .option('--batches <N>', 'minibatches the gradient energy is measured on', '8')
-    .option('--probes <P>', 'random directions of the curvature estimate', '8')
-    .option('--steps <N>', 'MeZO steps of each paired run (0: measure the blocks only, no runs)', '300')
-    .option('--lr <LR>', 'uniform MeZO\'s learning rate', '1e-4')
-    .option('--eps <EPS>', 'perturbation scale ε (and the curvature\'s finite-difference step)', '1e-3')
-    .option('--seeds <S,S>', 'paired seeds (minibatches and noise)', '0,1')
-    .option('--loss-n <N>', 'training examples the loss reduction is measured on', '256')
-    .option('--gradients <G>', `where the backward passes run: tfjs (autodiff), torch (PyTorch in the pinned venv or $ZOTUNE_PYTHON, on zotune's weights, loss and minibatches) or auto (torch above ${TORCH_ABOVE / 1e6}M parameters)`, 'auto')
-    .option('--from <FILE>', "reuse the blocks' G_j and h_j of an earlier --json result (same model, task, --batch, --batches, --probes, --eps); its first seed fixes the data")
-    .option('--variants <V,V>', 'the measured runs (uniform is required)', VARIANT_NAMES.join(','))
-    .option('--engine <E>', 'forward engine of the measured runs: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
-    .option('--threads <N>', 'ORT intra-op threads and noise threads (default: cores)');
-  benchOutput(cmd, (flags: Flags) => benchHeadroom(parseBenchHeadroomFlags(flags), (s) => process.stderr.write(`zotune bench headroom: ${s}\n`)), text);
-}
+/** The run and text of `zotune bench headroom` (declared in commands.ts). */
+export const benchHeadroomCommand: BenchCommand<BenchHeadroomFlags, BenchHeadroomResult> = {
+  run: (flags) => benchHeadroom(parseBenchHeadroomFlags(flags), (s) => process.stderr.write(`zotune bench headroom: ${s}\n`)),
+  text,
+};

@@ -2,11 +2,10 @@
 // scalar reference and tf.randomNormal, the per-element cost of applyNoise (the ZO hot path), and the
 // perturb pass over the weights of a model shape (plain shared Float32Arrays, NoisePool) on 1 thread
 // and on --threads threads, timed in alternation in the same run so that their ratio holds on a busy machine.
-import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { STORIES15M_CONFIG, STORIES260K_CONFIG, tensorSpecs } from '@zotune/models';
 import { UserError, parseNumber } from '@zotune/report';
-import { backendFlag, benchOutput } from './flags';
+import { backendFlag, type BenchCommand } from './flags';
 import {
   NoisePool, applyNoise, defaultThreads, initBackend, normalFill, normalFillRef, noiseImplementation, parseBackend, sharedFloat32Array,
   useNoiseImplementation, type ArrayNoiseUpdate,
@@ -15,7 +14,7 @@ import {
 const SHAPES = { stories15M: STORIES15M_CONFIG, stories260K: STORIES260K_CONFIG };
 type Shape = keyof typeof SHAPES;
 
-interface BenchNoiseFlags {
+export interface BenchNoiseFlags {
   n: string;
   repeat: string;
   threads?: string;
@@ -243,26 +242,15 @@ function text(r: BenchNoiseResult): string {
   ].join('\n');
 }
 
-/** Add `noise` to an existing `zotune bench` command. */
-export function registerBenchNoise(bench: Command): void {
-  const cmd = bench
-    .command('noise')
-    .description('samples per second of the counter-based Gaussian noise, against the scalar reference and tf.randomNormal, and the cost of applyNoise')
-    .option('--n <N>', 'samples per timed call (and elements of the applyNoise variable)', '1048576')
-    .option('--repeat <R>', 'timed calls per measurement; the best is reported', '10')
-    .option('--threads <N>', 'threads of the perturb pass, timed against 1 thread (default: the cores)')
-    .option('--shape <name>', 'model shape of the perturb pass: stories15M or stories260K', 'stories15M')
-    .option('--rounds <R>', 'timed rounds of the perturb pass (the best is reported)', '5');
-  benchOutput(
-    cmd,
-    (flags: BenchNoiseFlags) => {
-      const n = parseNumber('--n', flags.n, { int: true, min: 1, max: 2 ** 28 });
-      const repeat = parseNumber('--repeat', flags.repeat, { int: true, min: 1, max: 1000 });
-      const threads = flags.threads === undefined ? defaultThreads() : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
-      const rounds = parseNumber('--rounds', flags.rounds, { int: true, min: 1, max: 1000 });
-      if (!(flags.shape in SHAPES)) throw new UserError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${flags.shape}`, 2);
-      return benchNoise(n, repeat, backendFlag(flags.backend), { shape: flags.shape as Shape, threads, rounds });
-    },
-    text,
-  );
-}
+/** The run and text of `zotune bench noise` (declared in commands.ts). */
+export const benchNoiseCommand: BenchCommand<BenchNoiseFlags, BenchNoiseResult> = {
+  run: (flags) => {
+    const n = parseNumber('--n', flags.n, { int: true, min: 1, max: 2 ** 28 });
+    const repeat = parseNumber('--repeat', flags.repeat, { int: true, min: 1, max: 1000 });
+    const threads = flags.threads === undefined ? defaultThreads() : parseNumber('--threads', flags.threads, { int: true, min: 1, max: 256 });
+    const rounds = parseNumber('--rounds', flags.rounds, { int: true, min: 1, max: 1000 });
+    if (!(flags.shape in SHAPES)) throw new UserError(`--shape must be one of ${Object.keys(SHAPES).join(', ')}, got ${flags.shape}`, 2);
+    return benchNoise(n, repeat, backendFlag(flags.backend), { shape: flags.shape as Shape, threads, rounds });
+  },
+  text,
+};

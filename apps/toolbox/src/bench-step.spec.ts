@@ -19,6 +19,21 @@ describe('zotune bench step', () => {
     expect(() => parseBenchStepFlags({ ...defaults, candidates: '1' })).toThrow(/^--candidates: expected an integer >= 2/);
   });
 
+  it('--peer: MeZO with σ = ones on every weight, a --threads list (default 1,2); anything without a counterpart in the peer is refused', () => {
+    const base = { model: 'smollm2-135m', task: 'sst2', batch: '16', candidates: '4', steps: '3', seed: '0', peer: true };
+    expect(parseBenchStepFlags(base)).toMatchObject({ peer: true, peerThreads: [1, 2], estimators: ['mezo'], policy: 'none', steps: 3 });
+    expect(parseBenchStepFlags({ ...base, threads: '2, 1,2', estimator: 'mezo', policy: 'none' })).toMatchObject({ peerThreads: [2, 1], estimators: ['mezo'] });
+    expect(() => parseBenchStepFlags({ ...base, threads: '1,x' })).toThrow(/^--threads: expected an integer >= 1, got "x"$/);
+    expect(() => parseBenchStepFlags({ ...base, estimator: 'mezo,guided' })).toThrow(/^--peer: times MeZO only; drop --estimator mezo,guided \(or pass --estimator mezo\)$/);
+    expect(() => parseBenchStepFlags({ ...base, policy: 'random' })).toThrow(/^--peer: times MeZO with σ = ones; drop --policy random \(or pass --policy none\)$/);
+    expect(() => parseBenchStepFlags({ ...base, peft: 'lora' })).toThrow(/^--peer: the peer steps every weight; drop --peft lora$/);
+    // without --peer: one thread count, and the old defaults
+    expect(() => parseBenchStepFlags({ ...base, peer: undefined, threads: '1,2' })).toThrow(/^--threads: expected an integer >= 1, got "1,2"$/);
+    const plain = parseBenchStepFlags({ ...base, peer: undefined });
+    expect(plain).toMatchObject({ estimators: ['mezo', 'guided'], policy: 'random' });
+    expect(plain.peer).toBeUndefined();
+  });
+
   it.skipIf(!haveData)('measures forward, MeZO step and policy cost on the real stories260K and SST-2', async () => {
     const r = await benchStep({ ...parseBenchStepFlags(defaults), estimators: ['mezo'], steps: 2, backend: 'wasm' });
     expect(r).toMatchObject({ model: 'stories260K', task: 'SST-2', batch: 16, blocks: 47 });

@@ -2,20 +2,23 @@
 // cost of the learned policy's σ (block statistics + one MLP per block + nf) against a MeZO step.
 // Issue 4's targets: a MeZO step ≤ 2.3 forward passes, a guided step ≤ (M + 2)·1.15; issue 5's: the
 // policy under 5 % of a MeZO step. A step here is est.step() + est.update(), as a run does it.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { backendFlag, benchOutput, engineFlags } from './flags';
+// --peer: zotune's MeZO step beside the PyTorch + transformers peer (bench-peer.ts) on the same weights
+// and batch, per thread count; issue 22's target is zotune's steps/s ≥ 2× the peer's at 2 threads.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PeerProcess, peerBatch, peerPython } from './bench-peer';
+import { backendFlag, type BenchCommand } from './flags';
 import { resolveDataDir } from '@zotune/data';
-import { isHostModel, randomCheckpoint, resolveModel, PAD_SEGMENT, STORIES15M_CONFIG, type Block } from '@zotune/models';
-import { engineNote, engineReport, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/ort';
+import { writeJsonAtomic } from '@zotune/io';
+import { randomCheckpoint, resolveModel, writeGgufCheckpoint, PAD_SEGMENT, STORIES15M_CONFIG, type Block, type Checkpoint, type Model } from '@zotune/models';
+import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
 import { featureStateFromRecord, initPertNN, normFactor, policyFeatures, policyScale, sizeFactors, type PertNN } from '@zotune/policy';
 import { createAdapter, parseLoraTargets, peftLabel, type PeftConfig } from '@zotune/peft';
 import { UserError, parseNumber, peakRssMiB, usageError } from '@zotune/report';
-import { Collator, hostObjectiveValue, objectiveFor, resolveTask, type TaskBatch } from '@zotune/tasks';
+import { Collator, objectiveValue, resolveTask, type TaskBatch } from '@zotune/tasks';
 import { initBackend, parseBackend } from '@zotune/tensor';
-import { createEstimator, lossValueOf, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
+import { createEstimator, onesScale, scaleContext, stepSeed, type Estimator, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
 
 const ESTIMATORS = ['mezo', 'guided'] as const;
 type BenchEstimator = (typeof ESTIMATORS)[number];
@@ -40,22 +43,68 @@ export interface BenchStepOptions {
   threads?: number;
   /** random weights of this shape instead of the model's (the model still gives the tokenizer) */
   shape?: 'stories15M';
-  /** the PyTorch peer's directory: run its MeZO on the same model size, batch and seed, 1 and 2 threads */
-  peer?: string;
-  /** timed steps of each peer run */
-  peerSteps?: number;
+  /** time MeZO beside the PyTorch + transformers peer (scripts/python/mezo_peer.py) on the same weights and batch, once per count of peerThreads */
+  peer?: boolean;
+  /** --peer: the thread counts of both sides (default 1, 2) */
+  peerThreads?: number[];
   /** ZO over a PEFT adapter's blocks instead of the model's (init seed: --seed) */
   peft?: PeftConfig;
+  /** also time each estimator with trajectory format version 2's arithmetic (restore, then update) */
+  unfused?: boolean;
 }
 
-/** One run of the PyTorch peer (torch-mezo's mezo.py): its own summary line. */
-export interface PeerRun {
-  threads: number;
+/** One side of a --peer run at one thread count (medians over the timed rounds). */
+export interface PeerSide {
+  forwardMs: number;
+  /** a MeZO step: two forwards and the perturbation/update passes */
+  stepMs: number;
+  forwardsPerStep: number;
   stepsPerSecond: number;
-  secPerStep: number;
-  forwardS: number;
-  perturbUpdateS: number;
+}
+
+/** zotune and the peer at one thread count, interleaved on the same weights and batch. */
+export interface PeerThreadRun {
+  threads: number;
+  zotune: PeerSide & { engine: Record<string, unknown> };
+  /** perturbMs: the four in-place passes of a step (median); loadS: model and batch loading */
+  peer: PeerSide & { perturbMs: number; peakRssMiB: number; loadS: number };
+  /** zotune's MeZO steps/s over the peer's */
+  ratio: number;
+  /** the batch's loss at the initial weights (before any step), on each side */
+  loss0: { zotune: number; peer: number; absDiff: number };
+}
+
+/** `zotune bench step --peer`: the PyTorch + transformers MeZO peer beside zotune's MeZO. */
+export interface PeerComparison {
   command: string;
+  /** what the peer loads: the model's own GGUF (transformers' loader, dequantized to fp32) or zotune's checkpoint written as an F32 GGUF */
+  weights: string;
+  versions: { torch: string; transformers: string; numpy: string; python: string };
+  /** how each side lays the batch out */
+  layout: string;
+  /** the peer's batch: one right-padded sequence per (example, candidate), as MeZO lays it out */
+  sequences: number;
+  paddedTokens: number;
+  tokens: number;
+  parameters: number;
+  attention: string;
+  /** the peer's OMP_WAIT_POLICY (PASSIVE unless the environment sets another) */
+  ompWaitPolicy: string | null;
+  /** the LM head at every position (MeZO's wrapper) or at the scored ones only (the default) */
+  fullLogits: boolean;
+  eps: number;
+  lr: number;
+  /** timed rounds per thread count (after one untimed), each: zotune forward, peer forward, zotune step, peer step */
+  steps: number;
+  /** the runs stop when the two initial losses differ by more (not the same weights or batch: no fair comparison) */
+  lossTolerance: number;
+  runs: PeerThreadRun[];
+  /** os.loadavg() when the runs began and ended (the machine may be shared) */
+  loadAverage: { before: number[]; after: number[] };
+  /** issue 22's target: zotune's MeZO steps/s at least this many times the peer's at 2 threads */
+  target: number;
+  ratioAt2Threads?: number;
+  withinTarget?: boolean;
 }
 
 export interface StepTiming {
@@ -69,6 +118,10 @@ export interface StepTiming {
   withinTarget: boolean;
   /** median ms of step + update with the random policy as σ (--policy random) */
   stepWithPolicyMs?: number;
+  /** --unfused: median ms of step + update of trajectory format version 2 (restore, then update), same rounds */
+  unfusedStepMs?: number;
+  /** unfusedStepMs / forwardMs */
+  unfusedForwardsPerStep?: number;
 }
 
 export interface PolicyTiming {
@@ -111,8 +164,12 @@ export interface BenchStepResult {
   engine: Record<string, unknown>;
   /** noise threads of the estimator (Block.data blocks) */
   threads: number;
-  /** the PyTorch peer on the same model size and batch, and zotune's MeZO steps/s over the peer's 2-thread steps/s */
-  peer?: { runs: PeerRun[]; mezoStepsPerSecond: number; ratioToPeer2Threads: number; note: string };
+  /** --peer: the PyTorch + transformers peer on the same weights and batch (forwardMs, mezo, engine and threads above are zotune's at the last thread count) */
+  peer?: PeerComparison;
+  /** whether the blocks live on SharedArrayBuffers (engine ort where ORT accepts them: updated in place by the noise threads) */
+  sharedWeights: boolean;
+  /** the Node.js version (ORT takes shared inputs from 22.21 on) */
+  node: string;
   /** 'full' or the PEFT setting; blocks and parameters above are then the adapter's */
   peft: string;
   /** LoRA: ms to write W0 + (alpha/r)·A·B into every target after the adapters moved (median; paid before each forward of a step) */
@@ -129,6 +186,8 @@ function median(xs: number[]): number {
 }
 
 const WARMUP = 3;
+/** issue 4's bound on a MeZO step, in forward passes */
+const MEZO_TARGET = 2.3;
 
 /** One estimator with one σ, stepping the shared model: its own step counter and previous record. */
 interface Runner {
@@ -200,13 +259,17 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
   const train = task.splits(dataDir, opts.seed).train;
   if (train.length < opts.batch) throw new UserError(`--batch ${opts.batch}: task ${task.name} has only ${train.length} training examples`, 2);
   const backend = await initBackend(opts.backend ?? 'auto');
-  const engine = await forwardEngine(opts, backend).catch(usageError);
-  log(engineNote(engine).trimEnd());
-  const threads = opts.threads ?? parseThreads(undefined);
   const resolved = resolveModel(opts.model, dataDir);
   // --shape: random weights of that size, fed the same task batch (the ids of the model's tokenizer)
   const ckpt = opts.shape ? randomCheckpoint(STORIES15M_CONFIG, opts.seed) : resolved.checkpoint;
   const modelName = opts.shape ?? resolved.name;
+  if (opts.peer) {
+    const tb = new Collator(task, resolved.tokenizer, ckpt.config.maxSeqLen).batch(train.slice(0, opts.batch));
+    return benchStepPeer(opts, { ckpt, modelName, task: task.name, backend, tb }, log);
+  }
+  const engine = await forwardEngine(opts, backend).catch(usageError);
+  log(engineNote(engine).trimEnd());
+  const threads = opts.threads ?? parseThreads(undefined);
   const base = await openModel(ckpt, engine);
   const runners: Runner[] = [];
   try {
@@ -215,8 +278,7 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
     const model = adapter ? adapter.model : base;
     const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
     const tb = collator.batch(train.slice(0, opts.batch), { goldOnly: task.kind === 'generation-lm' });
-    const objective = objectiveFor(task.kind);
-    const lossValue: LossValue = isHostModel(model) ? () => hostObjectiveValue(model, tb) : lossValueOf(() => objective(model, tb));
+    const lossValue: LossValue = () => objectiveValue(model, tb);
     const blocks = adapter ? adapter.blocks : model.blocks;
     const tokens = tb.packed.segments.reduce((n, s) => n + (s === PAD_SEGMENT ? 0 : 1), 0);
     log(`${modelName}, ${task.name}: batch ${opts.batch} (${tokens} tokens, rows of ${tb.packed.length}), ${blocks.length} blocks, engine ${engine.name}, backend ${backend.name}`);
@@ -228,6 +290,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       const make = () => createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads });
       runners.push({ key: name, est: make(), scale: onesScale, step: 0 });
       if (policy && opts.estimators.includes(name)) runners.push({ key: `${name}+policy`, est: make(), scale: policyScale(policy), step: 0 });
+      if (opts.unfused && opts.estimators.includes(name))
+        runners.push({ key: `${name}@v2`, est: createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads, trajectoryVersion: 2 }), scale: onesScale, step: 0 });
     }
     log(`timing ${opts.steps} rounds (after ${WARMUP} untimed) of: forward, ${runners.map((r) => r.key).join(', ')}${policy ? ', policy' : ''}`);
     const ms = await measure(blocks, lossValue, tb, runners, policy, opts);
@@ -244,6 +308,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       backend: backend.name,
       engine: engineReport(engine),
       threads,
+      sharedWeights: blocks.every((b) => b.data?.buffer instanceof SharedArrayBuffer),
+      node: process.version,
       peft: peftLabel(opts.peft),
       peakRssMiB: 0,
       timing: `median over ${opts.steps} interleaved rounds after ${WARMUP} untimed; a step is est.step + est.update; wall clock (engine ${engine.name}${engine.name === 'ort' ? `, ${engine.threads} ORT threads` : ''}, ${threads} noise threads)`,
@@ -251,7 +317,7 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
     log(`forward: ${forwardMs.toFixed(2)} ms`);
     for (const name of opts.estimators) {
       const stepMs = ms[name];
-      const target = name === 'mezo' ? 2.3 : (opts.candidates + 2) * 1.15;
+      const target = name === 'mezo' ? MEZO_TARGET : (opts.candidates + 2) * 1.15;
       const timing: StepTiming = {
         stepMs,
         forwardPasses: runners.find((r) => r.key === name)!.est.forwardPassesPerStep,
@@ -260,6 +326,10 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
         withinTarget: stepMs / forwardMs <= target,
       };
       if (policy) timing.stepWithPolicyMs = ms[`${name}+policy`];
+      if (opts.unfused) {
+        timing.unfusedStepMs = ms[`${name}@v2`];
+        timing.unfusedForwardsPerStep = timing.unfusedStepMs / forwardMs;
+      }
       log(`${name}: ${stepMs.toFixed(2)} ms/step = ${timing.forwardsPerStep.toFixed(2)} forwards (target ≤ ${target.toFixed(2)})${timing.stepWithPolicyMs !== undefined ? `; with the policy ${timing.stepWithPolicyMs.toFixed(2)} ms` : ''}`);
       if (name === 'mezo') result.mezo = timing;
       else result.guided = { ...timing, candidates: opts.candidates };
@@ -292,21 +362,6 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       result.loraMergeMs = median(times);
       log(`LoRA merge: ${result.loraMergeMs.toFixed(3)} ms = ${(result.loraMergeMs / forwardMs).toFixed(3)} forwards`);
     }
-    if (opts.peer && result.mezo) {
-      const runs = [1, 2].map((t) => runPeer(opts.peer!, opts.shape ?? 'stories260K', t, opts, log));
-      const mezoStepsPerSecond = 1000 / result.mezo.stepMs;
-      const two = runs.find((r) => r.threads === 2)!;
-      result.peer = {
-        runs,
-        mezoStepsPerSecond,
-        ratioToPeer2Threads: mezoStepsPerSecond / two.stepsPerSecond,
-        note:
-          opts.shape !== undefined
-            ? "the peer's random-weight shape scores 32 padded sequences of 64 random ids (its own batch layout); zotune scores the packed SST-2 batch through the same shape"
-            : 'the peer samples its own SST-2 batch of the same size (prompt repeated per option, padded); zotune packs the prompt once',
-      };
-      log(`peer: ${runs.map((r) => `${r.threads} thread(s) ${r.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune mezo ${mezoStepsPerSecond.toFixed(2)} steps/s = ${result.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`);
-    }
     result.peakRssMiB = peakRssMiB();
     return result;
   } finally {
@@ -315,20 +370,161 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
   }
 }
 
-/** Run the PyTorch peer's MeZO (Debian python3-torch) and read its summary line. */
-function runPeer(dir: string, model: string, threads: number, opts: BenchStepOptions, log: (s: string) => void): PeerRun {
-  const script = join(dir, 'mezo.py');
-  if (!existsSync(script)) throw new UserError(`--peer: ${script} not found`, 2);
-  const args = [script, '--model', model, '--steps', String((opts.peerSteps ?? 10) + 2), '--threads', String(threads), '--batch', String(opts.batch), '--seed', String(opts.seed), '--eval-n', '1'];
-  const command = `/usr/bin/python3 ${args.join(' ')}`;
-  log(`peer: ${command}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONDONTWRITEBYTECODE: '1' };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const r = spawnSync('/usr/bin/python3', args, { cwd: dir, env, encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) throw new UserError(`--peer: ${command} failed (exit ${r.status}): ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}; install it with apt-get install -y python3-torch libopenblas0-pthread`);
-  const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  return { threads, stepsPerSecond: last.steps_per_s, secPerStep: last.sec_per_step, forwardS: last.forward_s, perturbUpdateS: last.perturb_update_s, command };
+/** issue 22: the 135M MeZO step at least twice the peer's steps/s at 2 threads */
+const PEER_TARGET = 2;
+/** initial losses further apart than this mean different weights or batches: the timing would compare different work */
+const PEER_LOSS_TOLERANCE = 1e-3;
+
+/**
+ * --peer: zotune's MeZO and the PyTorch + transformers peer (scripts/python/mezo_peer.py) on the same
+ * weights and the same batch, at each thread count in turn: one untimed round, then `steps` rounds of
+ * zotune forward, peer forward, zotune step, peer step, so that load from elsewhere falls on both.
+ * Each thread count starts both sides from the initial weights (zotune's model is a fresh copy of the
+ * checkpoint, the peer a fresh process), and first compares their losses there.
+ */
+async function benchStepPeer(
+  opts: BenchStepOptions,
+  ctx: { ckpt: Checkpoint; modelName: string; task: string; backend: { name: string; reason: string }; tb: TaskBatch },
+  log: (s: string) => void,
+): Promise<BenchStepResult> {
+  const { ckpt, tb } = ctx;
+  const batchFile = peerBatch(tb);
+  const python = peerPython();
+  const tmp = mkdtempSync(join(tmpdir(), 'zotune-peer-'));
+  try {
+    const batchPath = join(tmp, 'batch.json');
+    writeJsonAtomic(batchPath, batchFile);
+    // the model's own GGUF when it is one (transformers dequantizes it as zotune does), else zotune's
+    // fp32 checkpoint written as a GGUF: the same weights either way
+    let gguf = ckpt.source;
+    let weights = `${ckpt.source} (the model's GGUF, transformers' loader, dequantized to fp32)`;
+    if (opts.shape || ckpt.format !== 'gguf') {
+      gguf = join(tmp, 'weights.gguf');
+      writeGgufCheckpoint(gguf, ckpt, { type: 'f32' });
+      weights = `zotune's ${opts.shape ? `random ${opts.shape}-shape (seed ${opts.seed})` : ckpt.format} checkpoint written as an F32 GGUF, transformers' loader`;
+    }
+    const tokens = tb.packed.segments.reduce((n, s) => n + (s === PAD_SEGMENT ? 0 : 1), 0);
+    const before = loadavg();
+    const runs: PeerThreadRun[] = [];
+    let last: { model: Model; engine: Record<string, unknown>; est: Estimator } | undefined;
+    let peer: PeerProcess | undefined;
+    let comparison: Omit<PeerComparison, 'runs' | 'loadAverage'> | undefined;
+    try {
+      for (const threads of opts.peerThreads ?? [1, 2]) {
+        if (last) {
+          last.est.dispose();
+          await last.model.dispose();
+          last = undefined;
+        }
+        const engine = await forwardEngine({ engine: opts.engine, threads }, ctx.backend).catch(usageError);
+        log(engineNote(engine).trimEnd());
+        // a copy of the checkpoint: every thread count starts from the initial weights
+        const model = await openModel(ckpt, engine);
+        const est = createEstimator({ name: 'mezo' }, { threads });
+        last = { model, engine: engineReport(engine), est };
+        const lossValue: LossValue = () => objectiveValue(model, tb);
+        const args = ['--gguf', gguf, '--batch-file', batchPath, '--threads', String(threads), '--seed', String(opts.seed), '--eps', String(est.config.eps), '--lr', String(est.config.lr)];
+        peer = await PeerProcess.start(python, args);
+        const ready = peer.ready;
+        const zotune0 = await lossValue();
+        const absDiff = Math.abs(zotune0 - ready.loss0);
+        log(`${threads} thread(s): loss at the initial weights: zotune ${zotune0.toFixed(6)}, peer ${ready.loss0.toFixed(6)} (|Δ| ${absDiff.toExponential(2)}); peer loaded in ${ready.load_s.toFixed(1)} s`);
+        if (!(absDiff <= PEER_LOSS_TOLERANCE))
+          throw new UserError(
+            `--peer: the losses at the initial weights differ: zotune ${zotune0} vs the peer's ${ready.loss0} (|Δ| ${absDiff.toExponential(2)} > ${PEER_LOSS_TOLERANCE}): not the same weights or batch, so the timing would not compare the same work; command: ${peer.command}`,
+          );
+        comparison ??= {
+          command: peer.command,
+          weights,
+          layout: `the peer: MeZO's, ${ready.sequences} right-padded sequences (prompt + candidate, the prompt once per candidate), ${ready.padded_tokens} token slots; zotune: each example's prompt once with its candidates (tree attention), ${tokens} tokens in rows of ${tb.packed.length}; the same ids, targets and loss`,
+          versions: { torch: ready.torch, transformers: ready.transformers, numpy: ready.numpy, python: ready.python },
+          sequences: ready.sequences,
+          paddedTokens: ready.padded_tokens,
+          tokens: ready.tokens,
+          parameters: ready.params,
+          attention: ready.attn,
+          ompWaitPolicy: ready.omp_wait_policy,
+          fullLogits: ready.full_logits,
+          eps: ready.eps,
+          lr: ready.lr,
+          steps: opts.steps,
+          lossTolerance: PEER_LOSS_TOLERANCE,
+          target: PEER_TARGET,
+        };
+        const samples: Record<'zf' | 'zs' | 'pf' | 'ps' | 'pp', number[]> = { zf: [], zs: [], pf: [], ps: [], pp: [] };
+        let prev: StepRecord | undefined;
+        for (let round = 0; round <= opts.steps; round++) {
+          const timed = round > 0; // round 0 warms both sides up
+          let t0 = performance.now();
+          await lossValue();
+          const zf = performance.now() - t0;
+          const pf = await peer.forward();
+          t0 = performance.now();
+          prev = await est.step({ blocks: model.blocks, lossValue, step: round, seed: stepSeed(opts.seed, round), scale: onesScale, prev, batch: tb.packed });
+          await est.update(model.blocks, prev);
+          const zs = performance.now() - t0;
+          const ps = await peer.step();
+          if (timed) {
+            samples.zf.push(zf);
+            samples.zs.push(zs);
+            samples.pf.push(pf.ms);
+            samples.ps.push(ps.ms);
+            samples.pp.push(ps.perturb_ms);
+          }
+          log(`${threads} thread(s), ${timed ? `round ${round}` : 'warm-up'}: zotune forward ${zf.toFixed(0)} ms, step ${zs.toFixed(0)} ms; peer forward ${pf.ms.toFixed(0)} ms, step ${ps.ms.toFixed(0)} ms`);
+        }
+        const peakRssMiB = await peer.close();
+        peer = undefined;
+        const side = (forwardMs: number, stepMs: number): PeerSide => ({ forwardMs, stepMs, forwardsPerStep: stepMs / forwardMs, stepsPerSecond: 1000 / stepMs });
+        const z = side(median(samples.zf), median(samples.zs));
+        const p = side(median(samples.pf), median(samples.ps));
+        runs.push({
+          threads,
+          zotune: { ...z, engine: last.engine },
+          peer: { ...p, perturbMs: median(samples.pp), peakRssMiB, loadS: ready.load_s },
+          ratio: z.stepsPerSecond / p.stepsPerSecond,
+          loss0: { zotune: zotune0, peer: ready.loss0, absDiff },
+        });
+        log(`${threads} thread(s): zotune ${z.stepMs.toFixed(0)} ms/step, peer ${p.stepMs.toFixed(0)} ms/step: zotune ${runs.at(-1)!.ratio.toFixed(2)}× the peer's steps/s`);
+      }
+      const two = runs.find((r) => r.threads === 2);
+      const lastRun = runs.at(-1)!;
+      const model = last!.model;
+      return {
+        model: ctx.modelName,
+        task: ctx.task,
+        batch: opts.batch,
+        tokens,
+        rowLength: tb.packed.length,
+        blocks: model.blocks.length,
+        parameters: model.blocks.reduce((s, b) => s + b.size, 0),
+        sharedWeights: model.blocks.every((b) => b.data?.buffer instanceof SharedArrayBuffer),
+        node: process.version,
+        forwardMs: lastRun.zotune.forwardMs,
+        mezo: { stepMs: lastRun.zotune.stepMs, forwardPasses: last!.est.forwardPassesPerStep, forwardsPerStep: lastRun.zotune.forwardsPerStep, target: MEZO_TARGET, withinTarget: lastRun.zotune.forwardsPerStep <= MEZO_TARGET },
+        backend: ctx.backend.name,
+        engine: last!.engine,
+        threads: lastRun.threads,
+        peer: {
+          ...comparison!,
+          runs,
+          loadAverage: { before, after: loadavg() },
+          ...(two ? { ratioAt2Threads: two.ratio, withinTarget: two.ratio >= PEER_TARGET } : {}),
+        },
+        peft: 'full',
+        peakRssMiB: peakRssMiB(),
+        timing: `medians over ${opts.steps} rounds per thread count after 1 untimed, each round zotune forward, peer forward, zotune step (est.step + est.update), peer step; wall clock; mezo, forwardMs, engine and threads are zotune's at ${lastRun.threads} thread(s)`,
+      };
+    } finally {
+      peer?.kill();
+      if (last) {
+        last.est.dispose();
+        await last.model.dispose();
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 function text(r: BenchStepResult): string {
@@ -336,7 +532,8 @@ function text(r: BenchStepResult): string {
   if (r.loraMergeMs !== undefined) lines.push(`  LoRA merge before a forward: ${r.loraMergeMs.toFixed(3)} ms = ${(r.loraMergeMs / r.forwardMs).toFixed(3)} forwards`);
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
-    (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '');
+    (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '') +
+    (s.unfusedForwardsPerStep !== undefined ? `; unfused (trajectory version 2) ${s.unfusedForwardsPerStep.toFixed(2)} forwards` : '');
   if (r.mezo) lines.push(step('mezo', r.mezo));
   if (r.guided) lines.push(step(`guided M=${r.guided.candidates}`, r.guided));
   if (r.policy) {
@@ -346,21 +543,29 @@ function text(r: BenchStepResult): string {
         `(target < ${p.targetPercent} %: ${p.withinTarget ? 'met' : 'missed'}); stats ${p.statsMs.toFixed(3)}, mlp ${p.mlpMs.toFixed(3)}, nf ${p.rescaleMs.toFixed(3)} ms`,
     );
   }
-  if (r.peer)
-    lines.push(
-      `  PyTorch peer: ${r.peer.runs.map((p) => `${p.threads} thread(s) ${p.stepsPerSecond.toFixed(2)} steps/s`).join(', ')}; zotune MeZO ${r.peer.mezoStepsPerSecond.toFixed(2)} steps/s = ${r.peer.ratioToPeer2Threads.toFixed(2)}× the peer's 2 threads`,
-    );
+  if (r.peer) {
+    const p = r.peer;
+    lines.push(`  PyTorch ${p.versions.torch} + transformers ${p.versions.transformers} MeZO peer (${p.sequences} sequences, ${p.paddedTokens} padded tokens; ${p.weights}):`);
+    for (const x of p.runs)
+      lines.push(
+        `    ${x.threads} thread(s): zotune ${x.zotune.stepMs.toFixed(0)} ms/step (${x.zotune.forwardsPerStep.toFixed(2)} forwards), peer ${x.peer.stepMs.toFixed(0)} ms/step (${x.peer.forwardsPerStep.toFixed(2)} forwards): ` +
+          `zotune ${x.ratio.toFixed(2)}× the peer's steps/s; initial loss ${x.loss0.zotune.toFixed(6)} vs ${x.loss0.peer.toFixed(6)}`,
+      );
+    if (p.ratioAt2Threads !== undefined) lines.push(`    target ≥ ${p.target}× at 2 threads: ${p.withinTarget ? 'met' : 'missed'}; load average ${p.loadAverage.before[0].toFixed(1)} → ${p.loadAverage.after[0].toFixed(1)}`);
+  }
   lines.push(`  peak RSS ${r.peakRssMiB.toFixed(0)} MiB; timing: ${r.timing}`);
   return lines.join('\n');
 }
 
-interface BenchStepFlags {
+export interface BenchStepFlags {
   model: string;
   task: string;
   batch: string;
-  estimator: string;
+  /** default mezo,guided (mezo with --peer) */
+  estimator?: string;
   candidates: string;
-  policy: string;
+  /** default random (none with --peer) */
+  policy?: string;
   steps: string;
   seed: string;
   out?: string;
@@ -368,45 +573,61 @@ interface BenchStepFlags {
   engine?: string;
   threads?: string;
   shape?: string;
-  peer?: string | boolean;
-  peerSteps?: string;
+  peer?: boolean;
   peft?: string;
   loraRank?: string;
   loraAlpha?: string;
   loraTargets?: string;
   prefixTokens?: string;
   json?: boolean;
+  unfused?: boolean;
 }
 
 /** Parse the command's flags (exported for tests). */
 export function parseBenchStepFlags(flags: BenchStepFlags): BenchStepOptions {
-  const estimators = flags.estimator.split(',').map((s) => s.trim());
+  const peer = flags.peer === true;
+  const estimators = (flags.estimator ?? (peer ? 'mezo' : 'mezo,guided')).split(',').map((s) => s.trim());
   for (const e of estimators)
     if (!(ESTIMATORS as readonly string[]).includes(e)) throw new UserError(`--estimator: unknown estimator "${e}"; expected mezo, guided or mezo,guided`, 2);
-  if (flags.policy !== 'none' && flags.policy !== 'random') throw new UserError(`--policy: expected none or random, got "${flags.policy}"`, 2);
+  const policy = flags.policy ?? (peer ? 'none' : 'random');
+  if (policy !== 'none' && policy !== 'random') throw new UserError(`--policy: expected none or random, got "${flags.policy}"`, 2);
+  if (peer) {
+    // the peer is MeZO on every weight with σ = ones: nothing else has a counterpart there
+    if (estimators.join() !== 'mezo') throw new UserError(`--peer: times MeZO only; drop --estimator ${flags.estimator} (or pass --estimator mezo)`, 2);
+    if (policy !== 'none') throw new UserError('--peer: times MeZO with σ = ones; drop --policy random (or pass --policy none)', 2);
+    if (flags.peft !== undefined && flags.peft !== 'none') throw new UserError(`--peer: the peer steps every weight; drop --peft ${flags.peft}`, 2);
+  }
   const backend = backendFlag(flags.backend);
   const candidates = parseNumber('--candidates', flags.candidates, { int: true, min: 2, max: 1024 });
   if (flags.shape !== undefined && flags.shape !== 'stories15M') throw new UserError(`--shape: expected stories15M, got "${flags.shape}"`, 2);
-  const { engine, threads } = engineFlags(flags);
+  let engine;
+  let threads;
+  let peerThreads;
+  try {
+    engine = enginePreference(flags.engine);
+    if (peer) peerThreads = (flags.threads ?? '1,2').split(',').map((t) => parseThreads(t.trim()));
+    else threads = parseThreads(flags.threads);
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
   const seed = parseNumber('--seed', flags.seed, { int: true, min: 0, max: 2 ** 32 - 1 });
   const peft = benchPeft(flags, seed);
-  const peer = flags.peer === undefined || flags.peer === false ? undefined : resolve(flags.peer === true ? join(resolveDataDir(), '../bench/torch-mezo') : flags.peer);
   return {
     engine,
     threads,
     shape: flags.shape as 'stories15M' | undefined,
-    peer,
-    peerSteps: parseNumber('--peer-steps', flags.peerSteps ?? '10', { int: true, min: 1 }),
+    ...(peer ? { peer, peerThreads: [...new Set(peerThreads)] } : {}),
     model: flags.model,
     task: flags.task,
     batch: parseNumber('--batch', flags.batch, { int: true, min: 1, max: 4096 }),
     estimators: [...new Set(estimators)] as BenchEstimator[],
     candidates,
-    policy: flags.policy === 'none' ? 'none' : 'random',
+    policy,
     steps: parseNumber('--steps', flags.steps, { int: true, min: 1, max: 100000 }),
     seed,
     backend,
     ...(peft ? { peft } : {}),
+    ...(flags.unfused ? { unfused: true } : {}),
   };
 }
 
@@ -436,28 +657,8 @@ function benchPeft(flags: BenchStepFlags, seed: number): PeftConfig | undefined 
   return undefined;
 }
 
-/** Add `step` to an existing `zotune bench` command. */
-export function registerBenchStep(bench: Command): void {
-  const cmd = bench
-    .command('step')
-    .description('ms per forward pass, per MeZO and guided step (and their ratio to a forward), and the policy\'s overhead, on a real task batch')
-    .option('--model <model>', 'a name under the data dir\'s models/, a llama2.c .bin, or a Hugging Face directory', 'stories260K')
-    .option('--task <task>', 'a built-in task, a config in configs/tasks, or a task .json (its first training examples form the batch)', 'sst2')
-    .option('--batch <B>', 'examples in the batch', '16')
-    .option('--estimator <names>', 'mezo, guided, or mezo,guided', 'mezo,guided')
-    .option('--candidates <M>', 'guided: candidates per step', '4')
-    .option('--policy <p>', 'random: also time a randomly initialised PertNN as σ; none: skip it', 'random')
-    .option('--steps <N>', 'timed repetitions per measurement (median reported)', '20')
-    .option('--seed <S>', 'task sampling seed, run seed and policy init seed', '0')
-    .option('--engine <name>', 'forward engine: auto, ort or tfjs (default: $ZOTUNE_ENGINE, else auto)')
-    .option('--threads <n>', "ORT intra-op threads and noise threads (default: the machine's cores)")
-    .option('--shape <name>', 'random weights of this shape (stories15M) fed the same task batch')
-    .option('--peer [dir]', 'also run the PyTorch peer (torch-mezo; default: bench/torch-mezo beside the data directory) on 1 and 2 threads and report the ratio')
-    .option('--peer-steps <n>', 'timed steps of each peer run', '10')
-    .option('--peft <p>', 'ZO over none (every block; default), lora or prefix adapter blocks')
-    .option('--lora-rank <r>', '--peft lora: rank (default 8)')
-    .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
-    .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
-    .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)');
-  benchOutput(cmd, (flags: BenchStepFlags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)), text);
-}
+/** The run and text of `zotune bench step` (declared in commands.ts). */
+export const benchStepCommand: BenchCommand<BenchStepFlags, BenchStepResult> = {
+  run: (flags) => benchStep(parseBenchStepFlags(flags), (s) => process.stderr.write(`zotune bench step: ${s}\n`)),
+  text,
+};

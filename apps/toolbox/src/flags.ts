@@ -1,9 +1,7 @@
-// Flag helpers shared by the bench commands.
-import type { Command } from 'commander';
-import { writeJsonAtomic } from '@zotune/io';
-import { UserError, action, emit } from '@zotune/report';
+// Flag helpers shared by the bench commands' code (loaded when a bench runs; commands.ts declares them).
+import { UserError } from '@zotune/report';
 import { parseBackend } from '@zotune/tensor';
-import { enginePreference, parseThreads, type EngineName } from '@zotune/ort';
+import { enginePreference, parseThreads, type EngineName } from '@zotune/engine';
 
 /** --backend, else $ZOTUNE_BACKEND, as a backend preference; a bad value is a one-line UserError naming its source. */
 export function backendFlag(flag: string | undefined): ReturnType<typeof parseBackend> {
@@ -23,20 +21,8 @@ export function engineFlags(flags: { engine?: string; threads?: string }): { eng
   }
 }
 
-/**
- * The tail every bench command shares: --out, --backend, --json, and an action that runs the bench,
- * writes the JSON result to --out (atomically) and prints it (--json) or its text.
- */
-export function benchOutput<F extends { out?: string; json?: boolean }, R>(cmd: Command, run: (flags: F) => Promise<R>, text: (r: R) => string): Command {
-  return cmd
-    .option('--out <FILE>', 'also write the result as JSON to FILE (atomically)')
-    .option('--backend <name>', 'tfjs backend: auto, tensorflow, wasm or cpu (default: $ZOTUNE_BACKEND, else auto)')
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(
-      action(async (flags: F) => {
-        const result = await run(flags);
-        if (flags.out) writeJsonAtomic(flags.out, result);
-        emit(result, !!flags.json, text(result));
-      }),
-    );
+/** What a bench command's module gives the shared tail (commands.ts's benchOutput): the bench, and its result as text. */
+export interface BenchCommand<F, R> {
+  run(flags: F): Promise<R>;
+  text(r: R): string;
 }

@@ -2,75 +2,30 @@
 // next-token NLL of a text. MODEL: a name under the data dir's models/, a llama2.c .bin with its
 // tokenizer beside it, or a Hugging Face directory.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
 import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
-import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/ort';
-import { UserError, action, emit, parseNumber, usageError } from '@zotune/report';
+import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/engine';
+import { UserError, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
 
-interface CommonFlags {
+export interface CommonFlags {
   backend?: string;
   engine?: string;
   threads?: string;
   json?: boolean;
 }
 
-interface GenerateFlags extends CommonFlags {
+export interface GenerateFlags extends CommonFlags {
   prompt?: string;
   maxTokens?: string;
   temperature?: string;
   seed?: string;
 }
 
-interface NllFlags extends CommonFlags {
+export interface NllFlags extends CommonFlags {
   textFile?: string;
   maxTokens?: string;
 }
 
-const BACKEND_HELP = 'tfjs backend: auto|tensorflow|wasm|cpu (default $ZOTUNE_BACKEND, else auto)';
-const ENGINE_HELP = 'forward engine: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto = ONNX Runtime when installed)';
-const THREADS_HELP = "ONNX Runtime intra-op threads (default: the machine's cores)";
-
-/** Mount `zotune model info|generate|nll`. */
-export function registerModelCommands(program: Command): void {
-  const model = program.command('model').description('inspect a model, generate text, measure NLL');
-
-  model
-    .command('info')
-    .argument('<model>', 'a name under the data directory, a llama2.c .bin, or a Hugging Face directory')
-    .description('the model family, config, parameter count and blocks (name, shape, kind)')
-    .option('--backend <name>', BACKEND_HELP)
-    .option('--engine <name>', ENGINE_HELP)
-    .option('--threads <n>', THREADS_HELP)
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(action(async (arg: string, flags: CommonFlags) => info(arg, flags)));
-
-  model
-    .command('generate')
-    .argument('<model>', 'a name under the data directory, a llama2.c .bin, or a Hugging Face directory')
-    .description('continue a prompt (greedy unless --temperature is given); ids are the generated ids only')
-    .option('--prompt <text>', 'text to continue (default: start from BOS alone)')
-    .option('--max-tokens <n>', 'tokens to generate', '256')
-    .option('--temperature <t>', 'sample from softmax(logits / t); 0 = greedy (default)')
-    .option('--seed <s>', 'seed of the sampler', '0')
-    .option('--backend <name>', BACKEND_HELP)
-    .option('--engine <name>', ENGINE_HELP)
-    .option('--threads <n>', THREADS_HELP)
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(action(async (arg: string, flags: GenerateFlags) => gen(arg, flags)));
-
-  model
-    .command('nll')
-    .argument('<model>', 'a name under the data directory, a llama2.c .bin, or a Hugging Face directory')
-    .description('mean next-token negative log-likelihood (nats) of BOS + encode(text) truncated to N ids')
-    .option('--text-file <file>', 'the text to score (UTF-8)')
-    .option('--max-tokens <n>', "N: ids scored including BOS (default: the model's context length)")
-    .option('--backend <name>', BACKEND_HELP)
-    .option('--engine <name>', ENGINE_HELP)
-    .option('--threads <n>', THREADS_HELP)
-    .option('--json', 'print one JSON object on stdout at the end')
-    .action(action(async (arg: string, flags: NllFlags) => nll(arg, flags)));
-}
 
 interface Loaded {
   resolved: ResolvedModel;
@@ -99,7 +54,7 @@ async function load(arg: string, flags: CommonFlags): Promise<Loaded> {
 }
 
 
-async function info(arg: string, flags: CommonFlags): Promise<void> {
+export async function info(arg: string, flags: CommonFlags): Promise<void> {
   const { resolved, model, backend, engine } = await load(arg, flags);
   const parameters = model.blocks.reduce((a, b) => a + b.size, 0);
   const result = {
@@ -125,7 +80,7 @@ async function info(arg: string, flags: CommonFlags): Promise<void> {
   emit(result, !!flags.json, human);
 }
 
-async function gen(arg: string, flags: GenerateFlags): Promise<void> {
+export async function gen(arg: string, flags: GenerateFlags): Promise<void> {
   const maxTokens = parseNumber('--max-tokens', flags.maxTokens, { int: true, min: 0 });
   const temperature = flags.temperature === undefined ? 0 : parseNumber('--temperature', flags.temperature, { min: 0 });
   const seed = parseNumber('--seed', flags.seed, { int: true, min: 0 });
@@ -164,7 +119,7 @@ async function gen(arg: string, flags: GenerateFlags): Promise<void> {
   emit(result, !!flags.json, full);
 }
 
-async function nll(arg: string, flags: NllFlags): Promise<void> {
+export async function nll(arg: string, flags: NllFlags): Promise<void> {
   if (flags.textFile === undefined) throw new UserError('--text-file: required (the text to score)', 2);
   let text: string;
   try {

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@zotune/data';
-import { createLlama, resolveModel } from '@zotune/models';
+import { createTfjsModel, resolveModel } from '@zotune/models';
 import { measureHeadroom } from '@zotune/policy';
 import { Collator, lossValue, objectiveFor, resolveTask, sample } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
@@ -21,7 +21,7 @@ describe.skipIf(!haveData || !python)('torchHeadroom (PyTorch backward on zotune
     await initBackend('wasm');
     const task = resolveTask(taskName);
     const resolved = resolveModel('stories260K');
-    const model = createLlama(resolved.checkpoint);
+    const model = createTfjsModel(resolved.checkpoint);
     try {
       const collator = new Collator(task, resolved.tokenizer, model.config.maxSeqLen);
       const train = task.splits(process.env.ZOTUNE_DATA!, 0).train;

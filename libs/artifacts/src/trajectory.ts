@@ -14,9 +14,15 @@ import { writeFileAtomic } from '@zotune/io';
 import { isPlainObject, packValue, unpackValue } from './codec';
 
 export const TRAJECTORY_MAGIC = 'zotune-trajectory';
-/** Version 2 added the header's `engine`; version 1 files (no engine: tfjs) are still read. */
-export const TRAJECTORY_VERSION = 2;
-export const TRAJECTORY_VERSIONS_READ: readonly number[] = [1, 2];
+/**
+ * Version 2 added the header's `engine`; version 1 files (no engine: tfjs) are still read. Version 3
+ * has the layout of version 2 and a new arithmetic: a step's last restore and its update are one pass
+ * over the weights (θ ← keep·θ_last + σ·Σ(−keep·a_i − η·u_i)·z_i from the last evaluation point
+ * θ_last = θ + σ·Σ a_i·z_i; docs/algorithms.md, determinism contract), so its weights differ from
+ * version 2's by float32 round-off. Replay and resume run each file with the arithmetic of its version.
+ */
+export const TRAJECTORY_VERSION = 3;
+export const TRAJECTORY_VERSIONS_READ: readonly number[] = [1, 2, 3];
 /** Bytes before each frame's payload: length and checksum. */
 export const FRAME_PREFIX_BYTES = 8;
 /** No record comes near this; a larger length field means the prefix itself is damaged. */
@@ -84,8 +90,8 @@ export const trajectoryBlockSchema = z.object({
 export const trajectoryHeaderSchema = z.object({
   /** always 'zotune-trajectory' */
   magic: z.literal(TRAJECTORY_MAGIC),
-  /** file format version; readers refuse versions they do not know */
-  version: z.union([z.literal(1), z.literal(TRAJECTORY_VERSION)]),
+  /** file format version; readers refuse versions they do not know (1–2: restore then update; 3: fused) */
+  version: z.union([z.literal(1), z.literal(2), z.literal(TRAJECTORY_VERSION)]),
   /** ISO time the run started */
   createdAt: z.string(),
   /** run seed: step s uses deriveSeed(runSeed, s) */
@@ -132,7 +138,7 @@ export function parseTrajectoryHeader(value: unknown, source = 'trajectory'): Tr
   if (!isPlainObject(value) || value.magic !== TRAJECTORY_MAGIC)
     throw new Error(`${source}: not a zotune trajectory (magic ${JSON.stringify(isPlainObject(value) ? value.magic : value)}, expected "${TRAJECTORY_MAGIC}")`);
   if (!TRAJECTORY_VERSIONS_READ.includes(value.version as number))
-    throw new Error(`${source}: trajectory format version ${JSON.stringify(value.version)} is not supported (this zotune reads versions ${TRAJECTORY_VERSIONS_READ.join(' and ')})`);
+    throw new Error(`${source}: trajectory format version ${JSON.stringify(value.version)} is not supported (this zotune reads versions ${TRAJECTORY_VERSIONS_READ.slice(0, -1).join(', ')} and ${TRAJECTORY_VERSIONS_READ.at(-1)})`);
   const r = trajectoryHeaderSchema.safeParse(value);
   if (!r.success) throw new Error(`${source}: bad trajectory header: ${zodLine(r.error)}`);
   return r.data;

@@ -4,7 +4,9 @@
 //   while (!trainer.finished) log(await trainer.runStep());       // meta step on ω, then SGD on θ
 //   const policy = await trainer.currentPolicy();                  // → policyToArtifact (@zotune/policy)
 //
-// Resume: writeMetaCheckpoint(path, await trainer.state(), names, runId, seconds), later
+// The whole run, as `zotune meta-train` makes it: metaTrain({ tasks: ['sst2', 'copa'], meta: { epochs: 2 } },
+// { dir, signal, onProgress }) → the run directory and policy.zpol; resumeMetaTrain(dir) continues it.
+// Resume by hand: writeMetaCheckpoint(path, await trainer.state(), names, runId, seconds), later
 // trainer.load(readMetaCheckpoint(path).state) on a trainer built with the same model, tasks and config.
 // The meta-gradient itself (metaGradient) is exposed for tests and diagnostics: it computes L±, the
 // look-ahead loss and ∇_ω without changing θ or ω.
@@ -21,3 +23,7 @@ export {
   type SavedCheckpoint,
 } from './checkpoint';
 export { compareWithControl, summarizeMetaRun, type ControlComparison, type MetaRunMetrics } from './summary';
+export {
+  CHECKPOINT_FILE, MetaTrainAbortError, metaTrain, POLICY_FILE, resumeMetaTrain, runConfigSchema,
+  type MetaTrainOptions, type MetaTrainResult, type MetaTrainSpec, type RunConfig,
+} from './run';

@@ -17,7 +17,7 @@
 // Not differentiated: ĝ_k's own dependence on θ_k (a Hessian-vector product through the ZO estimate).
 // θ is restored bit for bit at the end (the pre-step weights are kept as tensors, not recomputed).
 import * as tf from '@tensorflow/tfjs-core';
-import type { Block, Model } from '@zotune/models';
+import type { Block, TensorModel } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Objective, TaskBatch } from '@zotune/tasks';
 import { applyNoise, deriveSeed, normalFill } from '@zotune/tensor';
@@ -25,7 +25,7 @@ import { blockStats } from '@zotune/zo';
 import { nextFeatureState, normFactor, policyFeatures, sizeFactors, type FeatureState, type TfPertNN } from '@zotune/policy';
 
 export interface MetaStepInput {
-  model: Model;
+  model: TensorModel;
   /** the policy being trained (its variables are ω) */
   policy: TfPertNN;
   objective: Objective;
@@ -107,7 +107,7 @@ export function moveAlongNoise(blocks: readonly Block[], seed: number, coefs: Ar
 }
 
 /** The objective's value at the current weights (forward only, no tape). */
-export async function lossAt(model: Model, objective: Objective, batch: TaskBatch): Promise<number> {
+export async function lossAt(model: TensorModel, objective: Objective, batch: TaskBatch): Promise<number> {
   const t = tf.tidy(() => objective(model, batch));
   try {
     return (await t.data())[0];
@@ -117,7 +117,7 @@ export async function lossAt(model: Model, objective: Objective, batch: TaskBatc
 }
 
 /** L(θ + Σ_j a_j·z(seed, j)); θ is restored exactly afterwards. */
-export async function lossAlongNoise(model: Model, objective: Objective, batch: TaskBatch, seed: number, coefs: ArrayLike<number>): Promise<number> {
+export async function lossAlongNoise(model: TensorModel, objective: Objective, batch: TaskBatch, seed: number, coefs: ArrayLike<number>): Promise<number> {
   const snap = new ThetaSnapshot(model.blocks);
   try {
     moveAlongNoise(model.blocks, seed, coefs);

@@ -3,7 +3,7 @@
 // pretrained weights every R epochs. Everything a step needs comes from the plan (plan.ts) and the
 // state below, so a run restored from its state continues exactly as it would have.
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '@zotune/models';
+import type { TensorModel } from '@zotune/models';
 import { tfVar } from './tf-var';
 import type { Collator, Example, Objective } from '@zotune/tasks';
 import { CURVATURE_INPUTS, INITIAL_FEATURE_STATE, POLICY_INPUTS, PertNN, TfPertNN, initPertNN, nextFeatureState, type FeatureState } from '@zotune/policy';
@@ -74,7 +74,7 @@ export interface MetaState {
 }
 
 export interface MetaTrainerOptions {
-  model: Model;
+  model: TensorModel;
   tasks: MetaTask[];
   config: MetaConfig;
   /** starting policy (default: a fresh one from the plan's policy seed) */
@@ -89,7 +89,7 @@ const LOOKAHEAD_LR_STREAM = 0x6d6c72; // 'mlr'
 export class MetaTrainer {
   readonly plan: MetaPlan;
   readonly config: MetaConfig;
-  private readonly model: Model;
+  private readonly model: TensorModel;
   private readonly tasks: MetaTask[];
   private readonly base: Float32Array[];
   private readonly policy: TfPertNN;

@@ -30,6 +30,9 @@ export interface PackedBatch {
   groupSize: Int32Array;
 }
 
+/** A plain causal batch's fields (no targets): what a forward over every row needs. */
+export type PlainBatch = Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>;
+
 /**
  * Pack examples: prompts[b] (token ids, BOS included by the caller) and candidates[b][c] (ids of
  * candidate c, never empty). Every example must have the same number of candidates.
@@ -89,7 +92,7 @@ export function packBatch(prompts: number[][], candidates: number[][][]): Packed
 }
 
 /** A plain causal batch (language modelling): rows right-padded, positions 0..n-1, one segment. */
-export function packSequences(rows: number[][]): Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'> {
+export function packSequences(rows: number[][]): PlainBatch {
   const batch = rows.length;
   const length = Math.max(...rows.map((r) => r.length));
   const tokens = new Int32Array(batch * length);
@@ -104,7 +107,7 @@ export function packSequences(rows: number[][]): Pick<PackedBatch, 'batch' | 'le
 }
 
 /** Throws naming the field when a batch does not fit a model of `config` (sizes, token ids, positions). */
-export function checkPlainBatch(b: Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>, config: { vocabSize: number; maxSeqLen: number }): void {
+export function checkPlainBatch(b: PlainBatch, config: { vocabSize: number; maxSeqLen: number }): void {
   const n = b.batch * b.length;
   if (!(b.batch > 0 && b.length > 0)) throw new Error(`batch: empty (batch ${b.batch}, length ${b.length})`);
   for (const k of ['tokens', 'positions', 'segments'] as const)

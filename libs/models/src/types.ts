@@ -1,6 +1,6 @@
 // Core model interfaces shared by every lib above models (tasks, zo, policy, meta).
 import type * as tf from '@tensorflow/tfjs-core';
-import type { PackedBatch } from './batch';
+import type { PackedBatch, PlainBatch } from './batch';
 
 /**
  * embedding: token table [vocab, hidden]; position: learned position table [positions, hidden] (OPT,
@@ -74,45 +74,82 @@ export interface AttentionPrefix {
   values: Float32Array[];
 }
 
+/**
+ * The one model interface, whichever engine computes it (tfjs: TfjsModel; ONNX Runtime: libs/ort's
+ * OrtModel): results on the host, asynchronous. Code that holds a Model never asks which engine it is;
+ * what only one engine can do is a capability of the blocks (blockVariable) or of the model
+ * (differentiable, for gradients).
+ */
 export interface Model {
   family: Family;
-  config: LlamaConfig;
-  blocks: Block[];
-  /** full logits [B, T, V] for a plain causal batch (generation, NLL); costly: prefer tokenLogProbs */
-  forward(batch: Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>): tf.Tensor3D;
-  /** log p(target) for every target of the batch, [numTargets]; the classifier runs only at predIndex */
-  tokenLogProbs(batch: PackedBatch): tf.Tensor1D;
-  /** mean log-probability of each candidate's tokens, [batch, numCandidates] */
-  scoreCandidates(batch: PackedBatch): tf.Tensor2D;
-  /** attend to these prefixes from now on (undefined: none); absent when the family has no prefix support */
-  setPrefix?(prefix: AttentionPrefix | undefined): void;
-  dispose(): void;
-}
-
-/**
- * A model whose forward passes run outside tfjs (engine ort): Model's functions, asynchronous, with
- * their results on the host. Its blocks keep their weights in `data` (no tfjs variable), so whatever
- * needs gradients (Adam, meta-training) needs a Model instead.
- */
-export interface HostModel {
-  family: Family;
-  engine: 'ort';
+  /** the engine computing it, for reports (never branched on) */
+  engine: 'tfjs' | 'ort';
   config: LlamaConfig;
   blocks: Block[];
   /** logits [rows.length, V] at the flat positions `rows` (row · length + t), or [B·T, V] without rows */
-  logits(batch: Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>, rows?: Int32Array): Promise<Float32Array>;
+  logits(batch: PlainBatch, rows?: Int32Array): Promise<Float32Array>;
   /** log p(target) for every target of the batch, [numTargets]; the classifier runs only at predIndex */
   tokenLogProbs(batch: PackedBatch): Promise<Float32Array>;
   /** mean log-probability of each candidate's tokens, [batch · numCandidates] (row-major [batch, K]) */
   scoreCandidates(batch: PackedBatch): Promise<Float32Array>;
   /** attend to these prefixes from now on (undefined: none); absent when the family has no prefix support */
   setPrefix?(prefix: AttentionPrefix | undefined): void;
-  dispose(): Promise<void>;
+  /** the weights back in Hugging Face layout */
+  toCheckpoint(): Checkpoint;
+  dispose(): void | Promise<void>;
 }
 
-/** Either engine's model. */
-export type AnyModel = Model | HostModel;
+/**
+ * The differentiable forward (engine tfjs): Model's functions as tensors, usable inside tf.tidy and under
+ * tf.variableGrads (Adam, meta-training, oracles). Blocks hold tf.Variables.
+ */
+export interface TensorModel {
+  family: Family;
+  config: LlamaConfig;
+  blocks: Block[];
+  /** full logits [B, T, V] for a plain causal batch; costly: prefer tokenLogProbsTensor */
+  forward(batch: PlainBatch): tf.Tensor3D;
+  /** logits [rows.length, V] at the flat positions `rows` only */
+  logitsAt(batch: PlainBatch, rows: Int32Array): tf.Tensor2D;
+  /** log p(target) for every target of the batch, [numTargets] */
+  tokenLogProbsTensor(batch: PackedBatch): tf.Tensor1D;
+  /** mean log-probability of each candidate's tokens, [batch, numCandidates] */
+  scoreCandidatesTensor(batch: PackedBatch): tf.Tensor2D;
+  setPrefix?(prefix: AttentionPrefix | undefined): void;
+  dispose(): void;
+}
 
-export function isHostModel(m: AnyModel): m is HostModel {
-  return (m as HostModel).engine === 'ort';
+/**
+ * The model's differentiable forward, for what needs gradients (`what` names it in the error): a
+ * one-line Error when the engine has none (ort), as blockVariable for a block's weights.
+ */
+export function differentiable(model: Model, what: string): TensorModel & Model {
+  if (typeof (model as Partial<TensorModel>).scoreCandidatesTensor === 'function') return model as TensorModel & Model;
+  throw new Error(`${what} needs gradients (tfjs autodiff), which the ${model.engine} engine has not; use --engine tfjs`);
+}
+
+/** @deprecated every model is a Model */
+export type HostModel = Model;
+/** @deprecated every model is a Model */
+export type AnyModel = Model;
+
+// A checkpoint as read from disk, before any tfjs tensor exists: config plus named fp32 arrays in
+// Hugging Face naming and layout ([out, in] for linear weights). Readers produce it, writers consume it,
+// the tfjs model is built from it.
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export type CheckpointFormat = 'llama2c-legacy' | 'llama2c-v1' | 'hf-safetensors' | 'gguf';
+
+export interface Checkpoint {
+  family: Family;
+  config: LlamaConfig;
+  /** Hugging Face names (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, ...,
+   *  model.norm.weight, lm_head.weight when not tied) → fp32 data in Hugging Face layout */
+  tensors: Map<string, HostTensor>;
+  format: CheckpointFormat;
+  /** the file or directory it came from */
+  source: string;
 }

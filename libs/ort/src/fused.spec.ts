@@ -84,8 +84,8 @@ describe.each(['llama', 'qwen2', 'opt', 'opt-postnorm', 'gpt2'])('family fixture
     const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { sequences: number[][] };
     const plain = await open(checkpoint, 'plain');
     const fused = await open(checkpoint, attention);
-    // the learned-position families have no rotary graph: they run the plain one whatever is asked
-    expect(fused.attention).toBe(['opt', 'opt-postnorm', 'gpt2'].includes(name) ? 'plain' : attention);
+    // the learned-position families run the fused attention too (without RotaryEmbedding)
+    expect(fused.attention).toBe(attention);
     const [a, b] = ref.sequences;
     const P = 5; // sequences 0 and 1 share a 5-token prompt (tests/families.test.ts)
     const packed = packBatch([a.slice(0, P), b.slice(0, 3)], [[a.slice(P), b.slice(P)], [b.slice(3, 4), a.slice(P, P + 3)]]);

@@ -1,24 +1,23 @@
-// The LLaMA forward as an ONNX graph, generated from the model config (no Python, no exported file).
-// Every weight is a graph INPUT named by its block (Hugging Face name, matrices [in, out] as the
-// model stores them, so MatMul needs no transpose): each run is fed the blocks' own Float32Arrays,
-// and a perturbation made in place is what the next run computes with.
+// Every family's forward as an ONNX graph, generated from its Arch (libs/models families/arch.ts; no
+// Python, no exported file), in the same roles and order of operations as the tfjs forward. Every
+// weight is a graph INPUT named by its block (Hugging Face name, matrices [in, out] as the model stores
+// them, so MatMul needs no transpose): each run is fed the blocks' own Float32Arrays, and a
+// perturbation made in place is what the next run computes with.
 //
-// Other inputs, computed in JS per batch (see feeds.ts):
-//   ids [B, T] int32, cos / sin [B, T, 1, hd] (RoPE tables gathered by position; sin signed as
-//   (-sin, +sin) over the two halves), bias [B, 1, T, T] (0 or MASKED: causal + candidate packing),
-//   select [n] int32 (flat rows b·T + t where the classifier runs), targets [n, 1] int32 (logprobs only).
+// Other inputs, computed in JS per batch (OrtModel.run): ids [B, T] int32; positions: learned rows
+// pos [B, T] int32, or plain RoPE's cos / sin [B, T, 1, hd] (tables gathered by position; sin signed as
+// (-sin, +sin) over the two halves); bias [B, 1, T, T] (0 or MASKED: causal + candidate packing);
+// select [n] int32 (flat rows b·T + t where the classifier runs); targets [n, 1] int32 (logprobs only).
 // Outputs: logits [n, V], or logprobs [n, 1] = log_softmax(logits)[target].
 //
-// Plain ONNX ops (opset 17) written in the patterns ORT's optimiser fuses (Pow/ReduceMean/Add/Sqrt/Div/
-// Mul → SimplifiedLayerNormalization; Transpose + MatMul → FusedMatMul), in the same order of
-// operations as LlamaModel, so the logits agree to float32 round-off.
-//
-// The default variant (GraphVariant, chosen by OrtLlama) replaces RoPE and attention by ORT's contrib ops,
-// which its optimiser does not produce from plain ops: RotaryEmbedding (cos/sin caches inside the graph,
+// The plain variant uses plain ONNX ops (opset 17) in the patterns ORT's optimiser fuses (Pow/ReduceMean/
+// Add/Sqrt/Div/Mul → SimplifiedLayerNormalization; Transpose + MatMul → FusedMatMul). The fused variants
+// (GraphVariant, chosen by OrtModel) replace RoPE and attention by ORT's contrib ops, which its optimiser
+// does not produce from plain ops: RotaryEmbedding (rotary families; cos/sin caches inside the graph,
 // positions fed per token) and GroupQueryAttention (or MultiHeadAttention) reading the same mask as
 // attention_bias; the last layer then computes queries only at the rows the output needs.
 import onnxProto from 'onnx-proto';
-import { headDim, layerPrefix, ropeHost, tensorSpecs, EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME, type LlamaConfig } from '@zotune/models';
+import { archOf, headDim, ropeHost, type Arch, type LlamaConfig, type Param } from '@zotune/models';
 
 const { onnx } = onnxProto;
 type Attr = onnxProto.onnx.IAttributeProto;
@@ -145,41 +144,39 @@ export interface GraphVariant {
 }
 
 /**
- * The serialized ONNX model of a LLaMA config. `hasBias(name)` says which optional linear biases the
- * checkpoint has (as tensorSpecs); the weight inputs are exactly tensorSpecs(config, hasBias).
+ * The serialized ONNX model of any family, walking its Arch (libs/models families/arch.ts): RMSNorm or
+ * LayerNorm, pre- or post-norm, rotary or learned positions, grouped-query attention, biases, SwiGLU /
+ * ReLU / gelu_new, tied or separate classifier. The weight inputs are exactly arch.tensors.
  *
  * Inputs besides the weights, by variant (see the file header for the plain ones):
- *   plain: ids, cos, sin, bias, select [n] (flat rows b·T + t), targets
- *   fused: ids, pos [B, T] int64 (position of each token: restarts per candidate), bias [B, 1, T, T],
- *          seqlens [B] int32 (= T − 1) and total [] int32 (= T) for GroupQueryAttention, targets, and
- *          select [n] = flat rows b·T + t, or with scoredRows: rows [B, m] int32 (flat rows b·T + t whose
- *          queries the last layer computes) and select [n] indexing the B·m rows.
+ *   every graph: ids [B, T] int32, bias [B, 1, T, T] ([B, 1, T, P + T] with a prefix), select [n] int32,
+ *          targets [n, 1] int32 (logprobs only); learned positions: pos [B, T] int32 (table rows:
+ *          position + the family's offset)
+ *   plain rotary: cos, sin [B, T, 1, hd]
+ *   fused: rotary pos [B, T] int64 (position of each token: restarts per candidate), seqlens [B] int32
+ *          (= each row's last real token) and total [] int32 (= T) for GroupQueryAttention, and with
+ *          scoredRows: rows [B, m] int32 (flat rows b·T + t whose queries the last layer computes) and
+ *          select [n] indexing the B·m rows.
  * A prefix (prefix tuning) always uses the plain attention.
  */
-export function buildLlamaGraph(
-  config: LlamaConfig,
-  output: GraphOutput,
-  hasBias: (name: string) => boolean = () => false,
-  prefixTokens = 0,
-  variant: GraphVariant = { attention: 'plain' },
-): Uint8Array {
+export function buildGraph(arch: Arch, config: LlamaConfig, output: GraphOutput, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
   const fused = variant.attention !== 'plain' && prefixTokens === 0;
   const scoredRows = fused && !!variant.scoredRows;
+  const rotary = arch.positions === 'rope';
   const g = new GraphBuilder();
-  const { dim, nHeads: nh, nKvHeads: nkv, vocabSize: V, nLayers } = config;
+  const { dim, nHeads: nh, nKvHeads: nkv, vocabSize: V } = config;
+  const nLayers = arch.layers.length;
   const hd = headDim(config);
   const group = nh / nkv;
-  const specs = tensorSpecs(config, hasBias);
-  const shapeOf = new Map<string, number[]>();
-  for (const s of specs) shapeOf.set(s.name, s.kind === 'matrix' ? [s.hfShape[1], s.hfShape[0]] : s.hfShape);
-  for (const s of specs) g.input(s.name, FLOAT, shapeOf.get(s.name)!);
+  for (const s of arch.tensors) g.input(s.name, FLOAT, s.transpose ? [s.hfShape[1], s.hfShape[0]] : s.hfShape);
   const ids = g.input('ids', INT32, ['B', 'T']);
   let cos = '';
   let sin = '';
   let pos = '';
   let cosCache = '';
   let sinCache = '';
-  if (fused) {
+  if (!rotary) pos = g.input('pos', INT32, ['B', 'T']);
+  else if (fused) {
     pos = g.input('pos', INT64, ['B', 'T']);
     // RotaryEmbedding's caches [maxSeqLen, hd / 2]: the first half of the host tables (same float32 values as the plain graph's rows)
     const { cosHost, sinHost } = ropeHost(hd, config.maxSeqLen, config.ropeTheta);
@@ -199,34 +196,41 @@ export function buildLlamaGraph(
   const select = g.input('select', INT32, ['n']);
   const targets = output === 'logprobs' ? g.input('targets', INT32, ['n', 1]) : '';
 
-  const eps = g.scalar(config.normEps);
-  const two = g.scalar(2);
   // created when first used (an unused initializer makes ORT print a warning at session creation)
   const scale = () => g.scalar(1 / Math.sqrt(hd));
-  // x · (1 / sqrt(mean(x²) + eps)) · w over the last axis: the pattern ORT fuses to SimplifiedLayerNormalization
-  const rmsNorm = (x: string, w: string) => {
-    const ms = g.op('ReduceMean', [g.op('Pow', [x, two])], [ais('axes', [-1]), ai('keepdims', 1)]);
-    return g.op('Mul', [g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, eps])])]), w]);
+  // RMSNorm: x · (1 / sqrt(mean(x²) + eps)) · w over the last axis, the pattern ORT fuses to
+  // SimplifiedLayerNormalization; LayerNorm (with bias): opset 17's op, one kernel in ORT
+  const norm = (x: string, p: Param) => {
+    if (arch.norm === 'layer') return g.op('LayerNormalization', [x, p.w, p.b ?? ''], [ai('axis', -1), af('epsilon', config.normEps)]);
+    const ms = g.op('ReduceMean', [g.op('Pow', [x, g.scalar(2)])], [ais('axes', [-1]), ai('keepdims', 1)]);
+    return g.op('Mul', [g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, g.scalar(config.normEps)])])]), p.w]);
   };
-  const linear = (x: string, name: string) => {
-    const y = g.op('MatMul', [x, `${name}.weight`]);
-    return shapeOf.has(`${name}.bias`) ? g.op('Add', [y, `${name}.bias`]) : y;
+  const linear = (x: string, p: Param) => {
+    const y = g.op('MatMul', [x, p.w]);
+    return p.b ? g.op('Add', [y, p.b]) : y;
   };
-  // rotate_half RoPE on [B, T, heads, hd]: x ⊙ cos + concat(x₂, x₁) ⊙ sinSigned
-  const rope = (x: string) => {
-    const [x1, x2] = g.opN('Split', [x], 2, [ai('axis', -1)]);
+  // rotate_half RoPE on [B, T, heads·hd] with the fed rows cos / sin [B, T, 1, hd]: x ⊙ cos + concat(x₂, x₁) ⊙ sinSigned
+  const rope = (x: string, heads: number) => {
+    const x4 = g.op('Reshape', [x, g.ints([0, 0, heads, hd])]); // [B, T, heads, hd]
+    const [x1, x2] = g.opN('Split', [x4], 2, [ai('axis', -1)]);
     const partner = g.op('Concat', [x2, x1], [ai('axis', -1)]);
-    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [partner, sin])]);
+    return g.op('Reshape', [g.op('Add', [g.op('Mul', [x4, cos]), g.op('Mul', [partner, sin])]), g.ints([0, 0, heads * hd])]);
   };
-  // the contrib op on [B, S, heads·hd] at positions [B, S] (HF rotate_half = non-interleaved)
-  const rotary = (x: string, at: string) => g.ms('RotaryEmbedding', [x, at, cosCache, sinCache], [ai('interleaved', 0)]);
-  // plain grouped attention of queries q [B, S, nh·hd] (rotated, unscaled) over keys k [B, T, nkv·hd]
-  // (rotated) and values v [B, T, nkv·hd] with bias [B, 1, S, T]: [B, S, nh·hd]
-  const groupedAttention = (q: string, k: string, v: string, b: string) => {
+  // the positions of a projection [B, S, heads·hd] at positions [B, S]: the contrib op (HF rotate_half =
+  // non-interleaved) or the plain ops; learned positions were added to the embeddings
+  const position = (x: string, heads: number, at: string) => {
+    if (!rotary) return x;
+    return fused ? g.ms('RotaryEmbedding', [x, at, cosCache, sinCache], [ai('interleaved', 0)]) : rope(x, heads);
+  };
+  // plain grouped attention of queries q [B, S, nh·hd] (positioned, unscaled) over keys k [B, T, nkv·hd]
+  // and values v [B, T, nkv·hd] (prefix-tuned: layer l's prefix before them) with bias [B, 1, S, T]:
+  // [B, S, nh·hd]; queries grouped by the kv head they share (HF repeat_kv: head h uses kv head floor(h / group))
+  const groupedAttention = (q: string, k: string, v: string, b: string, l: number) => {
     const qs = g.op('Mul', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])]), scale()]); // [B, S, nkv, group, hd]
     const qg = g.op('Reshape', [g.op('Transpose', [qs], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·S, hd]
-    const kt = g.op('Transpose', [g.op('Reshape', [k, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
-    const vh = g.op('Transpose', [g.op('Reshape', [v, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+    let kt = g.op('Transpose', [g.op('Reshape', [k, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
+    let vh = g.op('Transpose', [g.op('Reshape', [v, g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
+    if (prefix) [kt, vh] = prefix(l, kt, vh); // [B, nkv, hd, P + T], [B, nkv, P + T, hd]
     const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, S, T]
     const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, b])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·S, T]
     const o = g.op('Reshape', [g.op('MatMul', [probs, vh]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, S, hd]
@@ -240,58 +244,73 @@ export function buildLlamaGraph(
       group === 1 ? t : g.op('Reshape', [g.op('Expand', [g.op('Reshape', [t, g.ints([0, 0, nkv, 1, hd])]), g.ints([1, 1, 1, group, 1])]), g.ints([0, 0, nh * hd])]);
     return g.ms('MultiHeadAttention', [q, repeat(k), repeat(v), '', '', bias], [ai('num_heads', nh)]);
   };
+  // rows [B, m] of a [B, T, ...] tensor (gathered by flat row b·T + t): [B, m, ...]
+  const atRows = (t: string, axis: number) => g.op('Gather', [g.op('Flatten', [t], [ai('axis', axis)]), rows], [ai('axis', 0)]);
 
-  let x = g.op('Gather', [EMBED_NAME, ids], [ai('axis', 0)]); // [B, T, dim]
-  for (let l = 0; l < nLayers; l++) {
-    const p = layerPrefix(l);
+  let x = g.op('Gather', [arch.embed, ids], [ai('axis', 0)]); // [B, T, dim]
+  if (!rotary) x = g.op('Add', [x, g.op('Gather', [arch.posEmbed!, pos], [ai('axis', 0)])]); // + learned position rows
+  arch.layers.forEach((layer, l) => {
     const last = l === nLayers - 1;
-    const h = rmsNorm(x, `${p}.input_layernorm.weight`); // [B, T, dim]
+    const h = arch.preNorm ? norm(x, layer.ln1) : x; // [B, T, dim]
+    // q | k | v of the rows `hq` ([B, S, dim]): their own linears or one fused projection split
+    const fusedQkv = layer.qkv.length === 1;
+    const project = (hq: string): string[] =>
+      fusedQkv ? g.opN('Split', [linear(hq, layer.qkv[0]), g.ints([nh * hd, nkv * hd, nkv * hd])], 3, [ai('axis', -1)]) : layer.qkv.map((p) => linear(hq, p));
     let att: string;
-    if (!fused) {
-      // queries grouped by the kv head they share (HF repeat_kv: head h uses kv head floor(h / group))
-      const q = g.op('Mul', [rope(g.op('Reshape', [linear(h, `${p}.self_attn.q_proj`), g.ints([0, 0, nh, hd])])), scale()]); // [B, T, nh, hd]
-      const qg = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [q, g.ints([0, 0, nkv, group, hd])])], [ais('perm', [0, 2, 3, 1, 4])]), g.ints([0, 0, -1, hd])]); // [B, nkv, group·T, hd]
-      const k = rope(g.op('Reshape', [linear(h, `${p}.self_attn.k_proj`), g.ints([0, 0, nkv, hd])])); // [B, T, nkv, hd]
-      let kt = g.op('Transpose', [k], [ais('perm', [0, 2, 3, 1])]); // [B, nkv, hd, T]
-      let v = g.op('Transpose', [g.op('Reshape', [linear(h, `${p}.self_attn.v_proj`), g.ints([0, 0, nkv, hd])])], [ais('perm', [0, 2, 1, 3])]); // [B, nkv, T, hd]
-      if (prefix) [kt, v] = prefix(l, kt, v); // [B, nkv, hd, P + T], [B, nkv, P + T, hd]
-      const scores = g.op('Reshape', [g.op('MatMul', [qg, kt]), g.ints([0, nh, -1, 0])]); // [B, nh, T, T]
-      const probs = g.op('Reshape', [g.op('Softmax', [g.op('Add', [scores, bias])], [ai('axis', -1)]), g.ints([0, nkv, -1, 0])]); // [B, nkv, group·T, T]
-      const o = g.op('Reshape', [g.op('MatMul', [probs, v]), g.ints([0, 0, group, -1, hd])]); // [B, nkv, group, T, hd]
-      att = g.op('Reshape', [g.op('Transpose', [o], [ais('perm', [0, 3, 1, 2, 4])]), g.ints([0, 0, nh * hd])]); // [B, T, nh·hd]
+    if (last && scoredRows) {
+      // queries only at the scored rows [B, m]: their hidden rows, positions and mask rows gathered by flat row;
+      // keys and values at every row (a fused q|k|v projects every row and keeps the scored queries)
+      const [qAll, kRaw, v] = fusedQkv ? project(h) : [undefined, linear(h, layer.qkv[1]), linear(h, layer.qkv[2])];
+      const k = position(kRaw, nkv, pos);
+      const posq = rotary ? g.op('Gather', [g.op('Reshape', [pos, g.ints([-1])]), rows], [ai('axis', 0)]) : ''; // [B, m]
+      const qRaw = qAll ? atRows(qAll, 2) : linear(atRows(h, 2), layer.qkv[0]); // [B, m, nh·hd]
+      const biasq = g.op('Unsqueeze', [atRows(bias, 3), g.ints([1])]); // [B, 1, m, T]
+      att = g.op('Reshape', [groupedAttention(position(qRaw, nh, posq), k, v, biasq, l), g.ints([-1, nh * hd])]); // [B·m, nh·hd]
+      x = g.op('Reshape', [atRows(x, 2), g.ints([-1, dim])]); // [B·m, dim]
     } else {
-      const k = rotary(linear(h, `${p}.self_attn.k_proj`), pos); // [B, T, nkv·hd]
-      const v = linear(h, `${p}.self_attn.v_proj`); // [B, T, nkv·hd]
-      if (last && scoredRows) {
-        // queries only at the scored rows [B, m]: their hidden rows, positions and mask rows gathered by flat row
-        const hq = g.op('Gather', [g.op('Flatten', [h], [ai('axis', 2)]), rows], [ai('axis', 0)]); // [B, m, dim]
-        const posq = g.op('Gather', [g.op('Reshape', [pos, g.ints([-1])]), rows], [ai('axis', 0)]); // [B, m]
-        const q = rotary(linear(hq, `${p}.self_attn.q_proj`), posq); // [B, m, nh·hd]
-        const biasq = g.op('Unsqueeze', [g.op('Gather', [g.op('Flatten', [bias], [ai('axis', 3)]), rows], [ai('axis', 0)]), g.ints([1])]); // [B, 1, m, T]
-        att = g.op('Reshape', [groupedAttention(q, k, v, biasq), g.ints([-1, nh * hd])]); // [B·m, nh·hd]
-        x = g.op('Reshape', [g.op('Gather', [g.op('Flatten', [x], [ai('axis', 2)]), rows], [ai('axis', 0)]), g.ints([-1, dim])]); // [B·m, dim]
-      } else att = fusedAttention(rotary(linear(h, `${p}.self_attn.q_proj`), pos), k, v); // [B, T, nh·hd]
+      const [q, k, v] = project(h);
+      const qp = position(q, nh, pos); // [B, T, nh·hd]
+      const kp = position(k, nkv, pos); // [B, T, nkv·hd]
+      att = fused ? fusedAttention(qp, kp, v) : groupedAttention(qp, kp, v, bias, l); // [B, T, nh·hd]
     }
     if (last && !scoredRows) {
       // after the last attention only the selected rows matter: [n, dim] from here on
       x = g.op('Gather', [g.op('Reshape', [x, g.ints([-1, dim])]), select], [ai('axis', 0)]);
       att = g.op('Gather', [g.op('Reshape', [att, g.ints([-1, nh * hd])]), select], [ai('axis', 0)]);
     }
-    x = g.op('Add', [x, linear(att, `${p}.self_attn.o_proj`)]);
-    const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`);
-    const gate = linear(h2, `${p}.mlp.gate_proj`);
-    const act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), linear(h2, `${p}.mlp.up_proj`)]); // silu(gate) · up
-    x = g.op('Add', [x, linear(act, `${p}.mlp.down_proj`)]);
-  }
+    x = g.op('Add', [x, linear(att, layer.o)]);
+    if (!arch.preNorm) x = norm(x, layer.ln1);
+    const h2 = arch.preNorm ? norm(x, layer.ln2) : x;
+    const up = linear(h2, layer.up); // [.., hidden]
+    let act: string;
+    if (arch.act === 'swiglu') {
+      const gate = linear(h2, layer.gate!);
+      act = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]); // silu(gate) · up
+    } else if (arch.act === 'relu') act = g.op('Relu', [up]);
+    else {
+      // gelu_new: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³)))
+      const cube = g.op('Mul', [g.op('Pow', [up, g.scalar(3)]), g.scalar(0.044715)]);
+      const inner = g.op('Mul', [g.op('Add', [up, cube]), g.scalar(Math.sqrt(2 / Math.PI))]);
+      act = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]);
+    }
+    x = g.op('Add', [x, linear(act, layer.down)]);
+    if (!arch.preNorm) x = norm(x, layer.ln2);
+  });
   if (scoredRows) x = g.op('Gather', [x, select], [ai('axis', 0)]); // [B·m, dim] → [n, dim]
-  const xn = rmsNorm(x, FINAL_NORM_NAME); // [n, dim]
+  const xn = arch.finalNorm ? norm(x, arch.finalNorm) : x; // [n, dim]
   // the tied classifier reads the embedding [V, dim] transposed (Gemm transB: no copy)
-  const logits = config.tiedEmbeddings
-    ? g.op('Gemm', [xn, EMBED_NAME], [ai('transB', 1)])
-    : g.op('MatMul', [xn, LM_HEAD_NAME]); // [n, V]
+  const logits = arch.head ? g.op('MatMul', [xn, arch.head]) : g.op('Gemm', [xn, arch.embed], [ai('transB', 1)]); // [n, V]
   if (output === 'logits') g.output(logits, 'logits', FLOAT, ['n', V]);
   else g.output(g.op('GatherElements', [g.op('LogSoftmax', [logits], [ai('axis', -1)]), targets], [ai('axis', 1)]), 'logprobs', FLOAT, ['n', 1]);
   return g.encode();
+}
+
+/**
+ * @deprecated use buildGraph(archOf(config, hasBias), ...): the graph of a LLaMA-shaped config, where
+ * `hasBias(name)` says which optional linear biases the checkpoint has.
+ */
+export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBias: (name: string) => boolean = () => false, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
+  return buildGraph(archOf(config, hasBias), config, output, prefixTokens, variant);
 }
 
 /** Graph input names of layer l's prefix keys and values, [P, nkv·hd] each. */

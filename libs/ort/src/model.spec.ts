@@ -15,8 +15,8 @@ import {
   type Checkpoint,
   type LlamaConfig,
 } from '@zotune/models';
-import { ortSessionsCreated } from './engine';
-import { createOrtLlama, type OrtLlama } from './model';
+import { ortSessionsCreated } from './sessions';
+import { createOrtLlama, ortAcceptsShared, type OrtLlama } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
@@ -75,10 +75,10 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
     const prompts = rowsOf(V, lengths.map((n) => Math.max(2, n >> 1)), seed + 1);
     const cands = prompts.map((_, b) => rowsOf(V, [1 + (b % 3), 2, 3], seed + 2 + b));
     const packed = packBatch(prompts, cands);
-    const lp = tfm.tokenLogProbs(packed);
+    const lp = tfm.tokenLogProbsTensor(packed);
     const packedErr = relErr(await ortm.tokenLogProbs(packed), lp.dataSync());
     lp.dispose();
-    const sc = tfm.scoreCandidates(packed);
+    const sc = tfm.scoreCandidatesTensor(packed);
     const scores = relErr(await ortm.scoreCandidates(packed), sc.dataSync());
     sc.dispose();
     return { full, packed: packedErr, scores };
@@ -113,14 +113,17 @@ describe('OrtLlama', () => {
     expect(e.scores).toBeLessThanOrEqual(1e-5);
   });
 
-  it.each([false, true])('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
+  it.each([false, true, 'auto'] as const)('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
     const c = randomCheckpoint(HF_CFG, 2, { std: 0.1 });
     const m = await createOrtLlama(c, { threads: 1, shared });
     opened.push(m);
     expect(ortSessionsCreated()).toBeGreaterThan(0);
+    // 'auto': shared exactly where this runtime's ORT takes shared inputs (Node >= 22.21), fed zero-copy
+    const want = shared === 'auto' ? await ortAcceptsShared() : shared;
+    expect(m.sharedWeights).toBe(want);
     for (const b of m.blocks) {
       expect(b.variable).toBeUndefined();
-      expect(b.data!.buffer instanceof SharedArrayBuffer).toBe(shared);
+      expect(b.data!.buffer instanceof SharedArrayBuffer).toBe(want);
       expect(b.data!.length).toBe(b.size);
     }
     const batch = packSequences([[1, 2, 3, 4]]);
@@ -131,6 +134,11 @@ describe('OrtLlama', () => {
     expect(relErr(after, before)).toBeGreaterThan(0.1);
     norm.data!.fill(1);
     expect(Array.from(await m.logits(batch, Int32Array.of(3)))).toEqual(Array.from(before));
+  });
+
+  it('the shared-input probe says what the runtime does: onnxruntime-node 1.30 takes SharedArrayBuffer inputs from Node 22.21 on', async () => {
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    expect(await ortAcceptsShared()).toBe(major > 22 || (major === 22 && minor >= 21));
   });
 
   it('names the field of a bad batch', async () => {

@@ -1,14 +1,16 @@
-// Every family on ONNX Runtime (engine ort): the graph of graph.ts (LLaMA, Qwen2) or arch-graph.ts (OPT,
-// GPT-2), the weights in one home — each
-// Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
+// Every family on ONNX Runtime (engine ort): graph.ts's graph of the family's Arch, the weights in one
+// home — each Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
 // inside ORT), so in-place perturbations by the ZO engine are what the next run computes with.
 //
-// onnxruntime-node 1.30 rejects inputs whose typed array sits on a SharedArrayBuffer ("Invalid
-// argument": its N-API binding reads the buffer with napi_get_arraybuffer_info, which Node 20 refuses
-// for shared memory; microsoft/onnxruntime#23148). So by default the blocks live on plain ArrayBuffers
-// and ORT reads them in place. With `shared: true` (for worker threads that perturb in place) the blocks
-// live on SharedArrayBuffers and each run first copies them into one plain staging array per block:
-// one memcpy of the weights per run and a second copy of them in memory.
+// Blocks on SharedArrayBuffers let the noise pool's worker threads perturb them in place (no noise sums
+// handed back to this thread). onnxruntime-node 1.30 on Node 20 rejects inputs whose typed array sits on
+// a SharedArrayBuffer ("Invalid argument": its N-API binding reads the buffer with
+// napi_get_arraybuffer_info, which Node 20 refuses for shared memory; microsoft/onnxruntime#23148);
+// Node >= 22.21 accepts them and ORT reads them in place. So `shared: 'auto'` (the default) runs a tiny
+// probe session once per process (ortAcceptsShared): blocks on SharedArrayBuffers fed zero-copy where
+// it passes, on plain ArrayBuffers (read in place) where it fails. With `shared: true` on a runtime that
+// refuses them, each run first copies the blocks into one plain staging array per block: one memcpy of
+// the weights per run and a second copy of them in memory.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import {
@@ -25,28 +27,32 @@ import {
   type Block,
   type Checkpoint,
   type CheckpointFormat,
+  type Arch,
   type Family,
   type HostModel,
   type LlamaConfig,
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
-import { buildArchGraph } from './arch-graph';
-import { countSession } from './engine';
-import { buildLlamaGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
+import { countSession } from './sessions';
+import { buildGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
 
-export interface OrtLlamaOptions {
+export interface OrtModelOptions {
   /** ORT intra-op threads (default: the machine's cores) */
   threads?: number;
-  /** blocks on SharedArrayBuffers (worker threads), staged into plain arrays before each run; default false */
-  shared?: boolean;
+  /**
+   * blocks on SharedArrayBuffers (the noise pool's threads update them in place): 'auto' (default) where
+   * ORT accepts shared inputs (ortAcceptsShared), else plain ArrayBuffers; true always (staged into plain
+   * arrays before each run where ORT refuses them); false never
+   */
+  shared?: boolean | 'auto';
   /** let ORT's worker threads spin between ops (faster on an idle machine, slower on a shared one); default false */
   spin?: boolean;
   /**
-   * attention of the rotary families (LLaMA, Qwen2): 'gqa' (default; ORT's RotaryEmbedding +
-   * GroupQueryAttention, and the last layer only at the scored rows), 'mha' (MultiHeadAttention instead),
-   * or 'plain' (the plain-op graph: comparison and fallback). Default $ZOTUNE_ORT_ATTENTION, else gqa.
-   * OPT and GPT-2 always run their plain graph (arch-graph.ts), as does a prefix (prefix tuning).
+   * attention: 'gqa' (default; GroupQueryAttention, ORT's RotaryEmbedding for the rotary families, and
+   * the last layer only at the scored rows), 'mha' (MultiHeadAttention instead), or 'plain' (the
+   * plain-op graph: comparison and fallback). Default $ZOTUNE_ORT_ATTENTION, else gqa. A prefix (prefix
+   * tuning) runs the plain graph.
    */
   attention?: AttentionKind;
   /**
@@ -85,7 +91,35 @@ export function sharedFloats(n: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * n));
 }
 
-export class OrtLlama implements HostModel {
+let sharedProbe: Promise<boolean> | undefined;
+
+/**
+ * Whether this runtime's onnxruntime-node accepts inputs on SharedArrayBuffers and reads them as they
+ * are now (Node >= 22.21: yes; Node 20: "Invalid argument"). One 1×2·2×1 MatMul session, run twice with
+ * a write in between, once per process.
+ */
+export function ortAcceptsShared(): Promise<boolean> {
+  sharedProbe ??= (async () => {
+    const session = await ort.InferenceSession.create(buildMatMulGraph(1, 2, 1));
+    try {
+      const a = sharedFloats(2);
+      const w = sharedFloats(2);
+      a.set([1, 2]);
+      w.set([3, 4]);
+      const run = async () => (await session.run({ a: new ort.Tensor('float32', a, [1, 2]), w: new ort.Tensor('float32', w, [2, 1]) })).y.data[0];
+      const first = await run();
+      w[0] = 5;
+      return first === 11 && (await run()) === 13;
+    } catch {
+      return false;
+    } finally {
+      await session.release();
+    }
+  })().catch(() => false);
+  return sharedProbe;
+}
+
+export class OrtModel implements HostModel {
   readonly family: Family;
   readonly engine = 'ort' as const;
   readonly config: LlamaConfig;
@@ -94,8 +128,10 @@ export class OrtLlama implements HostModel {
   readonly source: string;
   readonly threads: number;
   private readonly spin: boolean;
-  /** the attention of the rotary graph ('plain' for the learned-position families) */
+  /** the attention of the graph */
   readonly attention: AttentionKind;
+  /** the family's architecture (block roles), which the graph walks */
+  readonly arch: Arch;
   private readonly hd: number;
   /** RoPE tables (rotary families), else undefined */
   private readonly cos?: Float32Array; // [maxSeqLen, hd]
@@ -110,24 +146,33 @@ export class OrtLlama implements HostModel {
   private prefix?: { tokens: number; feeds: Record<string, ort.Tensor> };
   private disposed = false;
 
-  private constructor(ckpt: Checkpoint, opts: OrtLlamaOptions) {
+  /** whether the blocks live on SharedArrayBuffers (the noise pool's threads update them in place) */
+  readonly sharedWeights: boolean;
+
+  private constructor(ckpt: Checkpoint, opts: OrtModelOptions, acceptsShared: boolean) {
     this.config = { ...ckpt.config };
     this.format = ckpt.format;
     this.source = ckpt.source;
     this.threads = opts.threads ?? availableParallelism();
     this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
-    this.blocks = hostBlocksFromCheckpoint(ckpt, opts.shared ? sharedFloats : undefined, { handOver: opts.handOver });
+    const shared = opts.shared ?? 'auto';
+    this.sharedWeights = shared === true || (shared === 'auto' && acceptsShared);
+    this.blocks = hostBlocksFromCheckpoint(ckpt, this.sharedWeights ? sharedFloats : undefined, { handOver: opts.handOver });
     for (const b of this.blocks) {
       let feed = b.data!;
-      if (opts.shared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
+      if (this.sharedWeights && !acceptsShared) this.staging.push([b.data!, (feed = new Float32Array(b.size))]);
       this.weightFeeds[b.name] = new ort.Tensor('float32', feed, b.shape);
     }
     this.family = ckpt.family;
     this.hd = headDim(this.config);
-    const rotary = archOf(this.config).positions === 'rope';
-    this.attention = rotary ? (opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION)) : 'plain';
-    if (rotary) {
+    const has = new Set(this.blocks.map((b) => b.name));
+    this.arch = archOf(this.config, (name) => has.has(name));
+    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION);
+    // ORT's CPU GroupQueryAttention refuses a head size that is not a multiple of 8 ("head_size must be a
+    // multiple of 8"): such a model runs the plain graph
+    this.attention = attention === 'gqa' && this.hd % 8 !== 0 ? 'plain' : attention;
+    if (this.arch.positions === 'rope') {
       const { cosHost, sinHost } = ropeHost(this.hd, this.config.maxSeqLen, this.config.ropeTheta);
       this.cos = cosHost;
       this.sin = sinHost;
@@ -135,8 +180,8 @@ export class OrtLlama implements HostModel {
   }
 
   /** Build the model and its scoring session (the checkpoint's arrays are copied, or adopted with handOver). */
-  static async create(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
-    const m = new OrtLlama(ckpt, opts);
+  static async create(ckpt: Checkpoint, opts: OrtModelOptions = {}): Promise<OrtModel> {
+    const m = new OrtModel(ckpt, opts, (opts.shared ?? 'auto') === false ? false : await ortAcceptsShared());
     await m.session('logprobs', 0, m.variant(0, true));
     return m;
   }
@@ -207,16 +252,16 @@ export class OrtLlama implements HostModel {
   // ---- internals ----
 
   /**
-   * Plain RoPE: cos, sin [B, T, 1, hd] gathered by position; fused RoPE: pos [B, T] int64 (RotaryEmbedding's
-   * position_ids); learned positions: pos [B, T] int32, the table rows.
+   * Learned positions: pos [B, T] int32, the table rows; fused RoPE: pos [B, T] int64 (RotaryEmbedding's
+   * position_ids); plain RoPE: cos, sin [B, T, 1, hd] gathered by position.
    */
   private positionFeeds(batch: PlainBatch, fused: boolean): Record<string, ort.Tensor> {
     const { batch: B, length: T } = batch;
-    if (fused) return { pos: new ort.Tensor('int64', BigInt64Array.from(batch.positions, (p) => BigInt(p)), [B, T]) };
     if (!this.cos || !this.sin) {
-      const offset = archOf(this.config).posOffset;
+      const offset = this.arch.posOffset;
       return { pos: new ort.Tensor('int32', Int32Array.from(batch.positions, (p) => p + offset), [B, T]) };
     }
+    if (fused) return { pos: new ort.Tensor('int64', BigInt64Array.from(batch.positions, (p) => BigInt(p)), [B, T]) };
     const hd = this.hd;
     const N = B * T;
     const cos = new Float32Array(N * hd);
@@ -230,7 +275,7 @@ export class OrtLlama implements HostModel {
   }
 
   private check(batch: PlainBatch): void {
-    if (this.disposed) throw new Error('OrtLlama: used after dispose()');
+    if (this.disposed) throw new Error('OrtModel: used after dispose()');
     checkPlainBatch(batch, this.config);
   }
 
@@ -239,12 +284,7 @@ export class OrtLlama implements HostModel {
     const key = `${output}:${prefixTokens}:${variant.attention}:${variant.scoredRows ? 'rows' : 'all'}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const has = new Set(this.blocks.map((b) => b.name));
-      const arch = archOf(this.config, (name) => has.has(name));
-      const graph =
-        arch.positions === 'rope'
-          ? buildLlamaGraph(this.config, output, (name) => has.has(name), prefixTokens, variant)
-          : buildArchGraph(arch, this.config, output, prefixTokens);
+      const graph = buildGraph(this.arch, this.config, output, prefixTokens, variant);
       s = ort.InferenceSession.create(graph, {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
@@ -267,13 +307,14 @@ export class OrtLlama implements HostModel {
 
   /**
    * The graph variant of a run: the fused ops unless plain or prefix-tuned; scored rows when the batch
-   * has a layout. A packed row longer than the rotary caches (maxSeqLen rows: several examples can share
-   * a row, each with positions < maxSeqLen) runs the plain graph: ORT's RotaryEmbedding refuses an input
-   * longer than its cache ("Updating cos_cache and sin_cache ... is not currently supported") even when
-   * every position_id is inside it.
+   * has a layout. A packed row of a rotary family longer than the rotary caches (maxSeqLen rows: several
+   * examples can share a row, each with positions < maxSeqLen) runs the plain graph: ORT's RotaryEmbedding
+   * refuses an input longer than its cache ("Updating cos_cache and sin_cache ... is not currently
+   * supported") even when every position_id is inside it.
    */
   private variant(prefixTokens: number, scoredRows: boolean, rowLength = 0): GraphVariant {
-    return this.attention === 'plain' || prefixTokens > 0 || rowLength > this.config.maxSeqLen ? { attention: 'plain' } : { attention: this.attention, scoredRows };
+    const tooLong = this.arch.positions === 'rope' && rowLength > this.config.maxSeqLen;
+    return this.attention === 'plain' || prefixTokens > 0 || tooLong ? { attention: 'plain' } : { attention: this.attention, scoredRows };
   }
 
   /**
@@ -349,6 +390,9 @@ export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k
 }
 
 /** Build the ORT model from a checkpoint. */
-export function createOrtLlama(ckpt: Checkpoint, opts: OrtLlamaOptions = {}): Promise<OrtLlama> {
-  return OrtLlama.create(ckpt, opts);
+export function createOrtModel(ckpt: Checkpoint, opts: OrtModelOptions = {}): Promise<OrtModel> {
+  return OrtModel.create(ckpt, opts);
 }
+
+/** @deprecated the family-neutral names: OrtModel, OrtModelOptions, createOrtModel */
+export { OrtModel as OrtLlama, createOrtModel as createOrtLlama, type OrtModelOptions as OrtLlamaOptions };

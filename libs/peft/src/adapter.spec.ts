@@ -2,7 +2,7 @@
 // layout (transposed for Hugging Face PEFT) by hand on a 2×3 block, load's refusals, the forward
 // proxy, LoRA's A init from the noise specification (normalFillRef) scaled to 1/√(3·in), and the
 // merged weight W0 + (alpha/r)·A·B in float64 with a B ≠ 0.
-import { createLlama, randomCheckpoint, STORIES260K_CONFIG, type AnyModel } from '@zotune/models';
+import { createLlama, randomCheckpoint, STORIES260K_CONFIG, type Model } from '@zotune/models';
 import { normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { adapterBlock, blocksToTensors, sameBits, tensorsToBlocks, withSync } from './adapter';
@@ -59,19 +59,23 @@ describe('withSync', () => {
       logits: () => calls.push('logits'),
       tokenLogProbs: () => calls.push('tokenLogProbs'),
       scoreCandidates: () => calls.push('scoreCandidates'),
+      tokenLogProbsTensor: () => calls.push('tokenLogProbsTensor'),
+      scoreCandidatesTensor: () => calls.push('scoreCandidatesTensor'),
       dispose() {
         calls.push(`dispose ${this === base}`);
       },
     };
-    const m = withSync(base as unknown as AnyModel, () => calls.push('sync')) as unknown as typeof base;
+    const m = withSync(base as unknown as Model, () => calls.push('sync')) as unknown as typeof base;
     expect(m.config).toBe(base.config);
     expect(m.forward(1)).toBe(2);
     m.logitsAt();
     m.logits();
     m.tokenLogProbs();
     m.scoreCandidates();
+    m.tokenLogProbsTensor();
+    m.scoreCandidatesTensor();
     m.dispose();
-    expect(calls).toEqual(['sync', 'forward 1', 'sync', 'logitsAt', 'sync', 'logits', 'sync', 'tokenLogProbs', 'sync', 'scoreCandidates', 'dispose true']);
+    expect(calls).toEqual(['sync', 'forward 1', 'sync', 'logitsAt', 'sync', 'logits', 'sync', 'tokenLogProbs', 'sync', 'scoreCandidates', 'sync', 'tokenLogProbsTensor', 'sync', 'scoreCandidatesTensor', 'dispose true']);
   });
 });
 

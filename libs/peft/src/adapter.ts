@@ -3,7 +3,7 @@
 // the base model seen through them (`model`): a Proxy whose every forward first brings the base
 // model up to date with the adapters (`sync`). The estimators, the policy and the trajectory are
 // handed `blocks` only; tasks and evaluation are handed `model`.
-import { transposeHost, type AnyModel, type Block, type Checkpoint, type HostTensor } from '@zotune/models';
+import { transposeHost, type Model, type Block, type Checkpoint, type HostTensor } from '@zotune/models';
 import type { PeftConfig } from './config';
 
 export interface Adapter {
@@ -11,7 +11,7 @@ export interface Adapter {
   /** the trainable blocks, index 0..k-1 in a stable order, kind 'matrix', weights in `data` */
   readonly blocks: Block[];
   /** the base model with the adapters applied to every forward */
-  readonly model: AnyModel;
+  readonly model: Model;
   /** make the base model compute with the adapters' current values (a no-op when they did not change) */
   sync(): void;
   /** the adapter weights as a file holds them (Hugging Face PEFT names and layout for LoRA) */
@@ -37,7 +37,7 @@ export function adapterBlock(name: string, shape: [number, number], index: numbe
 }
 
 /** What every adapter shares: its blocks and their file layout, the model seen through `sync`. */
-export function adapterParts(config: PeftConfig, blocks: Block[], layout: readonly FileLayout[], model: AnyModel, sync: () => void): Omit<Adapter, 'merged' | 'dispose'> {
+export function adapterParts(config: PeftConfig, blocks: Block[], layout: readonly FileLayout[], model: Model, sync: () => void): Omit<Adapter, 'merged' | 'dispose'> {
   return {
     config,
     blocks,
@@ -73,13 +73,13 @@ export function tensorsToBlocks(tensors: ReadonlyMap<string, HostTensor>, blocks
   });
 }
 
-const FORWARDS = new Set(['forward', 'logitsAt', 'logits', 'tokenLogProbs', 'scoreCandidates']);
+const FORWARDS = new Set(['forward', 'logitsAt', 'logits', 'tokenLogProbs', 'scoreCandidates', 'tokenLogProbsTensor', 'scoreCandidatesTensor']);
 
 /**
  * The model with `sync` run before each of its forward functions; everything else (config, blocks,
  * toCheckpoint, instanceof) is the base model's.
  */
-export function withSync<M extends AnyModel>(model: M, sync: () => void): M {
+export function withSync<M extends Model>(model: M, sync: () => void): M {
   return new Proxy(model, {
     get(target, prop) {
       const v = Reflect.get(target, prop, target);

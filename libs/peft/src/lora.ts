@@ -10,7 +10,7 @@
 // multiply-adds per target (in float64, rounded once to float32: a pure function of W0, A and B, so
 // resume and replay see the same bits); `bench step --peft lora` measures it against the forward.
 import * as tf from '@tensorflow/tfjs-core';
-import { blockValues, toCheckpoint, type AnyModel, type Block, type Checkpoint } from '@zotune/models';
+import { blockValues, toCheckpoint, type Model, type Block, type Checkpoint } from '@zotune/models';
 import { normalFill } from '@zotune/tensor';
 import { adapterBlock, adapterParts, sameBits, type Adapter, type FileLayout } from './adapter';
 import type { LoraConfig } from './config';
@@ -63,7 +63,7 @@ export function mergeInto(out: Float32Array, w0: Float32Array, a: Float32Array, 
   }
 }
 
-export function createLora(model: AnyModel, config: LoraConfig): Adapter {
+export function createLora(model: Model, config: LoraConfig): Adapter {
   const { rank: r, alpha } = config;
   const scale = alpha / r;
   const blocks: Block[] = [];

@@ -5,16 +5,7 @@
 import { createLlama, packSequences, randomCheckpoint, referenceLogits, STORIES260K_CONFIG } from '@zotune/models';
 import { describe, expect, test } from 'vitest';
 import { createPrefix, prefixInitTokens } from './prefix';
-
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / m;
-}
+import { relErr } from './testing.testkit';
 
 describe('prefix tuning', () => {
   test('init tokens: deriveSeed(seed, i) mod vocab, pinned', () => {

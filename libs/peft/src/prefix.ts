@@ -11,11 +11,12 @@
 // layer's prefix = the keys and values those tokens have in the base model when they come right
 // before the input, i.e. at positions −P … −1 (RoPE of a negative position is the inverse
 // rotation): HF's past_key_values of a P-token random text, in our positions. LLaMA computes them
-// with the float64 reference forward over the model's weights (a few tokens: cheap). The other
+// with the tfjs forward of a copy of the model's weights (TfjsModel.prefixKeysValues; a few tokens,
+// whichever engine runs the model). The other
 // families (walked through their Arch) get each layer's key and value projections (their own
 // linears, or their columns of GPT-2's fused c_attn) of the tokens' embeddings after the layer's
 // input norm when the family norms first (the layer's input approximated by the embedding).
-import { archOf, blockValues, referenceLogits, toCheckpoint, type AnyModel, type AttentionPrefix, type Block } from '@zotune/models';
+import { archOf, blockValues, createTfjsModel, type Model, type AttentionPrefix, type Block } from '@zotune/models';
 import { deriveSeed } from '@zotune/tensor';
 import { adapterBlock, adapterParts, type Adapter, type FileLayout } from './adapter';
 import type { PrefixConfig } from './config';
@@ -48,7 +49,7 @@ function columns(w: Float32Array, rows: number, cols: number, from: number, n: n
   return out;
 }
 
-export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
+export function createPrefix(model: Model, config: PrefixConfig): Adapter {
   if (typeof model.setPrefix !== 'function') throw new Error(`the ${model.family} model has no prefix support in its attention`);
   const P = config.tokens;
   const byName = new Map(model.blocks.map((b) => [b.name, b]));
@@ -65,13 +66,16 @@ export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
   const layout: FileLayout[] = [];
   const keys: Float32Array[] = [];
   const values: Float32Array[] = [];
-  // LLaMA: the real keys and values of the tokens at positions −P … −1 ([layer] → [P][nkv·hd])
-  const real: { k: number[][][]; v: number[][][] } = { k: [], v: [] };
-  if (model.family === 'llama')
-    referenceLogits(toCheckpoint(model), ids, ids.map((_, i) => i - P), undefined, (l, k, v) => {
-      real.k[l] = k;
-      real.v[l] = v;
-    });
+  // LLaMA: the real keys and values of the tokens at positions −P … −1 ([layer] → [P, nkv·hd])
+  let real: { keys: Float32Array[]; values: Float32Array[] } = { keys: [], values: [] };
+  if (model.family === 'llama') {
+    const copy = createTfjsModel(model.toCheckpoint());
+    try {
+      real = copy.prefixKeysValues(ids);
+    } finally {
+      copy.dispose();
+    }
+  }
   for (const [l, layer] of arch.layers.entries()) {
     // the attention module's name: model.layers.3.self_attn. / transformer.h.3.attn.
     const attn = layer.qkv[layer.qkv.length === 1 ? 0 : 1].w.replace(/[^.]+\.weight$/, '');
@@ -99,10 +103,10 @@ export function createPrefix(model: AnyModel, config: PrefixConfig): Adapter {
       const b = values_(fused.b);
       return [columns(w, dim, w.length / dim, from, kv), b?.slice(from, from + kv)];
     };
-    const init: [string, 1 | 2, Float32Array[], number[][] | undefined][] = [['prefix_key', 1, keys, real.k[l]], ['prefix_value', 2, values, real.v[l]]];
+    const init: [string, 1 | 2, Float32Array[], Float32Array | undefined][] = [['prefix_key', 1, keys, real.keys[l]], ['prefix_value', 2, values, real.values[l]]];
     for (const [what, which, into, act] of init) {
       const b = adapterBlock(`${attn}${what}`, [P, kv], blocks.length);
-      if (act) b.data!.set(act.flat());
+      if (act) b.data!.set(act);
       else {
         const [w, bias] = proj(which);
         b.data!.set(project(x, P, dim, w, kv, bias));

@@ -25,7 +25,7 @@ describe('oracle allocations', () => {
   it('tiny random LLaMA: G_j is the squared gradient norm, and each rule is its formula after the rescale', async () => {
     const model = createLlama(randomCheckpoint(config, 5, { std: 0.3 }));
     const gold = tf.tensor1d([0, 1], 'int32');
-    const loss = () => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.scoreCandidates(batch)), tf.oneHot(gold, 2)), 1))) as tf.Scalar);
+    const loss = () => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.scoreCandidatesTensor(batch)), tf.oneHot(gold, 2)), 1))) as tf.Scalar);
     const before = await Promise.all(model.blocks.map((b) => b.variable!.data()));
     const h = await measureHeadroom(model.blocks, [loss, loss], { probes: 2, delta: 1e-3, seed: 3 });
     // the blocks are restored exactly

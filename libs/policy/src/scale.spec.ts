@@ -21,7 +21,7 @@ describe('policyScale in a zo step', () => {
   it('gives the estimator σ·nf from θ_t and the previous record, with no hidden state and no leak', async () => {
     const model = createLlama(randomCheckpoint(config, 3, { std: 0.3 }));
     const lossValue = lossValueOf(() => tf.tidy(() => {
-      const logp = tf.logSoftmax(model.scoreCandidates(batch)); // [batch, K]
+      const logp = tf.logSoftmax(model.scoreCandidatesTensor(batch)); // [batch, K]
       return tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(gold, 2)), 1))) as tf.Scalar;
     }));
     const policy = initPertNN(model.blocks.map((b) => b.name), { seed: 1 });
@@ -63,7 +63,7 @@ describe('policyScale in a zo step', () => {
 
   it('plugs into the guided estimator too, and refuses another model', async () => {
     const model = createLlama(randomCheckpoint(config, 4, { std: 0.3 }));
-    const lossValue = lossValueOf(() => tf.tidy(() => tf.neg(tf.mean(model.scoreCandidates(batch))) as tf.Scalar));
+    const lossValue = lossValueOf(() => tf.tidy(() => tf.neg(tf.mean(model.scoreCandidatesTensor(batch))) as tf.Scalar));
     const policy = initPertNN(model.blocks.map((b) => b.name), { seed: 2 });
     const est = createEstimator({ name: 'guided', candidates: 4, lr: 1e-3 });
     const r = await est.step({ blocks: model.blocks, lossValue, step: 0, seed: 5, scale: policyScale(policy), batch });

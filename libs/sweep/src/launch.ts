@@ -1,10 +1,11 @@
-// One run = one `zotune finetune` child process of the bin, in its own run directory: a crash or a
-// kill takes down only that run, and a killed run resumes (`finetune --resume`) from its trajectory.
+// One run = one `zotune finetune --config FILE` child process of the bin, FILE the run's fine-tune
+// config (finetuneInput), in its own run directory: a crash or a kill takes down only that run, and a
+// killed run resumes (`finetune --resume`) from its trajectory.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '@zotune/io';
-import { finetuneArgs, type Run } from './spec';
+import { writeFileAtomic, writeJsonAtomic } from '@zotune/io';
+import { finetuneInput, type Run } from './spec';
 
 /** The fields of a finetune summary that depend on the machine and the moment, not on the run. */
 export const VOLATILE_SUMMARY_FIELDS = ['secondsPerStep', 'peakRssMiB', 'runDir', 'resumedAt', 'backend'] as const;
@@ -14,7 +15,7 @@ export interface LaunchOptions {
   bin: string;
   /** the run directory (created by finetune) */
   dir: string;
-  /** where finetune's stderr goes */
+  /** where finetune's stderr goes (the run's config goes beside it, <log minus .log>.config.json) */
   log: string;
   /** `--policy` argument replacing the run's policy (a worker's local copy of a shipped policy file) */
   policyArg?: string;
@@ -54,7 +55,13 @@ export function launchRun(run: Run, o: LaunchOptions): Promise<LaunchResult> {
   // a directory without config.json is a start that died before writing anything useful
   if (!resumed && existsSync(o.dir)) rmSync(o.dir, { recursive: true, force: true });
   mkdirSync(dirname(o.dir), { recursive: true });
-  const args = resumed ? ['finetune', '--resume', o.dir, '--json'] : finetuneArgs(run, o.dir, o.policyArg);
+  let args = ['finetune', '--resume', o.dir, '--json'];
+  if (!resumed) {
+    // the run's config as a preset file: finetune validates it with its own schema, the fields are its own
+    const configFile = `${o.log.replace(/\.log$/, '')}.config.json`;
+    writeJsonAtomic(configFile, finetuneInput(run, o.policyArg));
+    args = ['finetune', '--config', configFile, '--out', o.dir, '--json'];
+  }
   const [cmd, argv] = hasSetpriv()
     ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', process.execPath, o.bin, ...args]]
     : [process.execPath, [o.bin, ...args]];

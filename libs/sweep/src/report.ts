@@ -7,21 +7,13 @@
 // accuracy per method.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { axisFraction, escapeXml as esc, htmlPage, lineChart, linearAxis, parseMetrics, PALETTE, tickLabel, type MetricRecord, type Series } from '@zotune/report';
+import { axisFraction, escapeXml as esc, htmlPage, lineChart, linearAxis, parseMetrics, PALETTE, tickLabel, type Series } from '@zotune/report';
 import { canonicalJson, sweepSpecSchema, type SweepSpec } from './spec';
 import { lrScans } from './robustness';
 import { meanSd, signTestP } from './stats';
-import { SweepDir, type RunResult } from './store';
+import { SweepDir, type ReportRun } from './store';
 
 type Compare = SweepSpec['compare'];
-
-export interface ReportRun {
-  result: RunResult;
-  /** metrics.jsonl records ([] when the run directory kept none) */
-  metrics: MetricRecord[];
-  /** its method sets its own lr in the spec (`methods.M.lr`): the lr is then the method's, not the setting's */
-  ownLr?: boolean;
-}
 
 export interface SweepData {
   runs: ReportRun[];

@@ -8,7 +8,7 @@
 //   stable range  the largest lr L such that no seed diverged at any lr ≤ L (0 when the smallest did).
 import { canonicalJson } from './spec';
 import { meanSd } from './stats';
-import type { ReportRun } from './report';
+import type { ReportRun } from './store';
 
 /** A run diverged when its score exceeds this multiple of where it started. */
 export const DIVERGED_RATIO = 1.1;

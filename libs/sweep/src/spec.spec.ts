@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '@zotune/io';
-import { canonicalJson, expandRuns, finetuneArgs, loadSpec, parseSpec, runKey, SpecError } from './spec';
+import { canonicalJson, expandRuns, finetuneInput, loadSpec, parseSpec, runKey, SpecError } from './spec';
 import { meanSd, signTestP } from './stats';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-sweep-spec-'));
@@ -48,13 +48,14 @@ describe('sweep spec', () => {
     expect(expandRuns(parseSpec({ ...base(), threads: 2 }, 's'))[0].key).toBe(runs[0].key);
   });
 
-  it('turns a run into finetune flags', () => {
-    const spec = parseSpec({ ...base(), grid: { ...base().grid, engine: ['ort'] }, threads: 2, methods: { ...base().methods, mezo: { estimator: 'mezo', queries: 2 } } }, 's');
+  it('turns a run into its fine-tune config: the settings under their own names, over finetune\'s defaults', () => {
+    const spec = parseSpec({ ...base(), grid: { ...base().grid, engine: ['ort'] }, threads: 2, methods: { ...base().methods, mezo: { estimator: 'mezo', queries: 2, peft: 'lora', loraTargets: 'q,v' } } }, 's');
     const run = expandRuns(spec)[0];
-    expect(finetuneArgs(run, '/r')).toEqual([
-      'finetune', '--model', 'stories260K', '--task', 'sst2', '--estimator', 'mezo', '--policy', 'none', '--queries', '2', '--lr', '0.0001',
-      '--eps', '0.001', '--seed', '0', '--forward-passes', '100', '--eval-n', '16', '--engine', 'ort', '--threads', '2', '--out', '/r', '--json',
-    ]);
+    expect(JSON.parse(JSON.stringify(finetuneInput(run)))).toEqual({
+      model: 'stories260K', task: 'sst2', estimator: 'mezo', policy: 'none', queries: 2, peft: 'lora', loraTargets: 'q,v', lr: 1e-4, eps: 1e-3, seed: 0, forwardPasses: 100, evalN: 16, engine: 'ort', threads: 2,
+    });
+    // without threads in the spec: one per run (finetune's own default, every core, would oversubscribe a pool)
+    expect(finetuneInput(expandRuns(parseSpec(base(), 's'))[0]).threads).toBe(1);
   });
 
   it('names a policy file by its digest, and passes the file to finetune', () => {
@@ -65,7 +66,8 @@ describe('sweep spec', () => {
     const runs = expandRuns(parseSpec(s, 's'), work);
     expect(runs[1].config.policy).toBe(`sha256:${sha256Hex('policy bytes')}`);
     expect(runs[1].policyFile).toBe(file);
-    expect(finetuneArgs(runs[1], '/r')).toContain(file);
+    expect(finetuneInput(runs[1]).policy).toBe(file);
+    expect(finetuneInput(runs[1], '/worker/copy.zpol').policy).toBe('/worker/copy.zpol');
   });
 
   it('names the field of an invalid spec', () => {

@@ -1,7 +1,8 @@
 // The sweep spec (configs/sweeps/README.md): a grid of fine-tune runs and the comparisons to report.
-// It expands into Runs — each one `zotune finetune` invocation, normalised and named by a stable key
-// (a readable prefix + a hash of everything that decides its result), so that a rerun, another
-// machine or a second submission finds the same run under the same name.
+// It expands into Runs — each one fine-tune config, normalised and named by a stable key (a readable
+// prefix + a hash of everything that decides its result), so that a rerun, another machine or a
+// second submission finds the same run under the same name. A run is handed to `zotune finetune` as
+// that config (finetuneInput: the fields are the fine-tune config's own names), never as flags.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -13,7 +14,11 @@ const name = z.string().regex(NAME, 'expected a name (letters, digits, . _ -), n
 const posInt = z.number().int().min(1);
 const nonEmpty = <T extends z.ZodTypeAny>(t: T) => z.array(t).min(1, 'expected at least one value');
 
-/** Fine-tune options that are not grid axes: common to the sweep, or per task. Each maps to one flag. */
+/**
+ * Fine-tune settings that are not grid axes: common to the sweep, or per task. The fields are the
+ * fine-tune config's own (@zotune/finetune's finetuneInputSchema, which validates them again in the
+ * run; tests/sweep.test.ts checks that every field here is one of its settings).
+ */
 export const finetuneOptionsSchema = z.strictObject({
   batch: posInt.max(4096).optional(),
   evalN: posInt.optional(),
@@ -91,15 +96,9 @@ export const runConfigSchema = z.strictObject({
   model: name,
   task: name,
   method: methodName,
-  estimator: methodSchema.shape.estimator,
+  ...methodSchema.shape,
   /** 'none', 'auto', a reference or a sha256:… digest (a policy file is named by its digest) */
   policy: z.string().regex(/^(none|auto|sha256:[0-9a-f]{64}|[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?)?)$/, 'expected none, auto, a policy reference or a sha256: digest'),
-  candidates: posInt.max(1024).optional(),
-  alpha: z.number().gt(0).lt(1).optional(),
-  normalize: z.boolean().optional(),
-  queries: posInt.max(1024).optional(),
-  ...peftFields,
-  lr: z.number().positive().optional(),
   eps: z.number().positive(),
   seed: z.number().int().min(0).max(0xffffffff),
   forwardPasses: posInt,
@@ -237,32 +236,17 @@ export function expandRuns(spec: SweepSpec, cwd = process.cwd(), source = 'spec'
   return runs;
 }
 
-const OPTION_FLAGS: Record<keyof FinetuneOptions, string> = {
-  batch: '--batch', evalN: '--eval-n', testN: '--test-n', evalEvery: '--eval-every', evalBatch: '--eval-batch', weightDecay: '--weight-decay',
-};
-
-/** The `zotune finetune` arguments of a fresh run into `dir`; `policyArg` replaces a digest by a local file. */
-export function finetuneArgs(run: Run, dir: string, policyArg?: string): string[] {
-  const c = run.config;
-  const a = ['finetune', '--model', c.model, '--task', c.task, '--estimator', c.estimator, '--policy', policyArg ?? run.policyFile ?? c.policy];
-  const opt = (flag: string, v: number | undefined) => v !== undefined && a.push(flag, String(v));
-  opt('--candidates', c.candidates);
-  opt('--alpha', c.alpha);
-  if (c.normalize === false) a.push('--no-normalize');
-  opt('--queries', c.queries);
-  if (c.peft !== undefined) a.push('--peft', c.peft);
-  opt('--lora-rank', c.loraRank);
-  opt('--lora-alpha', c.loraAlpha);
-  if (c.loraTargets !== undefined) a.push('--lora-targets', c.loraTargets);
-  opt('--prefix-tokens', c.prefixTokens);
-  opt('--lr', c.lr);
-  opt('--eps', c.eps);
-  opt('--seed', c.seed);
-  opt('--forward-passes', c.forwardPasses);
-  for (const [k, flag] of Object.entries(OPTION_FLAGS)) opt(flag, c.options[k as keyof FinetuneOptions]);
-  if (c.engine !== undefined) a.push('--engine', c.engine);
-  // absent: one thread per run; finetune's own default (every core) would oversubscribe a pool of parallel runs
-  opt('--threads', run.threads ?? 1);
-  a.push('--out', dir, '--json');
-  return a;
+/**
+ * The fine-tune config of a fresh run (a layer over finetune's defaults, as a --config preset): the
+ * run's settings under their own names. `policyArg` replaces a digest by a local file.
+ */
+export function finetuneInput(run: Run, policyArg?: string): Record<string, unknown> {
+  const { method: _method, options, ...settings } = run.config;
+  return {
+    ...settings,
+    ...options,
+    policy: policyArg ?? run.policyFile ?? settings.policy,
+    // absent: one thread per run; finetune's own default (every core) would oversubscribe a pool of parallel runs
+    threads: run.threads ?? 1,
+  };
 }

@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '@zotune/io';
+import type { MetricRecord } from '@zotune/report';
 import { runConfigSchema, type RunConfig, type SweepSpec } from './spec';
 import { z } from 'zod';
 
@@ -22,6 +23,15 @@ export interface RunResult {
   /** 'local' or the worker's name (host:pid) */
   worker: string;
   finishedAt: string;
+}
+
+/** A stored run as the report reads it (report.ts's tables, robustness.ts's lr scans): its result and metrics. */
+export interface ReportRun {
+  result: RunResult;
+  /** metrics.jsonl records ([] when the run directory kept none) */
+  metrics: MetricRecord[];
+  /** its method sets its own lr in the spec (`methods.M.lr`): the lr is then the method's, not the setting's */
+  ownLr?: boolean;
 }
 
 const resultSchema = z.looseObject({

@@ -23,7 +23,7 @@ describe('evaluate', () => {
     const before = tf.memory().numTensors;
     const r = await evaluate(model, col, examples, { batchSize: 5, maxTokens: 2000 });
     expect(tf.memory().numTensors).toBe(before);
-    const scores = examples.map((e) => (tf.tidy(() => model.scoreCandidates(col.batch([e]).packed)).arraySync() as number[][])[0]);
+    const scores = examples.map((e) => (tf.tidy(() => model.scoreCandidatesTensor(col.batch([e]).packed)).arraySync() as number[][])[0]);
     const alone = scores.map((s) => s.indexOf(Math.max(...s)));
     expect(r.predictions).toEqual(alone);
     // the dev loss: −log softmax(scores)[gold], averaged, in float64 from the one-at-a-time scores

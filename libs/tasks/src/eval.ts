@@ -1,8 +1,7 @@
 // Evaluation: argmax of the candidate scores, accuracy, per-class counts and a confusion matrix.
 // Examples are sorted by packed length so each forward pads little; batches are capped by rows and
 // by tokens so long-passage tasks (BoolQ, MultiRC) stay within memory.
-import * as tf from '@tensorflow/tfjs-core';
-import { isHostModel, type AnyModel } from '@zotune/models';
+import type { Model } from '@zotune/models';
 import type { Collator, EncodedExample } from './collate';
 import { collate } from './collate';
 import type { Example } from './types';
@@ -43,20 +42,9 @@ export interface EvalResult {
   examplesPerSecond: number;
 }
 
-/** scoreCandidates on either engine, read back: [rows · K] */
-async function candidateScores(model: AnyModel, packed: Parameters<AnyModel['scoreCandidates']>[0]): Promise<ArrayLike<number>> {
-  if (isHostModel(model)) return model.scoreCandidates(packed);
-  const scores = tf.tidy(() => model.scoreCandidates(packed));
-  try {
-    return await scores.data();
-  } finally {
-    scores.dispose();
-  }
-}
-
 const rowLength = (e: EncodedExample) => e.prompt.length + e.candidates.reduce((s, c) => s + c.length, 0);
 
-export async function evaluate(model: AnyModel, collator: Collator, examples: Example[], opts: EvalOptions = {}): Promise<EvalResult> {
+export async function evaluate(model: Model, collator: Collator, examples: Example[], opts: EvalOptions = {}): Promise<EvalResult> {
   const batchSize = opts.batchSize ?? 64;
   const maxTokens = opts.maxTokens ?? 8192;
   const K = collator.task.numClasses;
@@ -72,7 +60,7 @@ export async function evaluate(model: AnyModel, collator: Collator, examples: Ex
     while (end < order.length && end - done < batchSize && (end - done + 1) * rowLength(encoded[order[end]]) <= maxTokens) end++;
     const idx = order.slice(done, end);
     const batch = collate(idx.map((i) => encoded[i]), collator.task.kind);
-    const s = await candidateScores(model, batch.packed); // [rows · K]
+    const s = await model.scoreCandidates(batch.packed); // [rows · K]
     idx.forEach((i, r) => {
       let best = 0;
       for (let k = 1; k < K; k++) if (s[r * K + k] > s[r * K + best]) best = k;

@@ -1,14 +1,14 @@
 // The losses against values computed independently from the model's full logits (Model.forward on
 // each [prompt + candidate] sequence alone), on a tiny random LLaMA.
 import * as tf from '@tensorflow/tfjs-core';
-import { createLlama, packSequences, randomCheckpoint, type LlamaConfig, type Model } from '@zotune/models';
+import { createLlama, packSequences, randomCheckpoint, type LlamaConfig, type TfjsModel } from '@zotune/models';
 import { afterAll, describe, expect, test } from 'vitest';
 import { collate, type EncodedExample } from './collate';
-import { classificationLoss, lmLoss, lossValue, objectiveFor } from './objective';
+import { classificationLoss, lmLoss, lossValue, objectiveFor, objectiveValue } from './objective';
 
 const TINY: LlamaConfig = { dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 37, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true };
 // std 0.5 so that log-probs differ visibly between candidates
-const model: Model = createLlama(randomCheckpoint(TINY, 11, { std: 0.5 }));
+const model: TfjsModel = createLlama(randomCheckpoint(TINY, 11, { std: 0.5 }));
 afterAll(() => model.dispose());
 
 const examples: EncodedExample[] = [
@@ -56,6 +56,14 @@ describe('objectives', () => {
     expect(lossValue(model, goldOnly, lmLoss)).toBeCloseTo(expected, 5);
     expect(objectiveFor('generation-lm')).toBe(lmLoss);
     expect(() => lossValue(model, goldOnly, classificationLoss)).toThrow('one candidate per example');
+  });
+
+  test('objectiveValue (host arithmetic over the model scores, any engine) = the tf objective to float32 round-off', async () => {
+    for (const [kind, goldOnly] of [['classification', false], ['generation-lm', true], ['generation-lm', false]] as const) {
+      const batch = collate(examples, kind, { goldOnly });
+      const tfLoss = lossValue(model, batch);
+      expect(Math.abs((await objectiveValue(model, batch)) - tfLoss)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(tfLoss)));
+    }
   });
 
   test('deterministic, no tensor leaks, and differentiable under tf.variableGrads', () => {

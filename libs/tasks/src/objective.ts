@@ -1,20 +1,23 @@
-// Task losses as pure tf functions of (model, batch) → scalar: usable inside tf.tidy (ZO estimators)
-// and under tf.variableGrads (the Adam baseline, meta-training).
+// The task objective. objectiveValue is the loss of any model (either engine) as a number, computed on
+// the host from its candidate scores or token log-probs: what ZO steps, curvature probes and logs use.
+// What needs gradients (Adam, meta-training, oracles) uses the same losses as tf functions of a
+// differentiable model (TensorModel) → scalar, usable inside tf.tidy and under tf.variableGrads.
 import * as tf from '@tensorflow/tfjs-core';
-import type { HostModel, Model } from '@zotune/models';
+import type { Model, TensorModel } from '@zotune/models';
 import type { TaskBatch } from './collate';
 import type { TaskKind } from './types';
 
-export type Objective = (model: Model, batch: TaskBatch) => tf.Scalar;
+/** A task loss as a differentiable tf function (for gradients). */
+export type Objective = (model: TensorModel, batch: TaskBatch) => tf.Scalar;
 
 /**
  * Cross-entropy of the softmax over candidate scores (each the mean log-prob of the candidate's
  * tokens) against the gold candidate, averaged over the batch.
  */
-export function classificationLoss(model: Model, batch: TaskBatch): tf.Scalar {
+export function classificationLoss(model: TensorModel, batch: TaskBatch): tf.Scalar {
   if (batch.packed.numCandidates < 2) throw new Error('classificationLoss: the batch holds one candidate per example (packed with goldOnly?)');
   return tf.tidy(() => {
-    const scores = model.scoreCandidates(batch.packed); // [batch, K]
+    const scores = model.scoreCandidatesTensor(batch.packed); // [batch, K]
     const logp = tf.logSoftmax(scores); // [batch, K]
     const onehot = tf.oneHot(tf.tensor1d(batch.gold, 'int32'), batch.packed.numCandidates); // [batch, K]
     return tf.neg(tf.mean(tf.sum(tf.mul(logp, onehot), 1))) as tf.Scalar;
@@ -22,9 +25,9 @@ export function classificationLoss(model: Model, batch: TaskBatch): tf.Scalar {
 }
 
 /** Teacher-forced cross-entropy: mean −log p over all gold-candidate tokens of the batch. */
-export function lmLoss(model: Model, batch: TaskBatch): tf.Scalar {
+export function lmLoss(model: TensorModel, batch: TaskBatch): tf.Scalar {
   return tf.tidy(() => {
-    const lp = model.tokenLogProbs(batch.packed); // [numTargets]
+    const lp = model.tokenLogProbsTensor(batch.packed); // [numTargets]
     const mask = tf.tensor1d(batch.goldMask); // [numTargets]
     return tf.div(tf.neg(tf.sum(tf.mul(lp, mask))), batch.goldTokens) as tf.Scalar;
   });
@@ -36,7 +39,7 @@ export function objectiveFor(kind: TaskKind): Objective {
 }
 
 /** The batch's own objective as a number (tidy + dataSync): for logging and tests, not hot loops. */
-export function lossValue(model: Model, batch: TaskBatch, objective: Objective = objectiveFor(batch.kind)): number {
+export function lossValue(model: TensorModel, batch: TaskBatch, objective: Objective = objectiveFor(batch.kind)): number {
   const loss = objective(model, batch);
   try {
     return loss.dataSync()[0];
@@ -46,10 +49,10 @@ export function lossValue(model: Model, batch: TaskBatch, objective: Objective =
 }
 
 /**
- * The task objective of a host-engine model (engine ort), computed on the host from its scores or
- * token log-probs: classificationLoss and lmLoss in float32 arithmetic, same order of sums.
+ * The task objective of any model, computed on the host from its scores or token log-probs:
+ * classificationLoss and lmLoss in float32 arithmetic, same order of sums.
  */
-export async function hostObjectiveValue(model: HostModel, batch: TaskBatch): Promise<number> {
+export async function objectiveValue(model: Model, batch: TaskBatch): Promise<number> {
   const f = Math.fround;
   if (batch.kind === 'generation-lm') {
     const lp = await model.tokenLogProbs(batch.packed); // [numTargets]
@@ -71,3 +74,6 @@ export async function hostObjectiveValue(model: HostModel, batch: TaskBatch): Pr
   }
   return f(-total / batch.packed.batch);
 }
+
+/** @deprecated objectiveValue takes any model */
+export const hostObjectiveValue = objectiveValue;

@@ -53,10 +53,22 @@ describe('estimator config', () => {
 });
 
 describe('ZO estimators on a tiny least-squares model', () => {
-  it('a fixed-seed five-step MeZO run gives pinned losses', async () => {
+  it('a fixed-seed five-step MeZO run gives pinned losses (trajectory version 2), and version 3 the same to round-off', async () => {
+    const fusedToy = toy(1);
+    const fused = createEstimator({ name: 'mezo', eps: 1e-3, lr: 0.1 });
+    const fusedRecs = await runSteps(fused, fusedToy, 5, { runSeed: 42 });
+    fused.dispose();
     const t = toy(1);
-    const est = createEstimator({ name: 'mezo', eps: 1e-3, lr: 0.1 });
+    const est = createEstimator({ name: 'mezo', eps: 1e-3, lr: 0.1 }, { trajectoryVersion: 2 });
     const recs = await runSteps(est, t, 5, { runSeed: 42 });
+    // one rounding instead of two per element and step: the losses move by float32 round-off only
+    fusedRecs.forEach((r, i) => {
+      expect(Math.abs(r.lossPlus - recs[i].lossPlus)).toBeLessThan(1e-5);
+      expect(Math.abs(r.lossMinus - recs[i].lossMinus)).toBeLessThan(1e-5);
+    });
+    expect(sameBits(fusedToy.snapshot(), t.snapshot())).toBe(false);
+    // (a loss 1e-7 apart changes g = ΔL/2ε by 1e-4: the weights drift further than one rounding)
+    expect(maxAbsDiff(fusedToy.snapshot(), t.snapshot())).toBeLessThan(1e-4);
     const pinned = [
       [0.9124262928962708, 0.9119401574134827],
       [0.9084094166755676, 0.9087681770324707],
@@ -87,6 +99,10 @@ describe('ZO estimators on a tiny least-squares model', () => {
         const before = t.snapshot();
         let calls = 0;
         const rec = await est.step({ blocks: t.blocks, lossValue: () => (calls++, t.lossValue()), step, seed: stepSeed(9, step), prev });
+        // version 3: the weights wait at the last evaluation point (≈ ε away) for the fused update;
+        // restore() undoes the step instead (the update below then runs on restored weights)
+        expect(maxAbsDiff(t.snapshot(), before)).toBeGreaterThan(1e-4);
+        await est.restore();
         expect(maxAbsDiff(t.snapshot(), before)).toBeLessThan(1e-6); // restored to round-off
         expect(parseStepRecord(rec)).toEqual(rec);
         expect(rec.forwardPasses).toBe(est.forwardPassesPerStep);
@@ -190,7 +206,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
   it('weight decay skips norm and bias blocks (by kind)', async () => {
     const t = toy(7);
     const before = t.snapshot();
-    const est = createEstimator({ name: 'mezo', lr: 0.1, weightDecay: 0.5 });
+    const est = createEstimator({ name: 'mezo', lr: 0.1, weightDecay: 0.5 }, { trajectoryVersion: 2 });
     const rec = await est.step({ blocks: t.blocks, lossValue: () => 1, step: 0, seed: 1 }); // g = 0: only decay moves θ
     expect(rec.projectedGrad).toBe(0);
     const restored = t.snapshot();
@@ -201,6 +217,18 @@ describe('ZO estimators on a tiny least-squares model', () => {
       else expect(Array.from(after[j])).toEqual(Array.from(restored[j]).map((x) => Math.fround(Math.fround(0.95) * x)));
     });
     expect(maxAbsDiff(restored, before)).toBeLessThan(1e-6);
+
+    // version 3 lands from θ − εz: keep·θ_now + keep·ε·z on decayed blocks, θ_now + ε·z (the very
+    // restore of version 2, bit for bit) on norm and bias blocks
+    const f = toy(7);
+    const fused = createEstimator({ name: 'mezo', lr: 0.1, weightDecay: 0.5 });
+    await fused.update(f.blocks, await fused.step({ blocks: f.blocks, lossValue: () => 1, step: 0, seed: 1 }));
+    const landed = f.snapshot();
+    t.blocks.forEach((b, j) => {
+      if (b.kind === 'norm' || b.kind === 'bias') expect(sameBits([landed[j]], [after[j]]), b.name).toBe(true);
+      else expect(maxAbsDiff([landed[j]], [before[j].map((x) => 0.95 * x)])).toBeLessThan(1e-6);
+    });
+    expect(sameBits(landed, after)).toBe(false);
   });
 
   it('restores the weights when the loss throws mid-step', async () => {
@@ -218,12 +246,43 @@ describe('ZO estimators on a tiny least-squares model', () => {
 
   it('refuses a non-finite projected gradient before touching the weights', async () => {
     const t = toy(9);
-    const est = createEstimator({ name: 'mezo' });
+    const est = createEstimator({ name: 'mezo' }, { trajectoryVersion: 2 });
     let n = 0;
     const rec = await est.step({ blocks: t.blocks, lossValue: () => (n++ === 0 ? NaN : 1), step: 0, seed: 3 });
     const before = t.snapshot();
     await expect(est.update(t.blocks, rec)).rejects.toThrow(/step 0: projected gradient is NaN .*diverged/);
     expect(sameBits(t.snapshot(), before)).toBe(true);
+    // version 3: the refused update leaves the step restored, as version 2's step did
+    const f = toy(9);
+    const fused = createEstimator({ name: 'mezo' });
+    n = 0;
+    const frec = await fused.step({ blocks: f.blocks, lossValue: () => (n++ === 0 ? NaN : 1), step: 0, seed: 3 });
+    await expect(fused.update(f.blocks, frec)).rejects.toThrow(/step 0: projected gradient is NaN .*diverged/);
+    expect(sameBits(f.snapshot(), before)).toBe(true);
+  });
+
+  it('version 3: a step whose update never comes is undone by the next step, and another record is applied on restored weights', async () => {
+    const a = toy(14);
+    const b = toy(14);
+    const est = createEstimator({ name: 'mezo', lr: 0.05 });
+    const sep = createEstimator({ name: 'mezo', lr: 0.05 }, { trajectoryVersion: 2 });
+    // a: step 0 abandoned, step 1 and its update; b (version 2): step 0 evaluated only, then step 1
+    await est.step({ blocks: a.blocks, lossValue: a.lossValue, step: 0, seed: 3 });
+    await sep.step({ blocks: b.blocks, lossValue: b.lossValue, step: 0, seed: 3 });
+    expect(sameBits(a.snapshot(), b.snapshot())).toBe(false); // a waits at θ − εz
+    const r1 = await est.step({ blocks: a.blocks, lossValue: a.lossValue, step: 1, seed: 4 });
+    const r1b = await sep.step({ blocks: b.blocks, lossValue: b.lossValue, step: 1, seed: 4 });
+    expect(r1).toEqual(r1b);
+    // a record other than the pending step's: the step is undone, the record applied as version 2 does
+    const other = { ...r1, step: 7 };
+    await est.update(a.blocks, other);
+    await sep.update(b.blocks, other);
+    expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
+    expect(est.trajectoryVersion).toBe(3);
+    expect(sep.trajectoryVersion).toBe(2);
+    expect(() => createEstimator({ name: 'mezo' }, { trajectoryVersion: 4 })).toThrow('trajectory format version 4 is not supported (expected one of 1, 2, 3)');
+    est.dispose();
+    sep.dispose();
   });
 
   it('asks the scale once per step with the previous record and block stats, and records its σ', async () => {

@@ -11,6 +11,7 @@
 //     const record = await est.step({ blocks: model.blocks, step, seed: stepSeed(runSeed, step),
 //       lossValue: lossValueOf(() => objective(model, batch)), scale, prev, batch });
 //     await est.update(model.blocks, record);                         // θ −= η(g·σ·v + λθ), from the record only
+//                                                                    // (version 3: fused with the step's last restore)
 //     appendRecord(path, record);                                 // @zotune/artifacts
 //     prev = record;
 //   }
@@ -18,7 +19,8 @@
 //
 // Resume after a kill: `const t = resumeTrajectory(path)` (drops a torn last record), load the base
 // weights, `await replay(model.blocks, t.header, t.records)`, then continue at step t.records.length
-// with prev = the last record. Replay runs the estimator's own step() with the recorded losses and
+// with prev = the last record and an estimator of the file's arithmetic,
+// createEstimator(config, { trajectoryVersion: t.header.version }) (version 2 files keep restore-then-update). Replay runs the estimator's own step() with the recorded losses and
 // the same update(), so the weights are bit-identical to the uninterrupted run's.
 //
 // Scale: σ per block (ones by default). A policy implements Scale.sigma(ctx) from ctx.stats() (mean,
@@ -32,11 +34,11 @@ export {
   parseEstimatorName, stepSeed, stepsForBudget, zoEstimatorNames,
   type EstimatorConfig, type EstimatorConfigInput, type EstimatorName, type ZoEstimatorName,
 } from './config';
-export { checkBlockOrder, createEstimator, type Estimator, type EstimatorOptions } from './estimator';
+export { checkBlockOrder, createEstimator, fusesUpdate, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
 export { Perturber, type NoiseTerm, type PerturberOptions } from './perturb';
 export { StepContext, rankByLoss, type LossValue, type StepInput } from './step';
-export { applyUpdate, decays, gradientTerms, type UpdateOptions } from './update';
+export { applyUpdate, decays, gradientTerms, updatePlan, type UpdateOptions, type UpdatePlan } from './update';
 export { checkBlocksMatch, recordedLosses, replay, type ReplayOptions } from './replay';
 export { blockInfo, trajectoryHeader, weightsDigest } from './header';
 export { blockStats, fixedScale, onesScale, resolveSigma, scaleContext, type BlockStats, type Scale, type ScaleContext } from './scale';

@@ -27,7 +27,7 @@ const gold = tf.tensor1d([0, 1, 1, 0], 'int32'); // [batch]
 
 function objective(model: LlamaModel, b: PackedBatch): () => tf.Scalar {
   return () => tf.tidy(() => {
-    const scores = model.scoreCandidates(b); // [batch, K]
+    const scores = model.scoreCandidatesTensor(b); // [batch, K]
     const logp = tf.logSoftmax(scores); // [batch, K]
     return tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(gold, b.numCandidates)), 1))) as tf.Scalar;
   });

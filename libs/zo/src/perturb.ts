@@ -45,17 +45,23 @@ export class Perturber {
   }
 
   /**
-   * θ_j ← keep(block)·θ_j + σ_j·Σ coef·z(seed, j), block by block. sigma null means ones; a block
-   * whose every coefficient is 0 and whose keep is 1 is left untouched. Blocks in tfjs variables are
-   * updated before this returns its promise; blocks in JS memory when it resolves.
+   * θ_j ← keep(block)·θ_j + σ_j·Σ coef·z(seed, j), block by block; `terms` may differ per block (a
+   * function of the block: the fused restore and update, whose coefficients depend on the block's
+   * weight decay). sigma null means ones; a block whose every coefficient is 0 and whose keep is 1 is
+   * left untouched. Blocks in tfjs variables are updated before this returns its promise; blocks in
+   * JS memory when it resolves.
    */
-  async move(blocks: readonly Block[], sigma: readonly number[] | null, terms: readonly NoiseTerm[], keep?: (block: Block) => number): Promise<void> {
+  async move(
+    blocks: readonly Block[], sigma: readonly number[] | null,
+    terms: readonly NoiseTerm[] | ((block: Block) => readonly NoiseTerm[]), keep?: (block: Block) => number,
+  ): Promise<void> {
     const pass: NoiseUpdate[] = [];
     const arrays: ArrayNoiseUpdate[] = [];
     for (const b of blocks) {
       const s = sigma === null ? 1 : sigma[b.index];
       const k = keep ? keep(b) : 1;
-      const t = s === 0 ? [] : terms.filter((x) => x.coef !== 0).map((x) => ({ seed: x.seed, coef: x.coef * s }));
+      const all = typeof terms === 'function' ? terms(b) : terms;
+      const t = s === 0 ? [] : all.filter((x) => x.coef !== 0).map((x) => ({ seed: x.seed, coef: x.coef * s }));
       if (t.length === 0 && k === 1) continue;
       if (this.cache && t.length > 0) this.applyCached(b, t, k);
       else if (b.data) arrays.push({ data: b.data, block: b.index, terms: t, keep: k });

@@ -103,16 +103,22 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 /** Indices of the losses sorted ascending (the test's own ranking; no NaN here). */
 const ranked = (losses: number[]) => losses.map((l, i) => [l, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[1]);
 
-async function run(name: 'mezo' | 'guided' | 'greedy' | 'elite', extra: object, steps = 1) {
+/**
+ * Steps of an estimator of trajectory format version 2 (restore, then update) or 3 (the update landed
+ * from the last evaluation point, θ − ε·σ·v of the last probe, checked here against the reference).
+ */
+async function runVersion(name: 'mezo' | 'guided' | 'greedy' | 'elite', extra: object, steps: number, trajectoryVersion: number) {
   const live = toy(21);
   const ref = toy(21);
-  const est = createEstimator({ name, eps: EPS, lr: LR, weightDecay: DECAY, cacheNoise: false, ...extra });
+  const est = createEstimator({ name, eps: EPS, lr: LR, weightDecay: DECAY, cacheNoise: false, ...extra }, { trajectoryVersion });
   const out: { rec: StepRecord; theta: Float32Array[]; after: Float32Array[] }[] = [];
   let prev: StepRecord | undefined;
   for (let s = 0; s < steps; s++) {
     const theta = live.snapshot();
     const rec = await est.step({ blocks: live.blocks, lossValue: live.lossValue, step: s, seed: STEP_SEEDS[s], scale: fixedScale(SIGMA), prev });
-    expect(maxDiff(live.snapshot(), theta)).toBeLessThan(1e-6); // restored
+    const last = rec.probes.at(-1)!;
+    const at = trajectoryVersion >= 3 ? displaced(theta, rec.candidates.map((c, i) => ({ seed: c.seed, coef: -EPS * last.weights[i] }))) : theta;
+    expect(maxDiff(live.snapshot(), at)).toBeLessThan(1e-6); // restored (2), or at the last evaluation point (3)
     await est.update(live.blocks, rec);
     out.push({ rec, theta, after: live.snapshot() });
     prev = rec;
@@ -121,7 +127,9 @@ async function run(name: 'mezo' | 'guided' | 'greedy' | 'elite', extra: object, 
   return { out, ref };
 }
 
-describe('ZO estimators against the float64 reference (ε = 0.01, σ per block, weight decay 0.1)', () => {
+for (const version of [2, 3]) describe(`ZO estimators against the float64 reference (ε = 0.01, σ per block, weight decay 0.1), trajectory version ${version}`, () => {
+  const run = (name: 'mezo' | 'guided' | 'greedy' | 'elite', extra: object, steps = 1) => runVersion(name, extra, steps, version);
+
   it('mezo, 2 queries: two probes along z(s₀) and z(s₁), at θ ± εσz, and the n-SPSA mean update', async () => {
     const { out: [{ rec, theta, after }], ref } = await run('mezo', { queries: 2 });
     expect(rec.candidates).toEqual([{ seed: CANDIDATES[0][0], loss: null }, { seed: CANDIDATES[0][1], loss: null }]);

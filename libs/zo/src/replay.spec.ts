@@ -11,6 +11,7 @@ import { recordedLosses, replay } from './replay';
 import { runSteps } from './run.testkit';
 import type { Scale } from './scale';
 import { makeToy, sameBits, type Toy } from './toy.testkit';
+import { policyLikeScale } from './trajectory-fixture.testkit';
 
 let dir: string;
 let toys: Toy[] = [];
@@ -29,14 +30,7 @@ afterEach(() => {
 });
 
 // a σ that depends on the previous step's losses and the current weights, as a policy's would
-const policyLike: Scale = {
-  name: 'policy-like',
-  async sigma(ctx) {
-    const stats = await ctx.stats();
-    const l = ctx.prev ? ctx.prev.lossPlus - ctx.prev.lossMinus : 0;
-    return stats.map((s, j) => 0.5 + j * 0.2 + Math.abs(s.mean) + Math.tanh(100 * l) * 0.1);
-  },
-};
+const policyLike: Scale = policyLikeScale(0.2, 100);
 
 /** A live run that writes its trajectory, as the fine-tune app does. */
 async function liveRun(path: string, config: EstimatorConfigInput, steps: number, scale?: Scale): Promise<{ toy: Toy; records: StepRecord[] }> {

@@ -2,7 +2,9 @@
 // record is re-run through the estimator's own step() with the recorded losses fed back instead of
 // forward passes, then update(): the same perturbations, restores and updates in the same order as
 // the live run, so the result is bit-identical (the restores' float32 round-off included). The
-// recomputed record must equal the stored one, which catches a corrupted or foreign trajectory.
+// estimator follows the arithmetic of the header's format version: fused restore and update from
+// version 3, restore then update for versions 1–2 (fusesUpdate). The recomputed record must equal the
+// stored one, which catches a corrupted or foreign trajectory.
 import type { StepRecord, TrajectoryHeader } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
 import { parseEstimatorConfig } from './config';
@@ -72,7 +74,7 @@ export async function replay(blocks: readonly Block[], header: TrajectoryHeader,
     const d = await weightsDigest(blocks);
     if (d !== header.model.digest) throw new Error(`trajectory: the model's weights (sha256 ${d.slice(0, 12)}…) are not the run's base weights (${header.model.digest.slice(0, 12)}…)`);
   }
-  const est = createEstimator(cfg, { threads: opts.threads });
+  const est = createEstimator(cfg, { threads: opts.threads, trajectoryVersion: header.version });
   try {
     let prev: StepRecord | undefined;
     for (const [i, rec] of records.entries()) {
@@ -97,6 +99,7 @@ export async function replay(blocks: readonly Block[], header: TrajectoryHeader,
       prev = rec;
     }
   } finally {
+    await est.restore(); // a step that did not replay leaves nothing displaced
     est.dispose();
   }
 }

@@ -1,7 +1,8 @@
 // The evaluations a ZO step is made of: one-sided candidate losses and two-point probes, at
-// displaced weights θ + ε·σ·(direction); the step ends with θ restored. Estimators are written only in terms of
-// these, in a fixed order (candidates first, then probes), so that replay can run the very same
-// code with the recorded losses fed back in that order.
+// displaced weights θ + ε·σ·(direction); the step ends with θ restored, or (trajectory version 3)
+// with the update landed from the last evaluation point in one pass (land()). Estimators are written
+// only in terms of these, in a fixed order (candidates first, then probes), so that replay can run the
+// very same code with the recorded losses fed back in that order.
 import type { Block, PackedBatch } from '@zotune/models';
 import type { StepRecord, TrajectoryCandidate, TrajectoryProbe } from '@zotune/artifacts';
 import type { NoiseTerm, Perturber } from './perturb';
@@ -11,7 +12,7 @@ import type { Scale } from './scale';
 export type LossValue = () => Promise<number> | number;
 
 export interface StepInput {
-  /** the model's trainable blocks (perturbed in place, restored before step returns) */
+  /** the model's trainable blocks (perturbed in place; restored before step returns, or from trajectory version 3 by the update) */
   blocks: readonly Block[];
   /** loss at the current weights on this step's minibatch; every call is one forward pass */
   lossValue: LossValue;
@@ -69,6 +70,33 @@ export class StepContext {
     await this.goTo([]);
   }
 
+  /** Whether θ is displaced now (an evaluation point, not θ). */
+  get displaced(): boolean {
+    return this.at.size > 0;
+  }
+
+  /**
+   * The fused restore and update (trajectory version 3): from θ_now = θ + σ·Σ a_s·z(s), where the last
+   * evaluation left the weights, straight to keep_j·θ + σ·Σ t·z in one pass: per block the terms
+   * (−keep_j·a_s, then + t for a seed of the update) in first-use order, the displacement's seeds first.
+   * Equal to restore() then the update in real arithmetic; in float32 it rounds once instead of twice.
+   */
+  async land(update: readonly NoiseTerm[], keep: (block: Block) => number): Promise<void> {
+    const byKeep = new Map<number, NoiseTerm[]>();
+    const termsFor = (k: number): NoiseTerm[] => {
+      let t = byKeep.get(k);
+      if (!t) {
+        const coef = new Map<number, number>();
+        for (const [seed, a] of this.at) coef.set(seed, -k * a);
+        for (const u of update) coef.set(u.seed, (coef.get(u.seed) ?? 0) + u.coef);
+        byKeep.set(k, (t = [...coef].map(([seed, c]) => ({ seed, coef: c }))));
+      }
+      return t;
+    };
+    await this.perturber.move(this.blocks, this.sigma, (b) => termsFor(keep(b)), keep);
+    this.at.clear();
+  }
+
   async loss(): Promise<number> {
     const v = await this.lossValue();
     if (typeof v !== 'number') throw new Error(`lossValue returned ${typeof v}, expected a number`);
@@ -105,9 +133,12 @@ export class StepContext {
     return p;
   }
 
-  /** The record of the step (means over probes at the top level). θ must be restored first. */
-  record(step: number, seed: number, estimator: string): StepRecord {
-    if (this.at.size > 0) throw new Error('StepContext.record: the weights are still displaced; call restore() first');
+  /**
+   * The record of the step (means over probes at the top level). θ must be restored first, unless
+   * `displaced` says the caller lands the update from the last evaluation point (land()).
+   */
+  record(step: number, seed: number, estimator: string, opts: { displaced?: boolean } = {}): StepRecord {
+    if (this.at.size > 0 && !opts.displaced) throw new Error('StepContext.record: the weights are still displaced; call restore() first');
     const mean = (f: (p: TrajectoryProbe) => number) => this.probes.reduce((s, p) => s + f(p), 0) / this.probes.length;
     return {
       step,

@@ -1,5 +1,5 @@
 // Blocks held in JS memory (Block.data on SharedArrayBuffers, engine ort) are moved by NoisePool's
-// threads: a run, its noise cache and its replay give the same bits on 1 and 2 threads, and the bits
+// threads: a run, its noise cache and its replay give the same bits on 1, 2 and 3 threads, and the bits
 // of the same model held in tfjs variables.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +72,7 @@ const configs: EstimatorConfigInput[] = [
 describe('threads: blocks in JS memory moved by NoisePool', () => {
   beforeAll(() => {
     sharedNoisePool(2).setMinParallel(0);
+    sharedNoisePool(3).setMinParallel(0);
   });
 
   it('Perturber.move gives the same bits on 1 and 2 threads as tfjs variables, cached or not', async () => {
@@ -84,7 +85,7 @@ describe('threads: blocks in JS memory moved by NoisePool', () => {
       await new Perturber({ cacheNoise }).move(tfBlocks, sigma, terms, keep);
       const want = values(tfBlocks);
       tfBlocks.forEach((b) => b.variable!.dispose());
-      for (const [threads, home] of [[1, 'shared'], [2, 'shared'], [2, 'plain']] as const) {
+      for (const [threads, home] of [[1, 'shared'], [2, 'shared'], [2, 'plain'], [3, 'shared'], [3, 'plain']] as const) {
         const blocks = hosted(5, home);
         await new Perturber({ cacheNoise, threads }).move(blocks, sigma, terms, keep);
         expect(sameBits(values(blocks), want), `threads ${threads}, ${home}, cacheNoise ${cacheNoise}`).toBe(true);
@@ -96,19 +97,21 @@ describe('threads: blocks in JS memory moved by NoisePool', () => {
   });
 
   for (const config of configs) {
-    it(`${config.name} (cacheNoise ${config.cacheNoise ?? 'auto'}): a few steps give identical weights bytes and records on 1 and 2 threads, and replay on either`, async () => {
+    it(`${config.name} (cacheNoise ${config.cacheNoise ?? 'auto'}): a few steps (fused updates) give identical weights bytes and records on 1, 2 and 3 threads, and replay on any`, async () => {
       const one = await run(config, 1, 4);
       const two = await run(config, 2, 4);
+      const three = await run(config, 3, 4);
       const plain = await run(config, 2, 4, hosted(3, 'plain'));
-      expect(sameBits(values(two.blocks), values(one.blocks))).toBe(true);
-      expect(sameBits(values(plain.blocks), values(one.blocks))).toBe(true);
-      expect(two.records).toEqual(one.records);
-      expect(plain.records).toEqual(one.records);
+      const plain3 = await run(config, 3, 4, hosted(3, 'plain'));
+      for (const [label, other] of [['2 shared', two], ['3 shared', three], ['2 plain', plain], ['3 plain', plain3]] as const) {
+        expect(sameBits(values(other.blocks), values(one.blocks)), label).toBe(true);
+        expect(other.records, label).toEqual(one.records);
+      }
       expect(sameBits(values(one.blocks), values(hosted(3)))).toBe(false);
       const est = createEstimator(config);
       const header = await trajectoryHeader(hosted(3), { runSeed: 9, family: 'toy', estimator: est.config, run: {} });
       est.dispose();
-      for (const threads of [2, 1]) {
+      for (const threads of [3, 2, 1]) {
         const base = hosted(3);
         await replay(base, header, one.records, { threads });
         expect(sameBits(values(base), values(one.blocks)), `replay on ${threads} threads`).toBe(true);

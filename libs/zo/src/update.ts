@@ -27,11 +27,17 @@ export function gradientTerms(record: StepRecord): NoiseTerm[] {
   });
 }
 
+/** A validated update: the noise terms −η·u_i (before σ_j) and the weight multiplier of each block. */
+export interface UpdatePlan {
+  terms: NoiseTerm[];
+  keep: (block: Block) => number;
+}
+
 /**
- * Apply a step's update in place. Refuses a non-finite projected gradient (a diverged loss) before
- * touching any weight. Pass the estimator's perturber to reuse its scratch and noise cache.
+ * Check a step's update and return it as terms and keep: refuses a bad lr or weight decay, a σ for
+ * another number of blocks and a non-finite projected gradient (a diverged loss), in one line.
  */
-export async function applyUpdate(blocks: readonly Block[], record: StepRecord, opts: UpdateOptions, perturber = new Perturber()): Promise<void> {
+export function updatePlan(blocks: readonly Block[], record: StepRecord, opts: UpdateOptions): UpdatePlan {
   const { lr, weightDecay = 0 } = opts;
   if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`update: lr must be a finite number > 0, got ${lr}`);
   if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) throw new Error(`update: weightDecay must be a finite number >= 0, got ${weightDecay}`);
@@ -40,6 +46,16 @@ export async function applyUpdate(blocks: readonly Block[], record: StepRecord, 
   if (bad) throw new Error(`step ${record.step}: projected gradient is ${bad.projectedGrad} (L+ ${bad.lossPlus}, L- ${bad.lossMinus}); the run diverged, lower lr or eps`);
   if (record.sigma !== null && record.sigma.length !== blocks.length)
     throw new Error(`step ${record.step}: record has σ for ${record.sigma.length} blocks, the model has ${blocks.length}`);
-  const keep = 1 - lr * weightDecay;
-  await perturber.move(blocks, record.sigma, terms.map((t) => ({ seed: t.seed, coef: -lr * t.coef })), (b) => (weightDecay > 0 && decays(b) ? keep : 1));
+  const k = 1 - lr * weightDecay;
+  return { terms: terms.map((t) => ({ seed: t.seed, coef: -lr * t.coef })), keep: (b) => (weightDecay > 0 && decays(b) ? k : 1) };
+}
+
+/**
+ * Apply a step's update in place, on restored weights (trajectory versions 1–2, or a record applied on
+ * its own). Refuses a non-finite projected gradient (a diverged loss) before touching any weight. Pass
+ * the estimator's perturber to reuse its scratch and noise cache.
+ */
+export async function applyUpdate(blocks: readonly Block[], record: StepRecord, opts: UpdateOptions, perturber = new Perturber()): Promise<void> {
+  const plan = updatePlan(blocks, record, opts);
+  await perturber.move(blocks, record.sigma, plan.terms, plan.keep);
 }

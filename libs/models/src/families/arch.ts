@@ -10,7 +10,7 @@
 //                             pre or post     with biases             with biases
 //   gpt2    learned           LayerNorm+bias, fused c_attn (Conv1D    gelu_new        tied (or lm_head)
 //                             pre             [in, out]) q|k|v; bias  c_fc/c_proj
-import { configProblem } from '../io/layout';
+import { configProblem } from '../config';
 import { tensorSpecs } from '../llama/names';
 import type { BlockKind, Family, LlamaConfig } from '../types';
 

@@ -1,4 +1,3 @@
-// The model families: one architecture description per family (arch.ts) and the tfjs ops forward of
-// the LayerNorm families (forward.ts); the ORT graph builder in libs/ort reads the same Arch.
+// The model families: one architecture description per family (arch.ts), walked by the loader, the
+// tfjs forward (tfjs/model.ts) and the ORT graph builder (libs/ort).
 export { ARCHITECTURES, archOf, familyOf, type Arch, type ArchTensor, type LayerArch, type Param } from './arch';
-export { archHidden, archNorm, geluNew } from './forward';

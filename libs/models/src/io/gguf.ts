@@ -29,7 +29,8 @@ import { tokenizerFromGguf, type Tokenizer } from '@zotune/tokenizers';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import { archOf } from '../families/arch';
 import type { Family, LlamaConfig } from '../types';
-import { configProblem, validateCheckpoint } from './layout';
+import { configProblem } from '../config';
+import { validateCheckpoint } from './layout';
 
 /** The GGUF `general.architecture` values we read, and the family each maps onto. */
 const FAMILY_OF_GGUF: Record<string, Family> = { llama: 'llama', qwen2: 'qwen2', gpt2: 'gpt2' };

@@ -4,7 +4,7 @@
 // windows, OPT's project_in/out, another activation, ...) are refused by name, never ignored.
 import { ARCHITECTURES } from '../families/arch';
 import type { Family, LlamaConfig } from '../types';
-import { configProblem } from './layout';
+import { configProblem } from '../config';
 
 type Raw = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
 export * from './rotary';
-export { validateCheckpoint, configProblem } from './layout';
+export { validateCheckpoint } from './layout';
 export * from './llama2c';
 export * from './safetensors';
 export * from './hf-config';

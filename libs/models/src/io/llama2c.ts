@@ -7,7 +7,8 @@
 import type { Checkpoint, CheckpointFormat, HostTensor } from '../checkpoint';
 import type { LlamaConfig } from '../types';
 import { FileReader, withFile } from './file-reader';
-import { configProblem, headSize, validateCheckpoint } from './layout';
+import { configProblem } from '../config';
+import { headSize, validateCheckpoint } from './layout';
 import { permuteRotaryToHf } from './rotary';
 
 export const LLAMA2C_MAGIC = 0x616b3432; // "ak42" read as a little-endian uint32

@@ -1,6 +1,6 @@
 // Hugging Face parameter names of LlamaForCausalLM, in the order HF's modules define them. This order
 // is the stable block order of the tfjs model (Block.index = noise block id), whatever the file format.
-import { configProblem } from '../io/layout';
+import { configProblem } from '../config';
 import type { BlockKind, LlamaConfig } from '../types';
 
 /** The linear projections of one decoder layer, in HF module order. */

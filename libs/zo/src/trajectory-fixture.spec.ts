@@ -1,0 +1,72 @@
+// Old runs still replay: the trajectories of libs/zo/fixtures/trajectory-v2 were written by the code of
+// format version 2 (restore, then update) before version 3 fused the two; replayed today they must
+// reach the very weights they reached then (their sha256 was pinned when they were written), on any
+// thread count. A version-3 run of the same setting differs from them by round-off only, and replays
+// to its own bits.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendRecord, createTrajectory, openTrajectory, TRAJECTORY_VERSION } from '@zotune/artifacts';
+import { sharedNoisePool } from '@zotune/tensor';
+import { weightsDigest } from './header';
+import { replay } from './replay';
+import { FIXTURE_RUNS, fixtureBlocks, fixtureLiveRun } from './trajectory-fixture.testkit';
+
+const DIR = fileURLToPath(new URL('../fixtures/trajectory-v2/', import.meta.url));
+const expected: Record<string, string> = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8'));
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'zotune-fixture-'));
+  // the fixture's blocks are small: split every pass so that 2 and 3 threads really share them
+  sharedNoisePool(2).setMinParallel(0);
+  sharedNoisePool(3).setMinParallel(0);
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('trajectory format version 2 fixtures', () => {
+  it('cover every estimator setting, and only those', () => {
+    expect(Object.keys(expected).sort()).toEqual(FIXTURE_RUNS.map((r) => r.name).sort());
+  });
+
+  for (const run of FIXTURE_RUNS) {
+    it(`${run.name}: replays to the pinned weights on 1, 2 and 3 threads, and today's version-2 run writes the same records`, async () => {
+      const t = openTrajectory(join(DIR, `${run.name}.trajectory`));
+      expect(t.header.version).toBe(2);
+      for (const threads of [1, 2, 3]) {
+        const blocks = fixtureBlocks();
+        await replay(blocks, t.header, t.records, { threads });
+        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(expected[run.name]);
+      }
+      const live = await fixtureLiveRun(run, { trajectoryVersion: 2 });
+      expect(live.records).toEqual(t.records);
+      expect(live.digest).toBe(expected[run.name]);
+    });
+
+    it(`${run.name}: version 3 (fused) differs by round-off, replays to its own bits, and the version decides the arithmetic`, async () => {
+      const old = openTrajectory(join(DIR, `${run.name}.trajectory`));
+      const live = await fixtureLiveRun(run);
+      expect(live.header.version).toBe(TRAJECTORY_VERSION);
+      expect(live.digest).not.toBe(expected[run.name]);
+      live.records.forEach((r, i) => {
+        expect(r.candidates.map((c) => c.seed)).toEqual(old.records[i].candidates.map((c) => c.seed));
+        expect(Math.abs(r.lossPlus - old.records[i].lossPlus)).toBeLessThan(1e-5);
+      });
+      const path = join(tmp, `${run.name}.trajectory`);
+      createTrajectory(path, live.header, { overwrite: true });
+      for (const r of live.records) appendRecord(path, r);
+      const t = openTrajectory(path);
+      for (const threads of [1, 3]) {
+        const blocks = fixtureBlocks();
+        await replay(blocks, t.header, t.records, { threads });
+        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(live.digest);
+      }
+      // the old records under a version-3 header: replayed with the fused arithmetic, other weights
+      const blocks = fixtureBlocks();
+      await replay(blocks, { ...old.header, version: 3 }, old.records);
+      expect(await weightsDigest(blocks)).not.toBe(expected[run.name]);
+    });
+  }
+});
