@@ -21,8 +21,9 @@ export interface Project {
 }
 
 /**
- * Files of a project that are tooling, not its code: the vitest configs (vitest.mutate.config.ts too) re-export the root
- * vitest.shared.ts and the stryker config imports tools/stryker.base.mjs; both are the repository's
+ * Files of a project that are tooling, not its code: the vitest configs re-export the root
+ * vitest.shared.ts (vitest.mutate.config.ts: the tests a project's Stryker run uses) and the stryker
+ * config imports tools/stryker.base.mjs; all are the repository's
  * dev setup (root devDependencies), not something the package depends on.
  */
 const TOOLING = new Set(['vitest.config.ts', 'vitest.mutate.config.ts', 'stryker.config.mjs']);

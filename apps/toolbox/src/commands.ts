@@ -159,10 +159,15 @@ function registerBenchHeadroom(bench: Command): void {
     .option('--batch <B>', 'examples per minibatch', '16')
     .option('--batches <N>', 'minibatches the gradient energy is measured on', '8')
     .option('--probes <P>', 'random directions of the curvature estimate', '8')
-    .option('--steps <N>', 'MeZO steps of each paired run', '300')
+    .option('--steps <N>', 'MeZO steps of each paired run (0: measure the blocks only, no runs)', '300')
     .option('--lr <LR>', 'uniform MeZO\'s learning rate', '1e-4')
     .option('--eps <EPS>', 'perturbation scale ε (and the curvature\'s finite-difference step)', '1e-3')
     .option('--seeds <S,S>', 'paired seeds (minibatches and noise)', '0,1')
-    .option('--loss-n <N>', 'training examples the loss reduction is measured on', '256');
+    .option('--loss-n <N>', 'training examples the loss reduction is measured on', '256')
+    .option('--gradients <G>', "where the backward passes run: tfjs (autodiff), torch (PyTorch in the pinned venv or $ZOTUNE_PYTHON, on zotune's weights, loss and minibatches) or auto (torch above 50M parameters)", 'auto')
+    .option('--from <FILE>', "reuse the blocks' G_j and h_j of an earlier --json result (same model, task, --batch, --batches, --probes, --eps); its first seed fixes the data")
+    .option('--variants <V,V>', 'the measured runs (uniform is required)', 'uniform,density,density@predicted-lr,curvature,curvature@predicted-lr')
+    .option('--engine <name>', 'forward engine of the measured runs: auto|ort|tfjs (default $ZOTUNE_ENGINE, else auto)')
+    .option('--threads <n>', 'ORT intra-op threads and noise threads (default: the machine\'s cores)');
   benchOutput(cmd, async () => (await import('./bench-headroom')).benchHeadroomCommand);
 }
