@@ -12,7 +12,7 @@
 // @zotune/peft from the workspace, not the mutated sandbox): these are the lib's own checks.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLlama, hostBlocksFromCheckpoint, packSequences, readHfDir, type AnyModel, type Checkpoint, type LlamaModel } from '@zotune/models';
+import { checkpointFromBlocks, createLlama, hostBlocksFromCheckpoint, packSequences, readHfDir, type AnyModel, type Checkpoint, type LlamaModel } from '@zotune/models';
 import { deriveSeed, normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { createLora, PEFT_PREFIX } from './lora';
@@ -179,7 +179,10 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     const ckpt = readHfDir(dir);
     const names = targetNames(ckpt);
     const blocks = hostBlocksFromCheckpoint(ckpt);
-    const host = { family: ckpt.family, engine: 'ort', config: ckpt.config, blocks } as unknown as AnyModel;
+    const host = {
+      family: ckpt.family, engine: 'ort', config: ckpt.config, blocks,
+      toCheckpoint: () => checkpointFromBlocks(ckpt.config, blocks, { format: ckpt.format, source: ckpt.source }),
+    } as unknown as AnyModel;
     const lora = createLora(host, { method: 'lora', rank: R, alpha: ALPHA, targets: fam.targets, initSeed: SEED });
     const a = lora.blocks.filter((_, i) => i % 2 === 0).map((b) => b.data!);
     const b = lora.blocks.filter((_, i) => i % 2 === 1).map((b) => b.data!);
