@@ -1,8 +1,9 @@
-// The packages' declarations as a TypeScript user gets them: tests/consumer/consumer.ts, a program
-// outside every lib, typechecked against the built packages (node_modules/@zotune/* → libs/*/dist, no
-// "@zotune/source" condition) under the three module resolutions users set, with skipLibCheck off so
-// our .d.ts files are checked too. NodeNext and Node16 need explicit `.js` paths in relative imports of
-// declaration files, which tools/dts-specifiers.mjs writes after tsc (tested below on its own).
+// The packages' declarations as a TypeScript user gets them: tests/consumer/consumer.ts (the building
+// blocks) and tests/consumer/run.ts (the run as a library), programs outside every lib, typechecked
+// against the built packages (node_modules/@zotune/* → libs/*/dist, no "@zotune/source" condition)
+// under the three module resolutions users set, with skipLibCheck off so our .d.ts files are checked
+// too. NodeNext and Node16 need explicit `.js` paths in relative imports of declaration files, which
+// tools/dts-specifiers.mjs writes after tsc (tested below on its own).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +27,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('declarations of the built packages', () => {
   test.each(['nodenext', 'node16', 'bundler'] as const)('a consumer typechecks under module/moduleResolution %s, without skipLibCheck', (module) => {
-    const r = typecheck([join(REPO_ROOT, 'tests/consumer/consumer.ts')], module);
+    const r = typecheck(['consumer.ts', 'run.ts'].map((f) => join(REPO_ROOT, 'tests/consumer', f)), module);
     expect(r.out).toBe('');
     expect(r.status).toBe(0);
   });

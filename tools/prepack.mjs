@@ -5,8 +5,9 @@
 // prepack makes the directory what an installed package must be, on its own, outside the workspace:
 //  - built: dist/index.js and dist/index.d.ts exist; the declarations get explicit `.js` relative
 //    imports (tools/dts-specifiers.mjs) whatever state the build cache left them in;
-//  - the repository's LICENSE, and the data files the package owns (SHIPPED: the task configs for
-//    @zotune/tasks, the policy store with the default policy for @zotune/registry), copied in;
+//  - the repository's LICENSE, and the data files the package owns (SHIPPED: the run presets for
+//    @zotune/finetune, the task configs for @zotune/tasks, the policy store with the default policy
+//    for @zotune/registry), copied in;
 //  - the manifest as installed: @zotune/* dependencies pinned to the workspace's version of each (the
 //    workspace's "*" names no published version), no "@zotune/source" export condition (it points at
 //    src/, which is not packed), no scripts, no Nx settings, no devDependencies.
@@ -25,6 +26,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const BACKUP = '.package.json.prepack';
 /** Repository paths each package ships, copied to the same relative path inside it. */
 const SHIPPED = {
+  '@zotune/finetune': ['configs/runs'],
   '@zotune/tasks': ['configs/tasks'],
   '@zotune/registry': ['policies'],
 };

@@ -3,16 +3,23 @@
 // The resolved form (every default filled in, the budget turned into steps) is the run's config.json,
 // which --resume reads back.
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { REPO_ROOT } from '@zotune/data';
+import { WORKSPACE_ROOT } from '@zotune/data';
 import { DEFAULT_LORA_TARGETS, parseLoraTargets, PEFT_METHODS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 import { deriveSeed } from '@zotune/tensor';
 import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig, type EstimatorName } from '@zotune/zo';
 
-/** Where the shipped run presets live (`--config demo` names configs/runs/demo.json). */
-export const RUN_PRESET_DIR = join(REPO_ROOT, 'configs', 'runs');
+/**
+ * Where the shipped run presets live (`--config demo` names configs/runs/demo.json): in the workspace
+ * (these sources, or an app's bundle), its configs/runs; installed from the tarball, the copy inside
+ * this package (tools/prepack.mjs puts it there; src/config.ts and dist/*.js both sit one below the
+ * package), never a guessed repository root (installed, that would be node_modules/).
+ */
+export const RUN_PRESET_DIR =
+  WORKSPACE_ROOT !== null ? join(WORKSPACE_ROOT, 'configs', 'runs') : join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'configs', 'runs');
 
 /**
  * Learning rate per estimator when none is given. MeZO: 1e-4, its lr tuned on dev (story-name; 3.16e-4
