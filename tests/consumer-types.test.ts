@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { fixDeclarationSpecifiers } from '../tools/dts-specifiers.mjs';
+import { fixDeclarationSpecifiers, removeStaleDeclarations } from '../tools/dts-specifiers.mjs';
 import { typecheck } from './tsc.testkit';
 
 const LIBS = readdirSync(join(REPO_ROOT, 'libs'))
@@ -59,6 +59,17 @@ describe('tools/dts-specifiers.mjs', () => {
     );
     expect(readFileSync(join(dist, 'sub/index.d.ts'), 'utf8')).toBe("export { a } from '../a.js';\nexport type T = typeof import(\"../a.js\");\n");
     expect(fixDeclarationSpecifiers(dist)).toBe(0);
+  });
+
+  test('the declarations of deleted sources are removed (with their maps), the others kept', () => {
+    const pkg = join(work, 'stale');
+    for (const d of ['src/sub', 'dist/sub', 'dist/gone']) mkdirSync(join(pkg, d), { recursive: true });
+    for (const f of ['src/index.ts', 'src/sub/a.ts', 'src/b.mts']) writeFileSync(join(pkg, f), 'export {};\n');
+    for (const f of ['index.d.ts', 'sub/a.d.ts', 'b.d.ts', 'old.d.ts', 'old.d.ts.map', 'sub/old.d.ts', 'gone/index.d.ts', 'index.js']) writeFileSync(join(pkg, 'dist', f), '');
+    expect(removeStaleDeclarations(join(pkg, 'dist'), join(pkg, 'src'))).toEqual(['gone/index.d.ts', 'old.d.ts', 'sub/old.d.ts']);
+    const left = readdirSync(join(pkg, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(d\.ts|map|js)$/.test(f)).sort();
+    expect(left).toEqual(['b.d.ts', 'index.d.ts', 'index.js', 'sub/a.d.ts']);
+    expect(removeStaleDeclarations(join(pkg, 'dist'), join(pkg, 'src'))).toEqual([]);
   });
 
   test('a specifier that names no emitted file is refused, naming the file and the specifier', () => {

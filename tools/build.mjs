@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { build } from 'esbuild';
-import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
+import { fixDeclarationSpecifiers, removeStaleDeclarations } from './dts-specifiers.mjs';
 
 const SOURCE = '@zotune/source';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -82,6 +82,7 @@ if (app >= 0) {
   }
   if (Object.keys(entryPoints).length === 0) throw new Error(`${pkg.name}: package.json exports has no "${SOURCE}" entry to build`);
   await build({ ...common, ...splitChunks(), entryPoints, plugins: [externals(() => false)] });
-  // the declarations tsc emitted (the typecheck target) get resolvable relative specifiers: see dts-specifiers.mjs
+  // the declarations tsc emitted (the typecheck target), without those of deleted sources, get resolvable relative specifiers: see dts-specifiers.mjs
+  removeStaleDeclarations('dist', 'src');
   fixDeclarationSpecifiers('dist');
 }
