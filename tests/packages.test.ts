@@ -10,8 +10,8 @@
 // tests/consumer/run.ts: finetune() on the tfjs engine, aborted and resumed, evaluate(), the run
 // directory), the packages with onnxruntime-node unloadable, and the defaults an installed package
 // falls back on (shipped task configs, run presets and policies inside the packages, a data directory
-// under the project, never node_modules/). About 2.5 minutes on 2 busy cores, most of it npm pack,
-// npm install and tsc.
+// under the project, never node_modules/). About 3.5 minutes on 2 busy cores (load 15+), most of it
+// npm pack, npm install and tsc; the programs themselves about 35 s.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
