@@ -5,7 +5,8 @@ import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models'
 import { openModel, type EngineChoice } from '@zotune/engine';
 import { UserError, cliText } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
-import { DEFAULTS, type FinetuneConfig } from './config';
+import type { FinetuneConfig } from './config';
+import { DEFAULTS } from './schema';
 
 export interface RunInputs {
   dataDir: string;
