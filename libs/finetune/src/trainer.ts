@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, TRAJECTORY_VERSION, type CurvatureProbe } from '@zotune/artifacts';
-import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
+import { differentiable, modelDigest, type Model, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
@@ -117,7 +117,7 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -144,7 +144,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
   };
 }
 
-function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: Model, inputs: RunInputs, config: FinetuneConfig): Trainer {
   const tm = differentiable(model, 'adam');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
@@ -173,7 +173,7 @@ interface RecordedCurvature {
 }
 
 /** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
-async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
+async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: Model, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
   const goldOnly = inputs.task.kind === 'generation-lm';
   const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
@@ -198,7 +198,7 @@ export const ORACLE_PROBES = 4;
 const ORACLE_DOMAIN = 0x6f726163; // 'orac'
 
 /** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
-function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel, log: (line: string) => void) {
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: Model, log: (line: string) => void) {
   const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -382,7 +382,7 @@ interface OpenRun {
   log: (line: string) => void;
   inputs: RunInputs;
   engine: EngineChoice;
-  model: AnyModel;
+  model: Model;
   /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
   trainable: readonly Block[];
   adapter?: Adapter;
