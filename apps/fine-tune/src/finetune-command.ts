@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULTS, DEMO_PRESET, RUN_PRESET_DIR, loadPreset } from '@zotune/finetune/schema';
-import { action, emit } from '@zotune/report';
+import { action, emit, interruptOnSigint } from '@zotune/report';
 import { FLAG, negated, SETTINGS, type FinetuneFlags } from './finetune-flags';
 
 /** Mount `zotune finetune`. */
@@ -21,15 +21,20 @@ export function registerFinetuneCommand(program: Command): void {
   }
   cmd
     .option('--out <DIR>', 'run directory (default runs/<task>-<estimator>-s<seed>-<time>, the demo runs/demo-<time>)')
-    .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
+    .option('--resume <DIR>', 'continue a killed or interrupted run from its last complete trajectory record (ZO runs; an adam run cannot be resumed). Ctrl-C stops a run after the step under way and prints this command; twice, at once')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
         const { finetuneFromFlags, summaryText } = await import('./finetune-run');
-        const summary = await finetuneFromFlags(flags, (k) => cmd.getOptionValueSource(k) === 'cli', (line) => process.stderr.write(`${line}\n`));
-        emit(summary, !!flags.json, summaryText(summary));
+        const interrupt = interruptOnSigint('finetune');
+        try {
+          const summary = await finetuneFromFlags(flags, (k) => cmd.getOptionValueSource(k) === 'cli', (line) => process.stderr.write(`${line}\n`), interrupt.signal);
+          emit(summary, !!flags.json, summaryText(summary));
+        } finally {
+          interrupt.release();
+        }
       }),
     );
   // bare `finetune` runs the demo preset, not DEFAULTS: each option's help names the demo's value where it differs

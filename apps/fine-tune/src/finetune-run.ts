@@ -4,10 +4,10 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
-  DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
+  DEMO_PRESET, FinetuneAbortError, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
   finetuneInputSchema, parseInput, passesPerStep, resolveConfig, resumeConfig, runFinetune, runName, withAbsolutePaths, type FinetuneConfig, type FinetuneInput, type FinetuneSummary,
 } from '@zotune/finetune';
-import { parseNumber, UserError } from '@zotune/report';
+import { INTERRUPTED_EXIT_CODE, interruptedError, parseNumber, UserError } from '@zotune/report';
 import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
 import { parseEstimatorName } from '@zotune/zo';
 import { FLAG, SESSION_FLAGS, SETTINGS, type FinetuneFlags } from './finetune-flags';
@@ -97,9 +97,10 @@ export function beforeAfter(s: Pick<FinetuneSummary, 'task' | 'testN' | 'zeroSho
 
 /**
  * Run `zotune finetune` from its parsed flags (`given(key)`: whether the user gave that flag): a new run
- * from the config layers, or --resume DIR. Resolves to the run's summary.
+ * from the config layers, or --resume DIR. Resolves to the run's summary; aborted by `signal` (Ctrl-C),
+ * it rejects with the one line that says how to resume (exit 130).
  */
-export async function finetuneFromFlags(flags: FinetuneFlags, given: (key: string) => boolean, log: (line: string) => void): Promise<FinetuneSummary> {
+export async function finetuneFromFlags(flags: FinetuneFlags, given: (key: string) => boolean, log: (line: string) => void, signal?: AbortSignal): Promise<FinetuneSummary> {
   const configKeys = Object.keys(FLAG).filter(given);
   let config: FinetuneConfig;
   let dir: string;
@@ -128,5 +129,10 @@ export async function finetuneFromFlags(flags: FinetuneFlags, given: (key: strin
     if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
     dir = resolve(flags.out ?? defaultRunDir(demo ? 'demo' : runName(config)));
   }
-  return runFinetune(config, { dir, resume: flags.resume !== undefined, log });
+  return runFinetune(config, { dir, resume: flags.resume !== undefined, log, signal }).catch((e: unknown) => {
+    if (!(e instanceof FinetuneAbortError)) throw e;
+    // adam keeps no trajectory: its directory cannot be resumed
+    if (config.estimator === 'adam' && e.dir !== undefined) throw new UserError(`finetune: interrupted after step ${e.step} of ${e.steps}; an adam run cannot be resumed (its directory: ${e.dir})`, INTERRUPTED_EXIT_CODE);
+    throw interruptedError('finetune', e.step, e.steps, e.dir);
+  });
 }

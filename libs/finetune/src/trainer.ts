@@ -321,13 +321,16 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
-    const stopIfAborted = () => {
+    const stopIfAborted = async () => {
+      // an abort comes from an event (Ctrl-C: a SIGINT handler), which runs only when the event loop
+      // does; a tfjs step resolves without ever yielding to it
+      if (opts.signal) await new Promise((ok) => setImmediate(ok));
       if (!opts.signal?.aborted) return;
       progress.done(`(aborted after step ${state.step})`);
       throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
     };
     for (let s = state.step; s < config.steps; s++) {
-      stopIfAborted();
+      await stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
@@ -346,7 +349,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
-    stopIfAborted();
+    await stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
