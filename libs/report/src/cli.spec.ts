@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,7 +47,11 @@ describe('Ctrl-C: interruptOnSigint and interruptedError', () => {
   // a child whose run never reaches a safe point on its own (it only waits), so that the test decides
   // when each SIGINT arrives; it says when it is ready and when its signal aborted
   const work = mkdtempSync(join(tmpdir(), 'zotune-sigint-'));
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL'); // a failed test's child
+    rmSync(work, { recursive: true, force: true });
+  });
   const script = join(work, 'run.mts');
   writeFileSync(
     script,
@@ -60,6 +64,7 @@ describe('Ctrl-C: interruptOnSigint and interruptedError', () => {
   );
   function run(mode: string) {
     const child = spawn(process.execPath, ['--import', 'tsx', script, mode], { cwd: resolve(import.meta.dirname, '../../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
