@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, TRAJECTORY_VERSION, type CurvatureProbe } from '@zotune/artifacts';
-import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
+import { differentiable, modelDigest, type Model, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
@@ -117,7 +117,7 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -144,7 +144,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
   };
 }
 
-function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: Model, inputs: RunInputs, config: FinetuneConfig): Trainer {
   const tm = differentiable(model, 'adam');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
@@ -173,7 +173,7 @@ interface RecordedCurvature {
 }
 
 /** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
-async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
+async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: Model, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
   const goldOnly = inputs.task.kind === 'generation-lm';
   const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
@@ -198,7 +198,7 @@ export const ORACLE_PROBES = 4;
 const ORACLE_DOMAIN = 0x6f726163; // 'orac'
 
 /** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
-function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel, log: (line: string) => void) {
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: Model, log: (line: string) => void) {
   const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -321,13 +321,16 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
-    const stopIfAborted = () => {
+    const stopIfAborted = async () => {
+      // an abort comes from an event (Ctrl-C: a SIGINT handler), which runs only when the event loop
+      // does; a tfjs step resolves without ever yielding to it
+      if (opts.signal) await new Promise((ok) => setImmediate(ok));
       if (!opts.signal?.aborted) return;
       progress.done(`(aborted after step ${state.step})`);
       throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
     };
     for (let s = state.step; s < config.steps; s++) {
-      stopIfAborted();
+      await stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
@@ -346,7 +349,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
-    stopIfAborted();
+    await stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
@@ -382,7 +385,7 @@ interface OpenRun {
   log: (line: string) => void;
   inputs: RunInputs;
   engine: EngineChoice;
-  model: AnyModel;
+  model: Model;
   /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
   trainable: readonly Block[];
   adapter?: Adapter;

@@ -74,6 +74,3 @@ export async function objectiveValue(model: Model, batch: TaskBatch): Promise<nu
   }
   return f(-total / batch.packed.batch);
 }
-
-/** @deprecated objectiveValue takes any model */
-export const hostObjectiveValue = objectiveValue;
