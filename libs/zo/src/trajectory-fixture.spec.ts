@@ -14,8 +14,10 @@ import { weightsDigest } from './header';
 import { replay } from './replay';
 import { FIXTURE_RUNS, fixtureBlocks, fixtureLiveRun } from './trajectory-fixture.testkit';
 
-const DIR = fileURLToPath(new URL('../fixtures/trajectory-v2/', import.meta.url));
-const expected: Record<string, string> = JSON.parse(readFileSync(join(DIR, 'expected.json'), 'utf8'));
+const fixtureDir = (version: number) => fileURLToPath(new URL(`../fixtures/trajectory-v${version}/`, import.meta.url));
+const pinned = (version: number): Record<string, string> => JSON.parse(readFileSync(join(fixtureDir(version), 'expected.json'), 'utf8'));
+const DIR = fixtureDir(2);
+const expected = pinned(2);
 
 let tmp: string;
 beforeAll(() => {
@@ -25,6 +27,28 @@ beforeAll(() => {
   sharedNoisePool(3).setMinParallel(0);
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+// Version 3 (fused restore and update) was pinned the same way before version 4 changed the noise stream.
+describe('trajectory format version 3 fixtures', () => {
+  const expected3 = pinned(3);
+  it('cover every estimator setting, and only those', () => {
+    expect(Object.keys(expected3).sort()).toEqual(FIXTURE_RUNS.map((r) => r.name).sort());
+  });
+  for (const run of FIXTURE_RUNS) {
+    it(`${run.name}: replays to the pinned weights on 1, 2 and 3 threads, and today's version-3 run writes the same records`, async () => {
+      const t = openTrajectory(join(fixtureDir(3), `${run.name}.trajectory`));
+      expect(t.header.version).toBe(3);
+      for (const threads of [1, 2, 3]) {
+        const blocks = fixtureBlocks();
+        await replay(blocks, t.header, t.records, { threads });
+        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(expected3[run.name]);
+      }
+      const live = await fixtureLiveRun(run, { trajectoryVersion: 3 });
+      expect(live.records).toEqual(t.records);
+      expect(live.digest).toBe(expected3[run.name]);
+    });
+  }
+});
 
 describe('trajectory format version 2 fixtures', () => {
   it('cover every estimator setting, and only those', () => {
