@@ -1,7 +1,8 @@
 // Scalar JavaScript implementation of the noise, used when WebAssembly SIMD is unavailable.
-// Same operations as noise-ref.ts (the specification), restructured for speed: no allocation per
-// pair, the hash and polynomials inlined, both samples of a pair written at once.
-import { noiseKeys } from './noise-ref';
+// Stream 1: the same operations as noise-ref.ts (the specification), restructured for speed: no
+// allocation per pair, the hash and polynomials inlined, both samples of a pair written at once.
+// Stream 2: the reference's normalQuad, once per quad of four samples.
+import { noiseKeys, normalQuad, type NoiseStream } from './noise-ref';
 
 const f = Math.fround;
 const f32buf = new Float32Array(1);
@@ -74,12 +75,24 @@ function pair(p: number, k0: number, k1: number): void {
   }
 }
 
+/** noiseJs for stream 2: quad by quad. */
+function quadsJs(out: Float32Array, k0: number, k1: number, start: number, coef: number, acc: boolean): void {
+  const a = f(coef);
+  let q: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const k = start + i;
+    if (i === 0 || k % 4 === 0) q = normalQuad(Math.floor(k / 4), k0, k1);
+    out[i] = acc ? f(out[i] + f(a * q[k % 4])) : q[k % 4];
+  }
+}
+
 /**
- * out[i] = z(seed, block, start + i) when acc is false, else
+ * out[i] = z(seed, block, start + i) of `stream` when acc is false, else
  * out[i] = f32(out[i] + f32(f32(coef) · z)), as noise-ref.ts computes them.
  */
-export function noiseJs(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean): void {
+export function noiseJs(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean, stream: NoiseStream = 1): void {
   const [k0, k1] = noiseKeys(seed, block);
+  if (stream === 2) return quadsJs(out, k0, k1, start, coef, acc);
   const a = f(coef);
   const n = out.length;
   let i = 0;

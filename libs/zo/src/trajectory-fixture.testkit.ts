@@ -85,7 +85,8 @@ export const FIXTURE_CREATED_AT = new Date('2026-12-07T00:00:00Z');
 export async function fixtureLiveRun(run: FixtureRun, opts: EstimatorOptions = {}): Promise<{ header: TrajectoryHeader; records: StepRecord[]; digest: string; blocks: Block[] }> {
   const blocks = fixtureBlocks();
   const est = createEstimator(run.config, opts);
-  const header = await trajectoryHeader(blocks, { runSeed: 5, family: 'fixture', estimator: est.config, run: { fixture: run.name }, createdAt: FIXTURE_CREATED_AT, engine: 'ort' });
+  const version = est.trajectoryVersion as TrajectoryHeader['version'];
+  const header = await trajectoryHeader(blocks, { runSeed: 5, family: 'fixture', estimator: est.config, run: { fixture: run.name }, createdAt: FIXTURE_CREATED_AT, engine: 'ort', version });
   const records: StepRecord[] = [];
   let prev: StepRecord | undefined;
   try {
