@@ -26,8 +26,12 @@ function hash(ctr: v128, k0: v128, k1: v128): v128 {
   return fmix(i32x4.add(fmix(v128.xor(ctr, k0)), k1));
 }
 
-/** Cephes logf on four positive normal floats, as in the reference. */
-function logf(x: v128): v128 {
+/**
+ * Cephes logf on four positive normal floats, as in the reference (logFrame): the polynomial by
+ * Horner's rule (logf, stream 1) or in Estrin's order (logfEstrin, stream 2). `estrin` is a constant
+ * at every call, so the inlined copies keep one branch each.
+ */
+@inline function logFrame(x: v128, estrin: bool): v128 {
   let e = i32x4.sub(v128.and(i32x4.shr_u(x, 23), i32x4.splat(0xff)), i32x4.splat(126));
   let m = v128.or(v128.and(x, i32x4.splat(0x7fffff)), i32x4.splat(0x3f000000)); // mantissa in [0.5, 1)
   const small = f32x4.lt(m, c(0x3f3504f3)); // m < SQRTHF: all ones
@@ -36,38 +40,23 @@ function logf(x: v128): v128 {
   m = f32x4.sub(f32x4.add(m, v128.and(m, small)), c(0x3f800000));
   const ef = f32x4.convert_i32x4_s(e);
   const z = f32x4.mul(m, m);
-  let p = c(0x3d9021bb);
-  p = f32x4.add(f32x4.mul(p, m), c(0xbdebd1b8));
-  p = f32x4.add(f32x4.mul(p, m), c(0x3def251a));
-  p = f32x4.add(f32x4.mul(p, m), c(0xbdfe5d4f));
-  p = f32x4.add(f32x4.mul(p, m), c(0x3e11e9bf));
-  p = f32x4.add(f32x4.mul(p, m), c(0xbe2aae50));
-  p = f32x4.add(f32x4.mul(p, m), c(0x3e4cceac));
-  p = f32x4.add(f32x4.mul(p, m), c(0xbe7ffffc));
-  p = f32x4.add(f32x4.mul(p, m), c(0x3eaaaaaa));
-  let y = f32x4.mul(f32x4.mul(p, m), z);
-  y = f32x4.add(y, f32x4.mul(c(0xb95e8083), ef)); // LOG_Q1 · e
-  y = f32x4.sub(y, f32x4.mul(c(0x3f000000), z)); // 0.5 · z
-  const r = f32x4.add(m, y);
-  return f32x4.add(r, f32x4.mul(c(0x3f318000), ef)); // LOG_Q2 · e
-}
-
-
-/** Cephes logf's polynomial in Estrin's order (logfEstrin of the reference; stream 2), else as logf. */
-function logfEstrin(x: v128): v128 {
-  let e = i32x4.sub(v128.and(i32x4.shr_u(x, 23), i32x4.splat(0xff)), i32x4.splat(126));
-  let m = v128.or(v128.and(x, i32x4.splat(0x7fffff)), i32x4.splat(0x3f000000)); // mantissa in [0.5, 1)
-  const small = f32x4.lt(m, c(0x3f3504f3));
-  e = i32x4.add(e, small);
-  m = f32x4.sub(f32x4.add(m, v128.and(m, small)), c(0x3f800000));
-  const ef = f32x4.convert_i32x4_s(e);
-  const z = f32x4.mul(m, m);
-  const z2 = f32x4.mul(z, z);
-  const a0 = f32x4.add(f32x4.mul(c(0x3d9021bb), m), c(0xbdebd1b8));
-  const a1 = f32x4.add(f32x4.mul(c(0x3def251a), m), c(0xbdfe5d4f));
-  const a2 = f32x4.add(f32x4.mul(c(0x3e11e9bf), m), c(0xbe2aae50));
-  const a3 = f32x4.add(f32x4.mul(c(0x3e4cceac), m), c(0xbe7ffffc));
-  let p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(a0, z), a1), z2), f32x4.add(f32x4.mul(a2, z), a3));
+  let p: v128;
+  if (estrin) {
+    const a0 = f32x4.add(f32x4.mul(c(0x3d9021bb), m), c(0xbdebd1b8));
+    const a1 = f32x4.add(f32x4.mul(c(0x3def251a), m), c(0xbdfe5d4f));
+    const a2 = f32x4.add(f32x4.mul(c(0x3e11e9bf), m), c(0xbe2aae50));
+    const a3 = f32x4.add(f32x4.mul(c(0x3e4cceac), m), c(0xbe7ffffc));
+    p = f32x4.add(f32x4.mul(f32x4.add(f32x4.mul(a0, z), a1), f32x4.mul(z, z)), f32x4.add(f32x4.mul(a2, z), a3));
+  } else {
+    p = c(0x3d9021bb);
+    p = f32x4.add(f32x4.mul(p, m), c(0xbdebd1b8));
+    p = f32x4.add(f32x4.mul(p, m), c(0x3def251a));
+    p = f32x4.add(f32x4.mul(p, m), c(0xbdfe5d4f));
+    p = f32x4.add(f32x4.mul(p, m), c(0x3e11e9bf));
+    p = f32x4.add(f32x4.mul(p, m), c(0xbe2aae50));
+    p = f32x4.add(f32x4.mul(p, m), c(0x3e4cceac));
+    p = f32x4.add(f32x4.mul(p, m), c(0xbe7ffffc));
+  }
   p = f32x4.add(f32x4.mul(p, m), c(0x3eaaaaaa));
   let y = f32x4.mul(f32x4.mul(p, m), z);
   y = f32x4.add(y, f32x4.mul(c(0xb95e8083), ef)); // LOG_Q1 · e
@@ -130,7 +119,7 @@ export function run(k0: u32, k1: u32, pair0: u32, groups: i32, ptr: usize, coef:
 
     // radius: u1 = ((a >>> 8) + 1) · 2^-24 in (0, 1], r = sqrt(max'(-2 ln u1, 0))
     const u1 = uniform(a);
-    const r2 = f32x4.mul(c(0xc0000000), logf(u1));
+    const r2 = f32x4.mul(c(0xc0000000), logFrame(u1, false));
     const r = f32x4.sqrt(v128.and(r2, f32x4.gt(r2, f32x4.splat(0)))); // r2 > 0 ? r2 : +0
 
     // angle: θ = q·π/2 + y from b (cossin)
@@ -167,7 +156,7 @@ export function runQuad(k0: u32, k1: u32, quad0: u32, groups: i32, ptr: usize, c
     const w2 = fmix(i32x4.add(h, Kc));
     const w3 = fmix(i32x4.add(h, Kd));
     // radius r = sqrt(max'(-2 ln(u1·u2), 0)) (χ²₄), split by t between the two planes
-    const r2 = f32x4.mul(c(0xc0000000), logfEstrin(f32x4.mul(uniform(w0), uniform(w1))));
+    const r2 = f32x4.mul(c(0xc0000000), logFrame(f32x4.mul(uniform(w0), uniform(w1)), true));
     const r = f32x4.sqrt(v128.and(r2, f32x4.gt(r2, f32x4.splat(0))));
     const t = uniform(w2);
     const ra = f32x4.mul(r, f32x4.sqrt(f32x4.sub(c(0x3f800000), t))); // r·cos η

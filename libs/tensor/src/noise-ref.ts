@@ -67,8 +67,11 @@ const U_SCALE = f(2 ** -24);
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
-/** Natural log of a positive normal float32 (Cephes logf), in float32 arithmetic. */
-export function logf(x: number): number {
+/**
+ * Cephes logf's frame around a polynomial: x = 2^e·(1 + m) with 1 + m in [√½, √2), then
+ * ln x = m − z/2 + m·z·P(m) + e·ln 2 (z = m², ln 2 = Q2 − Q1 split for accuracy), P evaluated by `poly`.
+ */
+function logFrame(x: number, poly: (m: number, z: number) => number): number {
   f32buf[0] = x;
   const bits = u32buf[0];
   let e = ((bits >>> 23) & 0xff) - 126;
@@ -82,9 +85,7 @@ export function logf(x: number): number {
   }
   const ef = f(e);
   const z = f(m * m);
-  let p = LOG_P[0];
-  for (let i = 1; i < LOG_P.length; i++) p = f(f(p * m) + LOG_P[i]);
-  let y = f(f(p * m) * z);
+  let y = f(f(poly(m, z) * m) * z);
   y = f(y + f(LOG_Q1 * ef));
   y = f(y - f(f(0.5) * z));
   let r = f(m + y);
@@ -92,38 +93,36 @@ export function logf(x: number): number {
   return r;
 }
 
-/**
- * logf with the polynomial in Estrin's order: p = ((P0·m + P1)·z + (P2·m + P3))·z² + ((P4·m + P5)·z
- * + (P6·m + P7)), then p·m + P8, with z = m², the rest as logf. Within 2 ulp of ln like logf, other bits.
- */
-export function logfEstrin(x: number): number {
-  f32buf[0] = x;
-  const bits = u32buf[0];
-  let e = ((bits >>> 23) & 0xff) - 126;
-  u32buf[0] = (bits & 0x7fffff) | 0x3f000000; // mantissa in [0.5, 1)
-  let m = f32buf[0];
-  if (m < SQRTHF) {
-    e -= 1;
-    m = f(f(m + m) - 1);
-  } else {
-    m = f(m - 1);
-  }
-  const ef = f(e);
-  const z = f(m * m);
-  const z2 = f(z * z);
+/** P(m) by Horner's rule, P0 first (logf). */
+function hornerLog(m: number): number {
+  let p = LOG_P[0];
+  for (let i = 1; i < LOG_P.length; i++) p = f(f(p * m) + LOG_P[i]);
+  return p;
+}
+
+/** P(m) in Estrin's order: ((P0·m + P1)·z + (P2·m + P3))·z² + ((P4·m + P5)·z + (P6·m + P7)), then ·m + P8. */
+function estrinLog(m: number, z: number): number {
   const P = LOG_P;
+  const z2 = f(z * z);
   const a0 = f(f(P[0] * m) + P[1]);
   const a1 = f(f(P[2] * m) + P[3]);
   const a2 = f(f(P[4] * m) + P[5]);
   const a3 = f(f(P[6] * m) + P[7]);
-  let p = f(f(f(f(a0 * z) + a1) * z2) + f(f(a2 * z) + a3));
-  p = f(f(p * m) + P[8]);
-  let y = f(f(p * m) * z);
-  y = f(y + f(LOG_Q1 * ef));
-  y = f(y - f(f(0.5) * z));
-  let r = f(m + y);
-  r = f(r + f(LOG_Q2 * ef));
-  return r;
+  const p = f(f(f(f(a0 * z) + a1) * z2) + f(f(a2 * z) + a3));
+  return f(f(p * m) + P[8]);
+}
+
+/** Natural log of a positive normal float32 (Cephes logf), in float32 arithmetic. */
+export function logf(x: number): number {
+  return logFrame(x, hornerLog);
+}
+
+/**
+ * logf with its polynomial in Estrin's order (estrinLog; stream 2): shorter dependency chains for SIMD,
+ * within 2 ulp of ln like logf, other bits.
+ */
+export function logfEstrin(x: number): number {
+  return logFrame(x, estrinLog);
 }
 
 /**

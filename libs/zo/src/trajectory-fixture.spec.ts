@@ -13,12 +13,10 @@ import { appendRecord, createTrajectory, openTrajectory, TRAJECTORY_VERSION } fr
 import { sharedNoisePool } from '@zotune/tensor';
 import { weightsDigest } from './header';
 import { replay } from './replay';
-import { FIXTURE_RUNS, fixtureBlocks, fixtureLiveRun } from './trajectory-fixture.testkit';
+import { FIXTURE_RUNS, fixtureBlocks, fixtureLiveRun, type FixtureRun } from './trajectory-fixture.testkit';
 
 const fixtureDir = (version: number) => fileURLToPath(new URL(`../fixtures/trajectory-v${version}/`, import.meta.url));
 const pinned = (version: number): Record<string, string> => JSON.parse(readFileSync(join(fixtureDir(version), 'expected.json'), 'utf8'));
-const DIR = fixtureDir(2);
-const expected = pinned(2);
 
 let tmp: string;
 beforeAll(() => {
@@ -29,24 +27,66 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-// Version 3 (fused restore and update) was pinned the same way before version 4 changed the noise stream.
-describe('trajectory format version 3 fixtures', () => {
-  const expected3 = pinned(3);
-  it('cover every estimator setting, and only those', () => {
-    expect(Object.keys(expected3).sort()).toEqual(FIXTURE_RUNS.map((r) => r.name).sort());
+/** A fixture of `version` replays to its pinned weights on 1–3 threads; today's run at that version writes its records. */
+async function expectPinnedReplay(version: 2 | 3, run: FixtureRun, want: string): Promise<void> {
+  const t = openTrajectory(join(fixtureDir(version), `${run.name}.trajectory`));
+  expect(t.header.version).toBe(version);
+  for (const threads of [1, 2, 3]) {
+    const blocks = fixtureBlocks();
+    await replay(blocks, t.header, t.records, { threads });
+    expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(want);
+  }
+  const live = await fixtureLiveRun(run, { trajectoryVersion: version });
+  expect(live.records).toEqual(t.records);
+  expect(live.digest).toBe(want);
+}
+
+/** A live run written to a file replays to its own weights on 1 and 3 threads. */
+async function expectOwnReplay(live: Awaited<ReturnType<typeof fixtureLiveRun>>, file: string): Promise<void> {
+  const path = join(tmp, file);
+  createTrajectory(path, live.header, { overwrite: true });
+  for (const r of live.records) appendRecord(path, r);
+  const t = openTrajectory(path);
+  for (const threads of [1, 3]) {
+    const blocks = fixtureBlocks();
+    await replay(blocks, t.header, t.records, { threads });
+    expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(live.digest);
+  }
+}
+
+/** Old records under a newer version's header replay with that version's arithmetic: other weights. */
+async function expectOtherWeights(old: ReturnType<typeof openTrajectory>, version: 3 | 4, pinnedDigest: string): Promise<void> {
+  const blocks = fixtureBlocks();
+  await replay(blocks, { ...old.header, version }, old.records);
+  expect(await weightsDigest(blocks)).not.toBe(pinnedDigest);
+}
+
+for (const version of [2, 3] as const) {
+  describe(`trajectory format version ${version} fixtures`, () => {
+    const want = pinned(version);
+    it('cover every estimator setting, and only those', () => {
+      expect(Object.keys(want).sort()).toEqual(FIXTURE_RUNS.map((r) => r.name).sort());
+    });
+    for (const run of FIXTURE_RUNS)
+      it(`${run.name}: replays to the pinned weights on 1, 2 and 3 threads, and today's version-${version} run writes the same records`, () => expectPinnedReplay(version, run, want[run.name]));
   });
+}
+
+describe('newer versions beside the fixtures', () => {
+  const expected2 = pinned(2);
+  const expected3 = pinned(3);
   for (const run of FIXTURE_RUNS) {
-    it(`${run.name}: replays to the pinned weights on 1, 2 and 3 threads, and today's version-3 run writes the same records`, async () => {
-      const t = openTrajectory(join(fixtureDir(3), `${run.name}.trajectory`));
-      expect(t.header.version).toBe(3);
-      for (const threads of [1, 2, 3]) {
-        const blocks = fixtureBlocks();
-        await replay(blocks, t.header, t.records, { threads });
-        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(expected3[run.name]);
-      }
+    it(`${run.name}: version 3 (fused) differs by round-off, replays to its own bits, and the version decides the arithmetic`, async () => {
+      const old = openTrajectory(join(fixtureDir(2), `${run.name}.trajectory`));
       const live = await fixtureLiveRun(run, { trajectoryVersion: 3 });
-      expect(live.records).toEqual(t.records);
-      expect(live.digest).toBe(expected3[run.name]);
+      expect(live.header.version).toBe(3);
+      expect(live.digest).not.toBe(expected2[run.name]);
+      live.records.forEach((r, i) => {
+        expect(r.candidates.map((c) => c.seed)).toEqual(old.records[i].candidates.map((c) => c.seed));
+        expect(Math.abs(r.lossPlus - old.records[i].lossPlus)).toBeLessThan(1e-5);
+      });
+      await expectOwnReplay(live, `${run.name}.v3.trajectory`);
+      await expectOtherWeights(old, 3, expected2[run.name]); // the fused arithmetic on version-2 records
     });
 
     it(`${run.name}: version 4 (noise stream 2) takes other directions, replays to its own bits, and the version decides the stream`, async () => {
@@ -58,64 +98,8 @@ describe('trajectory format version 3 fixtures', () => {
       // the same seeds at step 0 (elite's later seeds follow the losses), another z from the first move
       expect(live.records[0].candidates.map((c) => c.seed)).toEqual(old.records[0].candidates.map((c) => c.seed));
       expect(live.records[0].lossPlus).not.toBe(old.records[0].lossPlus);
-      const path = join(tmp, `${run.name}.v4.trajectory`);
-      createTrajectory(path, live.header, { overwrite: true });
-      for (const r of live.records) appendRecord(path, r);
-      const t = openTrajectory(path);
-      for (const threads of [1, 3]) {
-        const blocks = fixtureBlocks();
-        await replay(blocks, t.header, t.records, { threads });
-        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(live.digest);
-      }
-      // the version-3 records under a version-4 header: replayed along stream 2's directions, other weights
-      const blocks = fixtureBlocks();
-      await replay(blocks, { ...old.header, version: 4 }, old.records);
-      expect(await weightsDigest(blocks)).not.toBe(expected3[run.name]);
-    });
-  }
-});
-
-describe('trajectory format version 2 fixtures', () => {
-  it('cover every estimator setting, and only those', () => {
-    expect(Object.keys(expected).sort()).toEqual(FIXTURE_RUNS.map((r) => r.name).sort());
-  });
-
-  for (const run of FIXTURE_RUNS) {
-    it(`${run.name}: replays to the pinned weights on 1, 2 and 3 threads, and today's version-2 run writes the same records`, async () => {
-      const t = openTrajectory(join(DIR, `${run.name}.trajectory`));
-      expect(t.header.version).toBe(2);
-      for (const threads of [1, 2, 3]) {
-        const blocks = fixtureBlocks();
-        await replay(blocks, t.header, t.records, { threads });
-        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(expected[run.name]);
-      }
-      const live = await fixtureLiveRun(run, { trajectoryVersion: 2 });
-      expect(live.records).toEqual(t.records);
-      expect(live.digest).toBe(expected[run.name]);
-    });
-
-    it(`${run.name}: version 3 (fused) differs by round-off, replays to its own bits, and the version decides the arithmetic`, async () => {
-      const old = openTrajectory(join(DIR, `${run.name}.trajectory`));
-      const live = await fixtureLiveRun(run, { trajectoryVersion: 3 });
-      expect(live.header.version).toBe(3);
-      expect(live.digest).not.toBe(expected[run.name]);
-      live.records.forEach((r, i) => {
-        expect(r.candidates.map((c) => c.seed)).toEqual(old.records[i].candidates.map((c) => c.seed));
-        expect(Math.abs(r.lossPlus - old.records[i].lossPlus)).toBeLessThan(1e-5);
-      });
-      const path = join(tmp, `${run.name}.trajectory`);
-      createTrajectory(path, live.header, { overwrite: true });
-      for (const r of live.records) appendRecord(path, r);
-      const t = openTrajectory(path);
-      for (const threads of [1, 3]) {
-        const blocks = fixtureBlocks();
-        await replay(blocks, t.header, t.records, { threads });
-        expect(await weightsDigest(blocks), `${threads} thread(s)`).toBe(live.digest);
-      }
-      // the old records under a version-3 header: replayed with the fused arithmetic, other weights
-      const blocks = fixtureBlocks();
-      await replay(blocks, { ...old.header, version: 3 }, old.records);
-      expect(await weightsDigest(blocks)).not.toBe(expected[run.name]);
+      await expectOwnReplay(live, `${run.name}.v4.trajectory`);
+      await expectOtherWeights(old, 4, expected3[run.name]); // stream 2's directions on version-3 records
     });
   }
 });
