@@ -141,10 +141,10 @@ export function run(k0: u32, k1: u32, pair0: u32, groups: i32, ptr: usize, coef:
  */
 export function runQuad(k0: u32, k1: u32, quad0: u32, groups: i32, ptr: usize, coef: f32, acc: bool): void {
   const K0 = i32x4.splat(k0);
-  const Ka = i32x4.splat(k1); // k1 + i·0x9e3779b9, i = 0..3
-  const Kb = i32x4.splat(k1 + 0x9e3779b9);
-  const Kc = i32x4.splat(k1 + 0x3c6ef372);
-  const Kd = i32x4.splat(k1 + 0xdaa66d2b);
+  const Ka = i32x4.splat(k1 + 0x9e3779b9); // k1 + (i + 1)·0x9e3779b9, i = 0..3 (quadWords)
+  const Kb = i32x4.splat(k1 + 0x3c6ef372);
+  const Kc = i32x4.splat(k1 + 0xdaa66d2b);
+  const Kd = i32x4.splat(k1 + 0x78dde6e4);
   const coefv = f32x4.splat(coef);
   const m8 = i32x4.splat(0xff);
   let ctr = i32x4.add(i32x4.splat(quad0), i32x4(0, 1, 2, 3));

@@ -14,8 +14,8 @@
 //
 // Stream 2 (trajectory format version 4): Box–Muller in four dimensions, four samples per counter,
 // one logarithm per four samples instead of two and five hash rounds instead of eight. Quad c = k >> 2:
-// h = fmix32(c ^ k0), w_i = fmix32(h + k1 + i·0x9e3779b9) for i = 0..3 (each w_i is hash32's two
-// rounds); u1, u2, t = ((w_0|1|2 >>> 8) + 1) / 2^24 in (0, 1]; r = sqrt(-2 ln(u1·u2)), so r² ~ χ²₄;
+// h = fmix32(c ^ k0), w_i = fmix32(h + k1 + (i + 1)·0x9e3779b9) for i = 0..3 (each w_i is hash32's two
+// rounds, none of them stream 1's word of the same counter); u1, u2, t = ((w_0|1|2 >>> 8) + 1) / 2^24 in (0, 1]; r = sqrt(-2 ln(u1·u2)), so r² ~ χ²₄;
 // the direction on the 3-sphere in Hopf coordinates: cos²η = 1 − t, sin²η = t (uniform: Beta(1, 1)),
 // θ1 from w_3 and θ2 from v = w_0's, w_1's and w_2's low bytes (<< 24, 16, 8) as stream 1's θ from b;
 // z[4c .. 4c + 3] = r·cos η·(cos θ1, sin θ1), r·sin η·(cos θ2, sin θ2): exactly N(0, I₄) in real
@@ -155,13 +155,23 @@ export function normalPair(p: number, k0: number, k1: number): [number, number] 
   return [f(r * cs), f(r * sn)];
 }
 
-/** Stream 2's outer key increment: w_i = fmix32(h + k1 + i·QUAD_KEY_STEP). */
+/** Stream 2's outer key increment: w_i = fmix32(h + k1 + (i + 1)·QUAD_KEY_STEP). */
 export const QUAD_KEY_STEP = 0x9e3779b9;
+
+/**
+ * Stream 2's four hash words of quad c: h = fmix32(c ^ k0), w_i = fmix32(h + k1 + (i + 1)·QUAD_KEY_STEP),
+ * each two rounds like hash32. The offsets start at 1, not 0, so that no word is hash32(c, k0, k1), the
+ * word of stream 1's counter c under the same keys: the two streams of one (seed, block) share no words.
+ */
+export function quadWords(c: number, k0: number, k1: number): [number, number, number, number] {
+  const h = fmix32((c ^ k0) >>> 0);
+  const w = (i: number) => fmix32((h + k1 + Math.imul(i + 1, QUAD_KEY_STEP)) >>> 0);
+  return [w(0), w(1), w(2), w(3)];
+}
 
 /** Stream 2: the quad (z[4c], …, z[4c + 3]) for keys (k0, k1). */
 export function normalQuad(c: number, k0: number, k1: number): [number, number, number, number] {
-  const h = fmix32((c ^ k0) >>> 0);
-  const w = [0, 1, 2, 3].map((i) => fmix32((h + k1 + Math.imul(i, QUAD_KEY_STEP)) >>> 0));
+  const w = quadWords(c, k0, k1);
   const u = (x: number) => f(((x >>> 8) + 1) * U_SCALE); // (0, 1], exact
   const l = logfEstrin(f(u(w[0]) * u(w[1])));
   const r2 = f(f(-2) * l);
