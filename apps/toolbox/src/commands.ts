@@ -146,7 +146,7 @@ function registerBenchStep(bench: Command): void {
     .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
     .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
     .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)')
-    .option('--unfused', 'also time each estimator with trajectory format version 2 (restore, then update: one pass more) in the same rounds');
+    .option('--unfused', 'also time each estimator with trajectory format versions 2 (restore, then update: one pass more) and 3 (fused, noise stream 1) in the same rounds');
   benchOutput(cmd, async () => (await import('./bench-step')).benchStepCommand);
 }
 
