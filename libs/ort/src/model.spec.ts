@@ -59,7 +59,7 @@ afterAll(async () => {
   for (const m of opened) await m.dispose();
 });
 
-async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number }> {
+async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number; trimmed: number }> {
   const V = ckpt.config.vocabSize;
   const tfm = createLlama(ckpt);
   const ortm = await createOrtLlama(ckpt, { threads: 1 });
@@ -80,8 +80,10 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
     lp.dispose();
     const sc = tfm.scoreCandidatesTensor(packed);
     const scores = relErr(await ortm.scoreCandidates(packed), sc.dataSync());
+    // without the candidates' last tokens (eval's packing): the scores of the full packing
+    const trimmed = relErr(await ortm.scoreCandidates(packBatch(prompts, cands, { trimLast: true })), sc.dataSync());
     sc.dispose();
-    return { full, packed: packedErr, scores };
+    return { full, packed: packedErr, scores, trimmed };
   } finally {
     tfm.dispose();
   }
@@ -94,6 +96,7 @@ describe('OrtLlama', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on a Hugging Face-format config (GQA 8/2, untied, with linear biases)', async () => {
@@ -104,6 +107,7 @@ describe('OrtLlama', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on the stories15M shape (random weights)', async () => {
@@ -111,6 +115,7 @@ describe('OrtLlama', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it.each([false, true, 'auto'] as const)('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
