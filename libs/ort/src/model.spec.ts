@@ -146,6 +146,21 @@ describe('OrtLlama', () => {
     expect(await ortAcceptsShared()).toBe(major > 22 || (major === 22 && minor >= 21));
   });
 
+  it('an empty ZOTUNE_ORT_ATTENTION is unset (gqa); an unknown one is refused naming it', async () => {
+    const saved = process.env.ZOTUNE_ORT_ATTENTION;
+    try {
+      process.env.ZOTUNE_ORT_ATTENTION = '';
+      const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+      opened.push(m);
+      expect(m.attention).toBe('gqa');
+      process.env.ZOTUNE_ORT_ATTENTION = 'flash';
+      await expect(createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 })).rejects.toThrow(/^ZOTUNE_ORT_ATTENTION: unknown attention "flash"; expected one of gqa, mha, plain$/);
+    } finally {
+      if (saved === undefined) delete process.env.ZOTUNE_ORT_ATTENTION;
+      else process.env.ZOTUNE_ORT_ATTENTION = saved;
+    }
+  });
+
   it('names the field of a bad batch', async () => {
     const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
     opened.push(m);
