@@ -2,9 +2,10 @@
 // way and leaves a directory that resumeFinetune() continues to the very bytes of a run that was never
 // stopped (its weight files byte for byte); onProgress gets every metrics line; evaluate() of the run's best checkpoint repeats the
 // run's own test accuracy.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openTrajectory } from '@zotune/artifacts';
 import { evaluate } from './evaluate';
@@ -78,5 +79,32 @@ describe('finetune()', () => {
     await expect(finetune({ lr: -1 } as never, { dir: join(work, 'bad') })).rejects.toThrow(/^finetune config: lr: .*got -1/);
     await expect(finetune({ learningRate: 1 } as never, { dir: join(work, 'bad') })).rejects.toThrow('finetune config: unknown field "learningRate"');
     expect(existsSync(join(work, 'bad'))).toBe(false);
+  });
+});
+
+describe('the library on stderr', () => {
+  test('finetune(), replayRun() and evaluate() write nothing to stderr without a log callback; with one, it gets the backend and engine notes', () => {
+    // a fresh process: this one's backend is already set up (and initBackend prints only when it sets one up)
+    const dir = mkdtempSync(join(work, 'quiet-'));
+    const script = join(dir, 'quiet.mts'); // .mts: an ES module outside any package
+    const lib = JSON.stringify(resolve(import.meta.dirname, 'index.ts'));
+    writeFileSync(
+      script,
+      `import { evaluate, finetune, replayRun } from ${lib};
+const run = ${JSON.stringify(join(dir, 'run'))};
+await finetune({ task: 'story-name', steps: 1, evalEvery: 1, evalN: 4, testN: 4, engine: 'ort', threads: 1 }, { dir: run });
+await replayRun(run, ${JSON.stringify(join(dir, 'replayed.safetensors'))});
+await evaluate({ task: 'sst2', n: 4, engine: 'ort', threads: 1 });
+const lines: string[] = [];
+await evaluate({ task: 'sst2', n: 4, engine: 'ort', threads: 1, log: (l) => lines.push(l) });
+process.stdout.write(JSON.stringify(lines) + '\\n');
+`,
+    );
+    const r = spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', script], { encoding: 'utf8', cwd: resolve(import.meta.dirname, '../../..') });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const lines = JSON.parse(r.stdout.trim().split('\n').pop()!) as string[];
+    expect(lines[0]).toMatch(/^zotune: backend \w+ \(.+\)$/);
+    expect(lines[1]).toMatch(/^zotune: engine ort \(requested; ONNX Runtime .+, 1 intra-op thread\(s\)\)$/);
   });
 });
