@@ -24,7 +24,7 @@ export interface EvaluateOptions {
   seed?: number;
   /** a fine-tune run directory: evaluate its best checkpoint (model.safetensors) */
   run?: string;
-  /** examples per forward pass (default 64) */
+  /** examples per forward pass, at most (default 64) */
   batch?: number;
   /** tfjs backend (default auto; the CLI passes $ZOTUNE_BACKEND) */
   backend?: BackendName;

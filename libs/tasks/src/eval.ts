@@ -22,7 +22,7 @@ export type EvalLayout = 'planned' | 'greedy';
 export const FORWARD_OVERHEAD = 64;
 
 export interface EvalOptions {
-  /** examples per forward pass (default 64) */
+  /** examples per forward pass, at most (default 64) */
   batchSize?: number;
   /** cap on padded slots (rows × row length) per forward pass (default 8192; an example longer than it runs alone) */
   maxTokens?: number;
