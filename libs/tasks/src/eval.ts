@@ -16,8 +16,9 @@ import type { Example } from './types';
 export type EvalLayout = 'planned' | 'greedy';
 
 /**
- * A forward's fixed cost in padded slots (row tokens): SmolLM2-135M on ORT, 2 threads, spent ~115 ms of
- * CPU per forward whatever its size (MatMul packs every weight matrix it is fed) and ~2.1 ms per slot.
+ * A forward's fixed cost in padded slots (row tokens). SmolLM2-135M on ORT, 2 threads, CPU ms per
+ * forward of B rows × T slots (trimmed SST-2-like rows): 1×8 110, 8×8 215, 64×8 1,045, 64×16 1,897,
+ * i.e. ~100–190 ms per forward (MatMul packs every weight matrix it is fed) plus 1.7–1.9 ms per slot.
  */
 export const FORWARD_OVERHEAD = 64;
 
