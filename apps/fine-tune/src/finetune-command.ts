@@ -12,7 +12,7 @@ import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
 import { parseEstimatorName } from '@zotune/zo';
 
 /** The flags as commander parses them: every setting of the config schema (strings, booleans) and the session's own. */
-type FinetuneFlags = { [K in keyof FinetuneInput]?: string | boolean } & { out?: string; resume?: string; config?: string; fetch?: boolean; json?: boolean };
+type FinetuneFlags = { [K in keyof FinetuneInput]?: string | boolean } & { out?: string; resume?: string; config?: string; fetch?: boolean; json?: boolean; queue?: string; queueName?: string; leaseSeconds?: string };
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 /** The settings that are flags, from the config schema: key → its meta, in the schema's order. */
@@ -36,6 +36,14 @@ const PARSE: Partial<Record<keyof FinetuneInput, (v: string) => unknown>> = {
   },
   loraTargets: (v) => oneLine(() => parseLoraTargets(v)),
 };
+
+async function oneLineAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+}
 
 function oneLine<T>(f: () => T): T {
   try {
@@ -125,6 +133,9 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
+    .option('--queue <URL>', 'distribute the run: each step\'s forward passes are done by `zotune worker --queue URL` processes (redis://[:password@]host:port[/db] or rediss://; needs --threads N); the run directory is a local run\'s')
+    .option('--queue-name <Q>', 'BullMQ queue name of --queue (default: the sweeps\')')
+    .option('--lease-seconds <S>', 'with --queue: an evaluation whose worker is silent this long goes to another worker (default 30)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
@@ -158,7 +169,16 @@ export function registerFinetuneCommand(program: Command): void {
           if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
           dir = resolve(flags.out ?? defaultRunDir(demo ? 'demo' : runName(config)));
         }
-        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });
+        if (flags.queue === undefined && (flags.queueName !== undefined || flags.leaseSeconds !== undefined)) throw new UserError(`${flags.queueName !== undefined ? '--queue-name' : '--lease-seconds'}: only with --queue`, 2);
+        let losses;
+        if (flags.queue !== undefined) {
+          const leaseSeconds = flags.leaseSeconds === undefined ? undefined : parseNumber('--lease-seconds', flags.leaseSeconds, { min: 0.1, max: 86400 });
+          const d = await import('@zotune/distributed');
+          // a queue that cannot be used (unreachable, wrong password) is one line before anything is written
+          await oneLineAsync(() => d.checkRedis(flags.queue!));
+          losses = d.coordinatorLosses({ url: flags.queue, queueName: flags.queueName, leaseSeconds });
+        }
+        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log, losses });
         emit(summary, !!flags.json, human(summary));
       }),
     );

@@ -1,0 +1,152 @@
+// The worker's side: a "join run <id>" job taken by `zotune worker`. The worker opens a replica of the
+// run on its own base weights, checks that its trajectory header (model fingerprint, estimator, task,
+// engine, PEFT setting) equals the coordinator's, then walks the steps from step 0. At each
+// evaluation point it either finds the loss already stored (a late joiner replays the run this way:
+// moves only, no forward pass), or claims the evaluation and computes it, or leaves it to the worker
+// that holds the claim (DeferredLoss: the walk goes on). A claim whose lease lapses with no loss is an
+// orphan: the worker that notices reopens its replica and walks again to that point, where it claims
+// the evaluation itself (its weights there must be the walk's, and the restore of a move is not exact).
+import { hostname } from 'node:os';
+import { parseRunConfig, openReplica, type Replica } from '@zotune/finetune';
+import { cliText } from '@zotune/report';
+import { DeferredLoss, type LossValue } from '@zotune/zo';
+import { OrphanError, replicaJobSchema, RunLink } from './link';
+
+export interface ReplicaJobOptions {
+  url: string;
+  /** this worker's name (host:pid) */
+  name?: string;
+  log?: (line: string) => void;
+  pollMs?: number;
+}
+
+export interface ReplicaJobResult {
+  runId: string;
+  worker: string;
+  /** steps this worker walked (a rewound walk counts again) */
+  steps: number;
+  /** forward passes it computed */
+  forwardPasses: number;
+  /** request bytes it sent to Redis (RESP), all steps */
+  sentBytes: number;
+  /** walks restarted after an orphaned evaluation */
+  rewinds: number;
+  /** seconds inside forward passes, and in the whole job */
+  forwardSeconds: number;
+  seconds: number;
+}
+
+/** Thrown when the worker must not take part; the reason is also in Redis for the coordinator's log. */
+export class RefusedError extends Error {}
+
+/** Canonical JSON of a header without createdAt (the run's birth, not its content). */
+function headerContent(h: Record<string, unknown>): Record<string, unknown> {
+  const { createdAt: _, ...rest } = h;
+  return JSON.parse(JSON.stringify(rest));
+}
+
+/** The first field where two headers differ, as a reason a person can act on. */
+export function headerProblem(mine: Record<string, unknown>, theirs: Record<string, unknown>): string | undefined {
+  const a = headerContent(mine);
+  const b = headerContent(theirs);
+  const model = (h: Record<string, unknown>) => (h.model ?? {}) as { digest?: string };
+  if (model(a).digest !== model(b).digest)
+    return `its base model's weights are sha256 ${String(model(a).digest).slice(0, 12)}…, the run's are ${String(model(b).digest).slice(0, 12)}… (another model file under the same name?)`;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `its trajectory header's ${k} is ${JSON.stringify(a[k])}, the run's is ${JSON.stringify(b[k])}`;
+  return undefined;
+}
+
+/** Take part in run data.runId until every step is done. */
+export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promise<ReplicaJobResult> {
+  const t0 = performance.now();
+  const job = replicaJobSchema.safeParse(data);
+  if (!job.success) throw new RefusedError(`replica job: ${job.error.issues[0]?.path.join('.') || 'data'}: ${job.error.issues[0]?.message}`);
+  const name = o.name ?? `${hostname()}:${process.pid}`;
+  const log = o.log ?? (() => {});
+  const pollMs = o.pollMs ?? 250;
+  const link = new RunLink(o.url, job.data.runId);
+  const result: ReplicaJobResult = { runId: link.runId, worker: name, steps: 0, forwardPasses: 0, sentBytes: 0, rewinds: 0, forwardSeconds: 0, seconds: 0 };
+  let replica: Replica | undefined;
+  const refuse = async (reason: string): Promise<never> => {
+    await link.call('HSET', link.key('refusals'), name, reason).catch(() => undefined);
+    throw new RefusedError(`run ${link.runId}: refused: ${reason}`);
+  };
+  try {
+    const spec = await link.spec();
+    if (!spec) return await refuse('no spec in Redis (the run is over, or the coordinator has not started it)');
+    let config;
+    try {
+      config = parseRunConfig(spec.config, `run ${link.runId} config`);
+    } catch (e) {
+      return await refuse(cliText(e));
+    }
+    const engine = spec.header.engine === 'tfjs' ? 'tfjs' : 'ort';
+    const open = async () => {
+      try {
+        return await openReplica(config, engine);
+      } catch (e) {
+        return await refuse(cliText(e));
+      }
+    };
+    replica = await open();
+    const problem = headerProblem(replica.header as unknown as Record<string, unknown>, spec.header);
+    if (problem) return await refuse(problem);
+    const leaseMs = spec.leaseMs;
+    /** Step s's lossValue on this worker: a stored loss, a claimed evaluation computed here, or a deferred one. */
+    const evaluations = (s: number, known: Map<number, number>, local: () => Promise<number>): LossValue => {
+      let k = 0;
+      return async () => {
+        const i = k++;
+        const stored = known.get(i);
+        if (stored !== undefined) return stored;
+        if (!(await link.claim(s, i, name, leaseMs))) return new DeferredLoss(link.waitLoss(s, i, { orphans: true, pollMs }));
+        const renew = setInterval(() => void link.renew(s, i, leaseMs).catch(() => undefined), Math.max(50, leaseMs / 3));
+        try {
+          const f0 = performance.now();
+          const v = await local();
+          result.forwardSeconds += (performance.now() - f0) / 1000;
+          result.forwardPasses++;
+          await link.putLoss(s, i, v);
+          return v;
+        } finally {
+          clearInterval(renew);
+        }
+      };
+    };
+    const steps = config.steps;
+    let s = 0;
+    let joined = false;
+    while (s < steps) {
+      if ((await link.call('GET', link.key('done'))) === '1') break;
+      const known = await link.losses(s);
+      if (!joined && known.size < spec.evaluations) {
+        // the first step this worker has to compute something for: it joins here
+        joined = true;
+        await link.call('HSET', link.key('workers'), name, String(s));
+        log(`worker ${name}: run ${link.runId}: joined at step ${s} (steps before replayed from stored losses, no forward pass)`);
+      }
+      try {
+        await replica.step(s, (local) => evaluations(s, known, local));
+        s++;
+        result.steps++;
+      } catch (e) {
+        if (!(e instanceof OrphanError)) throw e;
+        // the walk is past the orphan's point: start again from the base weights
+        log(`worker ${name}: run ${link.runId}: ${e.message}; replaying to it to compute it here`);
+        result.rewinds++;
+        await replica.dispose();
+        replica = undefined;
+        replica = await open();
+        s = 0;
+      }
+    }
+    log(`worker ${name}: run ${link.runId}: done (${result.forwardPasses} forward passes)`);
+    return result;
+  } finally {
+    await replica?.dispose();
+    result.sentBytes = link.sentBytes;
+    result.seconds = (performance.now() - t0) / 1000;
+    await link.close();
+  }
+}
