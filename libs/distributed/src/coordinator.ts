@@ -51,7 +51,6 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
       const had = await link.spec();
       if (had && JSON.stringify(had) !== JSON.stringify(spec)) throw new UserError(`--queue ${redactUrl(o.url)}: run ${runId} is already there with another spec (lease or config differ); resume it with the same options`, 2);
       if (!had) await link.call('SET', link.key('spec'), JSON.stringify(spec));
-      await link.call('DEL', link.key('done'));
       connection = connect(o.url);
       queue = new Queue(o.queueName ?? DEFAULT_QUEUE_NAME, { connection });
       for (let i = 0; i < evaluations; i++) {

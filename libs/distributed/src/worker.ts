@@ -75,6 +75,7 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
   try {
     const spec = await link.spec();
     if (!spec) return await refuse('no spec in Redis (the run is over, or the coordinator has not started it)');
+    if ((await link.call('GET', link.key('done'))) === '1') return result; // a leftover join job
     let config;
     try {
       config = parseRunConfig(spec.config, `run ${link.runId} config`);
@@ -124,7 +125,7 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
         // the first step this worker has to compute something for: it joins here
         joined = true;
         await link.call('HSET', link.key('workers'), name, String(s));
-        log(`worker ${name}: run ${link.runId}: joined at step ${s} (steps before replayed from stored losses, no forward pass)`);
+        log(`worker ${name}: run ${link.runId}: joined at step ${s}${s > 0 ? ` (steps 0–${s - 1} replayed from the stored losses, no forward pass)` : ''}`);
       }
       try {
         await replica.step(s, (local) => evaluations(s, known, local));
@@ -141,6 +142,8 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
         s = 0;
       }
     }
+    // every step's losses are stored: the training part of the run is over (the coordinator may still be evaluating)
+    if (s === steps) await link.call('SET', link.key('done'), '1');
     log(`worker ${name}: run ${link.runId}: done (${result.forwardPasses} forward passes)`);
     return result;
   } finally {
