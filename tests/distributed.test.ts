@@ -2,8 +2,8 @@
 // the real stories260K, engine ort, 1 ORT thread per evaluation, against a real redis-server with a
 // password started here on a free loopback port. The run directory of a distributed run equals the
 // local run's of the same config byte for byte (trajectory records, header but createdAt, config.json,
-// metrics and summary but their timings) for MeZO q = 2, guided M = 4 and LoRA, with 1, 2 and 3
-// workers; also with a worker SIGKILLed mid-run, an evaluation orphaned by a vanished worker, a worker
+// metrics and summary but their timings) for MeZO q = 2, guided M = 4, LoRA and a data-parallel run
+// (3 shards per evaluation), with 1, 2 and 3 workers; also with a worker SIGKILLed mid-run, an evaluation orphaned by a vanished worker, a worker
 // joining late, and the coordinator SIGKILLed and resumed. A wrong password is one line; a worker with
 // another base model is refused, the reason in the coordinator's log.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -65,6 +65,8 @@ const CONFIGS: Record<string, string[]> = {
   mezo: [...BASE, '--estimator', 'mezo', '--queries', '2', '--steps', '8'],
   guided: [...BASE, '--estimator', 'guided', '--candidates', '4', '--steps', '6'],
   lora: [...BASE, '--estimator', 'mezo', '--queries', '2', '--steps', '6', '--peft', 'lora', '--lora-rank', '2', '--lora-alpha', '4'],
+  // data-parallel: each evaluation's batch of 6 in 3 shards, a forward pass each
+  shards: [...BASE, '--estimator', 'mezo', '--queries', '1', '--steps', '4', '--batch', '6', '--shards', '3'],
 };
 
 /** Trajectory frames: [u32 length][u32 crc][msgpack]; the header with createdAt masked, and the record bytes. */
@@ -130,7 +132,7 @@ beforeAll(async () => {
 
 describe.skipIf(skip)('zotune finetune --queue: one run across worker processes', { timeout: 900_000 }, () => {
   for (const workers of [1, 2, 3]) {
-    test(`${workers} worker(s): MeZO q = 2, guided M = 4 and LoRA runs equal the local runs byte for byte`, async () => {
+    test(`${workers} worker(s): MeZO q = 2, guided M = 4, LoRA and data-parallel runs equal the local runs byte for byte`, async () => {
       const queue = `w${workers}`;
       const ws = Array.from({ length: workers }, () => worker(queue));
       try {
@@ -146,8 +148,8 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
         await stop(ws);
       }
       const passes = (await Promise.all(ws.map((w) => w.done))).map((d: any) => forwardPasses(d.stderr));
-      // the local runs' training passes (8·4 + 6·6 + 6·4), shared: each evaluation computed once
-      expect(passes.reduce((a, b) => a + b, 0)).toBe(8 * 4 + 6 * 6 + 6 * 4);
+      // the local runs' training passes (8·4 + 6·6 + 6·4, and 4 steps · 2 evaluations · 3 shards), shared: each computed once
+      expect(passes.reduce((a, b) => a + b, 0)).toBe(8 * 4 + 6 * 6 + 6 * 4 + 4 * 2 * 3);
       if (workers > 1) expect(Math.min(...passes), passes.join(',')).toBeGreaterThan(0);
     });
   }

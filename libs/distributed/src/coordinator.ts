@@ -5,7 +5,7 @@
 // moves and update as every worker, so its weights, records and files are a local run's.
 import { Queue } from 'bullmq';
 import type { TrajectoryHeader } from '@zotune/artifacts';
-import type { FinetuneConfig, StepLosses } from '@zotune/finetune';
+import type { FinetuneConfig, StepLosses, StepShards } from '@zotune/finetune';
 import { UserError } from '@zotune/report';
 import { connect, DEFAULT_QUEUE_NAME, redactUrl } from '@zotune/sweep';
 import { DeferredLoss, forwardPassesPerStep, parseEstimatorConfig, type LossValue } from '@zotune/zo';
@@ -43,23 +43,25 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
       const runId = runIdOf(run.config, run.header);
       link = new RunLink(o.url, runId);
       const evaluations = forwardPassesPerStep(parseEstimatorConfig(run.header.estimator));
+      const shards = run.config.shards ?? 1;
       const spec: RunSpec = runSpecSchema.parse({
         protocol: PROTOCOL_VERSION, runId, config: run.config as unknown as Record<string, unknown>, header: run.header as unknown as Record<string, unknown>,
-        leaseMs: Math.round((o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000), evaluations,
+        leaseMs: Math.round((o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000), evaluations, shards,
       });
+      const units = evaluations * shards;
       // a resumed coordinator finds its run's spec (and the losses workers stored meanwhile)
       const had = await link.spec();
       if (had && JSON.stringify(had) !== JSON.stringify(spec)) throw new UserError(`--queue ${redactUrl(o.url)}: run ${runId} is already there with another spec (lease or config differ); resume it with the same options`, 2);
       if (!had) await link.call('SET', link.key('spec'), JSON.stringify(spec));
       connection = connect(o.url);
       queue = new Queue(o.queueName ?? DEFAULT_QUEUE_NAME, { connection });
-      for (let i = 0; i < evaluations; i++) {
+      for (let i = 0; i < units; i++) {
         const jobId = `${runId}-${i}`;
         jobIds.push(jobId);
         // a refusing worker fails its attempt; the job waits 1 s and another worker may take it
         await queue.add(REPLICA_JOB, { version: PROTOCOL_VERSION, runId }, { jobId, attempts: 1_000_000, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: true });
       }
-      log(`distributed: run ${runId} on ${redactUrl(o.url)} queue ${o.queueName ?? DEFAULT_QUEUE_NAME}: ${evaluations} join jobs for \`zotune worker --queue …\` (each step's ${evaluations} evaluations are shared by the workers that join)`);
+      log(`distributed: run ${runId} on ${redactUrl(o.url)} queue ${o.queueName ?? DEFAULT_QUEUE_NAME}: ${units} join jobs for \`zotune worker --queue …\` (each step's ${evaluations} evaluations${shards > 1 ? ` × ${shards} shards` : ''} are shared by the workers that join)`);
       // joins and refusals, as the workers report them
       const seen = new Set<string>();
       const report = async () => {
@@ -76,12 +78,14 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
       };
       watch = setInterval(() => void report(), 500);
     },
-    lossValue(step: number): LossValue {
+    lossValue(step: number, shards: StepShards): LossValue {
       let k = 0;
       const l = link!;
       return () => {
         const i = k++;
-        return new DeferredLoss(l.waitLoss(step, i, { orphans: false, pollMs, onWait: (s) => log(`distributed: step ${step}: evaluation ${i} still out after ${s} s (no worker has stored it; start \`zotune worker --queue …\`)`) }));
+        const wait = (j: number) =>
+          l.waitPartial(step, { k: i, j }, { orphans: false, pollMs, onWait: (s) => log(`distributed: step ${step}: evaluation ${i} shard ${j} still out after ${s} s (no worker has stored it; start \`zotune worker --queue …\`)`) });
+        return new DeferredLoss(Promise.all(Array.from({ length: shards.count }, (_, j) => wait(j))).then((ps) => shards.combine(ps)));
       };
     },
     async close(finished: boolean) {

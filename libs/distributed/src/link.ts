@@ -1,18 +1,20 @@
 // What a distributed run keeps in Redis, and the one connection each process talks through. Only
-// scalars travel: per step, each evaluation's loss (a decimal string that round-trips the float64)
-// and a claim saying which worker computes it; plus, once per run, its spec (config and trajectory
-// header). Keys (prefix zotune:run:<id>:):
+// scalars travel: per step, each unit's loss partial (a unit is evaluation k on shard j of the
+// minibatch; its loss sum and term count as decimal strings that round-trip the float64) and a claim
+// saying which worker computes it; plus, once per run, its spec (config and trajectory header).
+// Keys (prefix zotune:run:<id>:):
 //   spec                  JSON RunSpec, written once by the coordinator
-//   loss:<step>           hash  evaluation index → loss ("0.6931…", "NaN")
-//   claim:<step>:<k>      string worker name, with a lease (PX); renewed while the worker computes
+//   loss:<step>           hash  "<k>.<j>" → "<sum> <count>" ("-11.09… 16")
+//   claim:<step>:<k>.<j>  string worker name, with a lease (PX); renewed while the worker computes
 //   workers / refusals    hash  worker name → step it joined at / why it refused the run
-//   done                  "1" once every step is done
-// and the channel zotune:run:<id>:losses, "<step>:<k>" published with every new loss.
+//   done                  "1" once every step's partials are stored
+// and the channel zotune:run:<id>:losses, "<step>:<k>.<j>" published with every new partial.
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { sha256Hex } from '@zotune/io';
 import { redisOptions } from '@zotune/sweep';
 import type { TrajectoryHeader } from '@zotune/artifacts';
+import type { ObjectivePartial } from '@zotune/finetune';
 
 export const PROTOCOL_VERSION = 1;
 /** The BullMQ job name of "join run <id>" (taken by `zotune worker`, as sweep jobs are). */
@@ -27,8 +29,10 @@ export const runSpecSchema = z.strictObject({
   header: z.record(z.string(), z.unknown()),
   /** a claim not renewed for this long is an orphan: another worker computes it */
   leaseMs: z.number().int().min(100),
-  /** evaluations per step (the most workers that can share a step) */
+  /** evaluations per step (forward passes of the estimator) */
   evaluations: z.number().int().min(1),
+  /** shards of each evaluation's minibatch (config.shards): evaluations × shards units per step, the most workers a step can use */
+  shards: z.number().int().min(1),
 });
 export type RunSpec = z.infer<typeof runSpecSchema>;
 
@@ -49,16 +53,26 @@ export function respBytes(args: readonly (string | number)[]): number {
   return n;
 }
 
-/** Thrown where a claimed evaluation's lease ran out with no loss: its worker is gone. */
+/** A unit of a step: evaluation k on shard j; its name in Redis is "k.j". */
+export interface Unit {
+  k: number;
+  j: number;
+}
+export const unitName = (u: Unit): string => `${u.k}.${u.j}`;
+
+/** Thrown where a claimed unit's lease ran out with no loss: its worker is gone. */
 export class OrphanError extends Error {
-  constructor(readonly step: number, readonly k: number) {
-    super(`step ${step}: evaluation ${k} was claimed by a worker that stopped renewing it`);
+  constructor(readonly step: number, readonly unit: Unit) {
+    super(`step ${step}: evaluation ${unit.k} shard ${unit.j} was claimed by a worker that stopped renewing it`);
   }
 }
 
-/** A loss as stored: the shortest decimal that reads back as the same float64 (NaN and ±Infinity by name). */
-export const lossText = (v: number): string => String(v);
-export const lossOf = (s: string): number => Number(s);
+/** A partial as stored: decimals that read back as the same float64 (String(x) is the shortest; NaN and ±Infinity by name). */
+export const partialText = (p: ObjectivePartial): string => `${String(p.sum)} ${String(p.count)}`;
+export function partialOf(s: string): ObjectivePartial {
+  const [sum, count] = s.split(' ').map(Number);
+  return { sum, count };
+}
 
 /**
  * One process's link to a run: a command connection whose request bytes it counts, and a subscriber
@@ -97,27 +111,27 @@ export class RunLink {
     return r.data;
   }
 
-  /** Every loss of a step known so far, by evaluation index. */
-  async losses(step: number): Promise<Map<number, number>> {
+  /** Every partial of a step known so far, by unit name ("k.j"). */
+  async partials(step: number): Promise<Map<string, ObjectivePartial>> {
     const flat = (await this.call('HGETALL', this.key('loss', step))) as string[];
-    const m = new Map<number, number>();
-    for (let i = 0; i < flat.length; i += 2) m.set(Number(flat[i]), lossOf(flat[i + 1]));
+    const m = new Map<string, ObjectivePartial>();
+    for (let i = 0; i < flat.length; i += 2) m.set(flat[i], partialOf(flat[i + 1]));
     return m;
   }
 
-  /** Store a loss once (a recomputation by another worker is the same bits and is dropped) and wake the waiters. */
-  async putLoss(step: number, k: number, v: number): Promise<void> {
-    await this.call('HSETNX', this.key('loss', step), k, lossText(v));
-    await this.call('PUBLISH', this.key('losses'), `${step}:${k}`);
+  /** Store a partial once (a recomputation by another worker is the same bits and is dropped) and wake the waiters. */
+  async putPartial(step: number, u: Unit, p: ObjectivePartial): Promise<void> {
+    await this.call('HSETNX', this.key('loss', step), unitName(u), partialText(p));
+    await this.call('PUBLISH', this.key('losses'), `${step}:${unitName(u)}`);
   }
 
-  /** Claim evaluation k of a step for `name`, leased for leaseMs; false when someone holds it. */
-  async claim(step: number, k: number, name: string, leaseMs: number): Promise<boolean> {
-    return (await this.call('SET', this.key('claim', step, k), name, 'PX', leaseMs, 'NX')) === 'OK';
+  /** Claim a unit of a step for `name`, leased for leaseMs; false when someone holds it. */
+  async claim(step: number, u: Unit, name: string, leaseMs: number): Promise<boolean> {
+    return (await this.call('SET', this.key('claim', step, unitName(u)), name, 'PX', leaseMs, 'NX')) === 'OK';
   }
 
-  async renew(step: number, k: number, leaseMs: number): Promise<void> {
-    await this.call('PEXPIRE', this.key('claim', step, k), leaseMs);
+  async renew(step: number, u: Unit, leaseMs: number): Promise<void> {
+    await this.call('PEXPIRE', this.key('claim', step, unitName(u)), leaseMs);
   }
 
   private async subscribe(): Promise<void> {
@@ -131,11 +145,12 @@ export class RunLink {
   }
 
   /**
-   * The loss of evaluation k of a step, once someone stores it. `orphans`: reject with OrphanError
-   * when nobody holds its claim and no loss came (a worker checks this; the coordinator only waits).
+   * The partial of a unit of a step, once someone stores it. `orphans`: reject with OrphanError when
+   * nobody holds its claim and no partial came (a worker checks this; the coordinator only waits).
    * Polls every pollMs as well as waking on the channel; `onWait` is told every 30 s of waiting.
    */
-  async waitLoss(step: number, k: number, o: { orphans: boolean; pollMs: number; onWait?: (seconds: number) => void }): Promise<number> {
+  async waitPartial(step: number, u: Unit, o: { orphans: boolean; pollMs: number; onWait?: (seconds: number) => void }): Promise<ObjectivePartial> {
+    const field = unitName(u);
     await this.subscribe();
     const t0 = performance.now();
     let told = 0;
@@ -144,13 +159,13 @@ export class RunLink {
       const woken = new Promise<void>((r) => (wake = r));
       this.wakers.add(wake);
       try {
-        const v = (await this.call('HGET', this.key('loss', step), k)) as string | null;
-        if (v !== null) return lossOf(v);
-        if (o.orphans && (await this.call('EXISTS', this.key('claim', step, k))) === 0) {
-          // the claim lapsed: a loss stored just before it did counts
-          const again = (await this.call('HGET', this.key('loss', step), k)) as string | null;
-          if (again !== null) return lossOf(again);
-          throw new OrphanError(step, k);
+        const v = (await this.call('HGET', this.key('loss', step), field)) as string | null;
+        if (v !== null) return partialOf(v);
+        if (o.orphans && (await this.call('EXISTS', this.key('claim', step, field))) === 0) {
+          // the claim lapsed: a partial stored just before it did counts
+          const again = (await this.call('HGET', this.key('loss', step), field)) as string | null;
+          if (again !== null) return partialOf(again);
+          throw new OrphanError(step, u);
         }
         const waited = (performance.now() - t0) / 1000;
         if (o.onWait && waited >= 30 * (told + 1)) o.onWait(30 * ++told);

@@ -7,10 +7,10 @@
 // orphan: the worker that notices reopens its replica and walks again to that point, where it claims
 // the evaluation itself (its weights there must be the walk's, and the restore of a move is not exact).
 import { hostname } from 'node:os';
-import { parseRunConfig, openReplica, type Replica } from '@zotune/finetune';
+import { parseRunConfig, openReplica, type ObjectivePartial, type Replica, type StepShards } from '@zotune/finetune';
 import { cliText } from '@zotune/report';
 import { DeferredLoss, type LossValue } from '@zotune/zo';
-import { OrphanError, replicaJobSchema, RunLink } from './link';
+import { OrphanError, replicaJobSchema, RunLink, unitName, type Unit } from './link';
 
 export interface ReplicaJobOptions {
   url: string;
@@ -94,25 +94,37 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
     const problem = headerProblem(replica.header as unknown as Record<string, unknown>, spec.header);
     if (problem) return await refuse(problem);
     const leaseMs = spec.leaseMs;
-    /** Step s's lossValue on this worker: a stored loss, a claimed evaluation computed here, or a deferred one. */
-    const evaluations = (s: number, known: Map<number, number>, local: () => Promise<number>): LossValue => {
+    /** A unit at the current evaluation point: stored, claimed and computed here, or left to its claimer. */
+    const unit = async (s: number, u: Unit, known: Map<string, ObjectivePartial>, shards: StepShards): Promise<{ pending: Promise<ObjectivePartial> } | ObjectivePartial> => {
+      const stored = known.get(unitName(u));
+      if (stored) return stored;
+      if (!(await link.claim(s, u, name, leaseMs))) {
+        const pending = link.waitPartial(s, u, { orphans: true, pollMs });
+        pending.catch(() => undefined); // awaited with the step's other units; not an unhandled rejection before then
+        return { pending };
+      }
+      const renew = setInterval(() => void link.renew(s, u, leaseMs).catch(() => undefined), Math.max(50, leaseMs / 3));
+      try {
+        const f0 = performance.now();
+        const p = await shards.local(u.j);
+        result.forwardSeconds += (performance.now() - f0) / 1000;
+        result.forwardPasses++;
+        await link.putPartial(s, u, p);
+        return p;
+      } finally {
+        clearInterval(renew);
+      }
+    };
+    /** Step s's lossValue on this worker: its shards' partials from here and elsewhere; deferred while one is out. */
+    const evaluations = (s: number, known: Map<string, ObjectivePartial>, shards: StepShards): LossValue => {
       let k = 0;
       return async () => {
         const i = k++;
-        const stored = known.get(i);
-        if (stored !== undefined) return stored;
-        if (!(await link.claim(s, i, name, leaseMs))) return new DeferredLoss(link.waitLoss(s, i, { orphans: true, pollMs }));
-        const renew = setInterval(() => void link.renew(s, i, leaseMs).catch(() => undefined), Math.max(50, leaseMs / 3));
-        try {
-          const f0 = performance.now();
-          const v = await local();
-          result.forwardSeconds += (performance.now() - f0) / 1000;
-          result.forwardPasses++;
-          await link.putLoss(s, i, v);
-          return v;
-        } finally {
-          clearInterval(renew);
-        }
+        // { pending }: a partial out with another worker (wrapped: an async function would wait for it)
+        const got: ({ pending: Promise<ObjectivePartial> } | ObjectivePartial)[] = [];
+        for (let j = 0; j < shards.count; j++) got.push(await unit(s, { k: i, j }, known, shards));
+        if (got.every((g) => !('pending' in g))) return shards.combine(got as ObjectivePartial[]);
+        return new DeferredLoss(Promise.all(got.map((g) => ('pending' in g ? g.pending : g))).then((ps) => shards.combine(ps)));
       };
     };
     const steps = config.steps;
@@ -120,15 +132,15 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
     let joined = false;
     while (s < steps) {
       if ((await link.call('GET', link.key('done'))) === '1') break;
-      const known = await link.losses(s);
-      if (!joined && known.size < spec.evaluations) {
+      const known = await link.partials(s);
+      if (!joined && known.size < spec.evaluations * spec.shards) {
         // the first step this worker has to compute something for: it joins here
         joined = true;
         await link.call('HSET', link.key('workers'), name, String(s));
         log(`worker ${name}: run ${link.runId}: joined at step ${s}${s > 0 ? ` (steps 0–${s - 1} replayed from the stored losses, no forward pass)` : ''}`);
       }
       try {
-        await replica.step(s, (local) => evaluations(s, known, local));
+        await replica.step(s, (shards) => evaluations(s, known, shards));
         s++;
         result.steps++;
       } catch (e) {

@@ -94,6 +94,11 @@ export const finetuneInputSchema = z.strictObject({
   eps: setting(z.number().positive(), { arg: 'EPS', description: 'perturbation scale ε' }),
   weightDecay: setting(z.number().min(0), { arg: 'WD', description: 'decoupled weight decay λ on embedding and matrix blocks' }),
   batch: setting(posInt.max(4096), { arg: 'B', description: 'training examples per step' }),
+  shards: setting(posInt.max(4096), {
+    arg: 'N',
+    description: "data-parallel: each evaluation's minibatch in N shards (a forward pass each, their loss sums added in order); `--queue` workers share them, a local run does them one after another, with the same bits",
+    defaultText: '1',
+  }),
   seed: setting(z.number().int().min(0).max(0xffffffff), { arg: 'S', description: 'run seed: data splits, minibatches and noise' }),
   evalEvery: setting(posInt, { arg: 'N', description: 'dev accuracy every N steps', defaultText: `${DEFAULT_EVALS_PER_RUN} evaluations per run` }),
   evalN: setting(posInt, { arg: 'N', description: 'dev examples per evaluation (the first N of the dev split)' }),
@@ -164,6 +169,8 @@ export const finetuneConfigSchema = z.strictObject({
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads (absent: the machine's cores) */
   threads: posInt.max(256).optional(),
+  /** data-parallel shards of each evaluation's minibatch (absent: 1, the whole batch in one forward pass) */
+  shards: posInt.max(4096).optional(),
   /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
   oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
   /** parameter-efficient ZO: what is trained instead of the model's blocks, with its init seed (absent: every block) */
@@ -303,10 +310,12 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     backend: m.backend,
     engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
+    ...(m.shards !== undefined && m.shards > 1 ? { shards: m.shards } : {}),
     oracleEvery: m.oracleEvery ?? DEFAULT_ORACLE_EVERY,
     ...(peft ? { peft } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
+  if ((config.shards ?? 1) > config.batch) throw new UserError(`--shards ${config.shards}: more shards than the ${config.batch} examples of a step's batch (--batch)`, 2);
   return finetuneConfigSchema.parse(config);
 }
 

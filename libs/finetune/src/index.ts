@@ -8,8 +8,9 @@ export {
 } from './config';
 export { BatchSchedule } from './batches';
 export { defaultRunDir, finetune, resumeConfig, resumeFinetune, runConfigOf, runName, type FinetuneRunOptions, type ResumeRunOptions } from './run';
-export { FinetuneAbortError, runFinetune, type FinetuneEvent, type FinetuneOptions, type FinetuneSummary, type StepLosses } from './trainer';
+export { FinetuneAbortError, runFinetune, type FinetuneEvent, type FinetuneOptions, type FinetuneSummary, type StepLosses, type StepShards } from './trainer';
 export { openReplica, type Replica } from './replica';
+export type { ObjectivePartial } from '@zotune/tasks';
 export { evaluate, type EvalReport, type EvaluateOptions } from './evaluate';
 export { REPLAY_FORMATS, replayRun, type ReplayFormat, type ReplayOptions, type ReplayResult } from './replay';
 export { fetchRunData, mirrorOnlyNeeds } from './setup';

@@ -13,14 +13,14 @@ import { BatchSchedule } from './batches';
 import { estimatorConfig, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs } from './setup';
-import { runHeader, zoStepper } from './trainer';
+import { runHeader, zoStepper, type StepShards } from './trainer';
 import { openAdapter } from './weights';
 
 export interface Replica {
   /** this replica's trajectory header of the run (createdAt aside, it must equal the coordinator's) */
   readonly header: TrajectoryHeader;
-  /** step s (steps must come in order from 0), update included; `lossValue` wraps this replica's forward pass */
-  step(s: number, lossValue: (local: () => Promise<number>) => LossValue): Promise<StepRecord>;
+  /** step s (steps must come in order from 0), update included; `lossValue` from this replica's forward passes on the step's shards */
+  step(s: number, lossValue: (shards: StepShards) => LossValue): Promise<StepRecord>;
   dispose(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
-import { evaluate, objectiveValue, type Example } from '@zotune/tasks';
+import { combineObjective, evaluate, objectivePartial, objectiveValue, type Example, type ObjectivePartial } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
@@ -99,8 +99,8 @@ export interface FinetuneOptions {
 export interface StepLosses {
   /** the run is open: its config (config.json's) and trajectory header (new or resumed); before the first step of this session */
   open(run: { config: FinetuneConfig; header: TrajectoryHeader; dir: string; log: (line: string) => void }): Promise<void>;
-  /** step s's lossValue; `local` is one forward pass of this process on the step's minibatch */
-  lossValue(step: number, local: () => Promise<number>): LossValue;
+  /** step s's lossValue, from this process's forward passes on the step's shards */
+  lossValue(step: number, shards: StepShards): LossValue;
   /** the run ended (finished, failed or aborted); `finished` when every step is done */
   close(finished: boolean): Promise<void>;
 }
@@ -133,6 +133,28 @@ interface Trainer {
   dispose(): void;
 }
 
+/** A step's minibatch as the run splits it (config.shards; 1: the whole batch in one forward pass). */
+export interface StepShards {
+  /** how many shards (contiguous slices of the minibatch, in order) */
+  count: number;
+  /** this process's forward pass on shard j at the current weights: its loss sum and term count */
+  local(j: number): Promise<ObjectivePartial>;
+  /** the step's loss from every shard's partial, added in shard order */
+  combine(partials: readonly ObjectivePartial[]): number;
+}
+
+/** The local evaluation: every shard in turn, combined (the bits a distributed run reproduces). */
+const evaluateShards = (shards: StepShards): LossValue => async () => {
+  const partials: ObjectivePartial[] = [];
+  for (let j = 0; j < shards.count; j++) partials.push(await shards.local(j));
+  return shards.combine(partials);
+};
+
+/** Shard j of n of a minibatch: examples ⌊jB/n⌋ … ⌊(j+1)B/n⌋ − 1. */
+export function shardOf<T>(examples: readonly T[], j: number, n: number): T[] {
+  return examples.slice(Math.floor((j * examples.length) / n), Math.floor(((j + 1) * examples.length) / n));
+}
+
 /**
  * Step s of a ZO run, update included: the one code path of a run and of a distributed run's
  * replicas. `lossValue` turns this process's forward pass into the step's (default: itself).
@@ -140,13 +162,15 @@ interface Trainer {
 export function zoStepper(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord) {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
-  return async (s: number, examples: Example[], lossValue: (local: () => Promise<number>) => LossValue = (local) => local): Promise<StepRecord> => {
+  const count = config.shards ?? 1;
+  return async (s: number, examples: Example[], lossValue: (shards: StepShards) => LossValue = evaluateShards): Promise<StepRecord> => {
     const batch = inputs.collator.batch(examples, { goldOnly });
+    const parts = count === 1 ? [batch] : Array.from({ length: count }, (_, j) => inputs.collator.batch(shardOf(examples, j, count), { goldOnly }));
     const record = await est.step({
       blocks,
       step: s,
       seed: stepSeed(config.seed, s),
-      lossValue: lossValue(() => objectiveValue(model, batch)),
+      lossValue: lossValue({ count, local: (j) => objectivePartial(model, parts[j]), combine: (ps) => combineObjective(batch.kind, ps) }),
       scale,
       prev,
       batch: batch.packed,
@@ -162,7 +186,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
   return {
     kind: 'zo',
     async step(s, examples) {
-      const record = await step(s, examples, losses && ((local) => losses.lossValue(s, local)));
+      const record = await step(s, examples, losses && ((shards) => losses.lossValue(s, shards)));
       // after the update: a kill between the two loses the step, and the resumed run redoes it
       appendRecord(trajectory, record);
       const m = stepMetric(record, 0, undefined, undefined);
