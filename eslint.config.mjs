@@ -56,7 +56,7 @@ export default [
             },
             {
               sourceTag: 'app:toolbox',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:report', 'lib:distributed'],
             },
             { sourceTag: 'app:sweep', onlyDependOnLibsWithTags: ['lib:io', 'lib:report', 'lib:sweep', 'lib:distributed'], bannedExternalImports: noTf },
             { sourceTag: 'app:cli', onlyDependOnLibsWithTags: ['type:app', 'lib:tensor'] },

@@ -8,7 +8,7 @@ import type { TrajectoryHeader } from '@zotune/artifacts';
 import type { FinetuneConfig, StepLosses, StepShards } from '@zotune/finetune';
 import { UserError } from '@zotune/report';
 import { connect, DEFAULT_QUEUE_NAME, redactUrl } from '@zotune/sweep';
-import { DeferredLoss, forwardPassesPerStep, parseEstimatorConfig, type LossValue } from '@zotune/zo';
+import { DeferredLoss, forwardPassesPerStep, parseEstimatorConfig, type StepLossValue } from '@zotune/zo';
 import { PROTOCOL_VERSION, REPLICA_JOB, RunLink, runIdOf, runSpecSchema, type RunSpec } from './link';
 
 export interface CoordinatorOptions {
@@ -78,7 +78,7 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
       };
       watch = setInterval(() => void report(), 500);
     },
-    lossValue(step: number, shards: StepShards): LossValue {
+    lossValue(step: number, shards: StepShards): StepLossValue {
       let k = 0;
       const l = link!;
       return () => {

@@ -6,6 +6,7 @@
 // (docs/distributed.md: the message flow, what is in Redis, what happens on each failure).
 export { coordinatorLosses, DEFAULT_LEASE_SECONDS, type CoordinatorOptions } from './coordinator';
 export { headerProblem, RefusedError, runReplicaJob, type ReplicaJobOptions, type ReplicaJobResult } from './worker';
+export { benchDistributed, type BenchDistributedOptions, type BenchDistributedResult, type DistributedRunFigures } from './bench';
 export { OrphanError, PROTOCOL_VERSION, REPLICA_JOB, respBytes, runIdOf, RunLink, type RunSpec } from './link';
 // the same check as sweeps': unreachable or a wrong password is one line naming the URL (password hidden)
 export { checkRedis } from '@zotune/sweep';

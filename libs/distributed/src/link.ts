@@ -7,6 +7,7 @@
 //   loss:<step>           hash  "<k>.<j>" → "<sum> <count>" ("-11.09… 16")
 //   claim:<step>:<k>.<j>  string worker name, with a lease (PX); renewed while the worker computes
 //   workers / refusals    hash  worker name → step it joined at / why it refused the run
+//   stats                 hash  worker job → its ReplicaJobResult (JSON), written when the job ends
 //   done                  "1" once every step's partials are stored
 // and the channel zotune:run:<id>:losses, "<step>:<k>.<j>" published with every new partial.
 import { Redis } from 'ioredis';

@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { parseRunConfig, openReplica, type ObjectivePartial, type Replica, type StepShards } from '@zotune/finetune';
 import { cliText } from '@zotune/report';
-import { DeferredLoss, type LossValue } from '@zotune/zo';
+import { DeferredLoss, type StepLossValue } from '@zotune/zo';
 import { OrphanError, replicaJobSchema, RunLink, unitName, type Unit } from './link';
 
 export interface ReplicaJobOptions {
@@ -116,7 +116,7 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
       }
     };
     /** Step s's lossValue on this worker: its shards' partials from here and elsewhere; deferred while one is out. */
-    const evaluations = (s: number, known: Map<string, ObjectivePartial>, shards: StepShards): LossValue => {
+    const evaluations = (s: number, known: Map<string, ObjectivePartial>, shards: StepShards): StepLossValue => {
       let k = 0;
       return async () => {
         const i = k++;
@@ -162,6 +162,8 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
     await replica?.dispose();
     result.sentBytes = link.sentBytes;
     result.seconds = (performance.now() - t0) / 1000;
+    // what this job did, for `zotune bench distributed` (a leftover job that did nothing is not counted)
+    if (result.steps > 0) await link.call('HSET', link.key('stats'), name, JSON.stringify(result)).catch(() => undefined);
     await link.close();
   }
 }

@@ -8,7 +8,7 @@ import { peftLabel } from '@zotune/peft';
 import type { TrajectoryHeader } from '@zotune/artifacts';
 import { UserError } from '@zotune/report';
 import { initBackend } from '@zotune/tensor';
-import { createEstimator, type LossValue, type StepRecord } from '@zotune/zo';
+import { createEstimator, type StepLossValue, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
@@ -20,7 +20,7 @@ export interface Replica {
   /** this replica's trajectory header of the run (createdAt aside, it must equal the coordinator's) */
   readonly header: TrajectoryHeader;
   /** step s (steps must come in order from 0), update included; `lossValue` from this replica's forward passes on the step's shards */
-  step(s: number, lossValue: (shards: StepShards) => LossValue): Promise<StepRecord>;
+  step(s: number, lossValue: (shards: StepShards) => StepLossValue): Promise<StepRecord>;
   dispose(): Promise<void>;
 }
 

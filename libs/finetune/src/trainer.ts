@@ -12,7 +12,7 @@ import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
 import { combineObjective, evaluate, objectivePartial, objectiveValue, type Example, type ObjectivePartial } from '@zotune/tasks';
 import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type LossValue, type Scale, type StepRecord } from '@zotune/zo';
+import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type StepLossValue, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy, type ResolvedPolicy } from './policy';
@@ -100,7 +100,7 @@ export interface StepLosses {
   /** the run is open: its config (config.json's) and trajectory header (new or resumed); before the first step of this session */
   open(run: { config: FinetuneConfig; header: TrajectoryHeader; dir: string; log: (line: string) => void }): Promise<void>;
   /** step s's lossValue, from this process's forward passes on the step's shards */
-  lossValue(step: number, shards: StepShards): LossValue;
+  lossValue(step: number, shards: StepShards): StepLossValue;
   /** the run ended (finished, failed or aborted); `finished` when every step is done */
   close(finished: boolean): Promise<void>;
 }
@@ -144,7 +144,7 @@ export interface StepShards {
 }
 
 /** The local evaluation: every shard in turn, combined (the bits a distributed run reproduces). */
-const evaluateShards = (shards: StepShards): LossValue => async () => {
+const evaluateShards = (shards: StepShards): StepLossValue => async () => {
   const partials: ObjectivePartial[] = [];
   for (let j = 0; j < shards.count; j++) partials.push(await shards.local(j));
   return shards.combine(partials);
@@ -163,7 +163,7 @@ export function zoStepper(est: Estimator, model: AnyModel, blocks: readonly Bloc
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   const count = config.shards ?? 1;
-  return async (s: number, examples: Example[], lossValue: (shards: StepShards) => LossValue = evaluateShards): Promise<StepRecord> => {
+  return async (s: number, examples: Example[], lossValue: (shards: StepShards) => StepLossValue = evaluateShards): Promise<StepRecord> => {
     const batch = inputs.collator.batch(examples, { goldOnly });
     const parts = count === 1 ? [batch] : Array.from({ length: count }, (_, j) => inputs.collator.batch(shardOf(examples, j, count), { goldOnly }));
     const record = await est.step({

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StepRecord } from '@zotune/artifacts';
 import { stepSeed } from './config';
 import { createEstimator } from './estimator';
-import { DeferredLoss, type LossValue } from './step';
+import { DeferredLoss, type StepLossValue } from './step';
 import { makeToy, sameBits, type Toy } from './toy.testkit';
 
 let toys: Toy[] = [];
@@ -32,7 +32,7 @@ function gatedReplica(gate: (calls: number) => boolean) {
       const value = new Promise<number>((resolve) => waiting.push({ k, resolve }));
       if (gate(calls)) release();
       return new DeferredLoss(value);
-    }) satisfies LossValue,
+    }) satisfies StepLossValue,
   };
 }
 
@@ -78,7 +78,7 @@ describe('deferred losses', () => {
     const before = a.snapshot();
     const est = createEstimator({ name: 'mezo', queries: 1, lr: 0.05 });
     let k = 0;
-    const lossValue: LossValue = () => (k++ === 0 ? new DeferredLoss(Promise.reject(new Error('worker gone'))) : 1);
+    const lossValue: StepLossValue = () => (k++ === 0 ? new DeferredLoss(Promise.reject(new Error('worker gone'))) : 1);
     await expect(est.step({ blocks: a.blocks, lossValue, step: 0, seed: 5 })).rejects.toThrow('worker gone');
     // restored to float32 round-off: within 1e-6 of the start
     a.snapshot().forEach((x, i) => x.forEach((v, j) => expect(Math.abs(v - before[i][j])).toBeLessThan(1e-6)));

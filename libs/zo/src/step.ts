@@ -20,17 +20,17 @@ export class DeferredLoss {
   }
 }
 
-/**
- * The loss at the current weights on the step's fixed minibatch (one forward pass, inference mode),
- * or a DeferredLoss computed elsewhere (the weights may move on before it arrives).
- */
-export type LossValue = () => Promise<number | DeferredLoss> | number | DeferredLoss;
+/** The loss at the current weights on the step's fixed minibatch (one forward pass, inference mode). */
+export type LossValue = () => Promise<number> | number;
+
+/** What a step takes: a LossValue, or one that may answer with a DeferredLoss computed elsewhere (the weights move on before it arrives). */
+export type StepLossValue = () => Promise<number | DeferredLoss> | number | DeferredLoss;
 
 export interface StepInput {
   /** the model's trainable blocks (perturbed in place; restored before step returns, or from trajectory version 3 by the update) */
   blocks: readonly Block[];
-  /** loss at the current weights on this step's minibatch; every call is one forward pass */
-  lossValue: LossValue;
+  /** loss at the current weights on this step's minibatch; every call is one forward pass (or a DeferredLoss) */
+  lossValue: StepLossValue;
   /** step index (0 for the first step) */
   step: number;
   /** step seed, stepSeed(runSeed, step); candidate seeds derive from it */
@@ -65,7 +65,7 @@ export class StepContext {
     readonly sigma: number[] | null,
     readonly eps: number,
     private readonly perturber: Perturber,
-    private readonly lossValue: LossValue,
+    private readonly lossValue: StepLossValue,
   ) {}
 
   /** Move θ to θ + σ·Σ target (from wherever it is now) in one pass. */
