@@ -39,6 +39,9 @@ export interface ReplicaJobResult {
 /** Thrown when the worker must not take part; the reason is also in Redis for the coordinator's log. */
 export class RefusedError extends Error {}
 
+/** Runs this process has refused, with the reason: a retried job is refused again without reopening the model. */
+const refusedRuns = new Map<string, string>();
+
 /** Canonical JSON of a header without createdAt (the run's birth, not its content). */
 function headerContent(h: Record<string, unknown>): Record<string, unknown> {
   const { createdAt: _, ...rest } = h;
@@ -69,10 +72,17 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
   const result: ReplicaJobResult = { runId: link.runId, worker: name, steps: 0, forwardPasses: 0, sentBytes: 0, rewinds: 0, forwardSeconds: 0, seconds: 0 };
   let replica: Replica | undefined;
   const refuse = async (reason: string): Promise<never> => {
+    refusedRuns.set(link.runId, reason);
     await link.call('HSET', link.key('refusals'), name, reason).catch(() => undefined);
     throw new RefusedError(`run ${link.runId}: refused: ${reason}`);
   };
   try {
+    const before = refusedRuns.get(link.runId);
+    if (before !== undefined) {
+      // leave the job to another worker for a while before failing this attempt
+      await new Promise((r) => setTimeout(r, 5000));
+      throw new RefusedError(`run ${link.runId}: refused: ${before}`);
+    }
     const spec = await link.spec();
     if (!spec) return await refuse('no spec in Redis (the run is over, or the coordinator has not started it)');
     if ((await link.call('GET', link.key('done'))) === '1') return result; // a leftover join job

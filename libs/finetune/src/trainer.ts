@@ -342,8 +342,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     ({ state, trainer, header } = await restoreOrStart(run, policy, estCfg));
     if (opts.losses) {
       if (!header) throw new UserError(`--queue: an ${config.estimator} run cannot be distributed (only ZO steps are made of forward passes that workers share)`, 2);
-      await opts.losses.open({ config, header, dir: runDir.dir, log });
+      // closed in finally even if open fails part-way (its connections must not keep the process alive)
       lossesOpen = true;
+      await opts.losses.open({ config, header, dir: runDir.dir, log });
     }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)
