@@ -4,7 +4,6 @@
 // some of a step's forward passes and takes the others' losses as scalars.
 import { modelDigest, type AnyModel } from '@zotune/models';
 import { chooseEngine, isGpuBackend, parseThreads } from '@zotune/engine';
-import { peftLabel } from '@zotune/peft';
 import type { TrajectoryHeader } from '@zotune/artifacts';
 import { UserError } from '@zotune/report';
 import { initBackend } from '@zotune/tensor';
@@ -13,7 +12,7 @@ import { BatchSchedule } from './batches';
 import { estimatorConfig, type FinetuneConfig } from './config';
 import { resolvePolicy } from './policy';
 import { buildModel, loadInputs } from './setup';
-import { runHeader, zoStepper, type StepShards } from './trainer';
+import { policyContext, runHeader, zoStepper, type StepShards } from './trainer';
 import { openAdapter } from './weights';
 
 export interface Replica {
@@ -46,14 +45,7 @@ export async function openReplica(config: FinetuneConfig, engineName: 'ort' | 't
     const trainable = adapter ? adapter.blocks : base.blocks;
     let digest: string | undefined;
     const baseDigest = () => (digest ??= modelDigest(base));
-    const policy = await resolvePolicy(config.policy, {
-      estimator: config.estimator,
-      modelName: inputs.modelName,
-      model: { family: base.family, blocks: trainable },
-      ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
-      baseDigest,
-      expectDigest: config.policyDigest,
-    });
+    const policy = await resolvePolicy(config.policy, { ...policyContext(config, inputs, base, trainable, baseDigest), expectDigest: config.policyDigest });
     if (policy.curvature) throw new UserError(`replica: --policy ${config.policy} measures curvature at the start of the run; it cannot be distributed`, 2);
     log(policy.note);
     const header = await runHeader({ config, inputs, engine, model, trainable, baseDigest }, estCfg);

@@ -15,7 +15,7 @@ import { deriveSeed, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type StepLossValue, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
-import { resolvePolicy, type ResolvedPolicy } from './policy';
+import { resolvePolicy, type PolicyContext, type ResolvedPolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { replayForResume } from './resume';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type Best, type RunState } from './state';
@@ -269,6 +269,17 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
   };
 }
 
+/** What resolvePolicy needs from a run (and from its replicas, which must resolve the same policy). */
+export function policyContext(config: FinetuneConfig, inputs: RunInputs, base: AnyModel, trainable: AnyModel['blocks'], baseDigest: () => string): PolicyContext {
+  return {
+    estimator: config.estimator,
+    modelName: inputs.modelName,
+    model: { family: base.family, blocks: trainable },
+    ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
+    baseDigest,
+  };
+}
+
 /** Run (or resume) a fine-tune; returns the summary it wrote. */
 export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOptions): Promise<FinetuneSummary> {
   const log = opts.log ?? (() => {});
@@ -311,11 +322,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   let finished = false;
   try {
     const policy = await resolvePolicy(config.policy, {
-      estimator: config.estimator,
-      modelName: inputs.modelName,
-      model: { family: base.family, blocks: trainable },
-      ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
-      baseDigest,
+      ...policyContext(config, inputs, base, trainable, baseDigest),
       expectDigest: opts.resume ? config.policyDigest : undefined,
       oracle: oracleInputs(config, inputs, model, log),
     });
