@@ -216,13 +216,13 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
     // a ghost: evaluation 2 (shard 0, the whole batch) of step 1 claimed by a worker that dies before storing its loss; its lease
     // runs out once the workers have stored the step's other candidates and wait for it at the ranking
     const redis = (...args: string[]) => spawnSync('redis-cli', ['-p', new URL(url).port, '-a', PASSWORD, '--no-auth-warning', ...args]).stdout.toString().trim();
-    redis('SET', `zotune:run:${runId}:claim:1:2.0`, 'ghost');
+    redis('SET', `zr:${runId}:c:1:2.0`, 'ghost');
     const w1 = worker(queue);
     const w2 = worker(queue);
     let w2log = '';
     w2.child.stderr!.on('data', (d) => (w2log += d));
-    await until('the other candidates of step 1 stored', () => redis('HLEN', `zotune:run:${runId}:loss:1`) === '3');
-    redis('PEXPIRE', `zotune:run:${runId}:claim:1:2.0`, '100');
+    await until('the other candidates of step 1 stored', () => redis('HLEN', `zr:${runId}:l:1`) === '3');
+    redis('PEXPIRE', `zr:${runId}:c:1:2.0`, '100');
     await until('two steps recorded', () => recordsIn(dir) >= 2);
     w2.child.kill('SIGKILL');
     json(await coordinator.done);

@@ -17,7 +17,7 @@ export interface CoordinatorOptions {
   queueName?: string;
   /** a claimed evaluation not renewed for this long goes to another worker (default 30 s) */
   leaseSeconds?: number;
-  /** how often waiting sides look at Redis besides the channel's wake-ups (default 250 ms) */
+  /** how often the coordinator looks at Redis besides the channel's wake-ups (default 1000 ms) */
   pollMs?: number;
 }
 
@@ -30,7 +30,7 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
   let connection: ReturnType<typeof connect> | undefined;
   let watch: NodeJS.Timeout | undefined;
   let log: (line: string) => void = () => {};
-  const pollMs = o.pollMs ?? 250;
+  const pollMs = o.pollMs ?? 1000;
   const jobIds: string[] = [];
   return {
     get runId() {

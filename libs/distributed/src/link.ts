@@ -2,14 +2,14 @@
 // scalars travel: per step, each unit's loss partial (a unit is evaluation k on shard j of the
 // minibatch; its loss sum and term count as decimal strings that round-trip the float64) and a claim
 // saying which worker computes it; plus, once per run, its spec (config and trajectory header).
-// Keys (prefix zotune:run:<id>:):
+// Keys (prefix zr:<id>:, short: every step's messages carry it):
 //   spec                  JSON RunSpec, written once by the coordinator
-//   loss:<step>           hash  "<k>.<j>" → "<sum> <count>" ("-11.09… 16")
-//   claim:<step>:<k>.<j>  string worker name, with a lease (PX); renewed while the worker computes
+//   l:<step>              hash  "<k>.<j>" → "<sum> <count>" ("-11.09… 16")
+//   c:<step>:<k>.<j>      string worker name, with a lease (PX); renewed while the worker computes
 //   workers / refusals    hash  worker name → step it joined at / why it refused the run
 //   stats                 hash  worker job → its ReplicaJobResult (JSON), written when the job ends
 //   done                  "1" once every step's partials are stored
-// and the channel zotune:run:<id>:losses, "<step>:<k>.<j>" published with every new partial.
+// and the channel zr:<id>:p, "<step>:<k>.<j>" published with every new partial.
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { sha256Hex } from '@zotune/io';
@@ -85,13 +85,14 @@ export class RunLink {
   sentBytes = 0;
   private readonly cmd: Redis;
   private sub: Redis | undefined;
-  private readonly wakers = new Set<() => void>();
+  /** waiters by "<step>:<k>.<j>", woken by that unit's message */
+  private readonly wakers = new Map<string, Set<() => void>>();
 
   constructor(url: string, readonly runId: string) {
     const { options } = redisOptions(url);
     this.cmd = new Redis(url, { ...options, maxRetriesPerRequest: 3 });
     this.cmd.on('error', () => undefined); // failures surface as rejected commands
-    this.prefix = `zotune:run:${runId}:`;
+    this.prefix = `zr:${runId}:`;
   }
 
   key(...parts: (string | number)[]): string {
@@ -114,7 +115,7 @@ export class RunLink {
 
   /** Every partial of a step known so far, by unit name ("k.j"). */
   async partials(step: number): Promise<Map<string, ObjectivePartial>> {
-    const flat = (await this.call('HGETALL', this.key('loss', step))) as string[];
+    const flat = (await this.call('HGETALL', this.key('l', step))) as string[];
     const m = new Map<string, ObjectivePartial>();
     for (let i = 0; i < flat.length; i += 2) m.set(flat[i], partialOf(flat[i + 1]));
     return m;
@@ -122,27 +123,27 @@ export class RunLink {
 
   /** Store a partial once (a recomputation by another worker is the same bits and is dropped) and wake the waiters. */
   async putPartial(step: number, u: Unit, p: ObjectivePartial): Promise<void> {
-    await this.call('HSETNX', this.key('loss', step), unitName(u), partialText(p));
-    await this.call('PUBLISH', this.key('losses'), `${step}:${unitName(u)}`);
+    await this.call('HSETNX', this.key('l', step), unitName(u), partialText(p));
+    await this.call('PUBLISH', this.key('p'), `${step}:${unitName(u)}`);
   }
 
   /** Claim a unit of a step for `name`, leased for leaseMs; false when someone holds it. */
   async claim(step: number, u: Unit, name: string, leaseMs: number): Promise<boolean> {
-    return (await this.call('SET', this.key('claim', step, unitName(u)), name, 'PX', leaseMs, 'NX')) === 'OK';
+    return (await this.call('SET', this.key('c', step, unitName(u)), name, 'PX', leaseMs, 'NX')) === 'OK';
   }
 
   async renew(step: number, u: Unit, leaseMs: number): Promise<void> {
-    await this.call('PEXPIRE', this.key('claim', step, unitName(u)), leaseMs);
+    await this.call('PEXPIRE', this.key('c', step, unitName(u)), leaseMs);
   }
 
   private async subscribe(): Promise<void> {
     if (this.sub) return;
     this.sub = this.cmd.duplicate();
     this.sub.on('error', () => undefined);
-    this.sub.on('message', () => {
-      for (const w of [...this.wakers]) w();
+    this.sub.on('message', (_channel: string, unit: string) => {
+      for (const w of [...(this.wakers.get(unit) ?? [])]) w();
     });
-    await this.sub.subscribe(this.key('losses'));
+    await this.sub.subscribe(this.key('p'));
   }
 
   /**
@@ -152,30 +153,39 @@ export class RunLink {
    */
   async waitPartial(step: number, u: Unit, o: { orphans: boolean; pollMs: number; onWait?: (seconds: number) => void }): Promise<ObjectivePartial> {
     const field = unitName(u);
+    const name = `${step}:${field}`;
     await this.subscribe();
     const t0 = performance.now();
     let told = 0;
-    for (;;) {
-      let wake!: () => void;
-      const woken = new Promise<void>((r) => (wake = r));
-      this.wakers.add(wake);
-      try {
-        const v = (await this.call('HGET', this.key('loss', step), field)) as string | null;
-        if (v !== null) return partialOf(v);
-        if (o.orphans && (await this.call('EXISTS', this.key('claim', step, field))) === 0) {
-          // the claim lapsed: a partial stored just before it did counts
-          const again = (await this.call('HGET', this.key('loss', step), field)) as string | null;
-          if (again !== null) return partialOf(again);
-          throw new OrphanError(step, u);
+    let wakers = this.wakers.get(name);
+    if (!wakers) this.wakers.set(name, (wakers = new Set()));
+    try {
+      for (let first = true; ; first = false) {
+        // registered before the read, so a message between the two is not missed
+        let wake!: () => void;
+        const woken = new Promise<void>((r) => (wake = r));
+        wakers.add(wake);
+        try {
+          const v = (await this.call('HGET', this.key('l', step), field)) as string | null;
+          if (v !== null) return partialOf(v);
+          // the first time the claim was just seen held (that is why the unit is deferred)
+          if (o.orphans && !first && (await this.call('EXISTS', this.key('c', step, field))) === 0) {
+            // the claim lapsed: a partial stored just before it did counts
+            const again = (await this.call('HGET', this.key('l', step), field)) as string | null;
+            if (again !== null) return partialOf(again);
+            throw new OrphanError(step, u);
+          }
+          const waited = (performance.now() - t0) / 1000;
+          if (o.onWait && waited >= 30 * (told + 1)) o.onWait(30 * ++told);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, o.pollMs)))]);
+          clearTimeout(timer);
+        } finally {
+          wakers.delete(wake);
         }
-        const waited = (performance.now() - t0) / 1000;
-        if (o.onWait && waited >= 30 * (told + 1)) o.onWait(30 * ++told);
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, o.pollMs)))]);
-        clearTimeout(timer);
-      } finally {
-        this.wakers.delete(wake);
       }
+    } finally {
+      if (wakers.size === 0) this.wakers.delete(name);
     }
   }
 

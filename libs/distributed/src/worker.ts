@@ -17,6 +17,7 @@ export interface ReplicaJobOptions {
   /** this worker's name (host:pid) */
   name?: string;
   log?: (line: string) => void;
+  /** how often a waiting worker looks at Redis besides the channel's wake-ups (default 1000 ms) */
   pollMs?: number;
 }
 
@@ -67,7 +68,7 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
   if (!job.success) throw new RefusedError(`replica job: ${job.error.issues[0]?.path.join('.') || 'data'}: ${job.error.issues[0]?.message}`);
   const name = o.name ?? `${hostname()}:${process.pid}`;
   const log = o.log ?? (() => {});
-  const pollMs = o.pollMs ?? 250;
+  const pollMs = o.pollMs ?? 1000;
   const link = new RunLink(o.url, job.data.runId);
   const result: ReplicaJobResult = { runId: link.runId, worker: name, steps: 0, forwardPasses: 0, sentBytes: 0, rewinds: 0, forwardSeconds: 0, seconds: 0 };
   let replica: Replica | undefined;
@@ -141,8 +142,8 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
     let s = 0;
     let joined = false;
     while (s < steps) {
-      if ((await link.call('GET', link.key('done'))) === '1') break;
-      const known = await link.partials(s);
+      // until it has joined, the worker replays stored partials; after, the claims tell it what is taken
+      const known = joined ? new Map<string, ObjectivePartial>() : await link.partials(s);
       if (!joined && known.size < spec.evaluations * spec.shards) {
         // the first step this worker has to compute something for: it joins here
         joined = true;
@@ -162,6 +163,7 @@ export async function runReplicaJob(data: unknown, o: ReplicaJobOptions): Promis
         replica = undefined;
         replica = await open();
         s = 0;
+        joined = false;
       }
     }
     // every step's losses are stored: the training part of the run is over (the coordinator may still be evaluating)
