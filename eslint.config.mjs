@@ -43,12 +43,12 @@ export default [
             lib('meta', ['io', 'tensor', 'data', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
             lib('registry', ['io', 'artifacts'], { bannedExternalImports: noTf }),
             lib('sweep', ['io', 'report'], { bannedExternalImports: noTf }),
-            lib('finetune', ['io', 'tensor', 'data', 'tokenizers', 'models', 'engine', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'registry', 'report']),
+            lib('finetune', ['io', 'tensor', 'data', 'tokenizers', 'gguf', 'models', 'engine', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'registry', 'report']),
             lib('distributed', ['io', 'artifacts', 'report', 'zo', 'sweep', 'finetune']),
             { sourceTag: 'app:registry', onlyDependOnLibsWithTags: ['lib:io', 'lib:artifacts', 'lib:registry', 'lib:report'], bannedExternalImports: noTf },
             {
               sourceTag: 'app:fine-tune',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report', 'lib:finetune', 'lib:distributed'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:tokenizers', 'lib:gguf', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:artifacts', 'lib:registry', 'lib:report', 'lib:finetune', 'lib:distributed'],
             },
             {
               sourceTag: 'app:meta-trainer',

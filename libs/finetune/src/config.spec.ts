@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { forwardPassesPerStep } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR, withAbsolutePaths } from './config';
+import { parseRunConfig, resolveConfig, withAbsolutePaths } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, RUN_PRESET_DIR } from './schema';
 
 describe('resolveConfig', () => {
   test('the defaults: stories260K, SST-2, MeZO without a policy at lr 1e-4, 1200 forward passes', () => {

@@ -2,7 +2,7 @@
 // directory, stepping through the same code as the run (zoStepper) with the losses it is given. A
 // distributed run's workers are replicas: each holds a bit-identical copy of the weights, computes
 // some of a step's forward passes and takes the others' losses as scalars.
-import { modelDigest, type AnyModel } from '@zotune/models';
+import { modelDigest, type Model } from '@zotune/models';
 import { chooseEngine, isGpuBackend, parseThreads } from '@zotune/engine';
 import type { TrajectoryHeader } from '@zotune/artifacts';
 import { UserError } from '@zotune/report';
@@ -38,7 +38,7 @@ export async function openReplica(config: FinetuneConfig, engineName: 'ort' | 't
   const threads = parseThreads(config.threads, 'threads');
   const engine = await chooseEngine(engineName, 'forward', { threads, gpu: isGpuBackend(backend) });
   const base = await buildModel(inputs, engine);
-  let model: AnyModel = base;
+  let model: Model = base;
   try {
     const adapter = config.peft && openAdapter(base, config.peft);
     model = adapter ? adapter.model : base;

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe, type TrajectoryHeader } from '@zotune/artifacts';
-import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
+import { differentiable, modelDigest, type Model, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
@@ -159,7 +159,7 @@ export function shardOf<T>(examples: readonly T[], j: number, n: number): T[] {
  * Step s of a ZO run, update included: the one code path of a run and of a distributed run's
  * replicas. `lossValue` turns this process's forward pass into the step's (default: itself).
  */
-export function zoStepper(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord) {
+export function zoStepper(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord) {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   const count = config.shards ?? 1;
@@ -181,7 +181,7 @@ export function zoStepper(est: Estimator, model: AnyModel, blocks: readonly Bloc
   };
 }
 
-function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last: StepRecord | undefined, losses: StepLosses | undefined): Trainer {
+function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last: StepRecord | undefined, losses: StepLosses | undefined): Trainer {
   const step = zoStepper(est, model, blocks, inputs, config, scale, last);
   return {
     kind: 'zo',
@@ -196,7 +196,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
   };
 }
 
-function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: Model, inputs: RunInputs, config: FinetuneConfig): Trainer {
   const tm = differentiable(model, 'adam');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
@@ -225,7 +225,7 @@ interface RecordedCurvature {
 }
 
 /** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
-async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
+async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: Model, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
   const goldOnly = inputs.task.kind === 'generation-lm';
   const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
@@ -250,7 +250,7 @@ export const ORACLE_PROBES = 4;
 const ORACLE_DOMAIN = 0x6f726163; // 'orac'
 
 /** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
-function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel, log: (line: string) => void) {
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: Model, log: (line: string) => void) {
   const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -270,7 +270,7 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
 }
 
 /** What resolvePolicy needs from a run (and from its replicas, which must resolve the same policy). */
-export function policyContext(config: FinetuneConfig, inputs: RunInputs, base: AnyModel, trainable: AnyModel['blocks'], baseDigest: () => string): PolicyContext {
+export function policyContext(config: FinetuneConfig, inputs: RunInputs, base: Model, trainable: Model['blocks'], baseDigest: () => string): PolicyContext {
   return {
     estimator: config.estimator,
     modelName: inputs.modelName,
@@ -389,13 +389,16 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
-    const stopIfAborted = () => {
+    const stopIfAborted = async () => {
+      // an abort comes from an event (Ctrl-C: a SIGINT handler), which runs only when the event loop
+      // does; a tfjs step resolves without ever yielding to it
+      if (opts.signal) await new Promise((ok) => setImmediate(ok));
       if (!opts.signal?.aborted) return;
       progress.done(`(aborted after step ${state.step})`);
       throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
     };
     for (let s = state.step; s < config.steps; s++) {
-      stopIfAborted();
+      await stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
@@ -414,7 +417,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
-    stopIfAborted();
+    await stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
@@ -452,7 +455,7 @@ interface OpenRun {
   log: (line: string) => void;
   inputs: RunInputs;
   engine: EngineChoice;
-  model: AnyModel;
+  model: Model;
   /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
   trainable: readonly Block[];
   adapter?: Adapter;

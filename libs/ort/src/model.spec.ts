@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createLlama,
+  createTfjsModel,
   packBatch,
   packSequences,
   PAD_SEGMENT,
@@ -16,7 +16,7 @@ import {
   type LlamaConfig,
 } from '@zotune/models';
 import { ortSessionsCreated } from './sessions';
-import { createOrtLlama, ortAcceptsShared, type OrtLlama } from './model';
+import { createOrtModel, ortAcceptsShared, type OrtModel } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
@@ -54,15 +54,15 @@ function rowsOf(V: number, lengths: number[], seed: number): number[][] {
   return lengths.map((n) => Array.from({ length: n }, next));
 }
 
-const opened: OrtLlama[] = [];
+const opened: OrtModel[] = [];
 afterAll(async () => {
   for (const m of opened) await m.dispose();
 });
 
 async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number }> {
   const V = ckpt.config.vocabSize;
-  const tfm = createLlama(ckpt);
-  const ortm = await createOrtLlama(ckpt, { threads: 1 });
+  const tfm = createTfjsModel(ckpt);
+  const ortm = await createOrtModel(ckpt, { threads: 1 });
   opened.push(ortm);
   try {
     const plain = packSequences(rowsOf(V, lengths, seed));
@@ -87,7 +87,7 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
   }
 }
 
-describe('OrtLlama', () => {
+describe('OrtModel', () => {
   it('equals the tfjs model on the real stories260K (GQA 8/4, tied)', async () => {
     const { checkpoint } = resolveModel('stories260K', DATA);
     const e = await compare(checkpoint, [40, 17, 64], 3);
@@ -115,7 +115,7 @@ describe('OrtLlama', () => {
 
   it.each([false, true, 'auto'] as const)('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
     const c = randomCheckpoint(HF_CFG, 2, { std: 0.1 });
-    const m = await createOrtLlama(c, { threads: 1, shared });
+    const m = await createOrtModel(c, { threads: 1, shared });
     opened.push(m);
     expect(ortSessionsCreated()).toBeGreaterThan(0);
     // 'auto': shared exactly where this runtime's ORT takes shared inputs (Node >= 22.21), fed zero-copy
@@ -142,7 +142,7 @@ describe('OrtLlama', () => {
   });
 
   it('names the field of a bad batch', async () => {
-    const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+    const m = await createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 });
     opened.push(m);
     await expect(m.logits(packSequences([[1, 999]]))).rejects.toThrow(/batch\.tokens\[1\] = 999/);
   });

@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { REPO_ROOT } from '@zotune/data';
-import { createLlama, randomCheckpoint, STORIES260K_CONFIG } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint, STORIES260K_CONFIG } from '@zotune/models';
 import { loadTokenizer } from '@zotune/tokenizers';
 import { afterAll, describe, expect, test } from 'vitest';
 import { Collator, evaluate, resolveTask } from './index';
@@ -11,7 +11,7 @@ import { Collator, evaluate, resolveTask } from './index';
 const DATA = process.env.ZOTUNE_DATA ?? resolve(REPO_ROOT, '../shared/data');
 const tok = loadTokenizer(resolve(DATA, 'models/stories260K/tok512.bin'), { vocabSize: 512 });
 // random weights of the stories260K shape: predictions are arbitrary but fixed, and vary across examples
-const model = createLlama(randomCheckpoint(STORIES260K_CONFIG, 5, { std: 0.3 }));
+const model = createTfjsModel(randomCheckpoint(STORIES260K_CONFIG, 5, { std: 0.3 }));
 afterAll(() => model.dispose());
 
 describe('evaluate', () => {

@@ -105,6 +105,3 @@ export function combineObjective(kind: TaskBatch['kind'], partials: readonly Obj
   }
   return f(sum / count);
 }
-
-/** @deprecated objectiveValue takes any model */
-export const hostObjectiveValue = objectiveValue;

@@ -6,7 +6,7 @@
 // the variable's new tensor: no tfjs op, whose fixed cost (≈ 5–10 µs on wasm, paid two or three times
 // per block) was a third of a pass over a small model. The ops path (other backends, or when forced)
 // uploads S and runs tf.mul/tf.add. Writing the result into the variable's own memory would save the
-// upload too, but tensors and caches that share its data id (LlamaModel's derived weights) would go
+// upload too, but tensors and caches that share its data id (TfjsModel's derived weights) would go
 // stale: the variable gets a new tensor, as with Variable.assign.
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNoiseUpdate, combineWeights, noiseSum, type NoiseTerm } from './noise';

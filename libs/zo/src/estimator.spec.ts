@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStepRecord, type StepRecord } from '@zotune/artifacts';
-import { candidateSeed, estimatorNames, forwardPassesPerStep, parseEstimatorConfig, parseEstimatorName, stepSeed, zoEstimatorNames } from './config';
+import { candidateSeed, forwardPassesPerStep, parseEstimatorConfig, stepSeed } from './config';
+import { estimatorNames, parseEstimatorName, zoEstimatorNames } from './names';
 import { createEstimator } from './estimator';
 import { Perturber } from './perturb';
 import { runSteps } from './run.testkit';

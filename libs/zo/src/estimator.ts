@@ -5,7 +5,8 @@
 // what the caller passes back (prev), so a run is fully described by its records and its version.
 import { TRAJECTORY_VERSION, TRAJECTORY_VERSIONS_READ, type StepRecord } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
-import { cachesNoise, forwardPassesPerStep, parseEstimatorConfig, type EstimatorConfig, type EstimatorConfigInput, type ZoEstimatorName } from './config';
+import { cachesNoise, forwardPassesPerStep, parseEstimatorConfig, type EstimatorConfig, type EstimatorConfigInput } from './config';
+import type { ZoEstimatorName } from './names';
 import { eliteStep, greedyStep, guidedStep } from './guided';
 import { mezoStep } from './mezo';
 import { Perturber } from './perturb';

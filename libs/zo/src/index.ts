@@ -29,10 +29,10 @@
 //
 // First-order baseline: createAdam(blocks, { lr }).step({ lossTensor, step }) with lossTensor a
 // differentiable tf function; lossValueOf(lossTensor) turns the same objective into a ZO lossValue.
+export { estimatorNames, parseEstimatorName, zoEstimatorNames, type EstimatorName, type ZoEstimatorName } from './names';
 export {
-  candidateSeed, estimatorConfigSchema, estimatorNames, forwardPassesPerStep, parseEstimatorConfig,
-  parseEstimatorName, stepSeed, stepsForBudget, zoEstimatorNames,
-  type EstimatorConfig, type EstimatorConfigInput, type EstimatorName, type ZoEstimatorName,
+  candidateSeed, estimatorConfigSchema, forwardPassesPerStep, parseEstimatorConfig, stepSeed, stepsForBudget,
+  type EstimatorConfig, type EstimatorConfigInput,
 } from './config';
 export { checkBlockOrder, createEstimator, fusesUpdate, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
