@@ -26,7 +26,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--n <n>', 'evaluate the first N examples of the split')
     .option('--seed <seed>', 'the sampling seed of the splits (default: 0, or the run\'s)')
     .option('--run <dir>', 'a fine-tune run directory: evaluate its best checkpoint (model.safetensors) on its task')
-    .option('--batch <batch>', 'examples per forward pass', '64')
+    .option('--batch <batch>', 'examples per forward pass, at most (examples of similar length are batched together)', '64')
     .option('--backend <backend>', 'auto, tensorflow, wasm or cpu (default: ZOTUNE_BACKEND, else auto)')
     .option('--engine <engine>', 'forward engine: auto, ort or tfjs (default: ZOTUNE_ENGINE, else auto = ONNX Runtime when installed)')
     .option('--threads <n>', "ONNX Runtime intra-op threads (default: the machine's cores)")

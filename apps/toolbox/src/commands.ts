@@ -21,6 +21,7 @@ export function registerToolboxCommands(program: Command): void {
   registerBenchNoise(bench);
   registerBenchForward(bench);
   registerBenchStep(bench);
+  registerBenchEval(bench);
   registerBenchMemory(bench);
   registerBenchHeadroom(bench);
   registerBenchDistributed(bench);
@@ -169,8 +170,25 @@ function registerBenchStep(bench: Command): void {
     .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
     .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
     .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)')
-    .option('--unfused', 'also time each estimator with trajectory format version 2 (restore, then update: one pass more) in the same rounds');
+    .option('--unfused', 'also time each estimator with trajectory format versions 2 (restore, then update: one pass more) and 3 (fused, noise stream 1) in the same rounds');
   benchOutput(cmd, async () => (await import('./bench-step')).benchStepCommand);
+}
+
+/** Add `eval` to an existing `zotune bench` command. */
+function registerBenchEval(bench: Command): void {
+  const cmd = bench
+    .command('eval')
+    .description("examples/s of evaluation (zotune eval's loop) per batch layout, planned vs the former greedy one, interleaved: padding, tokens per forward, the forward's share; load average and ORT's MatMul peak as same-run references")
+    .option('--model <model>', "a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory", 'stories260K')
+    .option('--task <tasks>', 'a task or a comma-separated list (e.g. sst2,boolq), each timed in turn', 'sst2')
+    .option('--split <split>', 'dev or test', 'dev')
+    .option('--n <N>', 'the first N examples of the split', '256')
+    .option('--batch <B>', 'examples per forward pass (at most)', '64')
+    .option('--rounds <R>', 'timed evaluations per layout, interleaved (the fastest is reported)', '2')
+    .option('--seed <S>', 'sampling seed of the splits', '0')
+    .option('--engine <name>', ENGINE_HELP)
+    .option('--threads <n>', THREADS_HELP);
+  benchOutput(cmd, async () => (await import('./bench-eval')).benchEvalCommand);
 }
 
 function registerBenchHeadroom(bench: Command): void {

@@ -11,7 +11,7 @@ import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, typ
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
 import { combineObjective, evaluate, objectivePartial, objectiveValue, type Example, type ObjectivePartial } from '@zotune/tasks';
-import { deriveSeed, initBackend } from '@zotune/tensor';
+import { backendNote, deriveSeed, initBackend } from '@zotune/tensor';
 import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type StepLossValue, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
@@ -76,7 +76,7 @@ export interface FinetuneOptions {
   dir: string;
   /** continue the run in dir (its config.json is `config`) */
   resume?: boolean;
-  /** stderr lines */
+  /** stderr lines (the backend and engine notes, …): without it nothing but the progress line (unless quiet) reaches stderr */
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
@@ -295,7 +295,8 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     const problem = loraTargetProblem(names, config.peft.targets);
     if (problem) throw new UserError(`--peft ${peftLabel(config.peft)}: ${problem}`, 2);
   }
-  const backend = await initBackend(config.backend);
+  const backend = await initBackend(config.backend, { quiet: true });
+  log(backendNote(backend).trimEnd());
   const engine = await runEngine(config, opts, isGpuBackend(backend));
   log(engineNote(engine).trimEnd());
   // the checkpoint is handed to the model (buildModel): from here on the blocks are the only copy of the weights

@@ -59,7 +59,7 @@ afterAll(async () => {
   for (const m of opened) await m.dispose();
 });
 
-async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number }> {
+async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number; trimmed: number }> {
   const V = ckpt.config.vocabSize;
   const tfm = createTfjsModel(ckpt);
   const ortm = await createOrtModel(ckpt, { threads: 1 });
@@ -80,8 +80,10 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
     lp.dispose();
     const sc = tfm.scoreCandidatesTensor(packed);
     const scores = relErr(await ortm.scoreCandidates(packed), sc.dataSync());
+    // without the candidates' last tokens (eval's packing): the scores of the full packing
+    const trimmed = relErr(await ortm.scoreCandidates(packBatch(prompts, cands, { trimLast: true })), sc.dataSync());
     sc.dispose();
-    return { full, packed: packedErr, scores };
+    return { full, packed: packedErr, scores, trimmed };
   } finally {
     tfm.dispose();
   }
@@ -94,6 +96,7 @@ describe('OrtModel', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on a Hugging Face-format config (GQA 8/2, untied, with linear biases)', async () => {
@@ -104,6 +107,7 @@ describe('OrtModel', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on the stories15M shape (random weights)', async () => {
@@ -111,6 +115,7 @@ describe('OrtModel', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it.each([false, true, 'auto'] as const)('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
@@ -139,6 +144,21 @@ describe('OrtModel', () => {
   it('the shared-input probe says what the runtime does: onnxruntime-node 1.30 takes SharedArrayBuffer inputs from Node 22.21 on', async () => {
     const [major, minor] = process.versions.node.split('.').map(Number);
     expect(await ortAcceptsShared()).toBe(major > 22 || (major === 22 && minor >= 21));
+  });
+
+  it('an empty ZOTUNE_ORT_ATTENTION is unset (gqa); an unknown one is refused naming it', async () => {
+    const saved = process.env.ZOTUNE_ORT_ATTENTION;
+    try {
+      process.env.ZOTUNE_ORT_ATTENTION = '';
+      const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+      opened.push(m);
+      expect(m.attention).toBe('gqa');
+      process.env.ZOTUNE_ORT_ATTENTION = 'flash';
+      await expect(createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 })).rejects.toThrow(/^ZOTUNE_ORT_ATTENTION: unknown attention "flash"; expected one of gqa, mha, plain$/);
+    } finally {
+      if (saved === undefined) delete process.env.ZOTUNE_ORT_ATTENTION;
+      else process.env.ZOTUNE_ORT_ATTENTION = saved;
+    }
   });
 
   it('names the field of a bad batch', async () => {

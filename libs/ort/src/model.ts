@@ -168,7 +168,8 @@ export class OrtModel implements Model {
     this.hd = headDim(this.config);
     const has = new Set(this.blocks.map((b) => b.name));
     this.arch = archOf(this.config, (name) => has.has(name));
-    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION);
+    // an empty ZOTUNE_ORT_ATTENTION is unset
+    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION?.trim() || undefined);
     // ORT's CPU GroupQueryAttention refuses a head size that is not a multiple of 8 ("head_size must be a
     // multiple of 8"): such a model runs the plain graph
     this.attention = attention === 'gqa' && this.hd % 8 !== 0 ? 'plain' : attention;

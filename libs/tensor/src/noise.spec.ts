@@ -1,16 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fmix32, normalAccumulateRef, normalFillRef } from './noise-ref';
+import { normalAccumulateRef, normalFillRef } from './noise-ref';
 import { combineWeights, normalAccumulate, normalFill, noiseImplementation, noiseSum, useNoiseImplementation } from './noise';
-
-const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
-const hex = (a: Float32Array) => bits(a).map((x) => '0x' + x.toString(16).padStart(8, '0'));
-function fnv(a: Float32Array): number {
-  let h = 0x811c9dc5;
-  for (const x of new Uint32Array(a.buffer, a.byteOffset, a.length)) h = Math.imul(h ^ x, 16777619) >>> 0;
-  return h;
-}
-/** Deterministic test parameters: the i-th uint32 of stream `s`. */
-const rnd = (s: number, i: number) => fmix32((fmix32(s) + Math.imul(i + 1, 0x9e3779b9)) >>> 0);
+import { bits, fnv, hex, rnd } from './noise-bits.testkit';
 
 // Pinned outputs of the specification (noise-ref.ts); any implementation must reproduce them.
 const GOLDEN: [number, number, string[]][] = [

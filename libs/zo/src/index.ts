@@ -11,7 +11,7 @@
 //     const record = await est.step({ blocks: model.blocks, step, seed: stepSeed(runSeed, step),
 //       lossValue: lossValueOf(() => objective(model, batch)), scale, prev, batch });
 //     await est.update(model.blocks, record);                         // θ −= η(g·σ·v + λθ), from the record only
-//                                                                    // (version 3: fused with the step's last restore)
+//                                                                    // (from version 3: fused with the step's last restore)
 //     appendRecord(path, record);                                 // @zotune/artifacts
 //     prev = record;
 //   }
@@ -34,7 +34,7 @@ export {
   candidateSeed, estimatorConfigSchema, forwardPassesPerStep, parseEstimatorConfig, stepSeed, stepsForBudget,
   type EstimatorConfig, type EstimatorConfigInput,
 } from './config';
-export { checkBlockOrder, createEstimator, fusesUpdate, type Estimator, type EstimatorOptions } from './estimator';
+export { checkBlockOrder, createEstimator, fusesUpdate, noiseStreamOf, trajectoryArithmetic, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
 export { Perturber, type NoiseTerm, type PerturberOptions } from './perturb';
 export { DeferredLoss, StepContext, rankByLoss, type LossValue, type StepInput, type StepLossValue } from './step';

@@ -230,6 +230,29 @@ describe.each([
     model.dispose();
   });
 
+  it('trimLast: rows K tokens shorter, the same targets, log-probs within 1e-5 of the full packing', () => {
+    const model = createLlama(ckpt(), { kernels });
+    const full = packBatch(prompts, cands);
+    const trimmed = packBatch(prompts, cands, { trimLast: true });
+    // the longest row is the second: 3 + (3 − 1) + (2 − 1) slots instead of 3 + 3 + 2
+    expect(trimmed.length).toBe(full.length - 2);
+    expect(trimmed.targetIds).toEqual(full.targetIds);
+    expect(trimmed.targetGroup).toEqual(full.targetGroup);
+    expect(trimmed.groupSize).toEqual(full.groupSize);
+    // row 2 = prompt [1, 20], then " 30" takes no slot, then 31, 32, 33 of the second candidate
+    expect(Array.from(trimmed.tokens.subarray(2 * trimmed.length, 3 * trimmed.length))).toEqual([1, 20, 31, 32, 33, 0]);
+    expect(Array.from(trimmed.positions.subarray(2 * trimmed.length, 3 * trimmed.length))).toEqual([0, 1, 2, 3, 4, 0]);
+    const lp = (b: typeof full) => {
+      const t = model.tokenLogProbsTensor(b);
+      const out = t.dataSync().slice();
+      t.dispose();
+      return out;
+    };
+    const want = lp(full);
+    expect(maxAbsDiff(lp(trimmed), want)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
   it('the mask lets a candidate see the prompt and itself only', () => {
     const batch = packBatch([[1, 2]], [[[3, 4], [5]]]);
     const row = 0;
