@@ -29,6 +29,7 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
   let queue: Queue | undefined;
   let connection: ReturnType<typeof connect> | undefined;
   let watch: NodeJS.Timeout | undefined;
+  let report: (() => Promise<void>) | undefined;
   let log: (line: string) => void = () => {};
   const pollMs = o.pollMs ?? 1000;
   const jobIds: string[] = [];
@@ -64,7 +65,7 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
       log(`distributed: run ${runId} on ${redactUrl(o.url)} queue ${o.queueName ?? DEFAULT_QUEUE_NAME}: ${units} join jobs for \`zotune worker --queue …\` (each step's ${evaluations} evaluations${shards > 1 ? ` × ${shards} shards` : ''} are shared by the workers that join)`);
       // joins and refusals, as the workers report them
       const seen = new Set<string>();
-      const report = async () => {
+      report = async () => {
         for (const [what, field] of [['refusals', 'refused'], ['workers', 'joined']] as const) {
           const flat = ((await link!.call('HGETALL', link!.key(what)).catch(() => [])) as string[]) ?? [];
           for (let i = 0; i < flat.length; i += 2) {
@@ -76,7 +77,7 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
           }
         }
       };
-      watch = setInterval(() => void report(), 500);
+      watch = setInterval(() => void report?.(), 500);
     },
     lossValue(step: number, shards: StepShards): StepLossValue {
       let k = 0;
@@ -90,6 +91,8 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
     },
     async close(finished: boolean) {
       if (watch) clearInterval(watch);
+      // the joins and refusals since the last look (a short run can end within one interval)
+      await report?.().catch(() => undefined);
       if (link && finished) await link.call('SET', link.key('done'), '1');
       // the join jobs nobody took are not needed any more (a resumed coordinator adds them again)
       if (queue) for (const id of jobIds) await (await queue.getJob(id))?.remove().catch(() => undefined);

@@ -150,11 +150,11 @@ describe('OrtModel', () => {
     const saved = process.env.ZOTUNE_ORT_ATTENTION;
     try {
       process.env.ZOTUNE_ORT_ATTENTION = '';
-      const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+      const m = await createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 });
       opened.push(m);
       expect(m.attention).toBe('gqa');
       process.env.ZOTUNE_ORT_ATTENTION = 'flash';
-      await expect(createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 })).rejects.toThrow(/^ZOTUNE_ORT_ATTENTION: unknown attention "flash"; expected one of gqa, mha, plain$/);
+      await expect(createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 })).rejects.toThrow(/^ZOTUNE_ORT_ATTENTION: unknown attention "flash"; expected one of gqa, mha, plain$/);
     } finally {
       if (saved === undefined) delete process.env.ZOTUNE_ORT_ATTENTION;
       else process.env.ZOTUNE_ORT_ATTENTION = saved;

@@ -231,7 +231,7 @@ describe.each([
   });
 
   it('trimLast: rows K tokens shorter, the same targets, log-probs within 1e-5 of the full packing', () => {
-    const model = createLlama(ckpt(), { kernels });
+    const model = createTfjsModel(ckpt(), { kernels });
     const full = packBatch(prompts, cands);
     const trimmed = packBatch(prompts, cands, { trimLast: true });
     // the longest row is the second: 3 + (3 − 1) + (2 − 1) slots instead of 3 + 3 + 2
