@@ -141,8 +141,10 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
           const r = await zotune('finetune', ...args, '--out', dir, '--queue', url, '--queue-name', queue, '--json');
           json(r);
           expectSameRun(dir, local[name]);
-          // every worker took part (a joined line each, in the coordinator's log)
-          expect(new Set([...r.stderr.matchAll(/distributed: worker (\S+) joined at step/g)].map((m) => m[1])).size, r.stderr).toBe(workers);
+          // workers joined (named in the coordinator's log); a run of a few ms a step can end before a late one joins
+          const joined = new Set([...r.stderr.matchAll(/distributed: worker (\S+) joined at step/g)].map((m) => m[1])).size;
+          expect(joined, r.stderr).toBeGreaterThanOrEqual(1);
+          expect(joined).toBeLessThanOrEqual(workers);
         }
       } finally {
         await stop(ws);
@@ -150,6 +152,7 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
       const passes = (await Promise.all(ws.map((w) => w.done))).map((d: any) => forwardPasses(d.stderr));
       // the local runs' training passes (8·4 + 6·6 + 6·4, and 4 steps · 2 evaluations · 3 shards), shared: each computed once
       expect(passes.reduce((a, b) => a + b, 0)).toBe(8 * 4 + 6 * 6 + 6 * 4 + 4 * 2 * 3);
+      // every worker computed a share of the evaluations
       if (workers > 1) expect(Math.min(...passes), passes.join(',')).toBeGreaterThan(0);
     });
   }
