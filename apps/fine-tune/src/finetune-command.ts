@@ -24,6 +24,9 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--resume <DIR>', 'continue a killed or interrupted run from its last complete trajectory record (ZO runs; an adam run cannot be resumed). Ctrl-C stops a run after the step under way and prints this command; twice, at once')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
+    .option('--queue <URL>', 'distribute the run: each step\'s forward passes are done by `zotune worker --queue URL` processes (redis://[:password@]host:port[/db] or rediss://; needs --threads N); the run directory is a local run\'s')
+    .option('--queue-name <Q>', 'BullMQ queue name of --queue (default: the sweeps\')')
+    .option('--lease-seconds <S>', 'with --queue: an evaluation whose worker is silent this long goes to another worker (default 30)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {

@@ -5,7 +5,7 @@
 import { DEFAULTS, settings, type FinetuneInput } from '@zotune/finetune/schema';
 
 /** The flags as commander parses them: every setting of the config schema (strings, booleans) and the session's own. */
-export type FinetuneFlags = { [K in keyof FinetuneInput]?: string | boolean } & { out?: string; resume?: string; config?: string; fetch?: boolean; json?: boolean };
+export type FinetuneFlags = { [K in keyof FinetuneInput]?: string | boolean } & { out?: string; resume?: string; config?: string; fetch?: boolean; json?: boolean; queue?: string; queueName?: string; leaseSeconds?: string };
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 /** The settings that are flags, from the config schema: key → its meta, in the schema's order. */

@@ -22,6 +22,14 @@ const PARSE: Partial<Record<keyof FinetuneInput, (v: string) => unknown>> = {
   loraTargets: (v) => oneLine(() => parseLoraTargets(v)),
 };
 
+async function oneLineAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
+}
+
 function oneLine<T>(f: () => T): T {
   try {
     return f();
@@ -129,7 +137,16 @@ export async function finetuneFromFlags(flags: FinetuneFlags, given: (key: strin
     if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
     dir = resolve(flags.out ?? defaultRunDir(demo ? 'demo' : runName(config)));
   }
-  return runFinetune(config, { dir, resume: flags.resume !== undefined, log, signal }).catch((e: unknown) => {
+  if (flags.queue === undefined && (flags.queueName !== undefined || flags.leaseSeconds !== undefined)) throw new UserError(`${flags.queueName !== undefined ? '--queue-name' : '--lease-seconds'}: only with --queue`, 2);
+  let losses;
+  if (flags.queue !== undefined) {
+    const leaseSeconds = flags.leaseSeconds === undefined ? undefined : parseNumber('--lease-seconds', flags.leaseSeconds, { min: 0.1, max: 86400 });
+    const d = await import('@zotune/distributed');
+    // a queue that cannot be used (unreachable, wrong password) is one line before anything is written
+    await oneLineAsync(() => d.checkRedis(flags.queue!));
+    losses = d.coordinatorLosses({ url: flags.queue, queueName: flags.queueName, leaseSeconds });
+  }
+  return runFinetune(config, { dir, resume: flags.resume !== undefined, log, signal, losses }).catch((e: unknown) => {
     if (!(e instanceof FinetuneAbortError)) throw e;
     // adam keeps no trajectory: its directory cannot be resumed
     if (config.estimator === 'adam' && e.dir !== undefined) throw new UserError(`finetune: interrupted after step ${e.step} of ${e.steps}; an adam run cannot be resumed (its directory: ${e.dir})`, INTERRUPTED_EXIT_CODE);

@@ -24,7 +24,30 @@ export function registerToolboxCommands(program: Command): void {
   registerBenchEval(bench);
   registerBenchMemory(bench);
   registerBenchHeadroom(bench);
+  registerBenchDistributed(bench);
   registerReportCommand(program);
+}
+
+/** Add `distributed` to an existing `zotune bench` command. */
+function registerBenchDistributed(bench: Command): void {
+  const cmd = bench
+    .command('distributed')
+    .description('one run locally and over 1, 2, … `zotune worker` processes started here (--queue): steps/s and their ratio, bytes each worker sends per step, the share of a step outside forward passes, trajectories compared with the local one')
+    .option('--queue <URL>', 'redis://[:password@]host:port[/db] or rediss:// (required)')
+    .option('--model <M>', 'model', 'stories260K')
+    .option('--task <T>', 'task', 'sst2')
+    .option('--estimator <E>', 'mezo, guided or greedy', 'mezo')
+    .option('--queries <Q>', 'mezo: queries per step', '2')
+    .option('--candidates <M>', 'guided, greedy: candidates per step', '4')
+    .option('--steps <N>', 'steps per run (the first is left out of the timing)', '6')
+    .option('--batch <B>', 'examples per step', '16')
+    .option('--shards <N>', 'data-parallel shards per evaluation', '1')
+    .option('--threads <N>', 'ORT intra-op threads of every process (the coordinator, each worker, the local run)', '1')
+    .option('--workers <LIST>', 'worker counts, e.g. 1,2', '1,2')
+    .option('--rounds <N>', 'rounds of (local, each worker count), interleaved', '1')
+    .option('--seed <S>', 'run seed', '0')
+    .option('--work <DIR>', 'run and worker directories (default: a new directory under $TMPDIR)');
+  benchOutput(cmd, async () => (await import('./bench-distributed')).benchDistributedCommand);
 }
 
 /**

@@ -50,6 +50,10 @@ describe('resolveConfig', () => {
     expect(() => parseInput({ estimator: 'sgd' }, 'p.json')).toThrow(/^p\.json: estimator: /);
     expect(() => parseInput({ learningRate: 1 }, 'p.json')).toThrow('p.json: unknown field "learningRate"');
     expect(() => resolveConfig([{ estimator: 'guided', candidates: 1 }])).toThrow(/alpha/);
+    expect(() => resolveConfig([{ batch: 4, shards: 5 }])).toThrow("--shards 5: more shards than the 4 examples of a step's batch (--batch)");
+    // one shard is the plain run: config.json does not change
+    expect(resolveConfig([{ shards: 1 }])).toEqual(resolveConfig([{}]));
+    expect(resolveConfig([{ shards: 2 }]).shards).toBe(2);
     expect(() => loadPreset('no-such-preset')).toThrow(/--config no-such-preset: cannot read .*no such file/);
   });
 

@@ -69,6 +69,8 @@ export const finetuneConfigSchema = z.strictObject({
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads (absent: the machine's cores) */
   threads: posInt.max(256).optional(),
+  /** data-parallel shards of each evaluation's minibatch (absent: 1, the whole batch in one forward pass) */
+  shards: posInt.max(4096).optional(),
   /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
   oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
   /** parameter-efficient ZO: what is trained instead of the model's blocks, with its init seed (absent: every block) */
@@ -140,10 +142,12 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     backend: m.backend,
     engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
+    ...(m.shards !== undefined && m.shards > 1 ? { shards: m.shards } : {}),
     oracleEvery: m.oracleEvery ?? DEFAULT_ORACLE_EVERY,
     ...(peft ? { peft } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
+  if ((config.shards ?? 1) > config.batch) throw new UserError(`--shards ${config.shards}: more shards than the ${config.batch} examples of a step's batch (--batch)`, 2);
   return finetuneConfigSchema.parse(config);
 }
 

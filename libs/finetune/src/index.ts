@@ -8,7 +8,9 @@ export {
 export { estimatorConfig, finetuneConfigSchema, parseRunConfig, passesPerStep, resolveConfig, withAbsolutePaths, type FinetuneConfig } from './config';
 export { BatchSchedule } from './batches';
 export { defaultRunDir, finetune, resumeConfig, resumeFinetune, runConfigOf, runName, type FinetuneRunOptions, type ResumeRunOptions } from './run';
-export { FinetuneAbortError, runFinetune, type FinetuneEvent, type FinetuneOptions, type FinetuneSummary } from './trainer';
+export { FinetuneAbortError, runFinetune, type FinetuneEvent, type FinetuneOptions, type FinetuneSummary, type StepLosses, type StepShards } from './trainer';
+export { openReplica, type Replica } from './replica';
+export type { ObjectivePartial } from '@zotune/tasks';
 export { evaluate, type EvalReport, type EvaluateOptions } from './evaluate';
 export { replayRun, type ReplayOptions, type ReplayResult } from './replay';
 export { fetchRunData, mirrorOnlyNeeds } from './setup';

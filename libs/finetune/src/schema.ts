@@ -99,6 +99,11 @@ export const finetuneInputSchema = z.strictObject({
   eps: setting(z.number().positive(), { arg: 'EPS', description: 'perturbation scale ε' }),
   weightDecay: setting(z.number().min(0), { arg: 'WD', description: 'decoupled weight decay λ on embedding and matrix blocks' }),
   batch: setting(posInt.max(4096), { arg: 'B', description: 'training examples per step' }),
+  shards: setting(posInt.max(4096), {
+    arg: 'N',
+    description: "data-parallel: each evaluation's minibatch in N shards (a forward pass each, their loss sums added in order); `--queue` workers share them, a local run does them one after another, with the same bits",
+    defaultText: '1',
+  }),
   seed: setting(z.number().int().min(0).max(0xffffffff), { arg: 'S', description: 'run seed: data splits, minibatches and noise' }),
   evalEvery: setting(posInt, { arg: 'N', description: 'dev accuracy every N steps', defaultText: `${DEFAULT_EVALS_PER_RUN} evaluations per run` }),
   evalN: setting(posInt, { arg: 'N', description: 'dev examples per evaluation (the first N of the dev split)' }),

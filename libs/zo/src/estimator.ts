@@ -136,8 +136,10 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
           case 'greedy': await greedyStep(ctx, seed, cfg.candidates); break;
           case 'elite': await eliteStep(ctx, seed, cfg.normalize, input.prev); break;
         }
+        // losses computed elsewhere (DeferredLoss): the weights walked on; the record waits for them
+        await ctx.settle();
       } catch (e) {
-        await ctx.restore(); // a forward pass threw
+        await ctx.restore(); // a forward pass (or a deferred loss) threw
         throw e;
       }
       if (!fused) await ctx.restore();

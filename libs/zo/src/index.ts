@@ -37,7 +37,7 @@ export {
 export { checkBlockOrder, createEstimator, fusesUpdate, noiseStreamOf, trajectoryArithmetic, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
 export { Perturber, type NoiseTerm, type PerturberOptions } from './perturb';
-export { StepContext, rankByLoss, type LossValue, type StepInput } from './step';
+export { DeferredLoss, StepContext, rankByLoss, type LossValue, type StepInput, type StepLossValue } from './step';
 export { applyUpdate, decays, gradientTerms, updatePlan, type UpdateOptions, type UpdatePlan } from './update';
 export { checkBlocksMatch, recordedLosses, replay, type ReplayOptions } from './replay';
 export { blockInfo, trajectoryHeader, weightsDigest } from './header';
