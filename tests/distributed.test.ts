@@ -102,12 +102,35 @@ const recordsIn = (dir: string) => {
     return 0;
   }
 };
-async function until(what: string, cond: () => boolean, ms = 300_000): Promise<void> {
+/** Wait for cond; past ms, fail naming what, with `logs()` (the children's stderr so far) when given. */
+async function until(what: string, cond: () => boolean, ms = 300_000, logs?: () => string): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${logs ? `\n${logs()}` : ''}`);
     await sleep(100);
   }
+}
+type Started = { child: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> };
+/**
+ * The coordinator's result once it exits. A coordinator outliving all its workers waits for losses nobody
+ * computes: after a grace period (it may be finishing its dev/test evaluations) the test fails with every
+ * child's stderr instead of hanging until vitest's timeout; so does a run past `ms`.
+ */
+async function coordinated(c: Started, ws: Started[], ms = 600_000) {
+  const t0 = Date.now();
+  let gone: number | undefined;
+  const exited = (p: Started) => p.child.exitCode !== null || p.child.signalCode !== null;
+  while (!exited(c)) {
+    if (gone === undefined && ws.every(exited)) gone = Date.now();
+    const why = gone !== undefined && Date.now() - gone > 60_000 ? 'every worker exited 60 s ago' : Date.now() - t0 > ms ? `still running after ${ms / 1000} s` : undefined;
+    if (why) {
+      c.child.kill('SIGKILL');
+      const logs = await Promise.all([c, ...ws].map((p) => p.done));
+      throw new Error(`the coordinator did not finish: ${why}\n${logs.map((r, i) => `--- ${i === 0 ? 'coordinator' : `worker ${i}`} (code ${r.code}, signal ${r.signal}):\n${r.stderr}`).join('\n')}`);
+    }
+    await sleep(500);
+  }
+  return c.done;
 }
 /** Forward passes a worker reported computing, over its replica jobs. */
 const forwardPasses = (log: string) => [...log.matchAll(/done \((\d+) forward passes\)/g)].reduce((n, m) => n + Number(m[1]), 0);
@@ -202,7 +225,7 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
     expect(log).toMatch(/distributed: worker \S+ refused: its base model's weights are sha256 [0-9a-f]{12}…, the run's are [0-9a-f]{12}…/);
     expect(recordsIn(dir)).toBe(0); // nothing computed by it
     const wGood = worker(queue);
-    json(await coordinator.done);
+    json(await coordinated(coordinator, [wBad, wGood]));
     await stop([wBad, wGood]);
     expectSameRun(dir, local.mezo);
   });
@@ -224,11 +247,14 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
     const w2 = worker(queue);
     let w2log = '';
     w2.child.stderr!.on('data', (d) => (w2log += d));
-    await until('the other candidates of step 1 stored', () => redis('HLEN', `zr:${runId}:l:1`) === '3');
+    let w1sofar = '';
+    w1.child.stderr!.on('data', (d) => (w1sofar += d));
+    const logs = () => `--- coordinator:\n${log}\n--- w1:\n${w1sofar}\n--- w2:\n${w2log}`;
+    await until('the other candidates of step 1 stored', () => redis('HLEN', `zr:${runId}:l:1`) === '3', 300_000, logs);
     redis('PEXPIRE', `zr:${runId}:c:1:2.0`, '100');
-    await until('two steps recorded', () => recordsIn(dir) >= 2);
+    await until('two steps recorded', () => recordsIn(dir) >= 2, 300_000, logs);
     w2.child.kill('SIGKILL');
-    json(await coordinator.done);
+    json(await coordinated(coordinator, [w1, w2]));
     await stop([w1]);
     const w1log = ((await w1.done) as any).stderr as string;
     expect(w1log + w2log).toMatch(/step 1: evaluation 2 shard 0 was claimed by a worker that stopped renewing it; replaying to it to compute it here/);
@@ -243,7 +269,7 @@ describe.skipIf(skip)('zotune finetune --queue: one run across worker processes'
     children.push(coordinator.child);
     await until('two steps recorded', () => recordsIn(dir) >= 2);
     const w2 = worker(queue);
-    json(await coordinator.done);
+    json(await coordinated(coordinator, [w1, w2]));
     await stop([w1, w2]);
     const late = ((await w2.done) as any).stderr as string;
     const k = Number(/joined at step (\d+)/.exec(late)?.[1]);

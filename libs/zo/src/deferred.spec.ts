@@ -85,4 +85,30 @@ describe('deferred losses', () => {
     await expect(est.step({ blocks: a.blocks, lossValue: () => new DeferredLoss(Promise.resolve(1)), step: 0, seed: 5 })).resolves.toMatchObject({ lossPlus: 1, lossMinus: 1, projectedGrad: 0 });
     est.dispose();
   });
+
+  it('a deferred loss that fails while the walk is still computing other evaluations is no unhandled rejection: the step rejects with it', async () => {
+    // a distributed worker: another's claim lapses (OrphanError) while this one's own forward pass runs, before the step settles
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const a = makeToy(4);
+      toys.push(a);
+      const est = createEstimator({ name: 'guided', candidates: 4, lr: 0.05 });
+      let k = 0;
+      const lossValue: StepLossValue = async () => {
+        if (k++ === 0) return new DeferredLoss(Promise.reject(new Error('worker gone')));
+        // a forward pass that yields to the event loop (timers, I/O), as ORT's does
+        await new Promise((r) => setTimeout(r, 20));
+        return 1;
+      };
+      await expect(est.step({ blocks: a.blocks, lossValue, step: 0, seed: 5 })).rejects.toThrow('worker gone');
+      // Node reports an unhandled rejection after the microtasks of the tick in which it happened
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled.map(String)).toEqual([]);
+      est.dispose();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

@@ -122,10 +122,14 @@ export class StepContext {
     const v = await this.lossValue();
     this.forwardPasses++;
     if (v instanceof DeferredLoss) {
-      this.deferred.push(v.value.then((x) => {
+      const filled = v.value.then((x) => {
         if (typeof x !== 'number') throw new Error(`a deferred loss resolved to ${typeof x}, expected a number`);
         fill(x);
-      }));
+      });
+      // settle() rethrows its rejection; one that comes while the walk is still computing other
+      // evaluations (a worker's lapsed claim) must not be an unhandled rejection, which ends the process
+      filled.catch(() => undefined);
+      this.deferred.push(filled);
       return undefined;
     }
     if (typeof v !== 'number') throw new Error(`lossValue returned ${typeof v}, expected a number`);
