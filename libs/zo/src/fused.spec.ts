@@ -1,0 +1,153 @@
+// The update's float32 arithmetic, bit for bit, in trajectory versions 2 (restore, then update) and 3
+// (the restore fused into the update), and when update() may fuse. The expected bits are built here
+// from the specification alone: z from normalFillRef (the noise reference), and applyNoise's documented
+// pass θ ← f32(f32(keep)·θ) + S, S = Σ f32(f32(coef·σ_j)·z) summed in order from +0 (noise.spec.ts
+// pins that formula against the kernels), with the coefficients of the format: version 2 adds
+// −η·u_s; version 3 lands from θ_now = θ + σ·Σ a_s·z with −keep·a_s + (−η·u_s), the displacement's
+// seeds first. A step that drops keep from the displacement, mixes up a coefficient or the order of
+// the terms, or fuses a record it must not, changes bits that reference.spec.ts's 2e-6 lets pass.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StepRecord } from '@zotune/artifacts';
+import { normalFillRef } from '@zotune/tensor';
+import { createEstimator } from './estimator';
+import { fixedScale } from './scale';
+import { makeToy, sameBits, type Toy } from './toy.testkit';
+
+const f = Math.fround;
+const EPS = 0.01;
+const SIGMA = [0.5, 2, 1.5, 0.25];
+const LR = 0.05;
+const DECAY = 0.1;
+// keep_j = 1 − η·λ on the toy's embedding and matrix blocks, 1 on its bias and norm blocks
+const KEEP = [1 - LR * DECAY, 1 - LR * DECAY, 1, 1];
+const SEED = 2970799729; // stepSeed(7, 0)
+
+let toys: Toy[] = [];
+const toy = (seed: number) => {
+  const t = makeToy(seed);
+  toys.push(t);
+  return t;
+};
+afterEach(() => {
+  toys.forEach((t) => t.dispose());
+  toys = [];
+});
+
+interface Term {
+  seed: number;
+  coef: number;
+}
+
+/** One pass over block j: f32(f32(keep)·θ) + S, S = Σ f32(f32(coef·σ)·z(seed, j)) in order from +0. */
+function pass(theta: Float32Array, j: number, sigma: number, terms: Term[], keep: number): Float32Array {
+  const zs = terms.filter((t) => t.coef !== 0 && sigma !== 0).map((t) => {
+    const z = new Float32Array(theta.length);
+    normalFillRef(z, t.seed, j);
+    return { a: f(t.coef * sigma), z };
+  });
+  return Float32Array.from(theta, (x, i) => {
+    let s = 0;
+    for (const t of zs) s = f(s + f(t.a * t.z[i]));
+    const kx = keep === 1 ? x : f(f(keep) * x);
+    return zs.length > 0 ? f(kx + s) : kx;
+  });
+}
+
+/** u_s = mean over probes of g·w_s (ALGORITHMS.md §2), then the update's term −η·u_s, in candidate order. */
+function updateTerms(rec: StepRecord): Term[] {
+  return rec.candidates.map((c, i) => {
+    let u = 0;
+    for (const p of rec.probes) u += p.projectedGrad * p.weights[i];
+    return { seed: c.seed, coef: -LR * (u / rec.probes.length) };
+  });
+}
+
+/**
+ * Version 3's landing on block j: the last probe left θ_now = θ + σ·Σ a_s·z, a_s = −ε·w_s (its nonzero
+ * weights); the terms are −keep·a_s (+ the update's term of the same seed), then the update's other seeds.
+ */
+function landTerms(rec: StepRecord, keep: number): Term[] {
+  const last = rec.probes[rec.probes.length - 1];
+  const upd = updateTerms(rec);
+  const at = rec.candidates.map((c, i) => ({ seed: c.seed, a: -EPS * last.weights[i], t: upd[i].coef })).filter((x) => x.a !== 0);
+  const rest = upd.filter((u) => !at.some((x) => x.seed === u.seed));
+  return [...at.map((x) => ({ seed: x.seed, coef: -keep * x.a + x.t })), ...rest];
+}
+
+type Name = 'mezo' | 'guided' | 'greedy';
+const CONFIGS: [Name, object][] = [['mezo', { queries: 2 }], ['guided', { candidates: 4, alpha: 0.5 }], ['greedy', { candidates: 3 }]];
+
+async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: number) {
+  const est = createEstimator({ name, eps: EPS, lr: LR, weightDecay: DECAY, cacheNoise: false, ...extra }, { trajectoryVersion });
+  const rec = await est.step({ blocks: t.blocks, lossValue: t.lossValue, step: 0, seed: SEED, scale: fixedScale(SIGMA) });
+  return { est, rec, now: t.snapshot() };
+}
+
+describe('the update, bit for bit', () => {
+  for (const [name, extra] of CONFIGS) {
+    it(`${name}, version 3: one pass from the last evaluation point, keep·θ_now + σ·Σ(−keep·a_s − η·u_s)·z`, async () => {
+      const t = toy(31);
+      const { est, rec, now } = await stepOnce(t, name, extra, 3);
+      await est.update(t.blocks, rec);
+      const want = now.map((theta, j) => pass(theta, j, SIGMA[j], landTerms(rec, KEEP[j]), KEEP[j]));
+      expect(sameBits(t.snapshot(), want)).toBe(true);
+      est.dispose();
+    });
+
+    it(`${name}, version 2: the step restores, then one pass keep·θ − η·σ·Σ u_s·z`, async () => {
+      const t = toy(31);
+      const { est, rec, now } = await stepOnce(t, name, extra, 2);
+      await est.update(t.blocks, rec);
+      const want = now.map((theta, j) => pass(theta, j, SIGMA[j], updateTerms(rec), KEEP[j]));
+      expect(sameBits(t.snapshot(), want)).toBe(true);
+      est.dispose();
+    });
+  }
+});
+
+describe('update() fuses only the pending step\'s own record on its own blocks', () => {
+  /** Another record, or other blocks: the step is undone, then the record applied as version 2 does. */
+  async function check(change: (rec: StepRecord) => StepRecord, otherBlocks: boolean) {
+    const a = toy(32);
+    const b = toy(32);
+    const c = toy(33);
+    const { est, rec } = await stepOnce(a, 'mezo', {}, 3);
+    const { est: sep, rec: recB } = await stepOnce(b, 'mezo', {}, 2);
+    expect(recB).toEqual(rec);
+    const restored = b.snapshot();
+    const target = change(rec);
+    const before = c.snapshot();
+    await est.update(otherBlocks ? c.blocks : a.blocks, target);
+    const on = otherBlocks ? before : restored;
+    const sigma = target.sigma ?? [1, 1, 1, 1];
+    const want = on.map((theta, j) => pass(theta, j, sigma[j], updateTerms(target), KEEP[j]));
+    expect(sameBits((otherBlocks ? c : a).snapshot(), want)).toBe(true);
+    // the stepped blocks are back at θ, as version 2's step left them
+    expect(sameBits(a.snapshot(), otherBlocks ? restored : want)).toBe(true);
+    est.dispose();
+    sep.dispose();
+  }
+
+  it('another seed of the same step: applied on the restored weights', async () => {
+    await check((r) => ({ ...r, seed: r.seed + 1 }), false);
+  });
+
+  it('the same step with another σ: applied with its own σ on the restored weights', async () => {
+    await check((r) => ({ ...r, sigma: [1, 0.5, 3, 2] }), false);
+  });
+
+  it('another model\'s blocks: the stepped blocks are restored, the record lands on the others', async () => {
+    await check((r) => r, true);
+  });
+
+  it('blocks of another length: refused in one line with the stepped blocks restored', async () => {
+    const a = toy(34);
+    const { est, rec } = await stepOnce(a, 'mezo', {}, 3);
+    const b = toy(34);
+    const { est: sep } = await stepOnce(b, 'mezo', {}, 2);
+    await expect(est.update(a.blocks.slice(0, 3), rec)).rejects.toThrow('step 0: record has σ for 4 blocks, the model has 3');
+    expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
+    est.dispose();
+    sep.dispose();
+  });
+});
