@@ -68,9 +68,9 @@ function landTerms(rec: StepRecord, keep: number): Term[] {
 type Name = 'mezo' | 'guided' | 'greedy';
 const CONFIGS: [Name, object][] = [['mezo', { queries: 2 }], ['guided', { candidates: 4, alpha: 0.5 }], ['greedy', { candidates: 3 }]];
 
-async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: number) {
+async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: number, sigma: number[] | null = SIGMA) {
   const est = createEstimator({ name, eps: EPS, lr: LR, weightDecay: DECAY, cacheNoise: false, ...extra }, { trajectoryVersion });
-  const rec = await est.step({ blocks: t.blocks, lossValue: t.lossValue, step: 0, seed: SEED, scale: fixedScale(SIGMA) });
+  const rec = await est.step({ blocks: t.blocks, lossValue: t.lossValue, step: 0, seed: SEED, scale: fixedScale(sigma) });
   return { est, rec, now: t.snapshot() };
 }
 
@@ -141,6 +141,23 @@ describe('update() fuses only the pending step\'s own record on its own blocks',
 
   it('the stepped model\'s blocks but one: the step is undone, the record lands on the blocks given', async () => {
     await check((r) => r, 'last');
+  });
+
+  it('more blocks than the stepped model (σ null): the step is undone, the record lands on every block given', async () => {
+    const a = toy(35);
+    const b = toy(35);
+    const c = toy(36);
+    const { est, rec } = await stepOnce(a, 'mezo', {}, 3, null);
+    const { est: sep } = await stepOnce(b, 'mezo', {}, 2, null);
+    const restored = b.snapshot();
+    const before = c.snapshot()[3];
+    // a fifth block (noise block 4) over another toy's norm weights
+    const blocks = [...a.blocks, { ...c.blocks[3], index: 4, name: 'extra.norm.weight' }];
+    await est.update(blocks, rec);
+    const want = [...restored, before].map((theta, j) => pass(theta, j, 1, updateTerms(rec), j < 4 ? KEEP[j] : 1));
+    expect(sameBits([...a.snapshot(), c.snapshot()[3]], want)).toBe(true);
+    est.dispose();
+    sep.dispose();
   });
 
   it('blocks of another length: refused in one line with the stepped blocks restored', async () => {
