@@ -66,7 +66,9 @@ function landTerms(rec: StepRecord, keep: number): Term[] {
 }
 
 type Name = 'mezo' | 'guided' | 'greedy';
-const CONFIGS: [Name, object][] = [['mezo', { queries: 2 }], ['guided', { candidates: 4, alpha: 0.5 }], ['greedy', { candidates: 3 }]];
+// mezo with 3 queries: the last probe leaves one seed displaced and the update has three terms, so
+// the order of the landing's terms (the displaced seed first) shows in the float32 sums
+const CONFIGS: [Name, object][] = [['mezo', { queries: 3 }], ['guided', { candidates: 4, alpha: 0.5 }], ['greedy', { candidates: 3 }]];
 
 async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: number, sigma: number[] | null = SIGMA) {
   const est = createEstimator({ name, eps: EPS, lr: LR, weightDecay: DECAY, cacheNoise: false, ...extra }, { trajectoryVersion });
@@ -76,7 +78,7 @@ async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: nu
 
 describe('the update, bit for bit', () => {
   for (const [name, extra] of CONFIGS) {
-    it(`${name}, version 3: one pass from the last evaluation point, keep·θ_now + σ·Σ(−keep·a_s − η·u_s)·z`, async () => {
+    it(`${name} ${JSON.stringify(extra)}, version 3: one pass from the last evaluation point, keep·θ_now + σ·Σ(−keep·a_s − η·u_s)·z`, async () => {
       const t = toy(31);
       const { est, rec, now } = await stepOnce(t, name, extra, 3);
       await est.update(t.blocks, rec);
@@ -85,7 +87,7 @@ describe('the update, bit for bit', () => {
       est.dispose();
     });
 
-    it(`${name}, version 2: the step restores, then one pass keep·θ − η·σ·Σ u_s·z`, async () => {
+    it(`${name} ${JSON.stringify(extra)}, version 2: the step restores, then one pass keep·θ − η·σ·Σ u_s·z`, async () => {
       const t = toy(31);
       const { est, rec, now } = await stepOnce(t, name, extra, 2);
       await est.update(t.blocks, rec);
@@ -131,8 +133,8 @@ describe('update() fuses only the pending step\'s own record on its own blocks',
     await check((r) => ({ ...r, seed: r.seed + 1 }), false);
   });
 
-  it('the same step with another σ: applied with its own σ on the restored weights', async () => {
-    await check((r) => ({ ...r, sigma: [1, 0.5, 3, 2] }), false);
+  it('the same step with another σ (its first the same): applied with its own σ on the restored weights', async () => {
+    await check((r) => ({ ...r, sigma: [SIGMA[0], 0.5, 3, 2] }), false);
   });
 
   it('another model\'s blocks: the stepped blocks are restored, the record lands on the others', async () => {
