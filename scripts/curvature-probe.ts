@@ -6,7 +6,7 @@
 // (docs/results/meta-training.md, curvature-aware features.)
 import { resolveDataDir } from '@zotune/data';
 import { lossAt } from '@zotune/meta';
-import { createLlama, resolveModel } from '@zotune/models';
+import { createTfjsModel, resolveModel } from '@zotune/models';
 import { DEFAULT_CURVATURE_PROBE, probeCurvature } from '@zotune/policy';
 import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
 import { initBackend } from '@zotune/tensor';
@@ -46,7 +46,7 @@ try {
   await initBackend('wasm', { quiet: true });
   const dataDir = resolveDataDir();
   const resolved = resolveModel(modelName, dataDir);
-  const model = createLlama(resolved.checkpoint);
+  const model = createTfjsModel(resolved.checkpoint);
   const probe = { ...DEFAULT_CURVATURE_PROBE, probes };
   const kappas: { label: string; kappa: number[]; raw: number[]; floored: number }[] = [];
   for (const t of tasks) {

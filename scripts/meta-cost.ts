@@ -43,7 +43,7 @@ const dataDir = resolveDataDir();
 const resolved = resolveModel(shape === 'smollm2-135m' ? shape : 'stories260K', dataDir);
 const ckpt = shape === 'stories15M' ? randomCheckpoint(STORIES15M_CONFIG, 1, { std: 0.02 }) : resolved.checkpoint;
 // spsa: the ORT model (host); exact: the tfjs one (tensor)
-const host = metaGrad === 'spsa' ? await (await loadOrt()).createOrtLlama(ckpt, { threads, handOver: true }) : undefined;
+const host = metaGrad === 'spsa' ? await (await loadOrt()).createOrtModel(ckpt, { threads, handOver: true }) : undefined;
 const tensor = host ? undefined : createTfjsModel(ckpt);
 const model = host ?? tensor!;
 const parameters = model.blocks.reduce((n, b) => n + b.size, 0);

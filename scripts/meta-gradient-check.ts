@@ -42,7 +42,7 @@ await initBackend('wasm', { quiet: true });
 const dataDir = resolveDataDir();
 const resolved = resolveModel(modelName, dataDir);
 const model = createTfjsModel(resolved.checkpoint);
-const host = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
+const host = await (await loadOrt()).createOrtModel(resolved.checkpoint, { threads: 1 });
 const config = parseMetaConfig({});
 const metaTasks = tasks.map((t) => loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen }).task);
 const setup = plannedCases(config, metaTasks, host.blocks.map((b) => b.name), cases);

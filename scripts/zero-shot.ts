@@ -5,7 +5,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runEval, type EvalReport } from '../apps/fine-tune/src/eval-command';
+import type { EvalReport } from '@zotune/finetune';
+import { runEval } from '../apps/fine-tune/src/eval-run';
 import { builtinTaskNames, TASK_CONFIG_DIR } from '../libs/tasks/src/index';
 
 const { values } = parseArgs({

@@ -28,8 +28,8 @@ export function cli(cwd: string, data: string) {
     const done = new Promise<Result>((ok) => child.on('close', (code, signal) => ok({ code, signal, stdout, stderr })));
     return { child, done };
   };
-  /** Start a run and kill -9 it once its trajectory holds `records` records (or it ended first). */
-  const killAfter = async (args: string[], traj: string, records: number): Promise<void> => {
+  /** Start a run and send it `signal` once its trajectory holds `records` records (or it ended first); its result. */
+  const signalAfter = async (args: string[], traj: string, records: number, signal: NodeJS.Signals): Promise<Result> => {
     const victim = start(args);
     let recorded = 0;
     while (recorded < records) {
@@ -41,10 +41,14 @@ export function cli(cwd: string, data: string) {
         // the header is being written; poll again
       }
     }
-    victim.child.kill('SIGKILL');
-    expect((await victim.done).signal).toBe('SIGKILL');
+    victim.child.kill(signal);
+    return victim.done;
   };
-  return { start, killAfter, zotune: (...args: string[]) => start(args).done };
+  /** Start a run and kill -9 it once its trajectory holds `records` records (or it ended first). */
+  const killAfter = async (args: string[], traj: string, records: number): Promise<void> => {
+    expect((await signalAfter(args, traj, records, 'SIGKILL')).signal).toBe('SIGKILL');
+  };
+  return { start, signalAfter, killAfter, zotune: (...args: string[]) => start(args).done };
 }
 
 /** The command's single stdout line as JSON (it must have exited 0). */

@@ -1,15 +1,16 @@
-// The packages' declarations as a TypeScript user gets them: tests/consumer/consumer.ts, a program
-// outside every lib, typechecked against the built packages (node_modules/@zotune/* → libs/*/dist, no
-// "@zotune/source" condition) under the three module resolutions users set, with skipLibCheck off so
-// our .d.ts files are checked too. NodeNext and Node16 need explicit `.js` paths in relative imports of
-// declaration files, which tools/dts-specifiers.mjs writes after tsc (tested below on its own).
+// The packages' declarations as a TypeScript user gets them: tests/consumer/consumer.ts (the building
+// blocks) and tests/consumer/run.ts (the run as a library), programs outside every lib, typechecked
+// against the built packages (node_modules/@zotune/* → libs/*/dist, no "@zotune/source" condition)
+// under the three module resolutions users set, with skipLibCheck off so our .d.ts files are checked
+// too. NodeNext and Node16 need explicit `.js` paths in relative imports of declaration files, which
+// tools/dts-specifiers.mjs writes after tsc (tested below on its own).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { fixDeclarationSpecifiers } from '../tools/dts-specifiers.mjs';
+import { fixDeclarationSpecifiers, removeStaleDeclarations } from '../tools/dts-specifiers.mjs';
 import { typecheck } from './tsc.testkit';
 
 const LIBS = readdirSync(join(REPO_ROOT, 'libs'))
@@ -26,7 +27,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('declarations of the built packages', () => {
   test.each(['nodenext', 'node16', 'bundler'] as const)('a consumer typechecks under module/moduleResolution %s, without skipLibCheck', (module) => {
-    const r = typecheck([join(REPO_ROOT, 'tests/consumer/consumer.ts')], module);
+    const r = typecheck(['consumer.ts', 'run.ts'].map((f) => join(REPO_ROOT, 'tests/consumer', f)), module);
     expect(r.out).toBe('');
     expect(r.status).toBe(0);
   });
@@ -58,6 +59,17 @@ describe('tools/dts-specifiers.mjs', () => {
     );
     expect(readFileSync(join(dist, 'sub/index.d.ts'), 'utf8')).toBe("export { a } from '../a.js';\nexport type T = typeof import(\"../a.js\");\n");
     expect(fixDeclarationSpecifiers(dist)).toBe(0);
+  });
+
+  test('the declarations of deleted sources are removed (with their maps), the others kept', () => {
+    const pkg = join(work, 'stale');
+    for (const d of ['src/sub', 'dist/sub', 'dist/gone']) mkdirSync(join(pkg, d), { recursive: true });
+    for (const f of ['src/index.ts', 'src/sub/a.ts', 'src/b.mts']) writeFileSync(join(pkg, f), 'export {};\n');
+    for (const f of ['index.d.ts', 'sub/a.d.ts', 'b.d.ts', 'old.d.ts', 'old.d.ts.map', 'sub/old.d.ts', 'gone/index.d.ts', 'index.js']) writeFileSync(join(pkg, 'dist', f), '');
+    expect(removeStaleDeclarations(join(pkg, 'dist'), join(pkg, 'src'))).toEqual(['gone/index.d.ts', 'old.d.ts', 'sub/old.d.ts']);
+    const left = readdirSync(join(pkg, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(d\.ts|map|js)$/.test(f)).sort();
+    expect(left).toEqual(['b.d.ts', 'index.d.ts', 'index.js', 'sub/a.d.ts']);
+    expect(removeStaleDeclarations(join(pkg, 'dist'), join(pkg, 'src'))).toEqual([]);
   });
 
   test('a specifier that names no emitted file is refused, naming the file and the specifier', () => {

@@ -3,9 +3,9 @@
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@zotune/data';
-import { blockValues, createLlama, resolveModel, type AnyModel } from '@zotune/models';
+import { blockValues, createTfjsModel, resolveModel, type Model } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
-import { Collator, hostObjectiveValue, lossValue, objectiveFor, resolveTask } from '@zotune/tasks';
+import { Collator, objectiveValue, lossValue, objectiveFor, resolveTask } from '@zotune/tasks';
 import { createEstimator, lossValueOf, stepSeed, type StepRecord } from '@zotune/zo';
 
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO_ROOT, '../shared/data');
@@ -20,17 +20,17 @@ describe('engines ort and tfjs', () => {
     const collator = new Collator(task, resolved.tokenizer, resolved.checkpoint.config.maxSeqLen);
     const batch = collator.batch(train);
     const objective = objectiveFor(task.kind);
-    const { createOrtLlama } = await loadOrt();
-    const tfm = createLlama(resolved.checkpoint);
-    const ortm = await createOrtLlama(resolved.checkpoint, { threads: 1 });
+    const { createOrtModel } = await loadOrt();
+    const tfm = createTfjsModel(resolved.checkpoint);
+    const ortm = await createOrtModel(resolved.checkpoint, { threads: 1 });
     try {
       // the objective itself first: the host loss of ORT against the tf loss of tfjs
-      expect(rel(await hostObjectiveValue(ortm, batch), lossValue(tfm, batch, objective))).toBeLessThan(1e-5);
+      expect(rel(await objectiveValue(ortm, batch), lossValue(tfm, batch, objective))).toBeLessThan(1e-5);
       const records: StepRecord[] = [];
-      const models: AnyModel[] = [tfm, ortm];
+      const models: Model[] = [tfm, ortm];
       for (const m of models) {
         const est = createEstimator({ name, lr: 1e-3, eps: 1e-3 });
-        const value = m === ortm ? () => hostObjectiveValue(ortm, batch) : lossValueOf(() => objective(tfm, batch));
+        const value = m === ortm ? () => objectiveValue(ortm, batch) : lossValueOf(() => objective(tfm, batch));
         const rec = await est.step({ blocks: m.blocks, step: 0, seed: stepSeed(5, 0), lossValue: value, batch: batch.packed });
         await est.update(m.blocks, rec);
         est.dispose();

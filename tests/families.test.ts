@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@zotune/data';
-import { createLlama, packBatch, packSequences, resolveModel, type LlamaModel, type ResolvedModel } from '@zotune/models';
-import { loadOrt, type OrtLlama } from '@zotune/ort';
+import { createTfjsModel, packBatch, packSequences, resolveModel, type TfjsModel, type ResolvedModel } from '@zotune/models';
+import { loadOrt, type OrtModel } from '@zotune/ort';
 
 const FIXTURES = join(REPO_ROOT, 'tests/fixtures/families');
 const FAMILIES = [
@@ -56,13 +56,13 @@ describe.each(FAMILIES)('family fixture %s', (name, family) => {
   const dir = join(FIXTURES, name);
   let resolved: ResolvedModel;
   let ref: Reference;
-  let tfm: LlamaModel;
-  let ortm: OrtLlama;
+  let tfm: TfjsModel;
+  let ortm: OrtModel;
   beforeAll(async () => {
     resolved = resolveModel(dir);
     ref = reference(dir);
-    tfm = createLlama(resolved.checkpoint);
-    ortm = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
+    tfm = createTfjsModel(resolved.checkpoint);
+    ortm = await (await loadOrt()).createOrtModel(resolved.checkpoint, { threads: 1 });
   });
   afterAll(async () => {
     tfm.dispose();

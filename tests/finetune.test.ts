@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openTrajectory, writePolicyArtifactFile } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
-import { checkpointDigest, createLlama, packSequences, readSafetensors, resolveModel } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, packSequences, readSafetensors, resolveModel } from '@zotune/models';
 import { createAdapter, type PeftConfig } from '@zotune/peft';
 import { openRegistry, parseRef } from '@zotune/registry';
 import { initPertNN, modelFingerprint, policyToArtifact } from '@zotune/policy';
@@ -27,7 +27,7 @@ const foreignPolicyFile = join(work, 'foreign.zpol');
 const curvPolicyFile = join(work, 'curv.zpol');
 beforeAll(() => {
   const { checkpoint } = resolveModel('stories260K', DATA);
-  const model = createLlama(checkpoint);
+  const model = createTfjsModel(checkpoint);
   try {
     const fingerprint = modelFingerprint(model, checkpointDigest(checkpoint), 'stories260K');
     const policy = initPertNN(model.blocks.map((b) => b.name), { seed: 7 });
@@ -255,7 +255,7 @@ describe('zotune finetune --peft', () => {
   const loraArgs = ['--peft', 'lora', '--lora-rank', '4', '--lora-targets', 'q,v', '--seed', '5'];
   const adapterOf = (peft: PeftConfig) => {
     const { checkpoint } = resolveModel('stories260K', DATA);
-    return { checkpoint, model: createLlama(checkpoint), peft };
+    return { checkpoint, model: createTfjsModel(checkpoint), peft };
   };
 
   test('LoRA, guided with a policy of the adapter blocks: kill -9 and --resume end as the uninterrupted run; replay writes the adapter, --merge the merged weights', async () => {
@@ -301,7 +301,7 @@ describe('zotune finetune --peft', () => {
     expect(merged).toMatchObject({ wrote: 'merged', peft: 'lora-r4-a16-q_proj,v_proj' });
     // the merged file's model gives the logits of the base model with the run's adapter, and differs from the base
     const m = adapterOf(config.peft);
-    const mergedModel = createLlama({ ...m.checkpoint, tensors: readSafetensors(join(work, 'lora-merged.safetensors')).tensors });
+    const mergedModel = createTfjsModel({ ...m.checkpoint, tensors: readSafetensors(join(work, 'lora-merged.safetensors')).tensors });
     try {
       const adapter = createAdapter(m.model, config.peft);
       const rows = packSequences([[1, 403, 29, 71, 261, 15, 88, 402]]);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLlama, type LlamaConfig, packSequences, randomCheckpoint, readGgufCheckpoint, writeGgufCheckpoint } from '@zotune/models';
+import { createTfjsModel, type LlamaConfig, packSequences, randomCheckpoint, readGgufCheckpoint, writeGgufCheckpoint } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
 
 const PYTHON = process.env.ZOTUNE_PYTHON || undefined;
@@ -59,8 +59,8 @@ describe.skipIf(SKIP)('GGUF written by zotune, read by transformers', () => {
     const b = readFileSync(out);
     const hf = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     const back = readGgufCheckpoint(join(tmp, file));
-    const ort = await (await loadOrt()).createOrtLlama(back, { threads: 1 });
-    const tfm = createLlama(back);
+    const ort = await (await loadOrt()).createOrtModel(back, { threads: 1 });
+    const tfm = createTfjsModel(back);
     try {
       const batch = packSequences([IDS]);
       expect(maxAbsDiff(await ort.logits(batch), hf), 'ort').toBeLessThan(1e-5);

@@ -20,7 +20,7 @@ beforeAll(async () => {
   const dataDir = resolveDataDir();
   const resolved = resolveModel('stories260K', dataDir);
   model = createTfjsModel(resolved.checkpoint);
-  host = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 1 });
+  host = await (await loadOrt()).createOrtModel(resolved.checkpoint, { threads: 1 });
   const tasks = ['sst2', 'copa'].map((t) => loadMetaTask(t, { dataDir, dataSeed: config.dataSeed, tokenizer: resolved.tokenizer, maxSeqLen: resolved.checkpoint.config.maxSeqLen }).task);
   setup = plannedCases(config, tasks, host.blocks.map((b) => b.name), 2);
 });

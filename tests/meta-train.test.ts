@@ -10,7 +10,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { decodePolicyArtifact, checkFingerprint, type PolicyArtifact } from '@zotune/artifacts';
 import { REPO_ROOT } from '@zotune/data';
 import { MetaPlan, parseMetaConfig } from '@zotune/meta';
-import { checkpointDigest, createLlama, resolveModel } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, resolveModel } from '@zotune/models';
 import { initPertNN, modelFingerprint, policyFromArtifact } from '@zotune/policy';
 import { readMetrics } from '@zotune/report';
 
@@ -73,7 +73,7 @@ describe('zotune meta-train', () => {
 
     // the fingerprint is the real model's, and the policy loads onto it
     const resolved = resolveModel('stories260K', DATA);
-    const model = createLlama(resolved.checkpoint);
+    const model = createTfjsModel(resolved.checkpoint);
     const fp = modelFingerprint(model, checkpointDigest(resolved.checkpoint), 'stories260K');
     checkFingerprint(artifact.fingerprint, fp);
     const policy = policyFromArtifact(artifact, model, fp);
@@ -137,7 +137,7 @@ describe('zotune meta-train', () => {
     const artifact = decodePolicyArtifact(readFileSync(r.artifact), r.artifact);
     expect(artifact.fingerprint.family).toBe(family);
     const resolved = resolveModel(dir, DATA);
-    const model = createLlama(resolved.checkpoint);
+    const model = createTfjsModel(resolved.checkpoint);
     try {
       expect(artifact.fingerprint.blocks.map((b) => b.kind)).toEqual(model.blocks.map((b) => b.kind));
       const init = initPertNN(model.blocks.map((b) => b.name), { seed: new MetaPlan(parseMetaConfig(artifact.training.config), [1]).policySeed });
@@ -202,7 +202,7 @@ describe('zotune meta-train', () => {
     expect(Math.max(...kappa['SST-2']) - Math.min(...kappa['SST-2'])).toBeGreaterThan(0.5); // blocks differ in curvature
     // it loads onto the model as a 6-input policy (finetune.test.ts runs one)
     const resolved = resolveModel('stories260K', DATA);
-    const model = createLlama(resolved.checkpoint);
+    const model = createTfjsModel(resolved.checkpoint);
     try {
       expect(policyFromArtifact(artifact, model, modelFingerprint(model, checkpointDigest(resolved.checkpoint), 'stories260K')).inputs).toBe(6);
     } finally {

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '@zotune/data';
-import { argmax, createLlama, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type LlamaModel, type ResolvedModel } from '@zotune/models';
-import { loadOrt, type OrtLlama } from '@zotune/ort';
+import { argmax, createTfjsModel, greedyGenerate, meanNll, packSequences, readCheckpoint, resolveModel, writeGgufCheckpoint, type TfjsModel, type ResolvedModel } from '@zotune/models';
+import { loadOrt, type OrtModel } from '@zotune/ort';
 import { currentBackend, initBackend } from '@zotune/tensor';
 import { requireSmollm2, skipWithoutSmollm2 } from './smollm2.testkit';
 
@@ -50,14 +50,14 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
   let resolved: ResolvedModel;
   let ref: Reference;
   let refLogits: Float32Array[];
-  let tfm: LlamaModel;
-  let ortm: OrtLlama;
+  let tfm: TfjsModel;
+  let ortm: OrtModel;
   const tmp = mkdtempSync(join(tmpdir(), 'zotune-smollm2-'));
   beforeAll(async () => {
     ({ ref, logits: refLogits } = readReference());
     resolved = resolveModel(requireSmollm2());
-    tfm = createLlama(resolved.checkpoint);
-    ortm = await (await loadOrt()).createOrtLlama(resolved.checkpoint, { threads: 2 });
+    tfm = createTfjsModel(resolved.checkpoint);
+    ortm = await (await loadOrt()).createOrtModel(resolved.checkpoint, { threads: 2 });
   }, 300_000);
   afterAll(async () => {
     tfm?.dispose();
@@ -87,7 +87,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
   });
 
   /** The tfjs logits of one sequence. */
-  async function tfLogits(m: LlamaModel, ids: number[]): Promise<Float32Array> {
+  async function tfLogits(m: TfjsModel, ids: number[]): Promise<Float32Array> {
     const t = tf.tidy(() => m.forward(packSequences([ids])));
     const out = (await t.data()) as Float32Array;
     t.dispose();
@@ -104,7 +104,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
   it('on tfjs\'s cpu backend the logits equal transformers\' to 1e-4', async () => {
     const was = currentBackend()!.name;
     await initBackend('cpu', { quiet: true });
-    const cpu = createLlama(resolved.checkpoint);
+    const cpu = createTfjsModel(resolved.checkpoint);
     try {
       // the shortest prompt: the pure-JS backend takes ~10 s a token at this size
       expect(maxAbsDiff(await tfLogits(cpu, ref.logits[0].ids), refLogits[0]), 'tfjs cpu').toBeLessThan(1e-4);
@@ -150,7 +150,7 @@ describe.skipIf(SKIP)('SmolLM2-135M (GGUF) against transformers', () => {
     const q8 = join(tmp, 'out-q8.gguf');
     writeGgufCheckpoint(q8, resolved.checkpoint, { type: 'q8_0', source: requireSmollm2() });
     const q = readCheckpoint(q8);
-    const ortq = await (await loadOrt()).createOrtLlama(q, { threads: 2 });
+    const ortq = await (await loadOrt()).createOrtModel(q, { threads: 2 });
     try {
       const l = ref.logits[2];
       const got = await ortq.logits(packSequences([l.ids]));

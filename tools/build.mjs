@@ -7,7 +7,7 @@
 // specifiers. The .d.ts files beside it come from the `typecheck` target (tsc -b), which build
 // depends on; build then gives their relative imports explicit `.js` paths (tools/dts-specifiers.mjs).
 //
-//   node ../../tools/build.mjs              a library: its exports
+//   node ../../tools/build.mjs              a library: its exports, each dynamic import() its own chunk
 //   node ../../tools/build.mjs --app F.ts   an application: F.ts → dist/F.js with every @zotune
 //                                           package inlined, third-party packages left as imports; each
 //                                           dynamic import() is split into its own chunk (dist/*-HASH.js,
@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { build } from 'esbuild';
-import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
+import { fixDeclarationSpecifiers, removeStaleDeclarations } from './dts-specifiers.mjs';
 
 const SOURCE = '@zotune/source';
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
@@ -51,16 +51,24 @@ const common = {
   outdir: 'dist',
 };
 
+/**
+ * Each dynamic import() is split into its own chunk (dist/*-HASH.js) so it loads when it runs, as in
+ * the sources: e.g. @zotune/ort's loadOrt() imports onnxruntime-node only when called, so a package
+ * whose native binding cannot load still imports (and @zotune/engine falls back to tfjs). The chunks of
+ * an earlier build are removed first (their names change with their content).
+ */
+function splitChunks() {
+  for (const f of (existsSync('dist') ? readdirSync('dist', { withFileTypes: true }) : []).filter((e) => e.isFile() && /-[A-Z0-9]{8}\.js(\.map)?$/.test(e.name))) rmSync(`dist/${f.name}`);
+  return { splitting: true, chunkNames: '[name]-[hash]' };
+}
+
 if (app >= 0) {
   const entry = process.argv[app + 1];
   if (!entry) throw new Error('tools/build.mjs --app: expected the entry file, e.g. src/main.ts');
-  // the chunks of an earlier build (their names change with their content)
-  for (const f of (existsSync('dist') ? readdirSync('dist', { withFileTypes: true }) : []).filter((e) => e.isFile() && /-[A-Z0-9]{8}\.js(\.map)?$/.test(e.name))) rmSync(`dist/${f.name}`);
   await build({
     ...common,
+    ...splitChunks(),
     entryPoints: { [basename(entry, extname(entry))]: entry },
-    splitting: true,
-    chunkNames: '[name]-[hash]',
     conditions: [SOURCE],
     plugins: [externals((path) => path.startsWith('@zotune/'))],
   });
@@ -73,7 +81,8 @@ if (app >= 0) {
     entryPoints[out.slice('./dist/'.length, -'.js'.length)] = target[SOURCE];
   }
   if (Object.keys(entryPoints).length === 0) throw new Error(`${pkg.name}: package.json exports has no "${SOURCE}" entry to build`);
-  await build({ ...common, entryPoints, plugins: [externals(() => false)] });
-  // the declarations tsc emitted (the typecheck target) get resolvable relative specifiers: see dts-specifiers.mjs
+  await build({ ...common, ...splitChunks(), entryPoints, plugins: [externals(() => false)] });
+  // the declarations tsc emitted (the typecheck target), without those of deleted sources, get resolvable relative specifiers: see dts-specifiers.mjs
+  removeStaleDeclarations('dist', 'src');
   fixDeclarationSpecifiers('dist');
 }

@@ -10,7 +10,7 @@
 // contributor must remember across hundreds of imports, and it cannot drift: tools/build.mjs runs it
 // after every build and tools/prepack.mjs again on every `npm pack`, so a tarball never ships without it.
 // Idempotent: a specifier that already names an emitted file is left as it is.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
@@ -75,4 +75,23 @@ export function fixDeclarationSpecifiers(distDir) {
     changed += edits.length;
   }
   return changed;
+}
+
+/**
+ * Removes the declarations under `distDir` whose source under `srcDir` is gone (dist/a/b.d.ts of
+ * src/a/b.ts): tsc -b never deletes what it emitted for a file since removed or moved, and the
+ * packages' "files" would pack them (a stale .d.ts can also name a module that no longer exists).
+ * Returns the removed paths, relative to `distDir`, sorted.
+ */
+export function removeStaleDeclarations(distDir, srcDir) {
+  const removed = [];
+  for (const file of declarationFiles(distDir)) {
+    const rel = relative(distDir, file);
+    const stem = join(srcDir, rel.slice(0, -'.d.ts'.length));
+    if (['.ts', '.tsx', '.mts', '.cts'].some((ext) => existsSync(`${stem}${ext}`))) continue;
+    rmSync(file);
+    rmSync(`${file}.map`, { force: true });
+    removed.push(rel);
+  }
+  return removed.sort();
 }

@@ -3,10 +3,12 @@
 // (`--restore`), run by npm in the library's directory.
 //
 // prepack makes the directory what an installed package must be, on its own, outside the workspace:
-//  - built: dist/index.js and dist/index.d.ts exist; the declarations get explicit `.js` relative
-//    imports (tools/dts-specifiers.mjs) whatever state the build cache left them in;
-//  - the repository's LICENSE, and the data files the package owns (SHIPPED: the task configs for
-//    @zotune/tasks, the policy store with the default policy for @zotune/registry), copied in;
+//  - built: dist/index.js and dist/index.d.ts exist; the declarations of deleted sources are removed
+//    and the others get explicit `.js` relative imports (tools/dts-specifiers.mjs) whatever state the
+//    build cache left them in;
+//  - the repository's LICENSE, and the data files the package owns (SHIPPED: the run presets for
+//    @zotune/finetune, the task configs for @zotune/tasks, the policy store with the default policy
+//    for @zotune/registry), copied in;
 //  - the manifest as installed: @zotune/* dependencies pinned to the workspace's version of each (the
 //    workspace's "*" names no published version), no "@zotune/source" export condition (it points at
 //    src/, which is not packed), no scripts, no Nx settings, no devDependencies.
@@ -19,12 +21,13 @@
 import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fixDeclarationSpecifiers } from './dts-specifiers.mjs';
+import { fixDeclarationSpecifiers, removeStaleDeclarations } from './dts-specifiers.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const BACKUP = '.package.json.prepack';
 /** Repository paths each package ships, copied to the same relative path inside it. */
 const SHIPPED = {
+  '@zotune/finetune': ['configs/runs'],
   '@zotune/tasks': ['configs/tasks'],
   '@zotune/registry': ['policies'],
 };
@@ -84,6 +87,7 @@ export function packedManifest(pkg, versions) {
 function prepack() {
   for (const f of ['dist/index.js', 'dist/index.d.ts'])
     if (!existsSync(f)) fail(`${join(process.cwd(), f)} missing; run \`npx nx run-many -t build\` first`);
+  removeStaleDeclarations('dist', 'src');
   fixDeclarationSpecifiers('dist');
   copyFileSync(join(root, 'LICENSE'), 'LICENSE');
   const pkg = original();

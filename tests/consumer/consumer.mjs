@@ -4,7 +4,7 @@
 // steps with it, then one step of a custom estimator written against StepContext. One JSON line out.
 //   node consumer.mjs DATA_DIR SHIPPED_REGISTRY_DIR NEW_REGISTRY_DIR
 import { initBackend } from '@zotune/tensor';
-import { checkpointDigest, createLlama, resolveModel } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, resolveModel } from '@zotune/models';
 import { Collator, objectiveFor, resolveTask } from '@zotune/tasks';
 import { Perturber, StepContext, applyUpdate, candidateSeed, createEstimator, lossValueOf, stepSeed } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyScale } from '@zotune/policy';
@@ -15,7 +15,7 @@ const backend = await initBackend('wasm', { quiet: true });
 
 // the model and the task (SST-2), from the data directory
 const { checkpoint, tokenizer } = resolveModel('stories260K', dataDir);
-const model = createLlama(checkpoint);
+const model = createTfjsModel(checkpoint);
 const task = resolveTask('sst2');
 const { train } = task.splits(dataDir, 0);
 const collator = new Collator(task, tokenizer, checkpoint.config.maxSeqLen);

@@ -5,7 +5,7 @@
 // compiles it (NodeNext) in a project outside the repository and runs it. One JSON line out.
 //   node consumer.js DATA_DIR SHIPPED_REGISTRY_DIR NEW_REGISTRY_DIR
 import { initBackend, type BackendChoice } from '@zotune/tensor';
-import { checkpointDigest, createLlama, resolveModel } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, resolveModel } from '@zotune/models';
 import { Collator, evaluate, objectiveFor, resolveTask, type EvalResult } from '@zotune/tasks';
 import { createEstimator, lossValueOf, stepSeed, type StepRecord } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyScale } from '@zotune/policy';
@@ -16,7 +16,7 @@ if (!dataDir || !shippedDir || !registryDir) throw new Error('usage: node consum
 const backend: BackendChoice = await initBackend('wasm', { quiet: true });
 
 const { checkpoint, tokenizer } = resolveModel('stories260K', dataDir);
-const model = createLlama(checkpoint);
+const model = createTfjsModel(checkpoint);
 const task = resolveTask('sst2');
 const { train, dev } = task.splits(dataDir, 0);
 const collator = new Collator(task, tokenizer, checkpoint.config.maxSeqLen);

@@ -1,7 +1,8 @@
 // The zotune bin: mounts the commands of the apps; nothing else lives here. What is imported here is
 // only the commands' declarations (names, options, help): each command loads its code in its action
 // (a dynamic import(), its own chunk of the bundle), so `zotune --help` starts without tfjs, ONNX
-// Runtime or zod (`zotune bench startup` measures it against a bare `node -e 0`).
+// Runtime or the ZO engine: commander, and zod for the finetune options generated from the settings
+// schema (tests/help-path.test.ts; scripts/bench-start.ts measures it against a bare `node -e 0`).
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerFineTuneCommands } from '@zotune/app-fine-tune/commands';

@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openTrajectory } from '@zotune/artifacts';
 import { DEFAULT_FORWARD_PASSES, DEFAULTS, finetune, loadPreset, resolveConfig, settings } from '@zotune/finetune';
-import { beforeAfter, configLayers, flagsToInput, registerFinetuneCommand } from './finetune-command';
+import { registerFinetuneCommand } from './finetune-command';
+import { beforeAfter, configLayers, flagsToInput } from './finetune-run';
 
 describe('configLayers', () => {
   const givenOf = (keys: string[]) => (k: string) => keys.includes(k);

@@ -1,113 +1,12 @@
-// `zotune finetune`: flags → config layer over the preset (--config) over the defaults → run directory.
-// With no arguments it is the demo, configs/runs/demo.json (stories260K learning story-name with MeZO).
-import { join, resolve } from 'node:path';
+// `zotune finetune`: the declaration (options generated from the config schema, help); what it runs,
+// flags → config layers → run directory, is finetune-run.ts, loaded by the action, so that `zotune --help`
+// loads only the tfjs-free schema (@zotune/finetune/schema). With no arguments it is the demo,
+// configs/runs/demo.json (stories260K learning story-name with MeZO).
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { z } from 'zod';
-import {
-  DEFAULTS, DEMO_PRESET, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
-  finetuneInputSchema, parseInput, passesPerStep, resolveConfig, resumeConfig, runFinetune, runName, settings, withAbsolutePaths, type FinetuneConfig, type FinetuneInput, type FinetuneSummary,
-} from '@zotune/finetune';
-import { action, emit, parseNumber, UserError } from '@zotune/report';
-import { parseLoraTargets, PEFT_METHODS } from '@zotune/peft';
-import { parseEstimatorName } from '@zotune/zo';
-
-/** The flags as commander parses them: every setting of the config schema (strings, booleans) and the session's own. */
-type FinetuneFlags = { [K in keyof FinetuneInput]?: string | boolean } & { out?: string; resume?: string; config?: string; fetch?: boolean; json?: boolean };
-
-const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-/** The settings that are flags, from the config schema: key → its meta, in the schema's order. */
-const SETTINGS = settings().filter(([, m]) => m.cli !== false);
-/** a boolean setting that defaults to true is turned off by --no-<name> */
-const negated = (key: string) => (DEFAULTS as Record<string, unknown>)[key] === true;
-/** Option key → flag, for messages: the settings, and the two that name no setting but decide the run. */
-const FLAG: Record<string, string> = {
-  ...Object.fromEntries(SETTINGS.map(([k]) => [k, negated(k) ? `--no-${kebab(k)}` : `--${kebab(k)}`])),
-  out: '--out',
-  config: '--config',
-};
-/** Flags that choose how this session runs, not what the run is: allowed with --resume. */
-const SESSION_FLAGS = ['engine', 'threads'];
-/** How a flag's string becomes a setting's value where the schema's type does not say (paths, names with their own messages, lists). */
-const PARSE: Partial<Record<keyof FinetuneInput, (v: string) => unknown>> = {
-  estimator: (v) => oneLine(() => parseEstimatorName(v.trim(), '--estimator')),
-  peft: (v) => {
-    if (!(PEFT_METHODS as readonly string[]).includes(v.trim())) throw new UserError(`--peft: expected one of ${PEFT_METHODS.join(', ')}, got "${v}"`, 2);
-    return v.trim();
-  },
-  loraTargets: (v) => oneLine(() => parseLoraTargets(v)),
-};
-
-function oneLine<T>(f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw new UserError((e as Error).message, 2);
-  }
-}
-
-/** A flag's value by the schema's type: a number parsed and range-checked against the schema's inclusive bounds (one line), else as given. */
-function parseBySchema(key: keyof FinetuneInput, value: string | boolean): unknown {
-  const type = (finetuneInputSchema.shape[key] as z.ZodOptional<z.ZodType>).unwrap();
-  if (!(type instanceof z.ZodNumber) || typeof value !== 'string') return value;
-  const bound = (check: string) => (type._zod.def.checks ?? []).map((c) => c._zod.def as { check: string; value?: number; inclusive?: boolean }).find((c) => c.check === check && c.inclusive)?.value;
-  return parseNumber(FLAG[key], value, { int: !!type.isInt, min: bound('greater_than'), max: bound('less_than') });
-}
-
-/** The flags the user gave, as a config layer (numbers parsed and range-checked here, one line each). */
-export function flagsToInput(f: FinetuneFlags, given: (key: string) => boolean): FinetuneInput {
-  if (given('steps') && given('forwardPasses')) throw new UserError('--steps and --forward-passes: give one budget, not both', 2);
-  const layer: Record<string, unknown> = {};
-  for (const [key] of SETTINGS) {
-    const v = f[key];
-    if (!given(key) || v === undefined) continue;
-    const parse = PARSE[key];
-    layer[key] = parse && typeof v === 'string' ? parse(v) : parseBySchema(key, v);
-  }
-  const flagsSource = 'flags';
-  try {
-    // files become absolute (resume may run elsewhere); references and digests stay as they are
-    return withAbsolutePaths(parseInput(layer, flagsSource));
-  } catch (e) {
-    // name the flag rather than the field: "flags: lr: Too small …" → "--lr: …"
-    const m = /^flags: ([A-Za-z]+): (.*)$/.exec((e as Error).message);
-    throw m ? new UserError(`${FLAG[m[1]] ?? m[1]}: ${m[2]}`, 2) : e;
-  }
-}
-
-/**
- * The config layers of a new run, later wins: the preset (--config; with no settings at all — --out,
- * --backend, --engine and --threads aside — the demo, configs/runs/demo.json), $ZOTUNE_BACKEND and
- * $ZOTUNE_ENGINE where the preset does not name its own (a sweep's run config does), the flags.
- */
-export function configLayers(f: FinetuneFlags, given: (key: string) => boolean): { layers: FinetuneInput[]; demo: boolean } {
-  const demo = Object.keys(FLAG).filter((k) => given(k) && k !== 'out' && k !== 'backend' && !SESSION_FLAGS.includes(k)).length === 0;
-  const layers: FinetuneInput[] = [];
-  if (demo) layers.push(loadPreset(join(RUN_PRESET_DIR, `${DEMO_PRESET}.json`))); // the shipped file, whatever ./demo is
-  else if (given('config')) layers.push(loadPreset(f.config!));
-  const preset: FinetuneInput = layers[0] ?? {};
-  if (!given('backend') && preset.backend === undefined && process.env.ZOTUNE_BACKEND) layers.push(parseInput({ backend: process.env.ZOTUNE_BACKEND }, 'ZOTUNE_BACKEND'));
-  if (!given('engine') && preset.engine === undefined && process.env.ZOTUNE_ENGINE) layers.push(parseInput({ engine: process.env.ZOTUNE_ENGINE }, 'ZOTUNE_ENGINE'));
-  layers.push(flagsToInput(f, given));
-  return { layers, demo };
-}
-
-function human(s: FinetuneSummary): string {
-  const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
-  return [
-    `${s.model} on ${s.task}, ${s.estimator} (policy ${s.policy}), seed ${s.seed}: ${s.steps} steps, ${s.forwardPasses} forward passes`,
-    `  dev ${pct(s.bestDevAcc)} at step ${s.bestStep} (zero-shot ${pct(s.zeroShotDevAcc)}); test ${pct(s.testAcc)} (zero-shot ${pct(s.zeroShotTestAcc)})`,
-    `  final train loss ${s.finalTrainLoss.toFixed(4)}, ${s.secondsPerStep.toFixed(3)} s/step, peak RSS ${s.peakRssMiB.toFixed(0)} MiB`,
-    `  run directory: ${s.runDir} (report.html)`,
-    beforeAfter(s),
-  ].join('\n');
-}
-
-/** The last line: the base model and the fine-tuned one on the same test sample. */
-export function beforeAfter(s: Pick<FinetuneSummary, 'task' | 'testN' | 'zeroShotTestAcc' | 'testAcc' | 'bestStep'>): string {
-  const pts = 100 * (s.testAcc - s.zeroShotTestAcc);
-  const change = s.bestStep === 0 ? 'no dev gain: the best checkpoint is the base model' : `${pts >= 0 ? '+' : ''}${pts.toFixed(1)} points`;
-  return `before → after, ${s.task} test accuracy on the same ${s.testN} examples: zero-shot ${(100 * s.zeroShotTestAcc).toFixed(1)}% → fine-tuned ${(100 * s.testAcc).toFixed(1)}% (${change})`;
-}
+import { DEFAULTS, DEMO_PRESET, RUN_PRESET_DIR, loadPreset } from '@zotune/finetune/schema';
+import { action, emit, interruptOnSigint } from '@zotune/report';
+import { FLAG, negated, SETTINGS, type FinetuneFlags } from './finetune-flags';
 
 /** Mount `zotune finetune`. */
 export function registerFinetuneCommand(program: Command): void {
@@ -122,44 +21,23 @@ export function registerFinetuneCommand(program: Command): void {
   }
   cmd
     .option('--out <DIR>', 'run directory (default runs/<task>-<estimator>-s<seed>-<time>, the demo runs/demo-<time>)')
-    .option('--resume <DIR>', 'continue a killed run from its last complete trajectory record (ZO runs; an adam run cannot be resumed)')
+    .option('--resume <DIR>', 'continue a killed or interrupted run from its last complete trajectory record (ZO runs; an adam run cannot be resumed). Ctrl-C stops a run after the step under way and prints this command; twice, at once')
     .option('--config <FILE>', 'a preset JSON (configs/runs/*.json, or its name) that the flags override')
     .option('--fetch', 'first fetch the pinned model and task files the run needs that are missing (as `zotune data pull`; the demo does it by itself)')
+    .option('--queue <URL>', 'distribute the run: each step\'s forward passes are done by `zotune worker --queue URL` processes (redis://[:password@]host:port[/db] or rediss://; needs --threads N); the run directory is a local run\'s')
+    .option('--queue-name <Q>', 'BullMQ queue name of --queue (default: the sweeps\')')
+    .option('--lease-seconds <S>', 'with --queue: an evaluation whose worker is silent this long goes to another worker (default 30)')
     .option('--json', 'print the summary as one JSON object on stdout')
     .action(
       action(async (flags: FinetuneFlags, cmd: Command) => {
-        const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
-        const log = (line: string) => process.stderr.write(`${line}\n`);
-        const configKeys = Object.keys(FLAG).filter(given);
-        let config: FinetuneConfig;
-        let dir: string;
-        if (flags.resume !== undefined) {
-          if (configKeys.some((k) => !SESSION_FLAGS.includes(k))) throw new UserError(`--resume: the run's config.json decides the settings; drop ${configKeys.filter((k) => !SESSION_FLAGS.includes(k)).map((k) => FLAG[k]).join(', ')}`, 2);
-          dir = resolve(flags.resume);
-          config = resumeConfig(flags.resume, flagsToInput(flags, (k) => SESSION_FLAGS.includes(k) && given(k)));
-          log(`finetune: resuming ${dir}`);
-        } else {
-          const { layers, demo } = configLayers(flags, given);
-          config = resolveConfig(layers);
-          let demoPreset = DEMO_PRESET;
-          if (demo) {
-            // the in-domain demo task is built from a corpus with no public origin: data-bundled/ or a mirror has
-            // it; where neither does (the bundle removed), the demo runs on public data (and says what it would need)
-            const mirrorOnly = await mirrorOnlyNeeds(config.model, config.task);
-            if (mirrorOnly.length > 0) demoPreset = PUBLIC_DEMO_PRESET;
-            if (mirrorOnly.length > 0) {
-              log(`finetune: the demo's task ${config.task} needs ${mirrorOnly.join(', ')}, which neither data-bundled/ nor the data directory has (a mirror does: zotune data pull --from DIR); running ${PUBLIC_DEMO_PRESET}.json on public data instead (SST-2: it ends near chance)`);
-              layers[0] = loadPreset(join(RUN_PRESET_DIR, `${PUBLIC_DEMO_PRESET}.json`));
-              config = resolveConfig(layers);
-            }
-          }
-          if (demo)
-            log(`finetune: no arguments, running the demo (configs/runs/${demoPreset}.json): ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
-          if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
-          dir = resolve(flags.out ?? defaultRunDir(demo ? 'demo' : runName(config)));
+        const { finetuneFromFlags, summaryText } = await import('./finetune-run');
+        const interrupt = interruptOnSigint('finetune');
+        try {
+          const summary = await finetuneFromFlags(flags, (k) => cmd.getOptionValueSource(k) === 'cli', (line) => process.stderr.write(`${line}\n`), interrupt.signal);
+          emit(summary, !!flags.json, summaryText(summary));
+        } finally {
+          interrupt.release();
         }
-        const summary = await runFinetune(config, { dir, resume: flags.resume !== undefined, log });
-        emit(summary, !!flags.json, human(summary));
       }),
     );
   // bare `finetune` runs the demo preset, not DEFAULTS: each option's help names the demo's value where it differs

@@ -1,7 +1,7 @@
 // `zotune meta-train`: commander definition and the human-readable result. The run (tfjs, the meta
 // lib) is loaded when the command runs, so `zotune --help` does not load it.
 import { Option, type Command } from 'commander';
-import { action, emit } from '@zotune/report';
+import { action, emit, interruptOnSigint } from '@zotune/report';
 import type { MetaTrainFlags } from './options';
 import type { MetaTrainResult } from './run';
 
@@ -45,7 +45,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--data-seed <n>', 'sampling seed of the tasks\' train split (default 0)')
     .option('--checkpoint-every <n>', 'write a resumable checkpoint every N steps (default 25; 0: only at the end)')
     .option('--out <dir>', 'run directory (default runs/meta-train-MODEL-TIME)')
-    .option('--resume <dir>', 'continue the run in DIR from its last checkpoint')
+    .option('--resume <dir>', 'continue the run in DIR from its last checkpoint (Ctrl-C checkpoints after the step under way and prints this command; twice, exits at once)')
     .addOption(new Option('--publish [ref]', 'publish the policy as REF (MODEL/NAME:TAG; bare: MODEL/<--name>:<--tag>); repeatable').preset('').argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .option('--registry <dir|url>', 'registry for --publish: a store directory or an http(s):// URL (default: the shipped policies/, or $ZOTUNE_REGISTRY)')
     .option('--token-file <file>', 'file holding the bearer token of a remote registry')
@@ -57,8 +57,13 @@ export function registerMetaTrainCommand(program: Command): void {
     .action(
       action(async (opts: MetaTrainFlags) => {
         const { runMetaTrain } = await import('./run');
-        const r = await runMetaTrain(opts, { log: (line) => process.stderr.write(line + '\n') });
-        emit(r, !!opts.json, human(r));
+        const interrupt = interruptOnSigint('meta-train');
+        try {
+          const r = await runMetaTrain(opts, { log: (line) => process.stderr.write(line + '\n'), signal: interrupt.signal });
+          emit(r, !!opts.json, human(r));
+        } finally {
+          interrupt.release();
+        }
       }),
     );
 }

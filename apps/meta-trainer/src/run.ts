@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '@zotune/io';
-import { metaTrain, resumeMetaTrain, type MetaTrainOptions, type MetaTrainResult as LibResult } from '@zotune/meta';
+import { MetaTrainAbortError, metaTrain, resumeMetaTrain, type MetaTrainOptions, type MetaTrainResult as LibResult } from '@zotune/meta';
 import { formatRef, type PolicyRef, type PolicyRegistry } from '@zotune/registry';
-import { cliText, RUN_FILES, UserError } from '@zotune/report';
+import { cliText, interruptedError, RUN_FILES, UserError } from '@zotune/report';
 import { chooseEngine, engineNote, openModel, parseThreads } from '@zotune/engine';
 import { parseBackend } from '@zotune/tensor';
 import { checkResumeFlags, metaConfigFromFlags, parseTaskList, publishRefs, registryOf, type MetaTrainFlags } from './options';
@@ -29,6 +29,8 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** no progress line on stderr */
   quiet?: boolean;
+  /** Ctrl-C: stop after the step under way, checkpointed; the run then rejects with the line that says how to resume (exit 130) */
+  signal?: AbortSignal;
 }
 
 /** Run (or resume) a meta-training as the command does. */
@@ -48,6 +50,7 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     backend,
     log,
     quiet: opts.quiet ?? false,
+    signal: opts.signal,
     // the forward-only meta-gradient (--meta-grad spsa) runs on ONNX Runtime
     openModel: async (checkpoint) => {
       const engine = await chooseEngine('ort', 'forward', { threads }).catch((e: Error) => {
@@ -63,13 +66,17 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     },
   };
   let r: LibResult;
-  if (flags.resume !== undefined) {
-    checkResumeFlags(flags);
-    r = await resumeMetaTrain(flags.resume, lib);
-  } else {
-    const tasks = parseTaskList(flags.tasks);
-    const meta = (metaGrad: 'exact' | 'spsa') => metaConfigFromFlags(flags, metaGrad);
-    r = await metaTrain({ model: flags.model, tasks, meta, metaGrad: flags.metaGrad, name: flags.name, description: flags.description }, { ...lib, dir: flags.out });
+  try {
+    if (flags.resume !== undefined) {
+      checkResumeFlags(flags);
+      r = await resumeMetaTrain(flags.resume, lib);
+    } else {
+      const tasks = parseTaskList(flags.tasks);
+      const meta = (metaGrad: 'exact' | 'spsa') => metaConfigFromFlags(flags, metaGrad);
+      r = await metaTrain({ model: flags.model, tasks, meta, metaGrad: flags.metaGrad, name: flags.name, description: flags.description }, { ...lib, dir: flags.out });
+    }
+  } catch (e) {
+    throw e instanceof MetaTrainAbortError ? interruptedError('meta-train', e.step, e.steps, e.dir) : e;
   }
   const published: PublishedRef[] = [];
   if (registry) {

@@ -212,7 +212,7 @@ export function registerSweepCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('take sweep runs from a Redis queue and run them (finetune child processes; data from this machine\'s ZOTUNE_DATA)')
+    .description('take sweep runs from a Redis queue and run them (finetune child processes; data from this machine\'s ZOTUNE_DATA), and the evaluations of distributed runs (`zotune finetune --queue`)')
     .requiredOption('--queue <URL>', 'redis://[:password@]host:port[/db] or rediss:// (TLS)')
     .option('--queue-name <Q>', `BullMQ queue name (default ${DEFAULT_QUEUE_NAME})`)
     .option('--concurrency <N>', 'fine-tunes at once (default 1)')
@@ -226,7 +226,9 @@ export function registerSweepCommands(program: Command): void {
         const lockSeconds = f.lockSeconds === undefined ? 30 : parseNumber('--lock-seconds', f.lockSeconds, { min: 1, max: 3600 });
         await checkQueue(f.queue);
         const { runWorker } = await lib();
-        const r = await runWorker({ url: f.queue, queueName: f.queueName, bin: BIN, concurrency, work: f.work ?? join(tmpdir(), 'zotune-worker'), lockSeconds, untilEmpty: f.untilEmpty });
+        // a distributed run's evaluations (its model and engine load only when such a job comes)
+        const replica = async (data: unknown, w: { name: string; log: (line: string) => void }) => (await import('@zotune/distributed')).runReplicaJob(data, { url: f.queue, name: w.name, log: w.log });
+        const r = await runWorker({ url: f.queue, queueName: f.queueName, bin: BIN, concurrency, work: f.work ?? join(tmpdir(), 'zotune-worker'), lockSeconds, untilEmpty: f.untilEmpty, handlers: { replica } });
         emit(r, !!f.json, `worker: ${r.jobs} jobs done, ${r.failed} failed`);
       }),
     );

@@ -14,7 +14,7 @@ import {
   STORIES15M_CONFIG,
   STORIES260K_CONFIG,
   type Checkpoint,
-  type AnyModel,
+  type Model,
   type LlamaConfig,
 } from '@zotune/models';
 import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
@@ -204,7 +204,7 @@ export async function benchForward(opts: {
   if (T > c.maxSeqLen) throw new UserError(`--seq: ${T} exceeds the model's context of ${c.maxSeqLen}`, 2);
   const kinds = engine.name === 'ort' ? (opts.attention ?? []) : [];
   if (engine.name !== 'ort' && opts.attention?.length) throw new UserError('--attention: only with --engine ort', 2);
-  const open = async (attention?: AttentionKind): Promise<AnyModel> =>
+  const open = async (attention?: AttentionKind): Promise<Model> =>
     openModel(ckpt, engine, { kernels: opts.kernels ?? true, attention });
   const model = await open(kinds[0]);
   try {
@@ -261,16 +261,16 @@ export async function benchForward(opts: {
       attentionFlops(c, lastPairs);
 
     // every model to time (engine ort: one per --attention kind), opened together and timed interleaved
-    const models: AnyModel[] = [model];
+    const models: Model[] = [model];
     try {
       for (const kind of kinds.slice(1)) models.push(await open(kind));
     } catch (e) {
       for (const m of models.slice(1)) await m.dispose();
       throw e;
     }
-    const attentionOf = (m: AnyModel) => ('attention' in m ? String(m.attention) : undefined);
+    const attentionOf = (m: Model) => ('attention' in m ? String(m.attention) : undefined);
     const label = (i: number) => (models.length > 1 ? `[${attentionOf(models[i])}] ` : '');
-    const forwardOf = (m: AnyModel) => () => m.logits(plain);
+    const forwardOf = (m: Model) => () => m.logits(plain);
     // as in a ZO step: every block gets new data before the forward (tfjs: packed weights are rebuilt;
     // ort: the blocks are written in place and read by the next run as they are)
     const reassign = (i: number) => {
@@ -279,7 +279,7 @@ export async function benchForward(opts: {
         else b.variable!.assign(tf.tidy(() => tf.mul(b.variable!, 1)));
       }
     };
-    const scoreOf = (m: AnyModel) => () => m.tokenLogProbs(packed);
+    const scoreOf = (m: Model) => () => m.tokenLogProbs(packed);
     let results: { fwd: Timing; upd: Timing; sc: Timing }[];
     try {
       const fwd = (await timeInterleaved(repeat, models.map(forwardOf))).map((t) => timing(t, fwdFlops, N));

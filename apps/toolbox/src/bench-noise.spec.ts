@@ -19,5 +19,9 @@ describe('bench noise: the perturb pass', () => {
     expect(r.moveSpeedup).toBeCloseTo(r.move[1].passesPerSecond / r.move[0].passesPerSecond, 9);
     expect(r.updateSpeedup).toBeCloseTo(r.update[1].passesPerSecond / r.update[0].passesPerSecond, 9);
     expect(r.moveSpeedupPlain).toBeCloseTo(r.move[2].passesPerSecond / r.move[0].passesPerSecond, 9);
+    // stream 2 and the keep-only pass on the same runners, and the ratios derived from them
+    for (const kind of [r.stream2.move, r.stream2.update, r.memoryOnly]) expect(kind.map((t) => [t.threads, t.home])).toEqual([[1, 'plain'], [2, 'shared'], [2, 'plain']]);
+    expect(r.stream2Speedup.move[1]).toBeCloseTo(r.stream2.move[1].passesPerSecond / r.move[1].passesPerSecond, 9);
+    expect(r.generatorShare.stream2[0]).toBeCloseTo(1 - r.memoryOnly[0].ms / r.stream2.move[0].ms, 9);
   });
 });

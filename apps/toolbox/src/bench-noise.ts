@@ -2,13 +2,15 @@
 // scalar reference and tf.randomNormal, the per-element cost of applyNoise (the ZO hot path), and the
 // perturb pass over the weights of a model shape (plain shared Float32Arrays, NoisePool) on 1 thread
 // and on --threads threads, timed in alternation in the same run so that their ratio holds on a busy machine.
+// Both noise streams (1: trajectory versions 1–3; 2: version 4) are timed in the same rounds, beside a
+// keep-only pass (θ ← keep·θ, no noise): the memory traffic and hand-off a pass costs without the generator.
 import * as tf from '@tensorflow/tfjs-core';
 import { STORIES15M_CONFIG, STORIES260K_CONFIG, tensorSpecs } from '@zotune/models';
 import { UserError, parseNumber } from '@zotune/report';
 import { backendFlag, type BenchCommand } from './flags';
 import {
   NoisePool, applyNoise, defaultThreads, initBackend, normalFill, normalFillRef, noiseImplementation, parseBackend, sharedFloat32Array,
-  useNoiseImplementation, type ArrayNoiseUpdate,
+  useNoiseImplementation, type ArrayNoiseUpdate, type NoiseStream,
 } from '@zotune/tensor';
 
 const SHAPES = { stories15M: STORIES15M_CONFIG, stories260K: STORIES260K_CONFIG };
@@ -30,9 +32,16 @@ export interface BenchNoiseResult {
   /** samples per timed call */
   n: number;
   repeat: number;
-  /** best of `repeat` timed calls of normalFill */
+  /** best of `repeat` timed calls of normalFill (stream 1) */
   samplesPerSecond: number;
   nsPerSample: number;
+  /** the same for noise stream 2 (trajectory format version 4), timed in alternation with stream 1 */
+  stream2SamplesPerSecond: number;
+  stream2NsPerSample: number;
+  /** stream2SamplesPerSecond / samplesPerSecond */
+  stream2Speedup: number;
+  /** the scalar reference of stream 2 */
+  stream2ReferenceJsSamplesPerSecond: number;
   /** the same for the scalar JavaScript fallback (noise-js) */
   jsFallbackSamplesPerSecond: number;
   /** the scalar specification, noise-ref.ts */
@@ -81,6 +90,14 @@ export interface PerturbPassResult {
   /** the same with the weights on plain ArrayBuffers (engine ort's home) */
   moveSpeedupPlain: number;
   updateSpeedupPlain: number;
+  /** the fields above are noise stream 1's; the same passes with stream 2, in the same rounds */
+  stream2: { move: PassTiming[]; update: PassTiming[] };
+  /** passes/s of stream 2 over stream 1, per runner (the order of move: 1 thread, then threads shared, plain) */
+  stream2Speedup: { move: number[]; update: number[] };
+  /** a keep-only pass (θ ← keep·θ, every block, no noise): what a pass costs besides generating z */
+  memoryOnly: PassTiming[];
+  /** share of a one-term move's wall time that generating z takes, 1 − memoryOnly ms / move ms, per runner */
+  generatorShare: { stream1: number[]; stream2: number[] };
   timing: string;
 }
 
@@ -124,24 +141,32 @@ export async function benchPerturbPass(shape: Shape, threads: number, rounds: nu
       return d;
     });
   const homes: [number, Home][] = threads === 1 ? [[1, 'plain']] : [[1, 'plain'], [threads, 'shared'], [threads, 'plain']];
-  const runners = homes.map(([t, home]) => ({ pool: NoisePool.create(t), home, data: weights(home), move: [] as Sample[], update: [] as Sample[] }));
+  // the two streams share a runner's pool and weights
+  const runners = homes.map(([t, home]) => ({
+    pool: NoisePool.create(t), home, data: weights(home),
+    move: [] as Sample[], update: [] as Sample[], move2: [] as Sample[], update2: [] as Sample[], keepOnly: [] as Sample[],
+  }));
   const parameters = runners[0].data.reduce((a, d) => a + d.length, 0);
   let seed = 1;
-  const move = (data: Float32Array[]): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: 1e-3 }] }));
-  const update = (data: Float32Array[]): ArrayNoiseUpdate[] =>
-    data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: -1e-4 }, { seed: seed + 1, coef: 1e-4 }], keep: 0.99999 }));
+  const move = (data: Float32Array[], stream: NoiseStream): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: 1e-3 }], stream }));
+  const update = (data: Float32Array[], stream: NoiseStream): ArrayNoiseUpdate[] =>
+    data.map((d, i) => ({ data: d, block: i, terms: [{ seed, coef: -1e-4 }, { seed: seed + 1, coef: 1e-4 }], keep: 0.99999, stream }));
+  const keepOnly = (data: Float32Array[]): ArrayNoiseUpdate[] => data.map((d, i) => ({ data: d, block: i, terms: [], keep: 0.99999 }));
   try {
     for (let r = 0; r <= rounds; r++) {
       for (const run of runners) {
         seed += 2;
-        run.move.push(await timeOnce(() => run.pool.apply(move(run.data))));
-        run.update.push(await timeOnce(() => run.pool.apply(update(run.data))));
+        run.move.push(await timeOnce(() => run.pool.apply(move(run.data, 1))));
+        run.move2.push(await timeOnce(() => run.pool.apply(move(run.data, 2))));
+        run.update.push(await timeOnce(() => run.pool.apply(update(run.data, 1))));
+        run.update2.push(await timeOnce(() => run.pool.apply(update(run.data, 2))));
+        run.keepOnly.push(await timeOnce(() => run.pool.apply(keepOnly(run.data))));
       }
     }
   } finally {
     await Promise.all(runners.map((r) => r.pool.close()));
   }
-  const timing = (run: (typeof runners)[number], kind: 'move' | 'update', terms: number): PassTiming => {
+  const timing = (run: (typeof runners)[number], kind: 'move' | 'update' | 'move2' | 'update2' | 'keepOnly', terms: number): PassTiming => {
     const t = run[kind].slice(1); // round 0 warms up
     const ms = Math.min(...t.map((x) => x.wall));
     const cpuMs = median(t.map((x) => x.cpu));
@@ -157,7 +182,12 @@ export async function benchPerturbPass(shape: Shape, threads: number, rounds: nu
   };
   const mv = runners.map((r) => timing(r, 'move', 1));
   const up = runners.map((r) => timing(r, 'update', 2));
+  const mv2 = runners.map((r) => timing(r, 'move2', 1));
+  const up2 = runners.map((r) => timing(r, 'update2', 2));
+  const memoryOnly = runners.map((r) => timing(r, 'keepOnly', 0));
   const ratio = (ts: PassTiming[], i: number) => ts[Math.min(i, ts.length - 1)].passesPerSecond / ts[0].passesPerSecond;
+  const over = (a: PassTiming[], b: PassTiming[]) => a.map((t, i) => t.passesPerSecond / b[i].passesPerSecond);
+  const share = (ts: PassTiming[]) => ts.map((t, i) => 1 - memoryOnly[i].ms / t.ms);
   return {
     shape,
     blocks: specs.length,
@@ -168,7 +198,11 @@ export async function benchPerturbPass(shape: Shape, threads: number, rounds: nu
     updateSpeedup: ratio(up, 1),
     moveSpeedupPlain: ratio(mv, 2),
     updateSpeedupPlain: ratio(up, 2),
-    timing: `best wall time of ${rounds} rounds after a warm-up round (cpu: median); each round times every pass kind on every runner in turn`,
+    stream2: { move: mv2, update: up2 },
+    stream2Speedup: { move: over(mv2, mv), update: over(up2, up) },
+    memoryOnly,
+    generatorShare: { stream1: share(mv), stream2: share(mv2) },
+    timing: `best wall time of ${rounds} rounds after a warm-up round (cpu: median); each round times every pass kind and stream on every runner in turn`,
   };
 }
 
@@ -186,14 +220,21 @@ export async function benchNoise(
   for (let i = 0; i < 20; i++) normalFill(out.subarray(0, Math.min(n, 1 << 18)), i, 0);
   const implementation = noiseImplementation();
   let seed = 1;
-  const fast = best(repeat, () => normalFill(out, seed++, 3));
-  say(`${implementation}: ${(n / fast / 1e6).toFixed(1)} M samples/s`);
+  // the two streams in alternation, call by call: the best of each
+  let fast = Infinity;
+  let fast2 = Infinity;
+  for (let r = 0; r < repeat; r++) {
+    fast = Math.min(fast, best(1, () => normalFill(out, seed++, 3, 0, 1)));
+    fast2 = Math.min(fast2, best(1, () => normalFill(out, seed++, 3, 0, 2)));
+  }
+  say(`${implementation}: ${(n / fast / 1e6).toFixed(1)} M samples/s (stream 1), ${(n / fast2 / 1e6).toFixed(1)} M samples/s (stream 2): ${(fast / fast2).toFixed(2)}x`);
 
   useNoiseImplementation('js');
   const small = Math.min(n, 1 << 20); // the scalar paths are slow: time at most 2^20 samples
   const js = best(Math.min(repeat, 3), () => normalFill(out.subarray(0, small), seed++, 3));
   useNoiseImplementation('auto');
   const ref = best(Math.min(repeat, 3), () => normalFillRef(out.subarray(0, small), seed++, 3));
+  const ref2 = best(Math.min(repeat, 3), () => normalFillRef(out.subarray(0, small), seed++, 3, 0, 2));
   say(`js fallback: ${(small / js / 1e6).toFixed(1)} M/s; reference: ${(small / ref / 1e6).toFixed(1)} M/s`);
 
   const tfr = best(repeat, () => tf.randomNormal([n], 0, 1, 'float32', seed++).dispose());
@@ -213,6 +254,10 @@ export async function benchNoise(
       repeat,
       samplesPerSecond: Math.round(n / fast),
       nsPerSample: (fast / n) * 1e9,
+      stream2SamplesPerSecond: Math.round(n / fast2),
+      stream2NsPerSample: (fast2 / n) * 1e9,
+      stream2Speedup: fast / fast2,
+      stream2ReferenceJsSamplesPerSecond: Math.round(small / ref2),
       jsFallbackSamplesPerSecond: Math.round(small / js),
       referenceJsSamplesPerSecond: Math.round(small / ref),
       tfRandomNormalSamplesPerSecond: Math.round(n / tfr),
@@ -230,7 +275,7 @@ export async function benchNoise(
 function text(r: BenchNoiseResult): string {
   const m = (x: number) => `${(x / 1e6).toFixed(1)} M samples/s`;
   return [
-    `noise (${r.implementation}, n ${r.n}): ${m(r.samplesPerSecond)} (${r.nsPerSample.toFixed(2)} ns/sample)`,
+    `noise (${r.implementation}, n ${r.n}): ${m(r.samplesPerSecond)} (${r.nsPerSample.toFixed(2)} ns/sample); stream 2 ${m(r.stream2SamplesPerSecond)} (${r.stream2NsPerSample.toFixed(2)} ns/sample, ${r.stream2Speedup.toFixed(2)}x)`,
     `  js fallback ${m(r.jsFallbackSamplesPerSecond)}, reference ${m(r.referenceJsSamplesPerSecond)}, tf.randomNormal ${m(r.tfRandomNormalSamplesPerSecond)}`,
     `  applyNoise on ${r.backend}: ${r.applyNoiseNsPerElement.toFixed(2)} ns/element (one term), ${r.applyNoiseKeepTwoTermsNsPerElement.toFixed(2)} (two terms and keep)`,
     `perturb pass over ${r.perturb.shape} (${r.perturb.blocks} blocks, ${(r.perturb.parameters / 1e6).toFixed(2)}M parameters):`,
@@ -239,6 +284,10 @@ function text(r: BenchNoiseResult): string {
         `  ${k}: ${r.perturb[k].map((t) => `${t.threads} thread${t.threads > 1 ? `s ${t.home}` : ''} ${t.ms.toFixed(1)} ms (${m(t.samplesPerSecond)}, cpu ${t.cpuMs.toFixed(0)} ms, ${t.coresUsed.toFixed(2)} cores)`).join(', ')}; ` +
         `${(k === 'move' ? r.perturb.moveSpeedup : r.perturb.updateSpeedup).toFixed(2)}x shared, ${(k === 'move' ? r.perturb.moveSpeedupPlain : r.perturb.updateSpeedupPlain).toFixed(2)}x plain`,
     ),
+    ...(['move', 'update'] as const).map(
+      (k) => `  ${k}, stream 2: ${r.perturb.stream2[k].map((t, i) => `${t.ms.toFixed(1)} ms (${r.perturb.stream2Speedup[k][i].toFixed(2)}x stream 1)`).join(', ')}`,
+    ),
+    `  keep-only pass (no noise): ${r.perturb.memoryOnly.map((t) => `${t.ms.toFixed(1)} ms`).join(', ')}; generator share of a move: stream 1 ${r.perturb.generatorShare.stream1.map((x) => x.toFixed(2)).join(', ')}, stream 2 ${r.perturb.generatorShare.stream2.map((x) => x.toFixed(2)).join(', ')}`,
   ].join('\n');
 }
 

@@ -122,6 +122,10 @@ export interface StepTiming {
   unfusedStepMs?: number;
   /** unfusedStepMs / forwardMs */
   unfusedForwardsPerStep?: number;
+  /** --unfused: median ms of step + update of trajectory format version 3 (fused, noise stream 1), same rounds */
+  stream1StepMs?: number;
+  /** stream1StepMs / forwardMs: the step before version 4's noise stream 2 */
+  stream1ForwardsPerStep?: number;
 }
 
 export interface PolicyTiming {
@@ -291,7 +295,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       runners.push({ key: name, est: make(), scale: onesScale, step: 0 });
       if (policy && opts.estimators.includes(name)) runners.push({ key: `${name}+policy`, est: make(), scale: policyScale(policy), step: 0 });
       if (opts.unfused && opts.estimators.includes(name))
-        runners.push({ key: `${name}@v2`, est: createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads, trajectoryVersion: 2 }), scale: onesScale, step: 0 });
+        for (const trajectoryVersion of [2, 3])
+          runners.push({ key: `${name}@v${trajectoryVersion}`, est: createEstimator(name === 'guided' ? { name, candidates: opts.candidates } : { name }, { threads, trajectoryVersion }), scale: onesScale, step: 0 });
     }
     log(`timing ${opts.steps} rounds (after ${WARMUP} untimed) of: forward, ${runners.map((r) => r.key).join(', ')}${policy ? ', policy' : ''}`);
     const ms = await measure(blocks, lossValue, tb, runners, policy, opts);
@@ -329,6 +334,8 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       if (opts.unfused) {
         timing.unfusedStepMs = ms[`${name}@v2`];
         timing.unfusedForwardsPerStep = timing.unfusedStepMs / forwardMs;
+        timing.stream1StepMs = ms[`${name}@v3`];
+        timing.stream1ForwardsPerStep = timing.stream1StepMs / forwardMs;
       }
       log(`${name}: ${stepMs.toFixed(2)} ms/step = ${timing.forwardsPerStep.toFixed(2)} forwards (target ≤ ${target.toFixed(2)})${timing.stepWithPolicyMs !== undefined ? `; with the policy ${timing.stepWithPolicyMs.toFixed(2)} ms` : ''}`);
       if (name === 'mezo') result.mezo = timing;
@@ -533,7 +540,8 @@ function text(r: BenchStepResult): string {
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
     (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '') +
-    (s.unfusedForwardsPerStep !== undefined ? `; unfused (trajectory version 2) ${s.unfusedForwardsPerStep.toFixed(2)} forwards` : '');
+    (s.unfusedForwardsPerStep !== undefined ? `; unfused (trajectory version 2) ${s.unfusedForwardsPerStep.toFixed(2)} forwards` : '') +
+    (s.stream1ForwardsPerStep !== undefined ? `; fused with noise stream 1 (version 3) ${s.stream1ForwardsPerStep.toFixed(2)} forwards` : '');
   if (r.mezo) lines.push(step('mezo', r.mezo));
   if (r.guided) lines.push(step(`guided M=${r.guided.candidates}`, r.guided));
   if (r.policy) {

@@ -21,9 +21,33 @@ export function registerToolboxCommands(program: Command): void {
   registerBenchNoise(bench);
   registerBenchForward(bench);
   registerBenchStep(bench);
+  registerBenchEval(bench);
   registerBenchMemory(bench);
   registerBenchHeadroom(bench);
+  registerBenchDistributed(bench);
   registerReportCommand(program);
+}
+
+/** Add `distributed` to an existing `zotune bench` command. */
+function registerBenchDistributed(bench: Command): void {
+  const cmd = bench
+    .command('distributed')
+    .description('one run locally and over 1, 2, … `zotune worker` processes started here (--queue): steps/s and their ratio, bytes each worker sends per step, the share of a step outside forward passes, trajectories compared with the local one')
+    .option('--queue <URL>', 'redis://[:password@]host:port[/db] or rediss:// (required)')
+    .option('--model <M>', 'model', 'stories260K')
+    .option('--task <T>', 'task', 'sst2')
+    .option('--estimator <E>', 'mezo, guided or greedy', 'mezo')
+    .option('--queries <Q>', 'mezo: queries per step', '2')
+    .option('--candidates <M>', 'guided, greedy: candidates per step', '4')
+    .option('--steps <N>', 'steps per run (the first is left out of the timing)', '6')
+    .option('--batch <B>', 'examples per step', '16')
+    .option('--shards <N>', 'data-parallel shards per evaluation', '1')
+    .option('--threads <N>', 'ORT intra-op threads of every process (the coordinator, each worker, the local run)', '1')
+    .option('--workers <LIST>', 'worker counts, e.g. 1,2', '1,2')
+    .option('--rounds <N>', 'rounds of (local, each worker count), interleaved', '1')
+    .option('--seed <S>', 'run seed', '0')
+    .option('--work <DIR>', 'run and worker directories (default: a new directory under $TMPDIR)');
+  benchOutput(cmd, async () => (await import('./bench-distributed')).benchDistributedCommand);
 }
 
 /**
@@ -146,8 +170,25 @@ function registerBenchStep(bench: Command): void {
     .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
     .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')
     .option('--prefix-tokens <n>', '--peft prefix: prefix positions per layer (default 5)')
-    .option('--unfused', 'also time each estimator with trajectory format version 2 (restore, then update: one pass more) in the same rounds');
+    .option('--unfused', 'also time each estimator with trajectory format versions 2 (restore, then update: one pass more) and 3 (fused, noise stream 1) in the same rounds');
   benchOutput(cmd, async () => (await import('./bench-step')).benchStepCommand);
+}
+
+/** Add `eval` to an existing `zotune bench` command. */
+function registerBenchEval(bench: Command): void {
+  const cmd = bench
+    .command('eval')
+    .description("examples/s of evaluation (zotune eval's loop) per batch layout, planned vs the former greedy one, interleaved: padding, tokens per forward, the forward's share; load average and ORT's MatMul peak as same-run references")
+    .option('--model <model>', "a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory", 'stories260K')
+    .option('--task <tasks>', 'a task or a comma-separated list (e.g. sst2,boolq), each timed in turn', 'sst2')
+    .option('--split <split>', 'dev or test', 'dev')
+    .option('--n <N>', 'the first N examples of the split', '256')
+    .option('--batch <B>', 'examples per forward pass (at most)', '64')
+    .option('--rounds <R>', 'timed evaluations per layout, interleaved (the fastest is reported)', '2')
+    .option('--seed <S>', 'sampling seed of the splits', '0')
+    .option('--engine <name>', ENGINE_HELP)
+    .option('--threads <n>', THREADS_HELP);
+  benchOutput(cmd, async () => (await import('./bench-eval')).benchEvalCommand);
 }
 
 function registerBenchHeadroom(bench: Command): void {

@@ -2,7 +2,7 @@
 // next-token NLL of a text. MODEL: a name under the data dir's models/, a llama2.c .bin with its
 // tokenizer beside it, or a Hugging Face directory.
 import { readFileSync } from 'node:fs';
-import { generate, meanNll, resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
+import { generate, meanNll, resolveModel, type Model, type ResolvedModel } from '@zotune/models';
 import { engineNote, engineReport, openModel, type EngineChoice, forwardEngine } from '@zotune/engine';
 import { UserError, emit, parseNumber, usageError } from '@zotune/report';
 import { initBackend, parseBackend, type BackendChoice } from '@zotune/tensor';
@@ -29,7 +29,7 @@ export interface NllFlags extends CommonFlags {
 
 interface Loaded {
   resolved: ResolvedModel;
-  model: AnyModel;
+  model: Model;
   backend: BackendChoice;
   engine: EngineChoice;
 }

@@ -38,7 +38,7 @@ function prefix(len: number, crc: number): Uint8Array {
 
 describe('trajectory constants and layout', () => {
   it('magic, version, the versions read and the prefix size', () => {
-    expect([TRAJECTORY_MAGIC, TRAJECTORY_VERSION, TRAJECTORY_VERSIONS_READ, FRAME_PREFIX_BYTES]).toEqual(['zotune-trajectory', 3, [1, 2, 3], 8]);
+    expect([TRAJECTORY_MAGIC, TRAJECTORY_VERSION, TRAJECTORY_VERSIONS_READ, FRAME_PREFIX_BYTES]).toEqual(['zotune-trajectory', 4, [1, 2, 3, 4], 8]);
   });
 
   it('a frame is [u32 LE length][u32 LE crc32][payload]', () => {
@@ -114,13 +114,14 @@ describe('header and record validation', () => {
   it('names a foreign magic, a missing one, an unknown version and the first bad field', () => {
     expect(() => parseTrajectoryHeader({ ...header, magic: 'x' })).toThrow('trajectory: not a zotune trajectory (magic "x", expected "zotune-trajectory")');
     expect(() => parseTrajectoryHeader([1], 'f')).toThrow('f: not a zotune trajectory (magic [1], expected "zotune-trajectory")');
-    expect(() => parseTrajectoryHeader({ ...header, version: 4 })).toThrow('trajectory: trajectory format version 4 is not supported (this zotune reads versions 1, 2 and 3)');
+    expect(() => parseTrajectoryHeader({ ...header, version: 5 })).toThrow('trajectory: trajectory format version 5 is not supported (this zotune reads versions 1, 2, 3 and 4)');
     expect(() => parseTrajectoryHeader({ ...header, runSeed: -1 })).toThrow(/^trajectory: bad trajectory header: runSeed: /);
     expect(() => parseTrajectoryHeader({ ...header, model: { ...header.model, blocks: [] } })).toThrow(/^trajectory: bad trajectory header: model\.blocks: /);
-    // version 1 (no engine) is still read, and version 3 (the fused update) beside version 2
+    // version 1 (no engine) is still read, and version 3 (the fused update) beside version 2 and 4 (noise stream 2)
     const { engine: _e, ...v1 } = { ...header, version: 1 as const };
     expect(parseTrajectoryHeader(v1)).toEqual(v1);
     expect(parseTrajectoryHeader({ ...header, version: 3 })).toEqual({ ...header, version: 3 });
+    expect(parseTrajectoryHeader({ ...header, version: 2 })).toEqual({ ...header, version: 2 });
   });
 
   it('a record: the first bad field, by path; NaN and ±Infinity losses are kept', () => {

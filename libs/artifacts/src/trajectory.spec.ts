@@ -98,8 +98,8 @@ describe('trajectory', () => {
   });
 
   it('refuses an unknown version and a foreign magic by name', () => {
-    writeFileSync(file, encodeFrame({ ...header, version: 4 }));
-    expect(() => openTrajectory(file)).toThrow(/trajectory format version 4 is not supported \(this zotune reads versions 1, 2 and 3\)/);
+    writeFileSync(file, encodeFrame({ ...header, version: 5 }));
+    expect(() => openTrajectory(file)).toThrow(/trajectory format version 5 is not supported \(this zotune reads versions 1, 2, 3 and 4\)/);
     // a version-1 file (before engines were recorded) still opens: its engine is tfjs by default
     writeFileSync(file, encodeFrame({ ...header, version: 1, engine: undefined }));
     expect(openTrajectory(file).header.engine).toBeUndefined();

@@ -19,10 +19,13 @@ export const TRAJECTORY_MAGIC = 'zotune-trajectory';
  * has the layout of version 2 and a new arithmetic: a step's last restore and its update are one pass
  * over the weights (θ ← keep·θ_last + σ·Σ(−keep·a_i − η·u_i)·z_i from the last evaluation point
  * θ_last = θ + σ·Σ a_i·z_i; docs/algorithms.md, determinism contract), so its weights differ from
- * version 2's by float32 round-off. Replay and resume run each file with the arithmetic of its version.
+ * version 2's by float32 round-off. Version 4 has version 3's layout and arithmetic and another noise
+ * stream: z is drawn from stream 2 of @zotune/tensor (four-dimensional Box–Muller, four samples per
+ * counter; versions 1–3: stream 1), so its directions, and weights, are other ones. Replay and resume
+ * run each file with the arithmetic and stream of its version.
  */
-export const TRAJECTORY_VERSION = 3;
-export const TRAJECTORY_VERSIONS_READ: readonly number[] = [1, 2, 3];
+export const TRAJECTORY_VERSION = 4;
+export const TRAJECTORY_VERSIONS_READ: readonly number[] = [1, 2, 3, 4];
 /** Bytes before each frame's payload: length and checksum. */
 export const FRAME_PREFIX_BYTES = 8;
 /** No record comes near this; a larger length field means the prefix itself is damaged. */
@@ -90,8 +93,8 @@ export const trajectoryBlockSchema = z.object({
 export const trajectoryHeaderSchema = z.object({
   /** always 'zotune-trajectory' */
   magic: z.literal(TRAJECTORY_MAGIC),
-  /** file format version; readers refuse versions they do not know (1–2: restore then update; 3: fused) */
-  version: z.union([z.literal(1), z.literal(2), z.literal(TRAJECTORY_VERSION)]),
+  /** file format version; readers refuse versions they do not know (1–2: restore then update; 3: fused; 4: fused, noise stream 2) */
+  version: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(TRAJECTORY_VERSION)]),
   /** ISO time the run started */
   createdAt: z.string(),
   /** run seed: step s uses deriveSeed(runSeed, s) */

@@ -1,6 +1,6 @@
 import { differentiable, packBatch, randomCheckpoint, type LlamaConfig, type Model } from '@zotune/models';
 import { describe, expect, it } from 'vitest';
-import { chooseEngine, forwardEngine, isGpuBackend, openModel, parseEngine, parseThreads } from './engine';
+import { chooseEngine, enginePreference, forwardEngine, isGpuBackend, openModel, parseEngine, parseThreads } from './engine';
 
 describe('engine selection', () => {
   it('auto: ORT for forward-only work, tfjs for gradients and on the GPU backend', async () => {
@@ -20,6 +20,23 @@ describe('engine selection', () => {
   it('parses names and threads, naming the source', () => {
     expect(parseEngine(' ort ')).toBe('ort');
     expect(() => parseEngine('onnx', 'ZOTUNE_ENGINE')).toThrow(/^ZOTUNE_ENGINE: unknown engine "onnx"/);
+    // an empty ZOTUNE_ENGINE is unset (auto); an empty --engine is still refused
+    const saved = process.env.ZOTUNE_ENGINE;
+    try {
+      for (const v of ['', '  ']) {
+        process.env.ZOTUNE_ENGINE = v;
+        expect(enginePreference(undefined)).toBe('auto');
+      }
+      process.env.ZOTUNE_ENGINE = ' tfjs ';
+      expect(enginePreference(undefined)).toBe('tfjs');
+      expect(enginePreference('ort')).toBe('ort');
+      process.env.ZOTUNE_ENGINE = 'onnx';
+      expect(() => enginePreference(undefined)).toThrow(/^ZOTUNE_ENGINE: unknown engine "onnx"; expected one of auto, ort, tfjs$/);
+      expect(() => enginePreference('')).toThrow(/^--engine: unknown engine ""/);
+    } finally {
+      if (saved === undefined) delete process.env.ZOTUNE_ENGINE;
+      else process.env.ZOTUNE_ENGINE = saved;
+    }
     expect(parseThreads('3')).toBe(3);
     expect(parseThreads(undefined)).toBeGreaterThanOrEqual(1);
     expect(() => parseThreads('1.5')).toThrow(/^--threads: expected an integer >= 1, got "1.5"$/);

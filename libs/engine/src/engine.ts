@@ -33,9 +33,10 @@ export function parseEngine(value: string | undefined, source = '--engine'): Eng
   throw new Error(`${source}: unknown engine "${v}"; expected one of ${ENGINES.join(', ')}`);
 }
 
-/** The engine preference from the flag when given, else ZOTUNE_ENGINE, else auto. */
+/** The engine preference from the flag when given, else ZOTUNE_ENGINE (empty = unset, as a shell's `ZOTUNE_ENGINE=`), else auto. */
 export function enginePreference(flag: string | undefined): EngineName {
-  return flag !== undefined ? parseEngine(flag, '--engine') : parseEngine(process.env.ZOTUNE_ENGINE, 'ZOTUNE_ENGINE');
+  if (flag !== undefined) return parseEngine(flag, '--engine');
+  return parseEngine(process.env.ZOTUNE_ENGINE?.trim() || undefined, 'ZOTUNE_ENGINE');
 }
 
 /** Parse --threads (default: the machine's cores). */

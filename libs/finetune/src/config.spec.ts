@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { forwardPassesPerStep } from '@zotune/zo';
-import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, parseRunConfig, resolveConfig, RUN_PRESET_DIR, withAbsolutePaths } from './config';
+import { parseRunConfig, resolveConfig, withAbsolutePaths } from './config';
+import { DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEMO_PRESET, loadPreset, parseInput, RUN_PRESET_DIR } from './schema';
 
 describe('resolveConfig', () => {
   test('the defaults: stories260K, SST-2, MeZO without a policy at lr 1e-4, 1200 forward passes', () => {
@@ -49,6 +50,10 @@ describe('resolveConfig', () => {
     expect(() => parseInput({ estimator: 'sgd' }, 'p.json')).toThrow(/^p\.json: estimator: /);
     expect(() => parseInput({ learningRate: 1 }, 'p.json')).toThrow('p.json: unknown field "learningRate"');
     expect(() => resolveConfig([{ estimator: 'guided', candidates: 1 }])).toThrow(/alpha/);
+    expect(() => resolveConfig([{ batch: 4, shards: 5 }])).toThrow("--shards 5: more shards than the 4 examples of a step's batch (--batch)");
+    // one shard is the plain run: config.json does not change
+    expect(resolveConfig([{ shards: 1 }])).toEqual(resolveConfig([{}]));
+    expect(resolveConfig([{ shards: 2 }]).shards).toBe(2);
     expect(() => loadPreset('no-such-preset')).toThrow(/--config no-such-preset: cannot read .*no such file/);
   });
 

@@ -1,116 +1,21 @@
-// The fine-tune run's configuration: flat, zod-validated plain data. Layers, later wins: the
-// defaults, a preset file (--config, configs/runs/*.json; with no arguments at all the demo preset), the flags.
+// The fine-tune run's resolved configuration: flat, zod-validated plain data. Layers, later wins: the
+// defaults, a preset file (--config, configs/runs/*.json; with no arguments at all the demo preset), the flags;
+// their schema, the settings' metadata and the defaults are schema.ts (tfjs-free: the CLI's help reads it).
 // The resolved form (every default filled in, the budget turned into steps) is the run's config.json,
 // which --resume reads back.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
-import { REPO_ROOT } from '@zotune/data';
-import { DEFAULT_LORA_TARGETS, parseLoraTargets, PEFT_METHODS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
+import { DEFAULT_LORA_TARGETS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 import { deriveSeed } from '@zotune/tensor';
-import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig, type EstimatorName } from '@zotune/zo';
+import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig } from '@zotune/zo';
+import {
+  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LORA, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULT_PREFIX_TOKENS, DEFAULTS, posInt, zodProblem, type FinetuneInput,
+} from './schema';
 
-/** Where the shipped run presets live (`--config demo` names configs/runs/demo.json). */
-export const RUN_PRESET_DIR = join(REPO_ROOT, 'configs', 'runs');
-
-/**
- * Learning rate per estimator when none is given. MeZO: 1e-4, its lr tuned on dev (story-name; 3.16e-4
- * diverges). The estimators that rank candidates tuned to 1.78e-4 on story-name at 1,000 forward
- * passes, but guided M = 8 at 1.78e-4 diverged on held-out story-cloze at 4,000, so they keep 1e-4,
- * where guided M = 4 ties MeZO there (docs/results/estimators-tuned.md, estimators.md). Adam 1e-3.
- */
-export const DEFAULT_LR: Record<EstimatorName, number> = { mezo: 1e-4, guided: 1e-4, greedy: 1e-4, elite: 1e-4, adam: 1e-3 };
-
-/** The default budget (1,200 forward passes: 600 MeZO steps, 200 guided steps with M = 4). */
-export const DEFAULT_FORWARD_PASSES = 1200;
-/** What `zotune finetune` runs with no arguments (configs/runs/demo.json). */
-export const DEMO_PRESET = 'demo';
-/** The demo where demo.json's files cannot be had (no data-bundled/, no mirror): configs/runs/demo-public.json. */
-export const PUBLIC_DEMO_PRESET = 'demo-public';
-/** --policy oracle-*: steps between two gradient measurements. */
-export const DEFAULT_ORACLE_EVERY = 100;
-
-/** MeZO's LoRA setting: r = 8, alpha = 16. */
-export const DEFAULT_LORA = { rank: 8, alpha: 16 } as const;
-/** MeZO's prefix length. */
-export const DEFAULT_PREFIX_TOKENS = 5;
 /** Keeps the adapters' init seed apart from the run's other streams. */
 const PEFT_DOMAIN = 0x70656674; // 'peft'
-
-/** Dev evaluations per run when --eval-every is not given. */
-export const DEFAULT_EVALS_PER_RUN = 5;
-
-const posInt = z.number().int().min(1);
-
-/**
- * What a setting tells its users: the description (`zotune finetune --help`, the library's docs), the
- * value's name in the help (`--lr <LR>`), and its default in words where DEFAULTS holds no value for it
- * (computed, per estimator, or from the environment). The flag is the field's name in kebab case
- * (forwardPasses → --forward-passes; a boolean that defaults to true is --no-<name>).
- */
-export interface SettingMeta {
-  description: string;
-  arg?: string;
-  defaultText?: string;
-  /** not a flag (a preset's own description) */
-  cli?: false;
-}
-
-/** LoRA's module names: a list, or one comma-separated string as the flag takes it (q,v = q_proj,v_proj). */
-const loraTargetList = z.preprocess((v, ctx) => {
-  if (typeof v !== 'string') return v;
-  try {
-    return parseLoraTargets(v, 'loraTargets');
-  } catch (e) {
-    // the message without its own prefix and value: the one line names the source, field and value
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^loraTargets: /, '').replace(/, got ".*"$/, '') });
-    return z.NEVER;
-  }
-}, z.array(z.string().min(1)).min(1));
-
-/** An optional field of the input schema with its SettingMeta. */
-function setting<T extends z.ZodType>(type: T, meta: SettingMeta) {
-  return type.optional().meta({ ...meta });
-}
-
-/** Everything a preset or the flags may set; all optional (the defaults fill the rest). Each setting is declared here once. */
-export const finetuneInputSchema = z.strictObject({
-  description: setting(z.string(), { description: 'what a preset is for; ignored by the run', cli: false }),
-  model: setting(z.string().min(1), { arg: 'M', description: "a name under the data dir's models/, a llama2.c .bin, or a Hugging Face directory" }),
-  task: setting(z.string().min(1), { arg: 'T', description: 'a built-in task, a config in configs/tasks, or a task .json' }),
-  estimator: setting(z.enum(estimatorNames), { arg: 'E', description: 'mezo, guided, greedy, elite or adam' }),
-  policy: setting(z.string().min(1), {
-    arg: 'REF',
-    description: "a policy reference, digest or file; none; auto = the model's shipped default if any; oracle-density, oracle-curvature: yardsticks that need backward passes",
-  }),
-  candidates: setting(posInt.max(1024), { arg: 'M', description: 'guided, greedy: candidate directions per step' }),
-  alpha: setting(z.number().gt(0).lt(1), { arg: 'A', description: 'guided: fraction of candidates in TOP' }),
-  normalize: setting(z.boolean(), { description: "guided, elite: rescale v to E‖v‖² = d, as MeZO's z (--no-normalize keeps v as drawn)" }),
-  queries: setting(posInt.max(1024), { arg: 'Q', description: 'mezo: directions averaged per step (n-SPSA)' }),
-  steps: setting(posInt, { arg: 'N', description: 'optimizer steps' }),
-  forwardPasses: setting(posInt, { arg: 'N', description: 'training budget in forward passes, the same for every estimator', defaultText: String(DEFAULT_FORWARD_PASSES) }),
-  lr: setting(z.number().positive(), { arg: 'LR', description: 'learning rate η', defaultText: Object.entries(DEFAULT_LR).map(([e, lr]) => `${e} ${lr}`).join(', ') }),
-  eps: setting(z.number().positive(), { arg: 'EPS', description: 'perturbation scale ε' }),
-  weightDecay: setting(z.number().min(0), { arg: 'WD', description: 'decoupled weight decay λ on embedding and matrix blocks' }),
-  batch: setting(posInt.max(4096), { arg: 'B', description: 'training examples per step' }),
-  seed: setting(z.number().int().min(0).max(0xffffffff), { arg: 'S', description: 'run seed: data splits, minibatches and noise' }),
-  evalEvery: setting(posInt, { arg: 'N', description: 'dev accuracy every N steps', defaultText: `${DEFAULT_EVALS_PER_RUN} evaluations per run` }),
-  evalN: setting(posInt, { arg: 'N', description: 'dev examples per evaluation (the first N of the dev split)' }),
-  testN: setting(posInt, { arg: 'N', description: 'test examples (zero-shot at the start, the best checkpoint at the end)' }),
-  evalBatch: setting(posInt.max(4096), { arg: 'B', description: 'examples per forward pass when evaluating', defaultText: 'batch, so evaluation needs no more memory than a step' }),
-  saveFinal: setting(z.boolean(), { description: "also write the last step's weights as final.safetensors" }),
-  backend: setting(z.enum(['auto', 'tensorflow', 'wasm', 'cpu']), { arg: 'B', description: 'tfjs backend: auto, tensorflow, wasm or cpu', defaultText: '$ZOTUNE_BACKEND, else auto' }),
-  engine: setting(z.enum(['auto', 'ort', 'tfjs']), { arg: 'E', description: 'forward engine: auto (ORT for ZO runs, tfjs for adam), ort or tfjs', defaultText: '$ZOTUNE_ENGINE, else auto' }),
-  threads: setting(posInt.max(256), { arg: 'N', description: "ORT intra-op threads (and the noise workers')", defaultText: "the machine's cores" }),
-  oracleEvery: setting(posInt, { arg: 'K', description: 'oracle policies: re-measure gradients (and curvature) every K steps', defaultText: String(DEFAULT_ORACLE_EVERY) }),
-  peft: setting(z.enum(PEFT_METHODS), { arg: 'P', description: 'parameter-efficient ZO: none (every block), lora or prefix', defaultText: 'none' }),
-  loraRank: setting(posInt.max(4096), { arg: 'R', description: '--peft lora: rank r', defaultText: String(DEFAULT_LORA.rank) }),
-  loraAlpha: setting(z.number().positive(), { arg: 'A', description: '--peft lora: scale alpha, the update is (alpha/r)·A·B', defaultText: String(DEFAULT_LORA.alpha) }),
-  loraTargets: setting(loraTargetList, { arg: 'LIST', description: '--peft lora: linears to adapt, e.g. q,v or q_proj,v_proj,o_proj', defaultText: DEFAULT_LORA_TARGETS.join(',') }),
-  prefixTokens: setting(posInt.max(4096), { arg: 'N', description: '--peft prefix: trainable key/value positions per layer', defaultText: String(DEFAULT_PREFIX_TOKENS) }),
-});
-export type FinetuneInput = z.infer<typeof finetuneInputSchema>;
 
 /** The resolved configuration: config.json of a run. */
 export const finetuneConfigSchema = z.strictObject({
@@ -164,53 +69,14 @@ export const finetuneConfigSchema = z.strictObject({
   engine: z.enum(['auto', 'ort', 'tfjs']).optional(),
   /** threads (absent: the machine's cores) */
   threads: posInt.max(256).optional(),
+  /** data-parallel shards of each evaluation's minibatch (absent: 1, the whole batch in one forward pass) */
+  shards: posInt.max(4096).optional(),
   /** --policy oracle-*: refresh period of the measured σ (absent in runs made before the oracles) */
   oracleEvery: posInt.default(DEFAULT_ORACLE_EVERY),
   /** parameter-efficient ZO: what is trained instead of the model's blocks, with its init seed (absent: every block) */
   peft: peftConfigSchema.optional(),
 });
 export type FinetuneConfig = z.infer<typeof finetuneConfigSchema>;
-
-/**
- * The defaults under every preset and flag (the no-argument demo is a preset: DEMO_PRESET). MeZO with
- * no policy: of six estimators, each at its own dev-tuned lr, the stage-A winner (guided M = 8) lost
- * every seed pair to MeZO on a held-out task (docs/results/estimators-tuned.md), and no learned policy
- * has been shown to help on held-out tasks (docs/results/policy-decisive.md: even at its own tuned lr
- * the candidate lost all 18 seed pairs); `--policy auto` applies
- * the model's shipped one.
- */
-export const DEFAULTS = {
-  model: 'stories260K',
-  task: 'sst2',
-  estimator: 'mezo',
-  policy: 'none',
-  candidates: 4,
-  alpha: 0.5,
-  normalize: true,
-  queries: 1,
-  eps: 1e-3,
-  weightDecay: 0,
-  batch: 16,
-  seed: 0,
-  evalN: 500,
-  testN: 1000,
-  saveFinal: false,
-  backend: 'auto',
-} as const satisfies FinetuneInput;
-
-/** One line naming the source, the field, the value and what was expected. */
-function zodProblem(err: z.ZodError, value: unknown, source: string): string {
-  const i = err.issues[0];
-  const field = i.path.join('.');
-  const got = i.path.length && value && typeof value === 'object' ? (value as Record<string, unknown>)[String(i.path[0])] : undefined;
-  if (i.code === 'unrecognized_keys') return `${source}: unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-  return `${source}: ${field || '(root)'}: ${i.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
-}
-
-/** The SettingMeta of every field of the input schema, in its order. */
-export function settings(): [keyof FinetuneInput, SettingMeta][] {
-  return Object.entries(finetuneInputSchema.shape).map(([k, t]) => [k as keyof FinetuneInput, t.meta() as unknown as SettingMeta]);
-}
 
 /** A path argument as an absolute path (the run may be resumed or replayed from another directory). */
 function absolutePath(arg: string, looksLikePath: boolean): string {
@@ -229,38 +95,11 @@ export function withAbsolutePaths(layer: FinetuneInput): FinetuneInput {
   return out;
 }
 
-/** Validate a preset or flag layer. */
-export function parseInput(value: unknown, source: string): FinetuneInput {
-  const r = finetuneInputSchema.safeParse(value);
-  if (!r.success) throw new UserError(zodProblem(r.error, value, source), 2);
-  return r.data;
-}
-
 /** Validate a run's config.json. */
 export function parseRunConfig(value: unknown, source: string): FinetuneConfig {
   const r = finetuneConfigSchema.safeParse(value);
   if (!r.success) throw new UserError(zodProblem(r.error, value, source), 2);
   return r.data;
-}
-
-/** `--config FILE`: a JSON preset; a bare name means configs/runs/<name>.json. */
-export function loadPreset(arg: string): FinetuneInput {
-  const named = /^[A-Za-z0-9._-]+$/.test(arg) && !arg.endsWith('.json') ? join(RUN_PRESET_DIR, `${arg}.json`) : undefined;
-  const file = named && !existsSync(arg) ? named : resolve(arg);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`--config ${arg}: cannot read ${file} (${code === 'ENOENT' ? 'no such file' : (code ?? String(e))})`, 2);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${file}: not JSON (${(e as Error).message.split('\n')[0]})`, 2);
-  }
-  return parseInput(json, file);
 }
 
 /** Layer the inputs over the defaults and resolve the budget, lr and eval period. */
@@ -303,10 +142,12 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     backend: m.backend,
     engine: m.engine ?? 'auto',
     ...(m.threads !== undefined ? { threads: m.threads } : {}),
+    ...(m.shards !== undefined && m.shards > 1 ? { shards: m.shards } : {}),
     oracleEvery: m.oracleEvery ?? DEFAULT_ORACLE_EVERY,
     ...(peft ? { peft } : {}),
   };
   estimatorConfig(config); // cross-field checks (guided: 1 <= floor(alpha·M) < M)
+  if ((config.shards ?? 1) > config.batch) throw new UserError(`--shards ${config.shards}: more shards than the ${config.batch} examples of a step's batch (--batch)`, 2);
   return finetuneConfigSchema.parse(config);
 }
 

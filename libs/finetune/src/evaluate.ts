@@ -8,7 +8,7 @@ import { engineNote, engineReport, forwardEngine, openModel } from '@zotune/engi
 import { peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { cliText, memoryMark, readRunConfig, UserError, usageError } from '@zotune/report';
 import { Collator, evaluate as evaluateExamples, resolveTask, type ClassCounts } from '@zotune/tasks';
-import { initBackend, type BackendName } from '@zotune/tensor';
+import { backendNote, initBackend, type BackendName } from '@zotune/tensor';
 import { modelFromWeights, WEIGHT_FILES } from './weights';
 
 export interface EvaluateOptions {
@@ -24,7 +24,7 @@ export interface EvaluateOptions {
   seed?: number;
   /** a fine-tune run directory: evaluate its best checkpoint (model.safetensors) */
   run?: string;
-  /** examples per forward pass (default 64) */
+  /** examples per forward pass, at most (default 64) */
   batch?: number;
   /** tfjs backend (default auto; the CLI passes $ZOTUNE_BACKEND) */
   backend?: BackendName;
@@ -32,7 +32,7 @@ export interface EvaluateOptions {
   engine?: 'auto' | 'ort' | 'tfjs';
   /** ONNX Runtime intra-op threads (default: the machine's cores) */
   threads?: number;
-  /** stderr lines (the engine note, what is evaluated) */
+  /** stderr lines (the backend and engine notes, what is evaluated); nothing is written to stderr without it */
   log?: (line: string) => void;
   /** examples done of the total, after every batch */
   onProgress?: (done: number, total: number) => void;
@@ -108,7 +108,8 @@ export async function evaluate(opts: EvaluateOptions = {}): Promise<EvalReport> 
   const examples = n === undefined ? all : all.slice(0, n);
   if (examples.length === 0) throw new UserError(`--split ${split}: task ${task.name} has no ${split} examples (${notes.join('; ')})`);
 
-  const backend = await initBackend(opts.backend ?? 'auto');
+  const backend = await initBackend(opts.backend ?? 'auto', { quiet: true });
+  log(backendNote(backend).trimEnd());
   const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   log(engineNote(engine).trimEnd());
   const resolved = resolveModel(modelArg, dataDir);

@@ -1,7 +1,7 @@
 // --policy: which σ the ZO estimator perturbs with. 'none' is plain N(0, I); a reference, digest or
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
 // 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
-import type { AnyModel } from '@zotune/models';
+import type { Model } from '@zotune/models';
 import type { CurvatureProbe } from '@zotune/artifacts';
 import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions, type PertNN } from '@zotune/policy';
 import { defaultRegistryLocation, loadPolicy, openRegistry, type LoadedPolicy } from '@zotune/registry';
@@ -44,7 +44,7 @@ export interface PolicyContext {
   /** the model's name (the fingerprint's model, and MODEL of the shipped default reference) */
   modelName: string;
   /** the model's family and its trainable blocks (a PEFT run: the adapter's) */
-  model: Pick<AnyModel, 'family' | 'blocks'>;
+  model: Pick<Model, 'family' | 'blocks'>;
   /** a PEFT run's setting (the shipped default policies are for every block) */
   peft?: string;
   /**

@@ -4,13 +4,15 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openTrajectory } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
-import { type Checkpoint, withFile, hfLayoutOfBlocks, hfTensorOf, modelDigest, type GgufOutType, readSafetensorsHeader, readSafetensorsTensor, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
+import type { GgufOutType } from '@zotune/gguf';
+import { type Checkpoint, withFile, hfLayoutOfBlocks, hfTensorOf, modelDigest, readSafetensorsHeader, readSafetensorsTensor, resolveModel, toCheckpoint, writeGgufCheckpoint, writeSafetensors, type HostTensor } from '@zotune/models';
 import { peftLabel } from '@zotune/peft';
 import { engineNote, engineReport, openModel, forwardEngine } from '@zotune/engine';
 import { readRunConfig, UserError, usageError } from '@zotune/report';
-import { initBackend } from '@zotune/tensor';
+import { backendNote, initBackend } from '@zotune/tensor';
 import { replay } from '@zotune/zo';
 import { parseRunConfig } from './config';
+import type { ReplayFormat } from './schema';
 import { asUserError } from './setup';
 import { checkPeftHeader } from './resume';
 import { openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
@@ -70,9 +72,6 @@ function compareWithRun(dir: string, step: number, names: readonly string[], rep
   return null;
 }
 
-/** Output formats of `zotune replay`. */
-export const REPLAY_FORMATS = ['safetensors', 'gguf'] as const;
-export type ReplayFormat = (typeof REPLAY_FORMATS)[number];
 
 export interface ReplayOptions {
   step?: number;
@@ -84,7 +83,7 @@ export interface ReplayOptions {
   format?: ReplayFormat;
   /** the GGUF's tensor type (default f32) */
   ggufType?: GgufOutType;
-  /** stderr lines (the engine note) */
+  /** stderr lines (the backend and engine notes); nothing is written to stderr without it */
   log?: (line: string) => void;
 }
 
@@ -131,7 +130,8 @@ export async function replayRun(runDir: string, out: string, opts: ReplayOptions
   // before any work: a GGUF carries its tokenizer in the metadata, which only a GGUF base has to give
   const base = { source: resolved.checkpoint.source, format: resolved.checkpoint.format, name: resolved.name };
   if (format === 'gguf') ggufBaseOrThrow(base);
-  const backend = await initBackend((opts.backend ?? config.backend) as 'auto');
+  const backend = await initBackend((opts.backend ?? config.backend) as 'auto', { quiet: true });
+  opts.log?.(backendNote(backend).trimEnd());
   const engine = await forwardEngine({ engine: opts.engine, threads: opts.threads }, backend).catch(usageError);
   opts.log?.(engineNote(engine).trimEnd());
   const t0 = performance.now();

@@ -116,14 +116,14 @@ describe('resume', () => {
     const v2ends = [statSync(path).size];
     const v2recs: StepRecord[] = [];
     await continueRun(v2, 0, undefined, (rec) => (appendRecord(path, rec), v2ends.push(statSync(path).size), v2recs.push(rec)), 2);
-    expect(weights(v2)).not.toEqual(after[STEPS]); // version 3 lands on other round-off
+    expect(weights(v2)).not.toEqual(after[STEPS]); // version 4 takes other directions (and lands on other round-off)
     truncateSync(path, v2ends[2] + TORN);
     const blocks = baseBlocks();
     const lines: string[] = [];
     const { header, records } = await replayForResume(path, blocks, {
       config: { seed: SEED, estimator: 'elite', steps: STEPS }, base: { name: 'toy', digest: 'unused' }, engine: 'ort', log: (l) => lines.push(l),
     });
-    expect(lines).toContain('note: the trajectory is format version 2: the run continues with its arithmetic (restore, then update; version 3 fuses them)');
+    expect(lines).toContain('note: the trajectory is format version 2: the run continues with its arithmetic (restore, then update, noise stream 1; new runs write version 4: fused restore and update, noise stream 2)');
     const more: StepRecord[] = [];
     await continueRun(blocks, records.length, records.at(-1), (r) => more.push(r), header.version);
     expect([...records, ...more]).toEqual(v2recs);

@@ -6,7 +6,7 @@ import { resumeTrajectory, TRAJECTORY_VERSION, type TrajectoryHeader } from '@zo
 import type { Block } from '@zotune/models';
 import type { PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
-import { replay, type StepRecord } from '@zotune/zo';
+import { replay, trajectoryArithmetic, type StepRecord } from '@zotune/zo';
 
 /**
  * A resumed PEFT run's trajectory must be of the same setting (adapter init seed included) over the
@@ -56,7 +56,7 @@ export async function replayForResume(trajPath: string, trainable: readonly Bloc
   if (recorded !== r.engine)
     r.log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${r.engine}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
   if (t.header.version < TRAJECTORY_VERSION)
-    r.log(`note: the trajectory is format version ${t.header.version}: the run continues with its arithmetic (restore, then update; version ${TRAJECTORY_VERSION} fuses them)`);
+    r.log(`note: the trajectory is format version ${t.header.version}: the run continues with its arithmetic (${trajectoryArithmetic(t.header.version)}; new runs write version ${TRAJECTORY_VERSION}: ${trajectoryArithmetic(TRAJECTORY_VERSION)})`);
   // the same step()/update() code as the live run, with the recorded losses: bit-identical weights;
   // the caller continues with createEstimator(…, { trajectoryVersion: header.version })
   checkPeftHeader(t.header.run, config.peft, r.base, trajPath);

@@ -2,9 +2,10 @@
 // way and leaves a directory that resumeFinetune() continues to the very bytes of a run that was never
 // stopped (its weight files byte for byte); onProgress gets every metrics line; evaluate() of the run's best checkpoint repeats the
 // run's own test accuracy.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openTrajectory } from '@zotune/artifacts';
 import { evaluate } from './evaluate';
@@ -78,5 +79,41 @@ describe('finetune()', () => {
     await expect(finetune({ lr: -1 } as never, { dir: join(work, 'bad') })).rejects.toThrow(/^finetune config: lr: .*got -1/);
     await expect(finetune({ learningRate: 1 } as never, { dir: join(work, 'bad') })).rejects.toThrow('finetune config: unknown field "learningRate"');
     expect(existsSync(join(work, 'bad'))).toBe(false);
+  });
+});
+
+describe('the library on stderr', () => {
+  test('finetune(), replayRun() and evaluate() write nothing to stderr without a log callback; with one, it gets the backend and engine notes', async () => {
+    const dir = mkdtempSync(join(work, 'quiet-'));
+    const run = join(dir, 'run');
+    await finetune({ task: 'story-name', steps: 1, evalEvery: 1, evalN: 4, testN: 4, engine: 'ort', threads: 1 }, { dir: run });
+    // each call first in a fresh process: only the call that sets up the tfjs backend could print its note
+    const calls = {
+      finetune: `await finetune({ task: 'story-name', steps: 1, evalEvery: 1, evalN: 4, testN: 4, engine: 'ort', threads: 1 }, { dir: ${JSON.stringify(join(dir, 'again'))} });`,
+      replay: `await replayRun(${JSON.stringify(run)}, ${JSON.stringify(join(dir, 'replayed.safetensors'))});`,
+      evaluate: `await evaluate({ task: 'sst2', n: 4, engine: 'ort', threads: 1 });`,
+      logged: `const lines: string[] = [];
+await evaluate({ task: 'sst2', n: 4, engine: 'ort', threads: 1, log: (l) => lines.push(l) });
+process.stdout.write(JSON.stringify(lines) + '\\n');`,
+    };
+    const results = await Promise.all(
+      Object.entries(calls).map(([name, body]) => {
+        const script = join(dir, `${name}.mts`); // .mts: an ES module outside any package
+        writeFileSync(script, `import { evaluate, finetune, replayRun } from ${JSON.stringify(resolve(import.meta.dirname, 'index.ts'))};\n${body}\n`);
+        const child = spawn(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', script], { cwd: resolve(import.meta.dirname, '../../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        return new Promise<{ name: string; code: number | null; stdout: string; stderr: string }>((ok) => child.on('close', (code) => ok({ name, code, stdout, stderr })));
+      }),
+    );
+    for (const r of results) {
+      expect(r.code, `${r.name}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, r.name).toBe('');
+    }
+    const lines = JSON.parse(results.find((r) => r.name === 'logged')!.stdout.trim().split('\n').pop()!) as string[];
+    expect(lines[0]).toMatch(/^zotune: backend \w+ \(.+\)$/);
+    expect(lines[1]).toMatch(/^zotune: engine ort \(requested; ONNX Runtime .+, 1 intra-op thread\(s\)\)$/);
   });
 });

@@ -4,7 +4,8 @@
 import { existsSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { readRunConfig, UserError } from '@zotune/report';
-import { parseInput, parseRunConfig, resolveConfig, withAbsolutePaths, type FinetuneConfig, type FinetuneInput } from './config';
+import { parseRunConfig, resolveConfig, withAbsolutePaths, type FinetuneConfig } from './config';
+import { parseInput, type FinetuneInput } from './schema';
 import { fetchRunData } from './setup';
 import { runFinetune, type FinetuneOptions, type FinetuneSummary } from './trainer';
 

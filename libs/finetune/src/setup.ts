@@ -1,11 +1,12 @@
 // What a run needs before its first step: the task and its splits, the tokenizer and collator, the
 // model. Resolved in this order so that a bad --task or --model fails before any directory exists.
 import { ensureData, pullProgressPrinter, resolveDataDir, unfetchable } from '@zotune/data';
-import { resolveModel, type AnyModel, type ResolvedModel } from '@zotune/models';
+import { resolveModel, type Model, type ResolvedModel } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/engine';
 import { UserError, cliText } from '@zotune/report';
 import { Collator, objectiveFor, resolveTask, type Example, type Objective, type Task } from '@zotune/tasks';
-import { DEFAULTS, type FinetuneConfig } from './config';
+import type { FinetuneConfig } from './config';
+import { DEFAULTS } from './schema';
 
 export interface RunInputs {
   dataDir: string;
@@ -74,7 +75,7 @@ export function loadInputs(config: FinetuneConfig): RunInputs {
  * time, and inputs.resolved.checkpoint keeps its config, format and source but no tensors, so a run
  * holds the weights once (a second build from the same inputs fails).
  */
-export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<AnyModel> {
+export function buildModel(inputs: RunInputs, engine: EngineChoice): Promise<Model> {
   if (inputs.resolved.checkpoint.tensors.size === 0) throw new Error(`${inputs.resolved.checkpoint.source}: the checkpoint was already handed to a model`);
   return openModel(inputs.resolved.checkpoint, engine, { handOver: true });
 }

@@ -4,18 +4,18 @@
 // weights (the live update's own code path) and continues from the last complete record.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendRecord, createTrajectory, resumeTrajectory, TRAJECTORY_VERSION, type CurvatureProbe } from '@zotune/artifacts';
-import { differentiable, modelDigest, type AnyModel, type Block } from '@zotune/models';
+import { appendRecord, createTrajectory, resumeTrajectory, type CurvatureProbe, type TrajectoryHeader } from '@zotune/artifacts';
+import { differentiable, modelDigest, type Model, type Block } from '@zotune/models';
 import { loraTargetProblem, peftLabel, type Adapter } from '@zotune/peft';
 import { chooseEngine, engineNote, engineReport, isGpuBackend, parseThreads, type EngineChoice } from '@zotune/engine';
 import { CURVATURE_SEED_DOMAIN, probeCurvature } from '@zotune/policy';
 import { createRunDir, memoryMark, peakRssMiB, Progress, UserError, writeRunReport, type MetricRecord, type RunDir } from '@zotune/report';
-import { evaluate, objectiveValue, type Example } from '@zotune/tasks';
-import { deriveSeed, initBackend } from '@zotune/tensor';
-import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type Scale, type StepRecord } from '@zotune/zo';
+import { combineObjective, evaluate, objectivePartial, objectiveValue, type Example, type ObjectivePartial } from '@zotune/tasks';
+import { backendNote, deriveSeed, initBackend } from '@zotune/tensor';
+import { createAdam, createEstimator, stepSeed, trajectoryHeader, type Adam, type Estimator, type EstimatorConfig, type StepLossValue, type Scale, type StepRecord } from '@zotune/zo';
 import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
-import { resolvePolicy, type ResolvedPolicy } from './policy';
+import { resolvePolicy, type PolicyContext, type ResolvedPolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
 import { replayForResume } from './resume';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type Best, type RunState } from './state';
@@ -76,7 +76,7 @@ export interface FinetuneOptions {
   dir: string;
   /** continue the run in dir (its config.json is `config`) */
   resume?: boolean;
-  /** stderr lines */
+  /** stderr lines (the backend and engine notes, …): without it nothing but the progress line (unless quiet) reaches stderr */
   log?: (line: string) => void;
   /** no progress line */
   quiet?: boolean;
@@ -87,6 +87,22 @@ export interface FinetuneOptions {
   signal?: AbortSignal;
   /** every line of metrics.jsonl as it is written (zeroshot, eval, step, test), with the run's total steps */
   onProgress?: (event: FinetuneEvent) => void;
+  /** where a ZO step's losses come from (default: this process's forward passes); a distributed run's coordinator */
+  losses?: StepLosses;
+}
+
+/**
+ * The seam a distributed run plugs into: where each ZO step's losses come from. The run stays the
+ * same loop, records and files; only lossValue changes (e.g. DeferredLosses computed by workers that
+ * hold bit-identical copies of the weights).
+ */
+export interface StepLosses {
+  /** the run is open: its config (config.json's) and trajectory header (new or resumed); before the first step of this session */
+  open(run: { config: FinetuneConfig; header: TrajectoryHeader; dir: string; log: (line: string) => void }): Promise<void>;
+  /** step s's lossValue, from this process's forward passes on the step's shards */
+  lossValue(step: number, shards: StepShards): StepLossValue;
+  /** the run ended (finished, failed or aborted); `finished` when every step is done */
+  close(finished: boolean): Promise<void>;
 }
 
 /** A progress event: the metrics.jsonl line just written, and `steps`, the run's total. */
@@ -117,26 +133,62 @@ interface Trainer {
   dispose(): void;
 }
 
-function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last?: StepRecord): Trainer {
+/** A step's minibatch as the run splits it (config.shards; 1: the whole batch in one forward pass). */
+export interface StepShards {
+  /** how many shards (contiguous slices of the minibatch, in order) */
+  count: number;
+  /** this process's forward pass on shard j at the current weights: its loss sum and term count */
+  local(j: number): Promise<ObjectivePartial>;
+  /** the step's loss from every shard's partial, added in shard order */
+  combine(partials: readonly ObjectivePartial[]): number;
+}
+
+/** The local evaluation: every shard in turn, combined (the bits a distributed run reproduces). */
+const evaluateShards = (shards: StepShards): StepLossValue => async () => {
+  const partials: ObjectivePartial[] = [];
+  for (let j = 0; j < shards.count; j++) partials.push(await shards.local(j));
+  return shards.combine(partials);
+};
+
+/** Shard j of n of a minibatch: examples ⌊jB/n⌋ … ⌊(j+1)B/n⌋ − 1. */
+export function shardOf<T>(examples: readonly T[], j: number, n: number): T[] {
+  return examples.slice(Math.floor((j * examples.length) / n), Math.floor(((j + 1) * examples.length) / n));
+}
+
+/**
+ * Step s of a ZO run, update included: the one code path of a run and of a distributed run's
+ * replicas. `lossValue` turns this process's forward pass into the step's (default: itself).
+ */
+export function zoStepper(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord) {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
+  const count = config.shards ?? 1;
+  return async (s: number, examples: Example[], lossValue: (shards: StepShards) => StepLossValue = evaluateShards): Promise<StepRecord> => {
+    const batch = inputs.collator.batch(examples, { goldOnly });
+    const parts = count === 1 ? [batch] : Array.from({ length: count }, (_, j) => inputs.collator.batch(shardOf(examples, j, count), { goldOnly }));
+    const record = await est.step({
+      blocks,
+      step: s,
+      seed: stepSeed(config.seed, s),
+      lossValue: lossValue({ count, local: (j) => objectivePartial(model, parts[j]), combine: (ps) => combineObjective(batch.kind, ps) }),
+      scale,
+      prev,
+      batch: batch.packed,
+    });
+    await est.update(blocks, record);
+    prev = record;
+    return record;
+  };
+}
+
+function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last: StepRecord | undefined, losses: StepLosses | undefined): Trainer {
+  const step = zoStepper(est, model, blocks, inputs, config, scale, last);
   return {
     kind: 'zo',
     async step(s, examples) {
-      const batch = inputs.collator.batch(examples, { goldOnly });
-      const record = await est.step({
-        blocks,
-        step: s,
-        seed: stepSeed(config.seed, s),
-        lossValue: () => objectiveValue(model, batch),
-        scale,
-        prev,
-        batch: batch.packed,
-      });
-      await est.update(blocks, record);
+      const record = await step(s, examples, losses && ((shards) => losses.lossValue(s, shards)));
       // after the update: a kill between the two loses the step, and the resumed run redoes it
       appendRecord(trajectory, record);
-      prev = record;
       const m = stepMetric(record, 0, undefined, undefined);
       return { loss: m.loss as number, projectedGrad: record.projectedGrad, forwardPasses: record.forwardPasses };
     },
@@ -144,7 +196,7 @@ function zoTrainer(est: Estimator, model: AnyModel, blocks: readonly Block[], in
   };
 }
 
-function adamTrainer(adam: Adam, model: AnyModel, inputs: RunInputs, config: FinetuneConfig): Trainer {
+function adamTrainer(adam: Adam, model: Model, inputs: RunInputs, config: FinetuneConfig): Trainer {
   const tm = differentiable(model, 'adam');
   const perStep = passesPerStep(config);
   const goldOnly = inputs.task.kind === 'generation-lm';
@@ -173,7 +225,7 @@ interface RecordedCurvature {
 }
 
 /** Probe κ at the current (base) weights on `probe.examples` training examples drawn for the purpose. */
-async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: AnyModel, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
+async function measureCurvature(probe: CurvatureProbe, config: FinetuneConfig, inputs: RunInputs, model: Model, blocks: readonly Block[], log: (line: string) => void): Promise<RecordedCurvature> {
   const goldOnly = inputs.task.kind === 'generation-lm';
   const examples = new BatchSchedule(inputs.train, Math.min(probe.examples, inputs.train.length), deriveSeed(config.seed, CURVATURE_SEED_DOMAIN)).batch(0);
   const batch = inputs.collator.batch(examples, { goldOnly });
@@ -198,7 +250,7 @@ export const ORACLE_PROBES = 4;
 const ORACLE_DOMAIN = 0x6f726163; // 'orac'
 
 /** What --policy oracle-* measures on: ORACLE_BATCHES training minibatches per refresh, a pure function of the step. */
-function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel, log: (line: string) => void) {
+function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: Model, log: (line: string) => void) {
   const schedule = new BatchSchedule(inputs.train, config.batch, deriveSeed(config.seed, ORACLE_DOMAIN));
   const goldOnly = inputs.task.kind === 'generation-lm';
   return {
@@ -217,6 +269,17 @@ function oracleInputs(config: FinetuneConfig, inputs: RunInputs, model: AnyModel
   };
 }
 
+/** What resolvePolicy needs from a run (and from its replicas, which must resolve the same policy). */
+export function policyContext(config: FinetuneConfig, inputs: RunInputs, base: Model, trainable: Model['blocks'], baseDigest: () => string): PolicyContext {
+  return {
+    estimator: config.estimator,
+    modelName: inputs.modelName,
+    model: { family: base.family, blocks: trainable },
+    ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
+    baseDigest,
+  };
+}
+
 /** Run (or resume) a fine-tune; returns the summary it wrote. */
 export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOptions): Promise<FinetuneSummary> {
   const log = opts.log ?? (() => {});
@@ -232,7 +295,8 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     const problem = loraTargetProblem(names, config.peft.targets);
     if (problem) throw new UserError(`--peft ${peftLabel(config.peft)}: ${problem}`, 2);
   }
-  const backend = await initBackend(config.backend);
+  const backend = await initBackend(config.backend, { quiet: true });
+  log(backendNote(backend).trimEnd());
   const engine = await runEngine(config, opts, isGpuBackend(backend));
   log(engineNote(engine).trimEnd());
   // the checkpoint is handed to the model (buildModel): from here on the blocks are the only copy of the weights
@@ -255,13 +319,11 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
   if (adapter) log(`peft: ${peftLabel(config.peft)}: ${trainable.length} adapter blocks, ${trainable.reduce((n, b) => n + b.size, 0)} trainable parameters (the base model's ${base.blocks.reduce((n, b) => n + b.size, 0)} are frozen)`);
   let runDir: RunDir | undefined;
   let trainer: Trainer | undefined;
+  let lossesOpen = false;
+  let finished = false;
   try {
     const policy = await resolvePolicy(config.policy, {
-      estimator: config.estimator,
-      modelName: inputs.modelName,
-      model: { family: base.family, blocks: trainable },
-      ...(config.peft ? { peft: peftLabel(config.peft) } : {}),
-      baseDigest,
+      ...policyContext(config, inputs, base, trainable, baseDigest),
       expectDigest: opts.resume ? config.policyDigest : undefined,
       oracle: oracleInputs(config, inputs, model, log),
     });
@@ -284,7 +346,14 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     // ---- restore or start ----
     const run: OpenRun = { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath };
     let state: RunState;
-    ({ state, trainer } = await restoreOrStart(run, policy, estCfg));
+    let header: TrajectoryHeader | undefined;
+    ({ state, trainer, header } = await restoreOrStart(run, policy, estCfg));
+    if (opts.losses) {
+      if (!header) throw new UserError(`--queue: an ${config.estimator} run cannot be distributed (only ZO steps are made of forward passes that workers share)`, 2);
+      // closed in finally even if open fails part-way (its connections must not keep the process alive)
+      lossesOpen = true;
+      await opts.losses.open({ config, header, dir: runDir.dir, log });
+    }
     const resumedAt = opts.resume ? state.step : null;
     if (opts.resume && state.best && weightsStep(bestPath) !== state.best.step)
       // only a resume that found no trajectory gets here (the replay above rebuilt the file otherwise): base weights
@@ -321,13 +390,16 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     // ---- the loop ----
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);
-    const stopIfAborted = () => {
+    const stopIfAborted = async () => {
+      // an abort comes from an event (Ctrl-C: a SIGINT handler), which runs only when the event loop
+      // does; a tfjs step resolves without ever yielding to it
+      if (opts.signal) await new Promise((ok) => setImmediate(ok));
       if (!opts.signal?.aborted) return;
       progress.done(`(aborted after step ${state.step})`);
       throw new FinetuneAbortError(runDir!.dir, state.step, config.steps);
     };
     for (let s = state.step; s < config.steps; s++) {
-      stopIfAborted();
+      await stopIfAborted();
       const t0 = performance.now();
       const r = await trainer.step(s, schedule.batch(s));
       const stepSeconds = (performance.now() - t0) / 1000;
@@ -346,7 +418,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       memoryMark(`step ${s + 1}`);
       if (evalDue(s + 1)) await devEval(s + 1);
     }
-    stopIfAborted();
+    await stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
@@ -367,8 +439,10 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     runDir.writeSummary(summary);
     runDir.close();
     writeRunReport(runDir.dir);
+    finished = true;
     return summary;
   } finally {
+    if (lossesOpen) await opts.losses!.close(finished);
     trainer?.dispose();
     await model.dispose();
     runDir?.close();
@@ -382,7 +456,7 @@ interface OpenRun {
   log: (line: string) => void;
   inputs: RunInputs;
   engine: EngineChoice;
-  model: AnyModel;
+  model: Model;
   /** the blocks the estimator moves: the adapter's in a PEFT run, else the model's */
   trainable: readonly Block[];
   adapter?: Adapter;
@@ -396,20 +470,19 @@ interface OpenRun {
  * A new run's trajectory (and a curvature policy's κ), or a resumed run's weights replayed from its
  * trajectory (rebuilding a best checkpoint the kill lost); the run state and the trainer of the next step.
  */
-async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: EstimatorConfig): Promise<{ state: RunState; trainer: Trainer }> {
+async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: EstimatorConfig): Promise<{ state: RunState; trainer: Trainer; header?: TrajectoryHeader }> {
   const { config, opts, log, inputs, engine, model, trainable, adapter, baseDigest, runDir, trajPath, bestPath } = run;
   let scale = policy.scale;
   if (config.estimator === 'adam')
     return { state: { step: 0, forwardPasses: 0, evaluated: new Set(), seconds: 0 }, trainer: adamTrainer(createAdam(model.blocks, { lr: config.lr, weightDecay: config.weightDecay }), model, inputs, config) };
   let records: StepRecord[] = [];
-  // the arithmetic of the trajectory's format version: a resumed older run keeps its own
-  let trajectoryVersion = TRAJECTORY_VERSION;
+  let header: TrajectoryHeader;
   // a resumed run whose best checkpoint is not on disk (the kill fell between a new best's save and
   // its metrics line, or the file is gone): the replay writes it when it passes the best step
   let rebuildBest: number | undefined;
   if (opts.resume && existsSync(trajPath)) {
     const saveBest = (step: number) => writeRunWeights(bestPath, model, { model: inputs.modelName, step }, adapter);
-    ({ records, header: { version: trajectoryVersion } } = await replayForResume(trajPath, trainable, {
+    ({ records, header } = await replayForResume(trajPath, trainable, {
       config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
       base: { name: inputs.modelName, digest: baseDigest },
       engine: engine.name,
@@ -430,21 +503,37 @@ async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: Esti
       curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
       scale = policy.curvature.scaleWith(curvature.kappa);
     }
-    createTrajectory(trajPath, await trajectoryHeader(trainable, {
-      runSeed: config.seed,
-      family: model.family,
-      estimator: estCfg,
-      // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
-      run: {
-        model: inputs.modelName, task: inputs.task.name, batch: config.batch,
-        ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
-        ...(curvature ? { curvature } : {}),
-      },
-      engine: engine.name,
-    }), { overwrite: opts.resume });
+    header = await runHeader({ config, inputs, engine, model, trainable, baseDigest }, estCfg, curvature);
+    createTrajectory(trajPath, header, { overwrite: opts.resume });
   }
   const state = restoreState(runDir.metrics, records);
-  return { state, trainer: zoTrainer(createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion }), model, trainable, inputs, config, scale, trajPath, records.at(-1)) };
+  // the arithmetic of the trajectory's format version: a resumed older run keeps its own
+  const est = createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion: header.version });
+  return { state, header, trainer: zoTrainer(est, model, trainable, inputs, config, scale, trajPath, records.at(-1), opts.losses) };
+}
+
+/**
+ * The trajectory header of a new ZO run on the base weights (a curvature policy's κ in it): what a
+ * distributed run's workers compute on their own copy and compare with the coordinator's.
+ */
+export async function runHeader(
+  run: Pick<OpenRun, 'config' | 'inputs' | 'engine' | 'model' | 'trainable' | 'baseDigest'>,
+  estCfg: EstimatorConfig,
+  curvature?: RecordedCurvature,
+): Promise<TrajectoryHeader> {
+  const { config, inputs, engine, model, trainable, baseDigest } = run;
+  return trajectoryHeader(trainable, {
+    runSeed: config.seed,
+    family: model.family,
+    estimator: estCfg,
+    // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
+    run: {
+      model: inputs.modelName, task: inputs.task.name, batch: config.batch,
+      ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
+      ...(curvature ? { curvature } : {}),
+    },
+    engine: engine.name,
+  });
 }
 
 /** summary.json of a finished run. */

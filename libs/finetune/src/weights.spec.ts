@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSafetensors, hostBlocksFromCheckpoint, randomCheckpoint, STORIES260K_CONFIG, type AnyModel } from '@zotune/models';
+import { encodeSafetensors, hostBlocksFromCheckpoint, randomCheckpoint, STORIES260K_CONFIG, type Model } from '@zotune/models';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadRunWeights, writeRunWeights } from './weights';
 
@@ -9,7 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), 'zotune-run-weights-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Just what the weight files read and write of a model: config and host blocks. */
-const model = (seed: number) => ({ config: STORIES260K_CONFIG, blocks: hostBlocksFromCheckpoint(randomCheckpoint(STORIES260K_CONFIG, seed)) }) as unknown as AnyModel;
+const model = (seed: number) => ({ config: STORIES260K_CONFIG, blocks: hostBlocksFromCheckpoint(randomCheckpoint(STORIES260K_CONFIG, seed)) }) as unknown as Model;
 
 describe('run weight files', () => {
   it('writes the bytes of the checkpoint the blocks came from and loads them back into a live model in place', () => {

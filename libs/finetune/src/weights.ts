@@ -3,7 +3,7 @@
 // so that a resumed run can check which step a file holds, and so that `zotune replay --step N`
 // writes byte-identical files.
 import { existsSync } from 'node:fs';
-import { loadModelSafetensors, readSafetensors, writeModelSafetensors, writeSafetensors, type AnyModel, type Checkpoint } from '@zotune/models';
+import { loadModelSafetensors, readSafetensors, writeModelSafetensors, writeSafetensors, type Model, type Checkpoint } from '@zotune/models';
 import { openModel, type EngineChoice } from '@zotune/engine';
 import { createAdapter, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
@@ -15,7 +15,7 @@ export const WEIGHT_FILES = { best: 'model.safetensors', final: 'final.safetenso
  * Write the model's current weights with the step they belong to; a PEFT run writes its adapter's
  * tensors instead (with the PEFT setting in the metadata), the base weights being the model's own.
  */
-export function writeRunWeights(file: string, model: AnyModel, meta: { model: string; step: number }, adapter?: Adapter): void {
+export function writeRunWeights(file: string, model: Model, meta: { model: string; step: number }, adapter?: Adapter): void {
   const stamp = { format: 'pt', 'zotune.model': meta.model, 'zotune.step': String(meta.step) };
   if (adapter) writeSafetensors(file, adapter.tensors(), { ...stamp, 'zotune.peft': JSON.stringify(adapter.config) });
   // the bytes of writeSafetensors(toCheckpoint(model).tensors), one tensor in memory at a time
@@ -27,7 +27,7 @@ export function writeRunWeights(file: string, model: AnyModel, meta: { model: st
  * PEFT run: into its adapter), one tensor at a time: the live model becomes the file's checkpoint with
  * no second model. Refuses a file of another step (one line).
  */
-export function loadRunWeights(file: string, step: number, model: AnyModel, adapter?: Adapter): void {
+export function loadRunWeights(file: string, step: number, model: Model, adapter?: Adapter): void {
   const got = weightsStep(file);
   if (got !== step) throw new Error(`${file}: ${got === undefined ? 'missing or without a step' : `holds step ${got}`}, expected step ${step} (\`zotune replay --step ${step}\` rebuilds it)`);
   if (adapter) adapter.load(readSafetensors(file).tensors, file);
@@ -35,7 +35,7 @@ export function loadRunWeights(file: string, step: number, model: AnyModel, adap
 }
 
 /** The adapter of a PEFT setting over a model, its errors as one-line --peft errors. */
-export function openAdapter(model: AnyModel, peft: PeftConfig): Adapter {
+export function openAdapter(model: Model, peft: PeftConfig): Adapter {
   try {
     return createAdapter(model, peft);
   } catch (e) {
@@ -57,7 +57,7 @@ export function weightsStep(file: string): number | undefined {
  * handed over (openModel's handOver) and the file read into the model one tensor at a time, so the
  * weights are held once.
  */
-export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice, peft?: PeftConfig): Promise<AnyModel> {
+export async function modelFromWeights(base: Checkpoint, file: string, engine: EngineChoice, peft?: PeftConfig): Promise<Model> {
   if (peft) {
     const { tensors } = readSafetensors(file);
     // an adapter file: the base model seen through the adapter it holds

@@ -18,4 +18,4 @@ export {
 } from './reader';
 export { ggufValues, ggufString, ggufNumber, ggufBool } from './values';
 export { quantizeQ8_0 } from './quantize';
-export { type GgufTensorOut, writeGguf } from './writer';
+export { GGUF_OUT_TYPES, type GgufOutType, type GgufTensorOut, writeGguf } from './writer';

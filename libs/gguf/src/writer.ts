@@ -19,6 +19,10 @@ export interface GgufTensorOut {
   data: Float32Array;
 }
 
+/** The tensor types writeGguf writes, by their lower-case names (`zotune replay --gguf-type`), with llama.cpp's `general.file_type` of a file of each. */
+export const GGUF_OUT_TYPES = { f32: { type: 'F32', fileType: 0 }, f16: { type: 'F16', fileType: 1 }, q8_0: { type: 'Q8_0', fileType: 7 } } as const satisfies Record<string, { type: GgufTensorOut['type']; fileType: number }>;
+export type GgufOutType = keyof typeof GGUF_OUT_TYPES;
+
 /** ggml's GGML_MAX_NAME (64) counts the terminating NUL: llama.cpp refuses longer names */
 const MAX_NAME_BYTES = 63;
 const MAX_DIMS = 4;

@@ -3,7 +3,7 @@
 // compare the central difference with the analytic ∇_ω of metaGradient.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama, randomCheckpoint } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint } from '@zotune/models';
 import { classificationLoss } from '@zotune/tasks';
 import { PertNN, TfPertNN, initPertNN, nextFeatureState, normFactor } from '@zotune/policy';
 import { batch, config } from './meta.testkit';
@@ -43,7 +43,7 @@ async function expectFiniteDifference(input: MetaStepInput, start: PertNN, r: Me
 describe('metaGradient', () => {
   it('matches central finite differences of the look-ahead loss in every kind of policy weight', async () => {
     // plain tfjs ops everywhere (no fused kernels), so the analytic and the numeric side run the same function
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const names = model.blocks.map((b) => b.name);
     const start = initPertNN(names, { seed: 5, hidden: 8 });
     const policy = TfPertNN.fromPolicy(start);
@@ -90,7 +90,7 @@ describe('metaGradient', () => {
   });
 
   it('the curvature feature set: κ is the sixth input, and the gradient of its weights matches finite differences', async () => {
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const names = model.blocks.map((b) => b.name);
     const start = initPertNN(names, { seed: 5, hidden: 8, inputs: 6 });
     const policy = TfPertNN.fromPolicy(start);
@@ -112,7 +112,7 @@ describe('metaGradient', () => {
   });
 
   it('--nf-grad: the gradient through nf(σ) matches finite differences where nf is recomputed from σ', async () => {
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const start = initPertNN(model.blocks.map((b) => b.name), { seed: 5, hidden: 8 });
     const policy = TfPertNN.fromPolicy(start);
     const input: MetaStepInput = {
@@ -145,7 +145,7 @@ describe('metaGradient', () => {
   });
 
   it('--lookahead-steps: K = 1 is the one-step meta step; for K = 2 the meta-gradient through both steps matches finite differences of L(θ₂)', async () => {
-    const model = createLlama(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
+    const model = createTfjsModel(randomCheckpoint(config, 11, { std: 0.3 }), { kernels: false });
     const start = initPertNN(model.blocks.map((b) => b.name), { seed: 5, hidden: 8 });
     const policy = TfPertNN.fromPolicy(start);
     const input: MetaStepInput = {

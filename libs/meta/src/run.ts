@@ -245,6 +245,9 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
     const startStep = trainer.step;
     const save = async () => writeMetaCheckpoint(checkpointPath, await trainer.state(), blockNames, runId, elapsed());
     while (!trainer.finished) {
+      // an abort comes from an event (Ctrl-C: a SIGINT handler), which runs only when the event loop
+      // does; a tfjs step resolves without ever yielding to it
+      if (opts.signal) await new Promise((ok) => setImmediate(ok));
       if (opts.signal?.aborted) {
         await save();
         progress.done(`(aborted after step ${trainer.step})`);

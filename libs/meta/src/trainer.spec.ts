@@ -3,7 +3,7 @@
 // ends exactly where the uninterrupted run ends.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama } from '@zotune/models';
+import { createTfjsModel } from '@zotune/models';
 import { decodeMetaCheckpoint, encodeMetaCheckpoint } from './checkpoint';
 import { parseMetaConfig } from './config';
 import { MetaTrainer, type MetaStepLog } from './trainer';
@@ -15,7 +15,7 @@ const read = async (vs: tf.Variable[] | tf.Tensor[]) => Promise.all(vs.map(async
 
 describe('MetaTrainer', () => {
   it('trains ω, resets θ every R epochs, leaks nothing, and resumes exactly from a checkpoint', async () => {
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     const base = await read(model.blocks.map((b) => b.variable!));
     const trainer = new MetaTrainer({ model, tasks: tasks(), config: metaConfig });
     expect(trainer.plan.stepsPerEpoch).toBe(3);
@@ -45,7 +45,7 @@ describe('MetaTrainer', () => {
     const finalTheta = await read(model.blocks.map((b) => b.variable!));
 
     // interrupted run: 4 steps, checkpoint through the codec, a fresh process-like restart
-    const model2 = createLlama(ckpt);
+    const model2 = createTfjsModel(ckpt);
     const t2 = new MetaTrainer({ model: model2, tasks: tasks(), config: metaConfig });
     for (let i = 0; i < 4; i++) await t2.runStep();
     const names = model2.blocks.map((b) => b.name);
@@ -55,7 +55,7 @@ describe('MetaTrainer', () => {
     const saved = decodeMetaCheckpoint(bytes, 'mem');
     expect(saved.state.step).toBe(4);
     expect(saved.seconds).toBe(1.5);
-    const model3 = createLlama(ckpt);
+    const model3 = createTfjsModel(ckpt);
     const t3 = new MetaTrainer({ model: model3, tasks: tasks(), config: metaConfig });
     t3.load(saved.state);
     const resumed: MetaStepLog[] = [];
@@ -70,7 +70,7 @@ describe('MetaTrainer', () => {
   });
 
   it('with lr_mlp 0 the policy stays at its initial networks (the untrained control) while θ still trains', async () => {
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     const base = await read(model.blocks.map((b) => b.variable!));
     const trainer = new MetaTrainer({ model, tasks: tasks(), config: { ...metaConfig, lrMlp: 0, epochs: 1 } });
     const omega0 = (await trainer.currentPolicy()).weights;
@@ -82,7 +82,7 @@ describe('MetaTrainer', () => {
   });
 
   it('--lookahead-steps 2: each step unrolls two look-ahead steps (6 forward passes), trains ω and leaks nothing', async () => {
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     const trainer = new MetaTrainer({ model, tasks: tasks(), config: { ...metaConfig, epochs: 1, lookaheadSteps: 2 } });
     const omega0 = (await trainer.currentPolicy()).weights;
     const logs: MetaStepLog[] = [];

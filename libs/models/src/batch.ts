@@ -3,6 +3,10 @@
 // attend to the prompt and to earlier tokens of the same candidate only ("tree" packing), and their
 // positions restart at the prompt's length, so the prompt is computed once for all candidates and
 // each candidate sees exactly what it would see in its own sequence [prompt + candidate].
+// `trimLast` leaves out every candidate's last token: it predicts no target (token i is predicted by
+// token i − 1) and no other token attends to it (only its own candidate's later tokens could), so the
+// scores are those of the full packing while a row is K tokens shorter (a one-token candidate takes no
+// slot at all: SST-2's rows are prompt only).
 
 /** Segment id of a padding slot. Prompt tokens are segment 0, candidate c is segment c + 1. */
 export const PAD_SEGMENT = -1;
@@ -33,11 +37,17 @@ export interface PackedBatch {
 /** A plain causal batch's fields (no targets): what a forward over every row needs. */
 export type PlainBatch = Pick<PackedBatch, 'batch' | 'length' | 'tokens' | 'positions' | 'segments'>;
 
+export interface PackOptions {
+  /** leave out each candidate's last token (see the file comment): scoring only, no forward over every slot; default false */
+  trimLast?: boolean;
+}
+
 /**
  * Pack examples: prompts[b] (token ids, BOS included by the caller) and candidates[b][c] (ids of
  * candidate c, never empty). Every example must have the same number of candidates.
  */
-export function packBatch(prompts: number[][], candidates: number[][][]): PackedBatch {
+export function packBatch(prompts: number[][], candidates: number[][][], opts: PackOptions = {}): PackedBatch {
+  const drop = opts.trimLast ? 1 : 0; // slots a candidate does not take
   const batch = prompts.length;
   if (batch === 0) throw new Error('packBatch: empty batch');
   if (candidates.length !== batch) throw new Error(`packBatch: ${batch} prompts but ${candidates.length} candidate lists`);
@@ -50,7 +60,7 @@ export function packBatch(prompts: number[][], candidates: number[][][]): Packed
     let rowLen = prompts[b].length;
     for (const c of candidates[b]) {
       if (c.length === 0) throw new Error(`packBatch: example ${b} has an empty candidate`);
-      rowLen += c.length;
+      rowLen += c.length - drop;
       numTargets += c.length;
     }
     length = Math.max(length, rowLen);
@@ -76,16 +86,18 @@ export function packBatch(prompts: number[][], candidates: number[][][]): Packed
       const cand = candidates[b][c];
       groupSize[b * K + c] = cand.length;
       for (let i = 0; i < cand.length; i++) {
-        tokens[row + at + i] = cand[i];
-        positions[row + at + i] = P + i;
-        segments[row + at + i] = c + 1;
+        if (i < cand.length - drop) {
+          tokens[row + at + i] = cand[i];
+          positions[row + at + i] = P + i;
+          segments[row + at + i] = c + 1;
+        }
         // token i of the candidate is predicted by the last prompt token (i = 0) or by candidate token i - 1
         predIndex[n] = i === 0 ? row + P - 1 : row + at + i - 1;
         targetIds[n] = cand[i];
         targetGroup[n] = b * K + c;
         n++;
       }
-      at += cand.length;
+      at += cand.length - drop;
     }
   }
   return { batch, length, numCandidates: K, tokens, positions, segments, predIndex, targetIds, targetGroup, groupSize };

@@ -128,11 +128,6 @@ export function differentiable(model: Model, what: string): TensorModel & Model 
   throw new Error(`${what} needs gradients (tfjs autodiff), which the ${model.engine} engine has not; use --engine tfjs`);
 }
 
-/** @deprecated every model is a Model */
-export type HostModel = Model;
-/** @deprecated every model is a Model */
-export type AnyModel = Model;
-
 // A checkpoint as read from disk, before any tfjs tensor exists: config plus named fp32 arrays in
 // Hugging Face naming and layout ([out, in] for linear weights). Readers produce it, writers consume it,
 // the tfjs model is built from it.

@@ -8,19 +8,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packBatch, packSequences, PAD_SEGMENT, resolveModel, type Checkpoint } from '@zotune/models';
-import { createOrtLlama, scoredRowLayout, type OrtLlama } from './model';
+import { createOrtModel, scoredRowLayout, type OrtModel } from './model';
 import type { AttentionKind } from './graph';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
 const FIXTURES = join(REPO, 'tests/fixtures/families');
 
-const opened: OrtLlama[] = [];
+const opened: OrtModel[] = [];
 afterAll(async () => {
   for (const m of opened) await m.dispose();
 });
-async function open(ckpt: Checkpoint, attention: AttentionKind): Promise<OrtLlama> {
-  const m = await createOrtLlama(ckpt, { threads: 1, attention });
+async function open(ckpt: Checkpoint, attention: AttentionKind): Promise<OrtModel> {
+  const m = await createOrtModel(ckpt, { threads: 1, attention });
   opened.push(m);
   return m;
 }
@@ -51,7 +51,7 @@ function rowsOf(V: number, lengths: number[], seed: number): number[][] {
  * few rows (the scored-rows graph), relative to the logits' scale; the token log-probs and candidate
  * scores of a packed batch, absolute.
  */
-async function compare(plain: OrtLlama, fused: OrtLlama, sequences: number[][], packed: ReturnType<typeof packBatch>) {
+async function compare(plain: OrtModel, fused: OrtModel, sequences: number[][], packed: ReturnType<typeof packBatch>) {
   const V = plain.config.vocabSize;
   const batch = packSequences(sequences);
   const real = (a: Float32Array) => a.filter((_, i) => batch.segments[Math.floor(i / V)] !== PAD_SEGMENT);

@@ -17,7 +17,7 @@
 // positions fed per token) and GroupQueryAttention (or MultiHeadAttention) reading the same mask as
 // attention_bias; the last layer then computes queries only at the rows the output needs.
 import onnxProto from 'onnx-proto';
-import { archOf, headDim, ropeHost, type Arch, type LlamaConfig, type Param } from '@zotune/models';
+import { headDim, ropeHost, type Arch, type LlamaConfig, type Param } from '@zotune/models';
 
 const { onnx } = onnxProto;
 type Attr = onnxProto.onnx.IAttributeProto;
@@ -303,14 +303,6 @@ export function buildGraph(arch: Arch, config: LlamaConfig, output: GraphOutput,
   if (output === 'logits') g.output(logits, 'logits', FLOAT, ['n', V]);
   else g.output(g.op('GatherElements', [g.op('LogSoftmax', [logits], [ai('axis', -1)]), targets], [ai('axis', 1)]), 'logprobs', FLOAT, ['n', 1]);
   return g.encode();
-}
-
-/**
- * @deprecated use buildGraph(archOf(config, hasBias), ...): the graph of a LLaMA-shaped config, where
- * `hasBias(name)` says which optional linear biases the checkpoint has.
- */
-export function buildLlamaGraph(config: LlamaConfig, output: GraphOutput, hasBias: (name: string) => boolean = () => false, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
-  return buildGraph(archOf(config, hasBias), config, output, prefixTokens, variant);
 }
 
 /** Graph input names of layer l's prefix keys and values, [P, nkv·hd] each. */

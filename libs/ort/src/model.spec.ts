@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  createLlama,
+  createTfjsModel,
   packBatch,
   packSequences,
   PAD_SEGMENT,
@@ -16,7 +16,7 @@ import {
   type LlamaConfig,
 } from '@zotune/models';
 import { ortSessionsCreated } from './sessions';
-import { createOrtLlama, ortAcceptsShared, type OrtLlama } from './model';
+import { createOrtModel, ortAcceptsShared, type OrtModel } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
@@ -54,15 +54,15 @@ function rowsOf(V: number, lengths: number[], seed: number): number[][] {
   return lengths.map((n) => Array.from({ length: n }, next));
 }
 
-const opened: OrtLlama[] = [];
+const opened: OrtModel[] = [];
 afterAll(async () => {
   for (const m of opened) await m.dispose();
 });
 
-async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number }> {
+async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promise<{ full: number; packed: number; scores: number; trimmed: number }> {
   const V = ckpt.config.vocabSize;
-  const tfm = createLlama(ckpt);
-  const ortm = await createOrtLlama(ckpt, { threads: 1 });
+  const tfm = createTfjsModel(ckpt);
+  const ortm = await createOrtModel(ckpt, { threads: 1 });
   opened.push(ortm);
   try {
     const plain = packSequences(rowsOf(V, lengths, seed));
@@ -80,20 +80,23 @@ async function compare(ckpt: Checkpoint, lengths: number[], seed: number): Promi
     lp.dispose();
     const sc = tfm.scoreCandidatesTensor(packed);
     const scores = relErr(await ortm.scoreCandidates(packed), sc.dataSync());
+    // without the candidates' last tokens (eval's packing): the scores of the full packing
+    const trimmed = relErr(await ortm.scoreCandidates(packBatch(prompts, cands, { trimLast: true })), sc.dataSync());
     sc.dispose();
-    return { full, packed: packedErr, scores };
+    return { full, packed: packedErr, scores, trimmed };
   } finally {
     tfm.dispose();
   }
 }
 
-describe('OrtLlama', () => {
+describe('OrtModel', () => {
   it('equals the tfjs model on the real stories260K (GQA 8/4, tied)', async () => {
     const { checkpoint } = resolveModel('stories260K', DATA);
     const e = await compare(checkpoint, [40, 17, 64], 3);
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on a Hugging Face-format config (GQA 8/2, untied, with linear biases)', async () => {
@@ -104,6 +107,7 @@ describe('OrtLlama', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it('equals the tfjs model on the stories15M shape (random weights)', async () => {
@@ -111,11 +115,12 @@ describe('OrtLlama', () => {
     expect(e.full).toBeLessThanOrEqual(1e-5);
     expect(e.packed).toBeLessThanOrEqual(1e-5);
     expect(e.scores).toBeLessThanOrEqual(1e-5);
+    expect(e.trimmed).toBeLessThanOrEqual(1e-5);
   });
 
   it.each([false, true, 'auto'] as const)('keeps each block in one Float32Array (shared %s) and sees in-place edits on the next run', async (shared) => {
     const c = randomCheckpoint(HF_CFG, 2, { std: 0.1 });
-    const m = await createOrtLlama(c, { threads: 1, shared });
+    const m = await createOrtModel(c, { threads: 1, shared });
     opened.push(m);
     expect(ortSessionsCreated()).toBeGreaterThan(0);
     // 'auto': shared exactly where this runtime's ORT takes shared inputs (Node >= 22.21), fed zero-copy
@@ -141,8 +146,23 @@ describe('OrtLlama', () => {
     expect(await ortAcceptsShared()).toBe(major > 22 || (major === 22 && minor >= 21));
   });
 
+  it('an empty ZOTUNE_ORT_ATTENTION is unset (gqa); an unknown one is refused naming it', async () => {
+    const saved = process.env.ZOTUNE_ORT_ATTENTION;
+    try {
+      process.env.ZOTUNE_ORT_ATTENTION = '';
+      const m = await createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+      opened.push(m);
+      expect(m.attention).toBe('gqa');
+      process.env.ZOTUNE_ORT_ATTENTION = 'flash';
+      await expect(createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 })).rejects.toThrow(/^ZOTUNE_ORT_ATTENTION: unknown attention "flash"; expected one of gqa, mha, plain$/);
+    } finally {
+      if (saved === undefined) delete process.env.ZOTUNE_ORT_ATTENTION;
+      else process.env.ZOTUNE_ORT_ATTENTION = saved;
+    }
+  });
+
   it('names the field of a bad batch', async () => {
-    const m = await createOrtLlama(randomCheckpoint(HF_CFG, 2), { threads: 1 });
+    const m = await createOrtModel(randomCheckpoint(HF_CFG, 2), { threads: 1 });
     opened.push(m);
     await expect(m.logits(packSequences([[1, 999]]))).rejects.toThrow(/batch\.tokens\[1\] = 999/);
   });

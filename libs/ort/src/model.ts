@@ -29,7 +29,7 @@ import {
   type CheckpointFormat,
   type Arch,
   type Family,
-  type HostModel,
+  type Model,
   type LlamaConfig,
   type PackedBatch,
   type PlainBatch,
@@ -119,7 +119,7 @@ export function ortAcceptsShared(): Promise<boolean> {
   return sharedProbe;
 }
 
-export class OrtModel implements HostModel {
+export class OrtModel implements Model {
   readonly family: Family;
   readonly engine = 'ort' as const;
   readonly config: LlamaConfig;
@@ -168,7 +168,8 @@ export class OrtModel implements HostModel {
     this.hd = headDim(this.config);
     const has = new Set(this.blocks.map((b) => b.name));
     this.arch = archOf(this.config, (name) => has.has(name));
-    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION);
+    // an empty ZOTUNE_ORT_ATTENTION is unset
+    const attention = opts.attention ?? parseAttention(process.env.ZOTUNE_ORT_ATTENTION?.trim() || undefined);
     // ORT's CPU GroupQueryAttention refuses a head size that is not a multiple of 8 ("head_size must be a
     // multiple of 8"): such a model runs the plain graph
     this.attention = attention === 'gqa' && this.hd % 8 !== 0 ? 'plain' : attention;
@@ -210,7 +211,7 @@ export class OrtModel implements HostModel {
     if (batch.groupSize.length !== groups) throw new Error(`scoreCandidates: groupSize has ${batch.groupSize.length} entries, expected ${groups}`);
     checkIndex(batch.targetGroup, groups, 'targetGroup');
     const lp = await this.tokenLogProbs(batch); // [n]
-    // float32 sums in target order, then the mean: LlamaModel's unsortedSegmentSum and div
+    // float32 sums in target order, then the mean: TfjsModel's unsortedSegmentSum and div
     const sums = new Float32Array(groups);
     for (let i = 0; i < lp.length; i++) sums[batch.targetGroup[i]] += lp[i];
     for (let j = 0; j < groups; j++) sums[j] = sums[j] / Math.max(batch.groupSize[j], 1);
@@ -393,6 +394,3 @@ export async function ortMatMulPeak(threads: number, repeat: number, m = 2048, k
 export function createOrtModel(ckpt: Checkpoint, opts: OrtModelOptions = {}): Promise<OrtModel> {
   return OrtModel.create(ckpt, opts);
 }
-
-/** @deprecated the family-neutral names: OrtModel, OrtModelOptions, createOrtModel */
-export { OrtModel as OrtLlama, createOrtModel as createOrtLlama, type OrtModelOptions as OrtLlamaOptions };

@@ -2,7 +2,7 @@
 // layout (transposed for Hugging Face PEFT) by hand on a 2×3 block, load's refusals, the forward
 // proxy, LoRA's A init from the noise specification (normalFillRef) scaled to 1/√(3·in), and the
 // merged weight W0 + (alpha/r)·A·B in float64 with a B ≠ 0.
-import { createLlama, randomCheckpoint, STORIES260K_CONFIG, type Model } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint, STORIES260K_CONFIG, type Model } from '@zotune/models';
 import { normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { adapterBlock, blocksToTensors, sameBits, tensorsToBlocks, withSync } from './adapter';
@@ -87,7 +87,7 @@ describe('LoRA numbers', () => {
   });
 
   test('A = z(initSeed, index)·f32(1/√(3·in)), B = 0; merged W = W0 + (alpha/r)·A·B in float64 once B ≠ 0; HF names and layout', () => {
-    const model = createLlama(randomCheckpoint(STORIES260K_CONFIG, 5));
+    const model = createTfjsModel(randomCheckpoint(STORIES260K_CONFIG, 5));
     try {
       const cfg = { method: 'lora' as const, rank: 2, alpha: 6, targets: ['q_proj'], initSeed: 77 };
       const target = model.blocks.find((b) => b.name === 'model.layers.0.self_attn.q_proj.weight')!;

@@ -12,7 +12,7 @@
 // @zotune/peft from the workspace, not the mutated sandbox): these are the lib's own checks.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkpointFromBlocks, createLlama, hostBlocksFromCheckpoint, packSequences, readHfDir, type AnyModel, type Checkpoint, type LlamaModel } from '@zotune/models';
+import { checkpointFromBlocks, createTfjsModel, hostBlocksFromCheckpoint, packSequences, readHfDir, type Model, type Checkpoint, type TfjsModel } from '@zotune/models';
 import { deriveSeed, normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { createLora, PEFT_PREFIX } from './lora';
@@ -60,8 +60,8 @@ const FAMILIES: Family[] = [
 ];
 
 const rows = [[5, 17, 30, 2, 41, 9], [7, 3, 22, 60, 11, 4]];
-function logitsOf(m: LlamaModel | AnyModel): Float32Array {
-  const t = (m as LlamaModel).forward(packSequences(rows));
+function logitsOf(m: TfjsModel | Model): Float32Array {
+  const t = (m as TfjsModel).forward(packSequences(rows));
   const out = Float32Array.from(t.dataSync());
   t.dispose();
   return out;
@@ -122,8 +122,8 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     const ckpt = readHfDir(dir);
     const names = targetNames(ckpt);
     expect(names.length).toBe(fam.targets.length * 2); // two layers in every fixture
-    const model = createLlama(ckpt);
-    const others: LlamaModel[] = [];
+    const model = createTfjsModel(ckpt);
+    const others: TfjsModel[] = [];
     try {
       const base = logitsOf(model);
       const lora = createLora(model, { method: 'lora', rank: R, alpha: ALPHA, targets: fam.targets, initSeed: SEED });
@@ -146,7 +146,7 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
       b.forEach((bj, j) => bj.forEach((_, i) => (bj[i] = handB(i, j))));
       const adapted = logitsOf(lora.model);
       expect(relErr(adapted, base)).toBeGreaterThan(1e-3);
-      const ref = createLlama(mergedHere(ckpt, a, b));
+      const ref = createTfjsModel(mergedHere(ckpt, a, b));
       others.push(ref);
       expect(logitsOf(ref)).toEqual(adapted);
       // merged(): the same checkpoint, tensor by tensor in HF layout
@@ -182,7 +182,7 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     const host = {
       family: ckpt.family, engine: 'ort', config: ckpt.config, blocks,
       toCheckpoint: () => checkpointFromBlocks(ckpt.config, blocks, { format: ckpt.format, source: ckpt.source }),
-    } as unknown as AnyModel;
+    } as unknown as Model;
     const lora = createLora(host, { method: 'lora', rank: R, alpha: ALPHA, targets: fam.targets, initSeed: SEED });
     const a = lora.blocks.filter((_, i) => i % 2 === 0).map((b) => b.data!);
     const b = lora.blocks.filter((_, i) => i % 2 === 1).map((b) => b.data!);
@@ -197,8 +197,8 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     const want = mergedHere(ckpt, a, b);
     names.forEach((n, j) => expect(arrays[j], n).toEqual(inOut(want, n, fam.linear).w));
     // merged() of the host model: its blocks, as a checkpoint, give the merged-here model's logits
-    const fromHost = createLlama(lora.merged());
-    const ref = createLlama(want);
+    const fromHost = createTfjsModel(lora.merged());
+    const ref = createTfjsModel(want);
     try {
       expect(logitsOf(fromHost)).toEqual(logitsOf(ref));
     } finally {
@@ -220,7 +220,7 @@ describe.each(FAMILIES.filter((x) => x.name !== 'llama'))('prefix init on the $n
     const seed = 5;
     const ids = Array.from({ length: P }, (_, i) => deriveSeed(seed, i) % 300);
     const kvDim = nKvHeads * (dim / nHeads);
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     try {
       const base = logitsOf(model);
       const adapter = createPrefix(model, { method: 'prefix', tokens: P, initSeed: seed });

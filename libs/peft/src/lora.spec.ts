@@ -1,7 +1,7 @@
 // LoRA's pieces without a model file: the merge against a plain triple loop, target matching and its
 // one-line error, the flag parser, and an adapter over a random tfjs model (B = 0 merges to W0 exactly;
 // the value-keyed cache re-merges only when A or B changed).
-import { createLlama, randomCheckpoint, STORIES260K_CONFIG } from '@zotune/models';
+import { createTfjsModel, randomCheckpoint, STORIES260K_CONFIG } from '@zotune/models';
 import { describe, expect, test } from 'vitest';
 import { sameBits } from './adapter';
 import { parseLoraTargets, peftLabel } from './config';
@@ -40,7 +40,7 @@ describe('targets', () => {
 });
 
 test('an adapter over a tfjs model: B = 0 merges to W0 bit for bit; the merge reruns only when the adapters change', () => {
-  const model = createLlama(randomCheckpoint(STORIES260K_CONFIG, 3));
+  const model = createTfjsModel(randomCheckpoint(STORIES260K_CONFIG, 3));
   try {
     const target = model.blocks.find((b) => b.name === 'model.layers.1.self_attn.v_proj.weight')!;
     const w0 = Float32Array.from(target.variable!.dataSync());

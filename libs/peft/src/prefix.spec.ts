@@ -2,7 +2,7 @@
 // names and shapes, the initial prefixes as a KV cache of those tokens (the adapted forward of an
 // input equals the float64 reference forward of tokens + input, read at the input), a prefix that
 // changes moves the logits, and load/tensors round-trip.
-import { createLlama, packSequences, randomCheckpoint, referenceLogits, STORIES260K_CONFIG } from '@zotune/models';
+import { createTfjsModel, packSequences, randomCheckpoint, referenceLogits, STORIES260K_CONFIG } from '@zotune/models';
 import { describe, expect, test } from 'vitest';
 import { createPrefix, prefixInitTokens } from './prefix';
 import { relErr } from './testing.testkit';
@@ -17,7 +17,7 @@ describe('prefix tuning', () => {
 
   test('the initial prefixes are the keys and values of the init tokens: logits equal the reference forward of tokens + input', () => {
     const ckpt = randomCheckpoint(STORIES260K_CONFIG, 4);
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     try {
       const P = 3;
       const adapter = createPrefix(model, { method: 'prefix', tokens: P, initSeed: 9 });

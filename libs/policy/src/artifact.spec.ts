@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePolicyArtifact, encodePolicyArtifact } from '@zotune/artifacts';
-import { checkpointDigest, createLlama, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
 import { scaleContext } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyToArtifact } from './artifact';
 import { initPertNN } from './pertnn';
@@ -14,7 +14,7 @@ const training = { config: { epochs: 15, lrMlp: 0.1 }, tasks: ['sst2', 'copa'], 
 
 function tiny(cfg: LlamaConfig, seed = 3) {
   const ckpt = randomCheckpoint(cfg, seed);
-  const model = createLlama(ckpt);
+  const model = createTfjsModel(ckpt);
   return { model, fp: modelFingerprint(model, checkpointDigest(ckpt), 'tiny') };
 }
 

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodePolicyArtifact, encodePolicyArtifact } from '@zotune/artifacts';
-import { checkpointDigest, createLlama, packBatch, readHfDir } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, packBatch, readHfDir } from '@zotune/models';
 import { scaleContext } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyToArtifact } from './artifact';
 import { distinctPositions } from './features';
@@ -18,7 +18,7 @@ const batch = packBatch([[296, 79, 110, 99], [296, 5, 6]], [[[40], [41, 42]], [[
 describe.each(['opt', 'gpt2'])('policy on %s', (family) => {
   it('features and size factors per block kind (token table: distinct tokens, position table: distinct positions)', async () => {
     const ckpt = readHfDir(join(FIXTURES, family));
-    const model = createLlama(ckpt);
+    const model = createTfjsModel(ckpt);
     try {
       const kinds = new Set(model.blocks.map((b) => b.kind));
       expect(kinds).toEqual(new Set(['embedding', 'position', 'matrix', 'norm', 'bias']));

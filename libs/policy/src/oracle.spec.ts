@@ -3,7 +3,7 @@
 // known (the curvature estimate), plus the refresh/reuse contract of oracleScale.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createLlama, packBatch, randomCheckpoint, type Block, type LlamaConfig } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type Block, type LlamaConfig } from '@zotune/models';
 import { scaleContext, type StepRecord } from '@zotune/zo';
 import { normFactor, sizeFactors } from './features';
 import { flooredCurvature, measureHeadroom, oracleRawSigma, oracleScale, predictedGain } from './oracle';
@@ -23,7 +23,7 @@ function quadraticBlocks(sizes: number[]): Block[] {
 
 describe('oracle allocations', () => {
   it('tiny random LLaMA: G_j is the squared gradient norm, and each rule is its formula after the rescale', async () => {
-    const model = createLlama(randomCheckpoint(config, 5, { std: 0.3 }));
+    const model = createTfjsModel(randomCheckpoint(config, 5, { std: 0.3 }));
     const gold = tf.tensor1d([0, 1], 'int32');
     const loss = () => tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(tf.logSoftmax(model.scoreCandidatesTensor(batch)), tf.oneHot(gold, 2)), 1))) as tf.Scalar);
     const before = await Promise.all(model.blocks.map((b) => b.variable!.data()));

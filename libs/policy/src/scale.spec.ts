@@ -1,7 +1,7 @@
 // The policy as the σ of a real ZO step: a tiny random LLaMA scoring packed candidate batches.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLlama, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
 import { createEstimator, lossValueOf, scaleContext, stepSeed, type StepRecord } from '@zotune/zo';
 import { initPertNN } from './pertnn';
 import { evaluatePolicy, policyScale } from './scale';
@@ -19,7 +19,7 @@ afterAll(() => gold.dispose());
 
 describe('policyScale in a zo step', () => {
   it('gives the estimator σ·nf from θ_t and the previous record, with no hidden state and no leak', async () => {
-    const model = createLlama(randomCheckpoint(config, 3, { std: 0.3 }));
+    const model = createTfjsModel(randomCheckpoint(config, 3, { std: 0.3 }));
     const lossValue = lossValueOf(() => tf.tidy(() => {
       const logp = tf.logSoftmax(model.scoreCandidatesTensor(batch)); // [batch, K]
       return tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(gold, 2)), 1))) as tf.Scalar;
@@ -62,7 +62,7 @@ describe('policyScale in a zo step', () => {
   });
 
   it('plugs into the guided estimator too, and refuses another model', async () => {
-    const model = createLlama(randomCheckpoint(config, 4, { std: 0.3 }));
+    const model = createTfjsModel(randomCheckpoint(config, 4, { std: 0.3 }));
     const lossValue = lossValueOf(() => tf.tidy(() => tf.neg(tf.mean(model.scoreCandidatesTensor(batch))) as tf.Scalar));
     const policy = initPertNN(model.blocks.map((b) => b.name), { seed: 2 });
     const est = createEstimator({ name: 'guided', candidates: 4, lr: 1e-3 });

@@ -52,6 +52,36 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void> | 
   };
 }
 
+/** The exit code of a run stopped by Ctrl-C (128 + SIGINT, as a shell reports it). */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+/**
+ * Ctrl-C for a long run (finetune, meta-train): the first SIGINT aborts `signal`, which the run checks
+ * at its next safe point (after the step under way: it then leaves a directory --resume continues), and
+ * says so on stderr; a second SIGINT exits at once (what a kill leaves, which --resume also takes).
+ * `release()` gives SIGINT back to Node's default (exit); call it when the run has ended.
+ */
+export function interruptOnSigint(command: string): { signal: AbortSignal; release: () => void } {
+  const ac = new AbortController();
+  const onSigint = () => {
+    const nl = process.stderr.isTTY ? '\n' : ''; // below a progress line
+    if (ac.signal.aborted) {
+      process.stderr.write(`${nl}${command}: interrupted twice: exiting now\n`);
+      process.exit(INTERRUPTED_EXIT_CODE);
+    }
+    process.stderr.write(`${nl}${command}: interrupted: stopping after the step under way (Ctrl-C again to exit now)\n`);
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: ac.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+/** What a run stopped by interruptOnSigint's signal says last: how to continue it (exit 130). */
+export function interruptedError(command: string, step: number, steps: number, dir: string | undefined): UserError {
+  if (dir === undefined) return new UserError(`${command}: interrupted before the run directory was made; nothing to resume`, INTERRUPTED_EXIT_CODE);
+  return new UserError(`${command}: interrupted after step ${step} of ${steps}; resume with: zotune ${command} --resume ${/\s/.test(dir) ? JSON.stringify(dir) : dir}`, INTERRUPTED_EXIT_CODE);
+}
+
 /** Rethrow an error about a flag's value as a usage error (one line, exit code 2): `await f().catch(usageError)`. */
 export function usageError(e: unknown): never {
   throw e instanceof UserError ? e : new UserError(oneLine(e), 2);

@@ -129,6 +129,12 @@ export interface WorkerOptions {
   untilEmpty?: boolean;
   log?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Jobs of other names than a sweep's 'run', by name (a distributed run's 'replica' jobs): the
+   * handler's result is the job's return value; a throw fails the attempt (the job's own retry
+   * settings decide what follows).
+   */
+  handlers?: Record<string, (data: unknown, worker: { name: string; log: (line: string) => void }) => Promise<unknown>>;
 }
 
 /** Run jobs until stopped (SIGINT/SIGTERM) or, with untilEmpty, until the queue is empty. */
@@ -140,9 +146,15 @@ export async function runWorker(o: WorkerOptions): Promise<{ jobs: number; faile
   let jobs = 0;
   let failed = 0;
   let active = 0;
-  const processor = async (job: Job): Promise<JobReturn> => {
+  const processor = async (job: Job): Promise<unknown> => {
     active++;
     try {
+      const handler = job.name === 'run' ? undefined : o.handlers?.[job.name];
+      if (handler) {
+        log(`worker ${name}: ${job.name} job ${job.id} (attempt ${job.attemptsMade + 1})`);
+        return await handler(job.data, { name, log });
+      }
+      if (job.name !== 'run') throw new UnrecoverableError(`job ${job.id}: this worker takes no '${job.name}' jobs`);
       return await process1(job);
     } finally {
       active--;

@@ -100,12 +100,12 @@ export class Collator {
   }
 }
 
-/** Pack encoded examples into one TaskBatch. */
-export function collate(encoded: EncodedExample[], kind: TaskKind, opts: { goldOnly?: boolean } = {}): TaskBatch {
+/** Pack encoded examples into one TaskBatch; `trimLast`: packBatch's (scoring needs no candidate's last token). */
+export function collate(encoded: EncodedExample[], kind: TaskKind, opts: { goldOnly?: boolean; trimLast?: boolean } = {}): TaskBatch {
   const prompts = encoded.map((e) => e.prompt);
   const cands = encoded.map((e) => (opts.goldOnly ? [e.candidates[e.gold]] : e.candidates));
   const gold = Int32Array.from(encoded, (e) => (opts.goldOnly ? 0 : e.gold));
-  const packed = packBatch(prompts, cands);
+  const packed = packBatch(prompts, cands, { trimLast: opts.trimLast });
   const K = packed.numCandidates;
   const goldMask = new Float32Array(packed.targetGroup.length);
   let goldTokens = 0;

@@ -1,14 +1,14 @@
 // The losses against values computed independently from the model's full logits (Model.forward on
 // each [prompt + candidate] sequence alone), on a tiny random LLaMA.
 import * as tf from '@tensorflow/tfjs-core';
-import { createLlama, packSequences, randomCheckpoint, type LlamaConfig, type TfjsModel } from '@zotune/models';
+import { createTfjsModel, packSequences, randomCheckpoint, type LlamaConfig, type TfjsModel } from '@zotune/models';
 import { afterAll, describe, expect, test } from 'vitest';
 import { collate, type EncodedExample } from './collate';
-import { classificationLoss, lmLoss, lossValue, objectiveFor, objectiveValue } from './objective';
+import { classificationLoss, combineObjective, lmLoss, lossValue, objectiveFor, objectivePartial, objectiveValue } from './objective';
 
 const TINY: LlamaConfig = { dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 37, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true };
 // std 0.5 so that log-probs differ visibly between candidates
-const model: TfjsModel = createLlama(randomCheckpoint(TINY, 11, { std: 0.5 }));
+const model: TfjsModel = createTfjsModel(randomCheckpoint(TINY, 11, { std: 0.5 }));
 afterAll(() => model.dispose());
 
 const examples: EncodedExample[] = [
@@ -64,6 +64,22 @@ describe('objectives', () => {
       const tfLoss = lossValue(model, batch);
       expect(Math.abs((await objectiveValue(model, batch)) - tfLoss)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(tfLoss)));
     }
+  });
+
+  test('shards: one partial is objectiveValue bit for bit; shards combine to the whole batch (the mean of their terms), to float32 round-off', async () => {
+    for (const [kind, goldOnly] of [['classification', false], ['generation-lm', true]] as const) {
+      const batch = collate(examples, kind, { goldOnly });
+      const whole = await objectiveValue(model, batch);
+      expect(Object.is(combineObjective(kind, [await objectivePartial(model, batch)]), whole)).toBe(true);
+      const parts = [examples.slice(0, 1), examples.slice(1)].map((e) => collate(e, kind, { goldOnly }));
+      const partials = await Promise.all(parts.map((b) => objectivePartial(model, b)));
+      expect(partials.reduce((n, p) => n + p.count, 0)).toBe(kind === 'classification' ? 3 : batch.goldTokens);
+      // an independent reference: the terms' mean from each shard's own objectiveValue, weighted by its count
+      const ref = (await Promise.all(parts.map((b) => objectiveValue(model, b)))).reduce((a, v, i) => a + v * partials[i].count, 0) / partials.reduce((n, p) => n + p.count, 0);
+      expect(Math.abs(combineObjective(kind, partials) - ref)).toBeLessThanOrEqual(1e-6 * Math.abs(ref));
+      expect(Math.abs(combineObjective(kind, partials) - whole)).toBeLessThanOrEqual(1e-5 * Math.abs(whole));
+    }
+    expect(() => combineObjective('classification', [])).toThrow('no partials');
   });
 
   test('deterministic, no tensor leaks, and differentiable under tf.variableGrads', () => {

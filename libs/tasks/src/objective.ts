@@ -53,12 +53,26 @@ export function lossValue(model: TensorModel, batch: TaskBatch, objective: Objec
  * classificationLoss and lmLoss in float32 arithmetic, same order of sums.
  */
 export async function objectiveValue(model: Model, batch: TaskBatch): Promise<number> {
+  return combineObjective(batch.kind, [await objectivePartial(model, batch)]);
+}
+
+/**
+ * A batch's (or a shard's) share of the objective: the sum of its loss terms (−log-softmax at the gold
+ * candidate per example, float64 sum; or −log p per gold token, float32 sum) and how many terms.
+ */
+export interface ObjectivePartial {
+  sum: number;
+  count: number;
+}
+
+/** The partial of one batch: what objectiveValue sums before it divides. */
+export async function objectivePartial(model: Model, batch: TaskBatch): Promise<ObjectivePartial> {
   const f = Math.fround;
   if (batch.kind === 'generation-lm') {
     const lp = await model.tokenLogProbs(batch.packed); // [numTargets]
     let s = 0;
     for (let i = 0; i < lp.length; i++) s = f(s + f(lp[i] * batch.goldMask[i]));
-    return f(-s / batch.goldTokens);
+    return { sum: -s, count: batch.goldTokens };
   }
   const K = batch.packed.numCandidates;
   if (K < 2) throw new Error('classificationLoss: the batch holds one candidate per example (packed with goldOnly?)');
@@ -72,8 +86,22 @@ export async function objectiveValue(model: Model, batch: TaskBatch): Promise<nu
     for (const x of row) z += Math.exp(x - m);
     total += f(row[batch.gold[b]] - m - f(Math.log(z))); // log-softmax at the gold candidate
   }
-  return f(-total / batch.packed.batch);
+  return { sum: -total, count: batch.packed.batch };
 }
 
-/** @deprecated objectiveValue takes any model */
-export const hostObjectiveValue = objectiveValue;
+/**
+ * The objective of a batch from its shards' partials, added in order (one partial: objectiveValue of
+ * the batch, bit for bit). A run split into shards (data-parallel) fixes the shards in its config, so
+ * every process adds the same partials in the same order.
+ */
+export function combineObjective(kind: TaskBatch['kind'], partials: readonly ObjectivePartial[]): number {
+  const f = Math.fround;
+  if (partials.length === 0) throw new Error('combineObjective: no partials');
+  // from the first partial, not from 0: one partial is then the batch's own sum (a −0 stays −0)
+  let { sum, count } = partials[0];
+  for (const p of partials.slice(1)) {
+    sum = kind === 'generation-lm' ? f(sum + p.sum) : sum + p.sum;
+    count += p.count;
+  }
+  return f(sum / count);
+}

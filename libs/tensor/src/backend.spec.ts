@@ -72,11 +72,11 @@ throw new Error('boom from the program');`);
   });
 
   it('requireBackend says what to call before initBackend, and passes after', () => {
-    const r = fresh(`try { requireBackend('createLlama'); } catch (e) { console.log((e as Error).message); }
+    const r = fresh(`try { requireBackend('createTfjsModel'); } catch (e) { console.log((e as Error).message); }
 await initBackend('cpu', { quiet: true });
-requireBackend('createLlama');
+requireBackend('createTfjsModel');
 console.log('ok');`);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim().split('\n')).toEqual(["createLlama: no tfjs backend is set up; call `await initBackend()` from @zotune/tensor first (or 'wasm', 'cpu', 'tensorflow')", 'ok']);
+    expect(r.stdout.trim().split('\n')).toEqual(["createTfjsModel: no tfjs backend is set up; call `await initBackend()` from @zotune/tensor first (or 'wasm', 'cpu', 'tensorflow')", 'ok']);
   });
 });

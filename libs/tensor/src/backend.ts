@@ -105,8 +105,13 @@ export async function initBackend(
   }
   await tf.ready();
   current = choice;
-  if (!opts.quiet) process.stderr.write(`zotune: backend ${choice.name} (${choice.reason})\n`);
+  if (!opts.quiet) process.stderr.write(backendNote(choice));
   return choice;
+}
+
+/** The one-line stderr note of a choice (what initBackend prints unless quiet; libraries hand it to their `log`). */
+export function backendNote(choice: BackendChoice): string {
+  return `zotune: backend ${choice.name} (${choice.reason})\n`;
 }
 
 /**

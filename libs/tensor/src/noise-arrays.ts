@@ -4,6 +4,7 @@
 // in order from +0. Every element depends on its own index only, so any split of a block into ranges
 // (chunks here, threads in noise-pool.ts) gives the same bits.
 import { checkNoiseUpdate, combineWeights, noiseSum, type NoiseTerm } from './noise';
+import type { NoiseStream } from './noise-ref';
 
 /** One block's update for applyNoiseArrays and NoisePool.apply. */
 export interface ArrayNoiseUpdate {
@@ -14,6 +15,8 @@ export interface ArrayNoiseUpdate {
   terms: readonly NoiseTerm[];
   /** multiplier of the current weights; default 1 */
   keep?: number;
+  /** the noise stream of z; default 1 (trajectory format versions 1–3) */
+  stream?: NoiseStream;
 }
 
 /** Elements per noiseSum call: the sum and the weights of a chunk stay in L2. */
@@ -23,7 +26,7 @@ const CHUNK = 1 << 16;
 export function checkArrayUpdates(items: readonly ArrayNoiseUpdate[], where: string): void {
   items.forEach((it, i) => {
     if (!(it.data instanceof Float32Array)) throw new Error(`${where}: items[${i}].data must be a Float32Array`);
-    checkNoiseUpdate(`${where}: items[${i}]`, it.block, it.terms, it.keep ?? 1);
+    checkNoiseUpdate(`${where}: items[${i}]`, it.block, it.terms, it.keep ?? 1, it.stream ?? 1);
   });
 }
 
@@ -33,7 +36,7 @@ export function applyNoiseRange(it: ArrayNoiseUpdate, start: number, n: number):
   if (it.terms.length === 0 && keep === 1) return;
   for (let a = start; a < start + n; a += CHUNK) {
     const c = Math.min(CHUNK, start + n - a);
-    const s = it.terms.length > 0 ? noiseSum(c, it.block, it.terms, a) : null; // [c], S of elements a .. a + c − 1
+    const s = it.terms.length > 0 ? noiseSum(c, it.block, it.terms, a, undefined, it.stream ?? 1) : null; // [c], S of elements a .. a + c − 1
     it.data.set(combineWeights(it.data.subarray(a, a + c), s, keep), a);
   }
 }

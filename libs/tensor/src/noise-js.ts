@@ -1,18 +1,12 @@
 // Scalar JavaScript implementation of the noise, used when WebAssembly SIMD is unavailable.
-// Same operations as noise-ref.ts (the specification), restructured for speed: no allocation per
-// pair, the hash and polynomials inlined, both samples of a pair written at once.
-import { noiseKeys } from './noise-ref';
+// Stream 1: the same operations as noise-ref.ts (the specification), restructured for speed: no
+// allocation per pair, the hash and trig polynomials inlined, both samples of a pair written at once.
+// Stream 2: the reference's normalQuad, once per quad of four samples.
+import { logf, noiseKeys, normalQuad, type NoiseStream } from './noise-ref';
 
 const f = Math.fround;
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
 
 // float32 constants of noise-ref.ts
-const SQRTHF = f(0.70710677);
-const P0 = f(7.0376836292e-2), P1 = f(-1.151461031e-1), P2 = f(1.167699874e-1), P3 = f(-1.2420140846e-1);
-const P4 = f(1.4249322787e-1), P5 = f(-1.6668057665e-1), P6 = f(2.0000714765e-1), P7 = f(-2.4999993993e-1);
-const P8 = f(3.3333331174e-1);
-const Q1 = f(-2.1219444e-4), Q2 = f(0.693359375);
 const S0 = f(-1.9515295891e-4), S1 = f(8.3321608736e-3), S2 = f(-1.6666654611e-1);
 const C0 = f(2.443315711809948e-5), C1 = f(-1.388731625493765e-3), C2 = f(4.166664568298827e-2);
 const Y_SCALE = f(Math.PI / 2 ** 23);
@@ -34,31 +28,7 @@ function pair(p: number, k0: number, k1: number): void {
   const c = (2 * p) >>> 0;
   const a = fmix((fmix((c ^ k0) >>> 0) + k1) >>> 0);
   const b = fmix((fmix(((c + 1) ^ k0) >>> 0) + k1) >>> 0);
-  // logf(u1), u1 = ((a >>> 8) + 1) / 2^24
-  f32buf[0] = ((a >>> 8) + 1) * U_SCALE; // exact: at most 24 significant bits
-  const bits = u32buf[0];
-  let e = ((bits >>> 23) & 0xff) - 126;
-  u32buf[0] = (bits & 0x7fffff) | 0x3f000000;
-  let m = f32buf[0];
-  if (m < SQRTHF) {
-    e -= 1;
-    m = f(f(m + m) - 1);
-  } else {
-    m = f(m - 1);
-  }
-  const z = f(m * m);
-  let q = f(f(P0 * m) + P1);
-  q = f(f(q * m) + P2);
-  q = f(f(q * m) + P3);
-  q = f(f(q * m) + P4);
-  q = f(f(q * m) + P5);
-  q = f(f(q * m) + P6);
-  q = f(f(q * m) + P7);
-  q = f(f(q * m) + P8);
-  let y = f(f(q * m) * z);
-  y = f(y + f(Q1 * e));
-  y = f(y - f(0.5 * z));
-  const l = f(f(m + y) + f(Q2 * e));
+  const l = logf(f(((a >>> 8) + 1) * U_SCALE)); // u1 = ((a >>> 8) + 1) / 2^24: exact, at most 24 significant bits
   const r2 = f(-2 * l);
   const r = f(Math.sqrt(r2 > 0 ? r2 : 0));
   // angle
@@ -74,12 +44,24 @@ function pair(p: number, k0: number, k1: number): void {
   }
 }
 
+/** noiseJs for stream 2: quad by quad. */
+function quadsJs(out: Float32Array, k0: number, k1: number, start: number, coef: number, acc: boolean): void {
+  const a = f(coef);
+  let q: number[] = [];
+  for (let i = 0; i < out.length; i++) {
+    const k = start + i;
+    if (i === 0 || k % 4 === 0) q = normalQuad(Math.floor(k / 4), k0, k1);
+    out[i] = acc ? f(out[i] + f(a * q[k % 4])) : q[k % 4];
+  }
+}
+
 /**
- * out[i] = z(seed, block, start + i) when acc is false, else
+ * out[i] = z(seed, block, start + i) of `stream` when acc is false, else
  * out[i] = f32(out[i] + f32(f32(coef) · z)), as noise-ref.ts computes them.
  */
-export function noiseJs(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean): void {
+export function noiseJs(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean, stream: NoiseStream = 1): void {
   const [k0, k1] = noiseKeys(seed, block);
+  if (stream === 2) return quadsJs(out, k0, k1, start, coef, acc);
   const a = f(coef);
   const n = out.length;
   let i = 0;

@@ -66,7 +66,7 @@ export function checkThreads(threads: number, where = 'threads'): number {
 
 /**
  * Cut each item into `parts` element ranges of about equal cost (elements × (terms + 1)) at multiples of
- * 8 (whole groups of the kernel). Returns, per part, [item, start, n, ...] of its non-empty ranges.
+ * 16 (whole groups of the kernel in either stream). Returns, per part, [item, start, n, ...] of its non-empty ranges.
  */
 export function splitWork(items: readonly Pick<ArrayNoiseUpdate, 'data' | 'terms'>[], parts: number): number[][] {
   const cost = items.map((it) => it.terms.length + 1);
@@ -77,7 +77,7 @@ export function splitWork(items: readonly Pick<ArrayNoiseUpdate, 'data' | 'terms
     const n = it.data.length;
     let from = 0;
     for (let p = 0; p < parts; p++) {
-      const to = p === parts - 1 ? n : Math.min(n, Math.max(from, Math.round(((total * (p + 1)) / parts - c0) / cost[i] / 8) * 8));
+      const to = p === parts - 1 ? n : Math.min(n, Math.max(from, Math.round(((total * (p + 1)) / parts - c0) / cost[i] / 16) * 16));
       if (to > from) out[p].push(i, from, to - from);
       from = to;
     }
@@ -171,7 +171,7 @@ export class NoisePool {
     this.start();
     const shared = work.filter((it) => it.data.buffer instanceof SharedArrayBuffer);
     if (shared.length > 0) {
-      const msg = shared.map((it) => ({ data: it.data, keys: keysOf(it), keep: it.keep ?? 1, first: 0, sumOnly: false }));
+      const msg = shared.map((it) => ({ data: it.data, keys: keysOf(it), keep: it.keep ?? 1, first: 0, sumOnly: false, stream: it.stream ?? 1 }));
       await this.post(msg, splitWork(shared, this.workers.length));
     }
     const plain = work.filter((it) => !(it.data.buffer instanceof SharedArrayBuffer));
@@ -205,7 +205,7 @@ export class NoisePool {
     const start = (b: number) => {
       const out = this.sums![b % 2];
       const pieces = batches[b].map((p) => ({ data: out.subarray(p.at, p.at + p.n), terms: p.it.terms }));
-      const msg = batches[b].map((p, i) => ({ data: pieces[i].data, keys: p.keys, keep: 1, first: p.first, sumOnly: true }));
+      const msg = batches[b].map((p, i) => ({ data: pieces[i].data, keys: p.keys, keep: 1, first: p.first, sumOnly: true, stream: p.it.stream ?? 1 }));
       return this.post(msg, splitWork(pieces, this.workers.length));
     };
     let next = start(0);

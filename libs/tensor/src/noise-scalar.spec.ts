@@ -1,5 +1,5 @@
-// The scalar noise, noise-ref.ts (the specification) and noise-js.ts (its JavaScript port), on small
-// inputs against values derived outside them: murmur3's published finaliser values, keys and seeds
+// The scalar noise, noise-ref.ts (the specification) and noise-js.ts (its JavaScript port), streams 1
+// and 2, on small inputs against values derived outside them: murmur3's published finaliser values, keys and seeds
 // derived in Python from the formulas of noise-ref.ts's header (mmh3.hash(b'', h) is fmix32(h):
 // murmur3 of the empty input is the finaliser of its seed), the pinned golden bits, and the
 // WebAssembly kernel (AssemblyScript, a separate implementation of the same specification).
@@ -7,27 +7,29 @@
 // (stryker.noise.config.mjs), whose instrumented hot loops make noise.spec.ts's 1e5-sample
 // checks minutes long per mutant.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deriveSeed, fmix32, hash32, logf, noiseKeys, normalAccumulateRef, normalFillRef, normalPair } from './noise-ref';
+import { deriveSeed, fmix32, hash32, logf, noiseKeys, normalAccumulateRef, normalFillRef, normalPair, type NoiseStream } from './noise-ref';
 import { noiseJs } from './noise-js';
 import { normalFill, useNoiseImplementation } from './noise';
-import { bits, GOLDEN, goldenValues, hex } from './noise-golden.testkit';
+import { bits, hex } from './noise-bits.testkit';
+import { GOLDEN, GOLDEN_STREAM2, goldenValues } from './noise-golden.testkit';
 
 const f = Math.fround;
 const fill = {
-  reference: (out: Float32Array, seed: number, block: number, start = 0) => normalFillRef(out, seed, block, start),
-  js: (out: Float32Array, seed: number, block: number, start = 0) => noiseJs(out, seed, block, start, 0, false),
+  reference: (out: Float32Array, seed: number, block: number, start = 0, stream: NoiseStream = 1) => normalFillRef(out, seed, block, start, stream),
+  js: (out: Float32Array, seed: number, block: number, start = 0, stream: NoiseStream = 1) => noiseJs(out, seed, block, start, 0, false, stream),
 };
 const accumulate = {
-  reference: (out: Float32Array, seed: number, block: number, coef: number, start = 0) => normalAccumulateRef(out, seed, block, coef, start),
-  js: (out: Float32Array, seed: number, block: number, coef: number, start = 0) => noiseJs(out, seed, block, start, coef, true),
+  reference: (out: Float32Array, seed: number, block: number, coef: number, start = 0, stream: NoiseStream = 1) => normalAccumulateRef(out, seed, block, coef, start, stream),
+  js: (out: Float32Array, seed: number, block: number, coef: number, start = 0, stream: NoiseStream = 1) => noiseJs(out, seed, block, start, coef, true, stream),
 };
 const IMPLS = ['reference', 'js'] as const;
+const STREAMS = [[1, GOLDEN], [2, GOLDEN_STREAM2]] as const;
 
 /** The WebAssembly kernel's z(seed, block, start…): the independent implementation compared against. */
-function kernel(n: number, seed: number, block: number, start: number): Float32Array {
+function kernel(n: number, seed: number, block: number, start: number, stream: NoiseStream = 1): Float32Array {
   expect(useNoiseImplementation('wasm-simd')).toBe('wasm-simd');
   const out = new Float32Array(n);
-  normalFill(out, seed, block, start);
+  normalFill(out, seed, block, start, stream);
   useNoiseImplementation('auto');
   return out;
 }
@@ -86,13 +88,15 @@ describe('logf: Cephes logf in float32', () => {
 
 describe('the noise: golden bits, every start and length', () => {
   for (const impl of IMPLS) {
-    it(`${impl}: z(seed, block, start…start+n) is the golden slice for every start 0…7 and length`, () => {
-      for (const [seed, block, row] of GOLDEN) {
-        for (let start = 0; start < 8; start++) {
-          for (let n = 0; start + n <= 8; n++) {
-            const out = new Float32Array(n).fill(NaN);
-            fill[impl](out, seed, block, start);
-            expect(hex(out), `seed ${seed} block ${block} start ${start} n ${n}`).toEqual(row.slice(start, start + n));
+    it(`${impl}: z(seed, block, start…start+n) is the golden slice for every start 0…7 and length, streams 1 and 2`, () => {
+      for (const [stream, golden] of STREAMS) {
+        for (const [seed, block, row] of golden) {
+          for (let start = 0; start < 8; start++) {
+            for (let n = 0; start + n <= 8; n++) {
+              const out = new Float32Array(n).fill(NaN);
+              fill[impl](out, seed, block, start, stream);
+              expect(hex(out), `stream ${stream} seed ${seed} block ${block} start ${start} n ${n}`).toEqual(row.slice(start, start + n));
+            }
           }
         }
       }
@@ -100,14 +104,16 @@ describe('the noise: golden bits, every start and length', () => {
 
     it(`${impl}: accumulate rounds as f32(out + f32(f32(coef)·z)) on the golden z`, () => {
       const init = [1, -2, 0.5, 1e-3, -0, 3, 1e6, -1e-6].map(f);
-      for (const [seed, block, row] of GOLDEN) {
-        const z = goldenValues(row);
-        for (const coef of [0.1, -3, 1e-3, 1 / 3]) {
-          for (const start of [0, 1, 3]) {
-            const want = Float32Array.from(init.slice(start), (x, i) => f(x + f(f(coef) * z[start + i])));
-            const got = Float32Array.from(init.slice(start));
-            accumulate[impl](got, seed, block, coef, start);
-            expect(bits(got), `seed ${seed} coef ${coef} start ${start}`).toEqual(bits(want));
+      for (const [stream, golden] of STREAMS) {
+        for (const [seed, block, row] of golden) {
+          const z = goldenValues(row);
+          for (const coef of [0.1, -3, 1e-3, 1 / 3]) {
+            for (const start of [0, 1, 2, 3, 5]) {
+              const want = Float32Array.from(init.slice(start), (x, i) => f(x + f(f(coef) * z[start + i])));
+              const got = Float32Array.from(init.slice(start));
+              accumulate[impl](got, seed, block, coef, start, stream);
+              expect(bits(got), `stream ${stream} seed ${seed} coef ${coef} start ${start}`).toEqual(bits(want));
+            }
           }
         }
       }
@@ -135,17 +141,19 @@ describe('the noise against the WebAssembly kernel', () => {
   };
 
   for (const impl of IMPLS) {
-    it(`${impl}: fill and accumulate equal the kernel bit for bit on 120 short spans`, () => {
-      for (const { seed, block, start, len, coef } of params(120)) {
-        const want = kernel(len, seed, block, start);
-        const got = new Float32Array(len).fill(NaN);
-        fill[impl](got, seed, block, start);
-        const at = `seed ${seed} block ${block} start ${start} n ${len}`;
-        expect(bits(got), at).toEqual(bits(want));
-        const acc = Float32Array.from(want, (x, i) => f(x * (i % 3) - 0.25));
-        const accWant = Float32Array.from(acc, (x, i) => f(x + f(f(coef) * want[i])));
-        accumulate[impl](acc, seed, block, coef, start);
-        expect(bits(acc), `${at} coef ${coef}`).toEqual(bits(accWant));
+    it(`${impl}: fill and accumulate equal the kernel bit for bit on 120 short spans, streams 1 and 2`, () => {
+      for (const [stream] of STREAMS) {
+        for (const { seed, block, start, len, coef } of params(120)) {
+          const want = kernel(len, seed, block, start, stream);
+          const got = new Float32Array(len).fill(NaN);
+          fill[impl](got, seed, block, start, stream);
+          const at = `stream ${stream} seed ${seed} block ${block} start ${start} n ${len}`;
+          expect(bits(got), at).toEqual(bits(want));
+          const acc = Float32Array.from(want, (x, i) => f(x * (i % 3) - 0.25));
+          const accWant = Float32Array.from(acc, (x, i) => f(x + f(f(coef) * want[i])));
+          accumulate[impl](acc, seed, block, coef, start, stream);
+          expect(bits(acc), `${at} coef ${coef}`).toEqual(bits(accWant));
+        }
       }
     });
 

@@ -1,7 +1,8 @@
 // Loader and driver of the WebAssembly SIMD noise kernel (assembly/noise.ts, embedded as base64).
-// The kernel writes whole groups of four pairs (eight samples) into its own memory; this side
-// handles arbitrary starts and lengths by chunking, copying in (accumulate) and out.
-import { noiseKeys } from './noise-ref';
+// The kernel writes whole groups of four counters (stream 1: four pairs, eight samples; stream 2: four
+// quads, sixteen samples) into its own memory; this side handles arbitrary starts and lengths by
+// chunking, copying in (accumulate) and out.
+import { noiseKeys, type NoiseStream } from './noise-ref';
 import { NOISE_WASM_BASE64 } from './noise-wasm.generated';
 
 // The few WebAssembly JS API members used here (the project's TypeScript libs do not declare them).
@@ -17,8 +18,10 @@ interface WasmMemory {
 
 interface KernelExports {
   memory: WasmMemory;
-  /** samples of pairs pair0 .. pair0 + 4·groups − 1 at ptr: stored (acc 0) or added times coef (acc 1) */
+  /** stream 1: samples of pairs pair0 .. pair0 + 4·groups − 1 at ptr: stored (acc 0) or added times coef (acc 1) */
   run(k0: number, k1: number, pair0: number, groups: number, ptr: number, coef: number, acc: number): void;
+  /** stream 2: the same for quads quad0 .. quad0 + 4·groups − 1 (16·groups samples) */
+  runQuad(k0: number, k1: number, quad0: number, groups: number, ptr: number, coef: number, acc: number): void;
   /** s = keep·w (mode 1), w + s (mode 2) or keep·w + s (mode 3) on n floats, in float32, in place at s */
   combine(w: number, s: number, n: number, keep: number, mode: number): void;
   heapBase(): number;
@@ -26,6 +29,15 @@ interface KernelExports {
 
 /** Samples per chunk when the target array lives outside the kernel's memory (256 KiB: stays in L2). */
 const CHUNK = 1 << 16;
+
+/**
+ * How the kernel lays out a stream: `per` samples per counter (sample k is number k % per of counter
+ * ⌊k / per⌋), `group` samples per kernel iteration (four counters). noise-worker.ts has the same table.
+ */
+export const STREAM_LAYOUT: Record<NoiseStream, { per: number; group: number; fn: 'run' | 'runQuad' }> = {
+  1: { per: 2, group: 8, fn: 'run' },
+  2: { per: 4, group: 16, fn: 'runQuad' },
+};
 
 export class NoiseWasm {
   private heap: Float32Array;
@@ -53,9 +65,9 @@ export class NoiseWasm {
     return Uint8Array.from(atob(NOISE_WASM_BASE64), (ch) => ch.charCodeAt(0));
   }
 
-  /** Bytes of the sum buffer for `samples` floats (whole groups, plus one sample of odd start). */
+  /** Bytes of the sum buffer for `samples` floats from any start, in either stream (whole groups). */
   private static sumBytes(samples: number): number {
-    return NoiseWasm.groups(1, samples) * 32;
+    return Math.max(...Object.values(STREAM_LAYOUT).map((l) => Math.ceil((l.per - 1 + samples) / l.group) * l.group * 4));
   }
 
   /** Make room for `bytes` bytes after base. Growing detaches earlier views of the memory. */
@@ -66,43 +78,47 @@ export class NoiseWasm {
     if (this.heap.buffer !== this.ex.memory.buffer) this.heap = new Float32Array(this.ex.memory.buffer);
   }
 
-  /** Groups of eight samples that cover k in [start, start + n) from the pair of `start`. */
-  private static groups(start: number, n: number): number {
-    return Math.ceil(((start % 2) + n) / 8);
+  /** Kernel groups that cover k in [start, start + n) from the counter of `start`. */
+  private static groups(stream: NoiseStream, start: number, n: number): number {
+    const l = STREAM_LAYOUT[stream];
+    return Math.ceil(((start % l.per) + n) / l.group);
   }
 
-  /** Run the kernel over k in [start, start + n); sample `start` lands at float base/4 + start % 2. */
-  private runAt(k0: number, k1: number, start: number, n: number, coef: number, acc: boolean): void {
-    this.ex.run(k0, k1, Math.floor(start / 2) >>> 0, NoiseWasm.groups(start, n), this.base, coef, acc ? 1 : 0);
+  /** Run the kernel over k in [start, start + n); sample `start` lands at float base/4 + start % per. */
+  private runAt(stream: NoiseStream, k0: number, k1: number, start: number, n: number, coef: number, acc: boolean): void {
+    const l = STREAM_LAYOUT[stream];
+    this.ex[l.fn](k0, k1, Math.floor(start / l.per) >>> 0, NoiseWasm.groups(stream, start, n), this.base, coef, acc ? 1 : 0);
   }
 
   /** out[i] = z(start + i), or out[i] += coef·z (acc), for any Float32Array. */
-  apply(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean): void {
+  apply(out: Float32Array, seed: number, block: number, start: number, coef: number, acc: boolean, stream: NoiseStream = 1): void {
     const [k0, k1] = noiseKeys(seed, block);
     const first = this.base / 4;
+    const per = STREAM_LAYOUT[stream].per;
     for (let i = 0; i < out.length; ) {
       const k = start + i;
-      const off = k % 2;
+      const off = k % per;
       const n = Math.min(out.length - i, CHUNK - off);
       if (acc) this.heap.set(out.subarray(i, i + n), first + off);
-      this.runAt(k0, k1, k, n, coef, acc);
+      this.runAt(stream, k0, k1, k, n, coef, acc);
       out.set(this.heap.subarray(first + off, first + off + n), i);
       i += n;
     }
   }
 
   /**
-   * Σ_t f32(coef_t · z(seed_t, block, start + i)) for i < n, summed from +0 in the order given, in the
+   * Σ_t f32(coef_t · z(seed_t, block, start + i)) for i < n in `stream`, summed from +0 in the order given, in the
    * kernel's own memory: the returned view is valid until the next call on this object.
    */
-  sum(n: number, block: number, terms: readonly { seed: number; coef: number }[], start: number): Float32Array {
+  sum(n: number, block: number, terms: readonly { seed: number; coef: number }[], start: number, stream: NoiseStream = 1): Float32Array {
     this.reserve(NoiseWasm.sumBytes(n));
-    const first = this.base / 4 + (start % 2);
+    const l = STREAM_LAYOUT[stream];
+    const first = this.base / 4 + (start % l.per);
     const view = this.heap.subarray(first, first + n);
-    this.heap.fill(0, this.base / 4, this.base / 4 + NoiseWasm.groups(start, n) * 8);
+    this.heap.fill(0, this.base / 4, this.base / 4 + NoiseWasm.groups(stream, start, n) * l.group);
     for (const t of terms) {
       const [k0, k1] = noiseKeys(t.seed, block);
-      this.runAt(k0, k1, start, n, t.coef, true);
+      this.runAt(stream, k0, k1, start, n, t.coef, true);
     }
     return view;
   }

@@ -8,15 +8,20 @@
 // (noise-wasm.ts): per element, S = Σ_t f32(coef_t·z(k0_t, k1_t, first + index)) from +0 in order and
 // data = f32(f32(keep·data) + S), or (sumOnly) writes S alone, for weights the pool updates on its own
 // thread (plain ArrayBuffers). Message in: { id, items: [{ data, keys: [k0, k1, coef, ...], keep, first,
-// sumOnly }], ranges: [item, start, n, ...] }; out: { id } or { id, error } (one line).
+// sumOnly, stream }], ranges: [item, start, n, ...] }; out: { id } or { id, error } (one line).
+import { STREAM_LAYOUT } from './noise-wasm';
+
 export const NOISE_WORKER_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 
 const CHUNK = 1 << 16; // elements per kernel call, as in noise-wasm.ts
+const LAYOUT = ${JSON.stringify(STREAM_LAYOUT)}; // per stream: samples per counter, per kernel group, kernel function
 const ex = new WebAssembly.Instance(workerData.module, {}).exports;
 const base = (ex.heapBase() + 15) & ~15; // byte offset of the sum buffer
-const groupsOf = (start, n) => Math.ceil(((start % 2) + n) / 8); // groups of eight samples from start's pair
-const stage = base + groupsOf(1, CHUNK) * 32; // byte offset where the weights are staged
+// kernel groups that cover [start, start + n) from start's counter
+const groupsOf = (l, start, n) => Math.ceil(((start % l.per) + n) / l.group);
+const sumBytes = Math.max(...Object.values(LAYOUT).map((l) => groupsOf(l, l.per - 1, CHUNK) * l.group * 4));
+const stage = base + sumBytes; // byte offset where the weights are staged
 const need = stage + CHUNK * 4;
 if (need > ex.memory.buffer.byteLength) ex.memory.grow(Math.ceil((need - ex.memory.buffer.byteLength) / 65536));
 const heap = new Float32Array(ex.memory.buffer);
@@ -25,17 +30,20 @@ const heap = new Float32Array(ex.memory.buffer);
  * Elements [start, start + n) of an item: z index first + i for element i. In place:
  * data ← f32(f32(keep·data) + S); sumOnly: data ← S (the caller applies it).
  */
-function updateRange({ data, keys, keep, first: z0, sumOnly }, start, n) {
+function updateRange({ data, keys, keep, first: z0, sumOnly, stream }, start, n) {
   const mode = (keep !== 1 ? 1 : 0) | (keys.length > 0 ? 2 : 0); // the kernel's combine modes
   if (mode === 0 && !sumOnly) return;
+  const l = LAYOUT[stream];
+  if (!l) throw new Error('noise stream ' + stream + ' is unknown');
+  const run = ex[l.fn];
   const first = base / 4;
   for (let i = start; i < start + n; ) {
     const k = z0 + i;
-    const off = k % 2; // sample k lands at float first + off
+    const off = k % l.per; // sample k lands at float first + off
     const c = Math.min(start + n - i, CHUNK - off);
-    const groups = groupsOf(k, c);
-    heap.fill(0, first, first + groups * 8);
-    for (let t = 0; t < keys.length; t += 3) ex.run(keys[t], keys[t + 1], Math.floor(k / 2) >>> 0, groups, base, keys[t + 2], 1);
+    const groups = groupsOf(l, k, c);
+    heap.fill(0, first, first + groups * l.group);
+    for (let t = 0; t < keys.length; t += 3) run(keys[t], keys[t + 1], Math.floor(k / l.per) >>> 0, groups, base, keys[t + 2], 1);
     if (!sumOnly) {
       heap.set(data.subarray(i, i + c), stage / 4);
       ex.combine(stage, base + 4 * off, c, keep, mode);

@@ -1,15 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { fmix32, normalAccumulateRef, normalFillRef } from './noise-ref';
+import { normalAccumulateRef, normalFillRef } from './noise-ref';
 import { combineWeights, normalAccumulate, normalFill, noiseImplementation, noiseSum, useNoiseImplementation } from './noise';
-import { bits, CHECKSUM, GOLDEN, hex } from './noise-golden.testkit';
-
-function fnv(a: Float32Array): number {
-  let h = 0x811c9dc5;
-  for (const x of new Uint32Array(a.buffer, a.byteOffset, a.length)) h = Math.imul(h ^ x, 16777619) >>> 0;
-  return h;
-}
-/** Deterministic test parameters: the i-th uint32 of stream `s`. */
-const rnd = (s: number, i: number) => fmix32((fmix32(s) + Math.imul(i + 1, 0x9e3779b9)) >>> 0);
+import { bits, fnv, hex, rnd } from './noise-bits.testkit';
+import { CHECKSUM, GOLDEN } from './noise-golden.testkit';
 
 const IMPLS = [
   { name: 'reference', fill: normalFillRef, acc: normalAccumulateRef },

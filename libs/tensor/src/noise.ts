@@ -1,6 +1,9 @@
 // zotune's Gaussian noise z(seed, block, k) (ALGORITHMS.md §1), fast: the WebAssembly SIMD kernel when
-// the runtime has SIMD, else the scalar JavaScript port. Both equal noise-ref.ts bit for bit.
+// the runtime has SIMD, else the scalar JavaScript port. Both equal noise-ref.ts bit for bit. Every
+// function takes the noise stream last (NoiseStream, default 1: the stream of trajectory format
+// versions 1–3; a ZO run passes its version's stream).
 import { noiseJs } from './noise-js';
+import { checkNoiseStream, type NoiseStream } from './noise-ref';
 import { NoiseWasm } from './noise-wasm';
 
 export type NoiseImplementation = 'wasm-simd' | 'js';
@@ -53,9 +56,10 @@ function checkU32(name: string, v: number): void {
 
 /**
  * Check one block's noise update (applyNoiseMany, applyNoiseArrays, NoisePool.apply): block and seeds
- * uint32, coefficients and keep finite. `where` names the item in the one-line error.
+ * uint32, coefficients and keep finite, stream 1 or 2. `where` names the item in the one-line error.
  */
-export function checkNoiseUpdate(where: string, block: number, terms: readonly NoiseTerm[], keep: number): void {
+export function checkNoiseUpdate(where: string, block: number, terms: readonly NoiseTerm[], keep: number, stream: number = 1): void {
+  checkNoiseStream(stream, `${where}.stream`);
   if (!Number.isFinite(keep)) throw new Error(`${where}: keep must be finite, got ${keep}`);
   if (!Number.isInteger(block) || block < 0 || block > 0xffffffff) throw new Error(`${where}.block must be a uint32, got ${block}`);
   terms.forEach((t, k) => {
@@ -69,44 +73,47 @@ function checkRange(start: number, n: number): void {
     throw new Error(`noise: start must be an integer >= 0 with start + length <= 2^32, got start ${start}, length ${n}`);
 }
 
-/** out[i] = z(seed, block, start + i). */
-export function normalFill(out: Float32Array, seed: number, block: number, start = 0): void {
+/** out[i] = z(seed, block, start + i) of `stream`. */
+export function normalFill(out: Float32Array, seed: number, block: number, start = 0, stream: NoiseStream = 1): void {
   checkU32('seed', seed);
   checkU32('block', block);
   checkRange(start, out.length);
+  checkNoiseStream(stream);
   const k = kernel();
-  if (k) k.apply(out, seed, block, start, 0, false);
-  else noiseJs(out, seed, block, start, 0, false);
+  if (k) k.apply(out, seed, block, start, 0, false, stream);
+  else noiseJs(out, seed, block, start, 0, false, stream);
 }
 
-/** out[i] = f32(out[i] + f32(f32(coef) · z(seed, block, start + i))). */
-export function normalAccumulate(out: Float32Array, seed: number, block: number, coef: number, start = 0): void {
+/** out[i] = f32(out[i] + f32(f32(coef) · z(seed, block, start + i))) of `stream`. */
+export function normalAccumulate(out: Float32Array, seed: number, block: number, coef: number, start = 0, stream: NoiseStream = 1): void {
   checkU32('seed', seed);
   checkU32('block', block);
   checkRange(start, out.length);
+  checkNoiseStream(stream);
   if (!Number.isFinite(coef)) throw new Error(`noise: coef must be finite, got ${coef}`);
   const k = kernel();
-  if (k) k.apply(out, seed, block, start, coef, true);
-  else noiseJs(out, seed, block, start, coef, true);
+  if (k) k.apply(out, seed, block, start, coef, true, stream);
+  else noiseJs(out, seed, block, start, coef, true, stream);
 }
 
 /**
- * S[i] = Σ_t f32(coef_t · z(seed_t, block, start + i)), i < n, summed from +0 in the order of `terms`
+ * S[i] = Σ_t f32(coef_t · z(seed_t, block, start + i)) of `stream`, i < n, summed from +0 in the order of `terms`
  * (each addition rounded to float32). Written into `scratch` when given (at least n floats; the
  * returned array is its first n), else into an internal buffer that grows as needed and is reused:
  * the result is then valid only until the next call of this function.
  */
-export function noiseSum(n: number, block: number, terms: readonly NoiseTerm[], start = 0, scratch?: Float32Array): Float32Array {
+export function noiseSum(n: number, block: number, terms: readonly NoiseTerm[], start = 0, scratch?: Float32Array, stream: NoiseStream = 1): Float32Array {
   if (!Number.isInteger(n) || n < 0) throw new Error(`noise: n must be an integer >= 0, got ${n}`);
   checkU32('block', block);
   checkRange(start, n);
+  checkNoiseStream(stream);
   terms.forEach((t, i) => {
     checkU32(`terms[${i}].seed`, t.seed);
     if (!Number.isFinite(t.coef)) throw new Error(`noise: terms[${i}].coef must be finite, got ${t.coef}`);
   });
   if (scratch && scratch.length < n) throw new Error(`noise: scratch holds ${scratch.length} floats, ${n} needed`);
   const k = kernel();
-  if (k && !scratch) return k.sum(n, block, terms, start); // in the kernel's memory: no copy
+  if (k && !scratch) return k.sum(n, block, terms, start, stream); // in the kernel's memory: no copy
   let out: Float32Array;
   if (scratch) out = scratch.subarray(0, n);
   else {
@@ -115,8 +122,8 @@ export function noiseSum(n: number, block: number, terms: readonly NoiseTerm[], 
   }
   out.fill(0);
   for (const t of terms) {
-    if (k) k.apply(out, t.seed, block, start, t.coef, true);
-    else noiseJs(out, t.seed, block, start, t.coef, true);
+    if (k) k.apply(out, t.seed, block, start, t.coef, true, stream);
+    else noiseJs(out, t.seed, block, start, t.coef, true, stream);
   }
   return out;
 }

@@ -6,10 +6,11 @@
 // the variable's new tensor: no tfjs op, whose fixed cost (≈ 5–10 µs on wasm, paid two or three times
 // per block) was a third of a pass over a small model. The ops path (other backends, or when forced)
 // uploads S and runs tf.mul/tf.add. Writing the result into the variable's own memory would save the
-// upload too, but tensors and caches that share its data id (LlamaModel's derived weights) would go
+// upload too, but tensors and caches that share its data id (TfjsModel's derived weights) would go
 // stale: the variable gets a new tensor, as with Variable.assign.
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNoiseUpdate, combineWeights, noiseSum, type NoiseTerm } from './noise';
+import type { NoiseStream } from './noise-ref';
 import { replaceWeights, weightsAccess, weightsView } from './weights-heap';
 
 export interface ApplyNoiseOptions {
@@ -17,6 +18,8 @@ export interface ApplyNoiseOptions {
   keep?: number;
   /** buffer of at least variable.size floats to generate into; default: a reused internal buffer */
   scratch?: Float32Array;
+  /** the noise stream of z; default 1 (trajectory format versions 1–3) */
+  stream?: NoiseStream;
 }
 
 /** One block's update for applyNoiseMany. */
@@ -27,6 +30,8 @@ export interface NoiseUpdate {
   terms: readonly NoiseTerm[];
   /** multiplier of the current weights; default 1 */
   keep?: number;
+  /** the noise stream of z; default 1 (trajectory format versions 1–3) */
+  stream?: NoiseStream;
 }
 
 export type WeightUpdatePath = 'direct' | 'tfjs-ops';
@@ -76,7 +81,7 @@ export function applyNoise(variable: tf.Variable, block: number, terms: readonly
   const keep = opts.keep ?? 1;
   checkUpdate(variable, keep, 'applyNoise');
   if (terms.length === 0 && keep === 1) return;
-  update(variable, terms.length > 0 ? noiseSum(variable.size, block, terms, 0, opts.scratch) : null, keep);
+  update(variable, terms.length > 0 ? noiseSum(variable.size, block, terms, 0, opts.scratch, opts.stream ?? 1) : null, keep);
 }
 
 /**
@@ -86,12 +91,12 @@ export function applyNoise(variable: tf.Variable, block: number, terms: readonly
 export function applyNoiseMany(items: readonly NoiseUpdate[]): void {
   items.forEach((it, i) => {
     checkUpdate(it.variable, it.keep ?? 1, `applyNoiseMany: items[${i}]`);
-    checkNoiseUpdate(`applyNoiseMany: items[${i}]`, it.block, it.terms, it.keep ?? 1);
+    checkNoiseUpdate(`applyNoiseMany: items[${i}]`, it.block, it.terms, it.keep ?? 1, it.stream ?? 1);
   });
   for (const it of items) {
     const keep = it.keep ?? 1;
     if (it.terms.length === 0 && keep === 1) continue;
-    update(it.variable, it.terms.length > 0 ? noiseSum(it.variable.size, it.block, it.terms) : null, keep);
+    update(it.variable, it.terms.length > 0 ? noiseSum(it.variable.size, it.block, it.terms, 0, undefined, it.stream ?? 1) : null, keep);
   }
 }
 

@@ -2,19 +2,7 @@
 // header and replay. Budgets are set in forward passes (compare methods at equal forward passes).
 import { z } from 'zod';
 import { deriveSeed } from '@zotune/tensor';
-
-/** Zeroth-order estimators (forward passes only). */
-export const zoEstimatorNames = ['mezo', 'guided', 'greedy', 'elite'] as const;
-/** Every estimator the engine runs, the first-order baseline included. */
-export const estimatorNames = [...zoEstimatorNames, 'adam'] as const;
-export type ZoEstimatorName = (typeof zoEstimatorNames)[number];
-export type EstimatorName = (typeof estimatorNames)[number];
-
-/** Parse an estimator name; unknown → one line listing the valid ones. */
-export function parseEstimatorName(name: string, source = 'estimator'): EstimatorName {
-  if ((estimatorNames as readonly string[]).includes(name)) return name as EstimatorName;
-  throw new Error(`${source}: unknown estimator "${name}"; expected one of ${estimatorNames.join(', ')}`);
-}
+import { estimatorNames, parseEstimatorName } from './names';
 
 export const estimatorConfigSchema = z
   .object({

@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStepRecord, type StepRecord } from '@zotune/artifacts';
-import { candidateSeed, estimatorNames, forwardPassesPerStep, parseEstimatorConfig, parseEstimatorName, stepSeed, zoEstimatorNames } from './config';
-import { createEstimator } from './estimator';
+import type { Block } from '@zotune/models';
+import { candidateSeed, forwardPassesPerStep, parseEstimatorConfig, stepSeed } from './config';
+import { estimatorNames, parseEstimatorName, zoEstimatorNames } from './names';
+import { createEstimator, noiseStreamOf } from './estimator';
 import { Perturber } from './perturb';
 import { runSteps } from './run.testkit';
 import { fixedScale, type ScaleContext } from './scale';
 import { StepContext } from './step';
-import { applyUpdate } from './update';
+import { applyUpdate, decays } from './update';
 import { makeToy, maxAbsDiff, sameBits, type Toy } from './toy.testkit';
 
 let toys: Toy[] = [];
@@ -55,7 +57,7 @@ describe('estimator config', () => {
 describe('ZO estimators on a tiny least-squares model', () => {
   it('a fixed-seed five-step MeZO run gives pinned losses (trajectory version 2), and version 3 the same to round-off', async () => {
     const fusedToy = toy(1);
-    const fused = createEstimator({ name: 'mezo', eps: 1e-3, lr: 0.1 });
+    const fused = createEstimator({ name: 'mezo', eps: 1e-3, lr: 0.1 }, { trajectoryVersion: 3 });
     const fusedRecs = await runSteps(fused, fusedToy, 5, { runSeed: 42 });
     fused.dispose();
     const t = toy(1);
@@ -179,12 +181,13 @@ describe('ZO estimators on a tiny least-squares model', () => {
         await guided.update(a.blocks, rec);
         // the same direction taken by a MeZO-style two-point step along u = c·(z1 − z2)
         const c = normalize ? 1 / Math.sqrt(1 / 1 + 1 / 1) : 1; // guided's c with |TOP| = |BOTTOM| = 1
-        const ctx = new StepContext(b.blocks, null, 1e-3, new Perturber(), b.lossValue);
+        const perturber = new Perturber({ stream: noiseStreamOf(guided.trajectoryVersion) }); // z of the run's version
+        const ctx = new StepContext(b.blocks, null, 1e-3, perturber, b.lossValue);
         ctx.addCandidate(candidateSeed(seed, 0));
         ctx.addCandidate(candidateSeed(seed, 1));
         const u = await ctx.probe([c, -c]);
         await ctx.restore();
-        await applyUpdate(b.blocks, ctx.record(0, seed, 'mezo'), { lr: 0.05 });
+        await applyUpdate(b.blocks, ctx.record(0, seed, 'mezo'), { lr: 0.05 }, perturber);
         const sign = rec.probes[0].weights[0] > 0 ? 1 : -1; // v = sign·u
         if (sign < 0) flips++;
         expect(rec.probes[0].weights).toEqual([sign * c, -sign * c]);
@@ -221,7 +224,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
     // version 3 lands from θ − εz: keep·θ_now + keep·ε·z on decayed blocks, θ_now + ε·z (the very
     // restore of version 2, bit for bit) on norm and bias blocks
     const f = toy(7);
-    const fused = createEstimator({ name: 'mezo', lr: 0.1, weightDecay: 0.5 });
+    const fused = createEstimator({ name: 'mezo', lr: 0.1, weightDecay: 0.5 }, { trajectoryVersion: 3 });
     await fused.update(f.blocks, await fused.step({ blocks: f.blocks, lossValue: () => 1, step: 0, seed: 1 }));
     const landed = f.snapshot();
     t.blocks.forEach((b, j) => {
@@ -254,7 +257,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
     expect(sameBits(t.snapshot(), before)).toBe(true);
     // version 3: the refused update leaves the step restored, as version 2's step did
     const f = toy(9);
-    const fused = createEstimator({ name: 'mezo' });
+    const fused = createEstimator({ name: 'mezo' }, { trajectoryVersion: 3 });
     n = 0;
     const frec = await fused.step({ blocks: f.blocks, lossValue: () => (n++ === 0 ? NaN : 1), step: 0, seed: 3 });
     await expect(fused.update(f.blocks, frec)).rejects.toThrow(/step 0: projected gradient is NaN .*diverged/);
@@ -264,7 +267,7 @@ describe('ZO estimators on a tiny least-squares model', () => {
   it('version 3: a step whose update never comes is undone by the next step, and another record is applied on restored weights', async () => {
     const a = toy(14);
     const b = toy(14);
-    const est = createEstimator({ name: 'mezo', lr: 0.05 });
+    const est = createEstimator({ name: 'mezo', lr: 0.05 }, { trajectoryVersion: 3 });
     const sep = createEstimator({ name: 'mezo', lr: 0.05 }, { trajectoryVersion: 2 });
     // a: step 0 abandoned, step 1 and its update; b (version 2): step 0 evaluated only, then step 1
     await est.step({ blocks: a.blocks, lossValue: a.lossValue, step: 0, seed: 3 });
@@ -280,9 +283,35 @@ describe('ZO estimators on a tiny least-squares model', () => {
     expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
     expect(est.trajectoryVersion).toBe(3);
     expect(sep.trajectoryVersion).toBe(2);
-    expect(() => createEstimator({ name: 'mezo' }, { trajectoryVersion: 4 })).toThrow('trajectory format version 4 is not supported (expected one of 1, 2, 3)');
+    expect(createEstimator({ name: 'mezo' }).trajectoryVersion).toBe(4);
+    expect(() => createEstimator({ name: 'mezo' }, { trajectoryVersion: 5 })).toThrow('trajectory format version 5 is not supported (expected one of 1, 2, 3, 4)');
+    expect(() => noiseStreamOf(0)).toThrow('trajectory format version 0 is not supported (expected one of 1, 2, 3, 4)');
+    expect([1, 2, 3, 4].map(noiseStreamOf)).toEqual([1, 1, 1, 2]);
     est.dispose();
     sep.dispose();
+  });
+
+  it('version 4 is version 3 with noise stream 2: the same passes with z from stream 2, other weights than version 3', async () => {
+    const a = toy(15);
+    const b = toy(15);
+    const c = toy(15);
+    const v4 = createEstimator({ name: 'mezo', lr: 0.05, weightDecay: 0.1 });
+    const v3 = createEstimator({ name: 'mezo', lr: 0.05, weightDecay: 0.1 }, { trajectoryVersion: 3 });
+    const rec = await v4.step({ blocks: a.blocks, lossValue: a.lossValue, step: 0, seed: 5 });
+    await v4.update(a.blocks, rec);
+    // by hand: version 3's fused passes on a perturber of stream 2, fed the recorded losses
+    const ctx = new StepContext(b.blocks, null, 1e-3, new Perturber({ stream: 2 }), b.lossValue);
+    ctx.addCandidate(candidateSeed(5, 0));
+    await ctx.probe([1]);
+    const keep = (blk: Block) => (decays(blk) ? 1 - 0.05 * 0.1 : 1);
+    await ctx.land([{ seed: candidateSeed(5, 0), coef: -0.05 * rec.projectedGrad }], keep);
+    expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
+    await v3.update(c.blocks, await v3.step({ blocks: c.blocks, lossValue: c.lossValue, step: 0, seed: 5 }));
+    expect(maxAbsDiff(a.snapshot(), c.snapshot())).toBeGreaterThan(1e-4); // other directions
+    expect(new Perturber({ stream: 2 }).stream).toBe(2);
+    expect(() => new Perturber({ stream: 3 as 2 })).toThrow('Perturber: stream must be 1 or 2, got 3');
+    v4.dispose();
+    v3.dispose();
   });
 
   it('asks the scale once per step with the previous record and block stats, and records its σ', async () => {

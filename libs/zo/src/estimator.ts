@@ -1,11 +1,14 @@
 // The ZO estimators behind one interface: step() perturbs and evaluates, returning a StepRecord;
 // update() applies a record. Trajectory format version 3 fuses the step's last restore into the
 // update (step() leaves the weights at its last evaluation point, update() lands from there: 3 passes
-// per MeZO step instead of 4); versions 1–2 restore in step(). No state survives between steps except
-// what the caller passes back (prev), so a run is fully described by its records and its version.
+// per MeZO step instead of 4); versions 1–2 restore in step(). Version 4 is version 3 with noise stream
+// 2 (noiseStreamOf). No state survives between steps except what the caller passes back (prev), so a
+// run is fully described by its records and its version.
 import { TRAJECTORY_VERSION, TRAJECTORY_VERSIONS_READ, type StepRecord } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
-import { cachesNoise, forwardPassesPerStep, parseEstimatorConfig, type EstimatorConfig, type EstimatorConfigInput, type ZoEstimatorName } from './config';
+import type { NoiseStream } from '@zotune/tensor';
+import { cachesNoise, forwardPassesPerStep, parseEstimatorConfig, type EstimatorConfig, type EstimatorConfigInput } from './config';
+import type { ZoEstimatorName } from './names';
 import { eliteStep, greedyStep, guidedStep } from './guided';
 import { mezoStep } from './mezo';
 import { Perturber } from './perturb';
@@ -49,6 +52,21 @@ export function fusesUpdate(trajectoryVersion: number): boolean {
   return trajectoryVersion >= 3;
 }
 
+/**
+ * The noise stream of a trajectory format version (NoiseStream of @zotune/tensor): versions 1–3 draw z
+ * from stream 1 (two-dimensional Box–Muller), version 4 from stream 2 (four-dimensional, faster).
+ */
+export function noiseStreamOf(trajectoryVersion: number): NoiseStream {
+  fusesUpdate(trajectoryVersion); // refuses an unknown version
+  return trajectoryVersion >= 4 ? 2 : 1;
+}
+
+/** What a trajectory format version's steps do, in words (resume notes, docs): its passes and its noise stream. */
+export function trajectoryArithmetic(trajectoryVersion: number): string {
+  const passes = fusesUpdate(trajectoryVersion) ? 'fused restore and update' : 'restore, then update';
+  return `${passes}, noise stream ${noiseStreamOf(trajectoryVersion)}`;
+}
+
 /** Check that blocks[i].index === i: the index is the noise block id and the position of σ. */
 export function checkBlockOrder(blocks: readonly Block[]): void {
   blocks.forEach((b, i) => {
@@ -64,7 +82,8 @@ export interface EstimatorOptions {
   threads?: number;
   /**
    * the trajectory format version of the run (its header's version; default TRAJECTORY_VERSION, what a
-   * new run writes): it fixes the arithmetic of the update, fused from version 3 (fusesUpdate).
+   * new run writes): it fixes the arithmetic of the update, fused from version 3 (fusesUpdate), and the
+   * noise stream, 2 from version 4 (noiseStreamOf).
    */
   trajectoryVersion?: number;
 }
@@ -85,7 +104,7 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
   const name = cfg.name;
   const trajectoryVersion = opts.trajectoryVersion ?? TRAJECTORY_VERSION;
   const fused = fusesUpdate(trajectoryVersion);
-  const perturber = new Perturber({ threads: opts.threads });
+  const perturber = new Perturber({ threads: opts.threads, stream: noiseStreamOf(trajectoryVersion) });
   let pending: Pending | undefined;
   const settle = async () => {
     const p = pending;
@@ -117,8 +136,10 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
           case 'greedy': await greedyStep(ctx, seed, cfg.candidates); break;
           case 'elite': await eliteStep(ctx, seed, cfg.normalize, input.prev); break;
         }
+        // losses computed elsewhere (DeferredLoss): the weights walked on; the record waits for them
+        await ctx.settle();
       } catch (e) {
-        await ctx.restore(); // a forward pass threw
+        await ctx.restore(); // a forward pass (or a deferred loss) threw
         throw e;
       }
       if (!fused) await ctx.restore();

@@ -24,16 +24,14 @@ export function guidedWeights(losses: readonly number[], alpha: number, normaliz
 }
 
 export async function guidedStep(ctx: StepContext, seed: number, M: number, alpha: number, normalize: boolean): Promise<void> {
-  const losses: number[] = [];
-  for (let i = 0; i < M; i++) losses.push(await ctx.oneSided(candidateSeed(seed, i)));
-  await ctx.probe(guidedWeights(losses, alpha, normalize));
+  for (let i = 0; i < M; i++) await ctx.oneSided(candidateSeed(seed, i));
+  await ctx.probe(guidedWeights(await ctx.candidateLosses(), alpha, normalize));
 }
 
 export async function greedyStep(ctx: StepContext, seed: number, M: number): Promise<void> {
-  const losses: number[] = [];
-  for (let i = 0; i < M; i++) losses.push(await ctx.oneSided(candidateSeed(seed, i)));
+  for (let i = 0; i < M; i++) await ctx.oneSided(candidateSeed(seed, i));
   const w = new Array<number>(M).fill(0);
-  w[rankByLoss(losses)[0]] = 1;
+  w[rankByLoss(await ctx.candidateLosses())[0]] = 1;
   await ctx.probe(w);
 }
 
@@ -55,8 +53,9 @@ export async function eliteStep(ctx: StepContext, seed: number, normalize: boole
   }
   // the first step has no elite yet: two new seeds, so every step costs the same 4 passes
   const seeds = elite === undefined ? [candidateSeed(seed, 0), candidateSeed(seed, 1)] : [elite, candidateSeed(seed, 0)];
-  const losses = [await ctx.oneSided(seeds[0]), await ctx.oneSided(seeds[1])];
-  const [best, worst] = rankByLoss(losses);
+  await ctx.oneSided(seeds[0]);
+  await ctx.oneSided(seeds[1]);
+  const [best, worst] = rankByLoss(await ctx.candidateLosses());
   const c = normalize ? Math.SQRT1_2 : 1;
   const w = [0, 0];
   w[best] = c;

@@ -15,14 +15,20 @@ export async function weightsDigest(blocks: readonly Block[]): Promise<string> {
   return h.digest();
 }
 
-/** The header of a new run's trajectory; call it on the base weights, before the first step. */
+/**
+ * The header of a new run's trajectory; call it on the base weights, before the first step. `version`
+ * (default TRAJECTORY_VERSION) must be the estimator's trajectoryVersion: it fixes replay's arithmetic.
+ */
 export async function trajectoryHeader(
   blocks: readonly Block[],
-  opts: { runSeed: number; family: string; estimator: EstimatorConfig; run?: Record<string, unknown>; createdAt?: Date; engine?: 'tfjs' | 'ort' },
+  opts: {
+    runSeed: number; family: string; estimator: EstimatorConfig; run?: Record<string, unknown>; createdAt?: Date; engine?: 'tfjs' | 'ort';
+    version?: TrajectoryHeader['version'];
+  },
 ): Promise<TrajectoryHeader> {
   return {
     magic: TRAJECTORY_MAGIC,
-    version: TRAJECTORY_VERSION,
+    version: opts.version ?? TRAJECTORY_VERSION,
     createdAt: (opts.createdAt ?? new Date()).toISOString(),
     runSeed: opts.runSeed,
     model: { family: opts.family, digest: await weightsDigest(blocks), blocks: blockInfo(blocks) },

@@ -11,7 +11,7 @@
 //     const record = await est.step({ blocks: model.blocks, step, seed: stepSeed(runSeed, step),
 //       lossValue: lossValueOf(() => objective(model, batch)), scale, prev, batch });
 //     await est.update(model.blocks, record);                         // θ −= η(g·σ·v + λθ), from the record only
-//                                                                    // (version 3: fused with the step's last restore)
+//                                                                    // (from version 3: fused with the step's last restore)
 //     appendRecord(path, record);                                 // @zotune/artifacts
 //     prev = record;
 //   }
@@ -29,15 +29,15 @@
 //
 // First-order baseline: createAdam(blocks, { lr }).step({ lossTensor, step }) with lossTensor a
 // differentiable tf function; lossValueOf(lossTensor) turns the same objective into a ZO lossValue.
+export { estimatorNames, parseEstimatorName, zoEstimatorNames, type EstimatorName, type ZoEstimatorName } from './names';
 export {
-  candidateSeed, estimatorConfigSchema, estimatorNames, forwardPassesPerStep, parseEstimatorConfig,
-  parseEstimatorName, stepSeed, stepsForBudget, zoEstimatorNames,
-  type EstimatorConfig, type EstimatorConfigInput, type EstimatorName, type ZoEstimatorName,
+  candidateSeed, estimatorConfigSchema, forwardPassesPerStep, parseEstimatorConfig, stepSeed, stepsForBudget,
+  type EstimatorConfig, type EstimatorConfigInput,
 } from './config';
-export { checkBlockOrder, createEstimator, fusesUpdate, type Estimator, type EstimatorOptions } from './estimator';
+export { checkBlockOrder, createEstimator, fusesUpdate, noiseStreamOf, trajectoryArithmetic, type Estimator, type EstimatorOptions } from './estimator';
 export { eliteSeed, guidedWeights } from './guided';
 export { Perturber, type NoiseTerm, type PerturberOptions } from './perturb';
-export { StepContext, rankByLoss, type LossValue, type StepInput } from './step';
+export { DeferredLoss, StepContext, rankByLoss, type LossValue, type StepInput, type StepLossValue } from './step';
 export { applyUpdate, decays, gradientTerms, updatePlan, type UpdateOptions, type UpdatePlan } from './update';
 export { checkBlocksMatch, recordedLosses, replay, type ReplayOptions } from './replay';
 export { blockInfo, trajectoryHeader, weightsDigest } from './header';

@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepRecord } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
-import { normalFillRef } from '@zotune/tensor';
+import { normalFillRef, type NoiseStream } from '@zotune/tensor';
 import { stepSeed } from './config';
-import { createEstimator } from './estimator';
+import { createEstimator, noiseStreamOf } from './estimator';
 
 const d = 2000;
 const draws = 300;
@@ -32,13 +32,13 @@ const lossValue = async () => {
   return v;
 };
 
-function direction(rec: StepRecord): Float64Array {
+function direction(rec: StepRecord, stream: NoiseStream): Float64Array {
   const v = new Float64Array(d);
   const z = new Float32Array(d);
   rec.candidates.forEach((c, i) => {
     const w = rec.probes[0].weights[i];
     if (w === 0) return;
-    normalFillRef(z, c.seed, 0);
+    normalFillRef(z, c.seed, 0, 0, stream);
     for (let k = 0; k < d; k++) v[k] += w * z[k];
   });
   return v;
@@ -52,7 +52,7 @@ async function alignment(config: Parameters<typeof createEstimator>[0]): Promise
   for (let k = 0; k < d; k++) gg += g[k] * g[k];
   for (let i = 0; i < draws; i++) {
     const rec = await est.step({ blocks: [block], lossValue, step: i, seed: stepSeed(2024, i) });
-    const v = direction(rec);
+    const v = direction(rec, noiseStreamOf(est.trajectoryVersion));
     let gv = 0;
     let vv = 0;
     for (let k = 0; k < d; k++) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendRecord, createTrajectory, openTrajectory } from '@zotune/artifacts';
-import { createLlama, packBatch, randomCheckpoint, type LlamaConfig, type LlamaModel, type PackedBatch } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig, type TfjsModel, type PackedBatch } from '@zotune/models';
 import { createAdam } from './adam';
 import { stepSeed } from './config';
 import { createEstimator } from './estimator';
@@ -25,7 +25,7 @@ const batch: PackedBatch = packBatch(
 );
 const gold = tf.tensor1d([0, 1, 1, 0], 'int32'); // [batch]
 
-function objective(model: LlamaModel, b: PackedBatch): () => tf.Scalar {
+function objective(model: TfjsModel, b: PackedBatch): () => tf.Scalar {
   return () => tf.tidy(() => {
     const scores = model.scoreCandidatesTensor(b); // [batch, K]
     const logp = tf.logSoftmax(scores); // [batch, K]
@@ -33,7 +33,7 @@ function objective(model: LlamaModel, b: PackedBatch): () => tf.Scalar {
   });
 }
 
-const snapshot = (m: LlamaModel) => m.blocks.map((b) => (b.variable!.dataSync() as Float32Array).slice());
+const snapshot = (m: TfjsModel) => m.blocks.map((b) => (b.variable!.dataSync() as Float32Array).slice());
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'zotune-zo-llama-'));
@@ -46,7 +46,7 @@ afterAll(() => {
 describe('ZO engine on a tiny random LLaMA', () => {
   for (const name of ['mezo', 'guided'] as const) {
     it(`${name}: trains, leaks nothing, and replays bit for bit`, async () => {
-      const model = createLlama(randomCheckpoint(config, 3, { std: 0.3 }));
+      const model = createTfjsModel(randomCheckpoint(config, 3, { std: 0.3 }));
       const lossValue = lossValueOf(objective(model, batch));
       const est = createEstimator({ name, lr: 2e-3, eps: 1e-3 });
       const path = join(dir, `${name}.trajectory`);
@@ -66,7 +66,7 @@ describe('ZO engine on a tiny random LLaMA', () => {
       expect(end).toBeLessThan(start);
       est.dispose();
 
-      const base = createLlama(randomCheckpoint(config, 3, { std: 0.3 }));
+      const base = createTfjsModel(randomCheckpoint(config, 3, { std: 0.3 }));
       const t = openTrajectory(path);
       await replay(base.blocks, t.header, t.records);
       expect(sameBits(snapshot(base), snapshot(model))).toBe(true);
@@ -76,7 +76,7 @@ describe('ZO engine on a tiny random LLaMA', () => {
   }
 
   it('adam differentiates the same objective through the model', async () => {
-    const model = createLlama(randomCheckpoint(config, 3, { std: 0.3 }));
+    const model = createTfjsModel(randomCheckpoint(config, 3, { std: 0.3 }));
     const lossTensor = objective(model, batch);
     const adam = createAdam(model.blocks, { lr: 1e-2 });
     const first = await adam.step({ lossTensor, step: 0 });

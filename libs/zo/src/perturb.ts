@@ -9,8 +9,8 @@
 // changes a run or its replay.
 import type { Block } from '@zotune/models';
 import {
-  applyNoiseMany, applySum, applySumArray, checkThreads, normalFill, sharedNoisePool,
-  type ArrayNoiseUpdate, type NoiseTerm, type NoiseUpdate,
+  applyNoiseMany, applySum, applySumArray, checkNoiseStream, checkThreads, normalFill, sharedNoisePool,
+  type ArrayNoiseUpdate, type NoiseStream, type NoiseTerm, type NoiseUpdate,
 } from '@zotune/tensor';
 
 export type { NoiseTerm };
@@ -27,16 +27,23 @@ export interface PerturberOptions {
    * bit, for any count. Blocks in tfjs variables use this thread.
    */
   threads?: number;
+  /**
+   * The noise stream of z (NoiseStream of @zotune/tensor); default 1. A run's trajectory format version
+   * fixes it (noiseStreamOf in estimator.ts): 1 for versions 1–3, 2 from version 4.
+   */
+  stream?: NoiseStream;
 }
 
 export class Perturber {
   private cache: Map<string, Float32Array> | undefined;
   private sum = new Float32Array(0);
   readonly threads: number;
+  readonly stream: NoiseStream;
 
   constructor(opts: PerturberOptions = {}) {
     this.setCaching(opts.cacheNoise ?? false);
     this.threads = checkThreads(opts.threads ?? 1, 'Perturber: threads');
+    this.stream = checkNoiseStream(opts.stream ?? 1, 'Perturber: stream');
   }
 
   /** Start a step: forget the cached noise, and cache this step's noise or not. */
@@ -64,8 +71,8 @@ export class Perturber {
       const t = s === 0 ? [] : all.filter((x) => x.coef !== 0).map((x) => ({ seed: x.seed, coef: x.coef * s }));
       if (t.length === 0 && k === 1) continue;
       if (this.cache && t.length > 0) this.applyCached(b, t, k);
-      else if (b.data) arrays.push({ data: b.data, block: b.index, terms: t, keep: k });
-      else pass.push({ variable: b.variable!, block: b.index, terms: t, keep: k });
+      else if (b.data) arrays.push({ data: b.data, block: b.index, terms: t, keep: k, stream: this.stream });
+      else pass.push({ variable: b.variable!, block: b.index, terms: t, keep: k, stream: this.stream });
     }
     applyNoiseMany(pass);
     if (arrays.length > 0) await sharedNoisePool(this.threads).apply(arrays);
@@ -100,7 +107,7 @@ export class Perturber {
     let z = this.cache!.get(key);
     if (!z) {
       z = new Float32Array(b.size);
-      normalFill(z, seed, b.index);
+      normalFill(z, seed, b.index, 0, this.stream);
       this.cache!.set(key, z);
     }
     return z;

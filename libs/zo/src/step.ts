@@ -8,14 +8,29 @@ import type { StepRecord, TrajectoryCandidate, TrajectoryProbe } from '@zotune/a
 import type { NoiseTerm, Perturber } from './perturb';
 import type { Scale } from './scale';
 
+/**
+ * A loss that another process computes at the same evaluation point (a distributed run's worker: its
+ * copy of the weights is bit-identical). It does not read these weights, so the step moves on at once;
+ * its value is awaited only where the step needs it (a ranking of candidates, the step's record).
+ */
+export class DeferredLoss {
+  constructor(readonly value: Promise<number>) {
+    // awaited later (settle()); a rejection before then is not an unhandled one
+    value.catch(() => undefined);
+  }
+}
+
 /** The loss at the current weights on the step's fixed minibatch (one forward pass, inference mode). */
 export type LossValue = () => Promise<number> | number;
+
+/** What a step takes: a LossValue, or one that may answer with a DeferredLoss computed elsewhere (the weights move on before it arrives). */
+export type StepLossValue = () => Promise<number | DeferredLoss> | number | DeferredLoss;
 
 export interface StepInput {
   /** the model's trainable blocks (perturbed in place; restored before step returns, or from trajectory version 3 by the update) */
   blocks: readonly Block[];
-  /** loss at the current weights on this step's minibatch; every call is one forward pass */
-  lossValue: LossValue;
+  /** loss at the current weights on this step's minibatch; every call is one forward pass (or a DeferredLoss) */
+  lossValue: StepLossValue;
   /** step index (0 for the first step) */
   step: number;
   /** step seed, stepSeed(runSeed, step); candidate seeds derive from it */
@@ -42,13 +57,15 @@ export class StepContext {
   readonly probes: TrajectoryProbe[] = [];
   /** displacement now applied: θ_now = θ + σ·Σ coef·z(seed), seeds in first-use order */
   private readonly at = new Map<number, number>();
+  /** deferred losses not yet filled into candidates/probes (settle() awaits them) */
+  private deferred: Promise<void>[] = [];
 
   constructor(
     readonly blocks: readonly Block[],
     readonly sigma: number[] | null,
     readonly eps: number,
     private readonly perturber: Perturber,
-    private readonly lossValue: LossValue,
+    private readonly lossValue: StepLossValue,
   ) {}
 
   /** Move θ to θ + σ·Σ target (from wherever it is now) in one pass. */
@@ -97,19 +114,57 @@ export class StepContext {
     this.at.clear();
   }
 
+  /**
+   * The loss here: a number, or (a DeferredLoss) NaN now and `fill` called with the value when it
+   * arrives, before settle() resolves.
+   */
+  private async lossInto(fill: (v: number) => void): Promise<number | undefined> {
+    const v = await this.lossValue();
+    this.forwardPasses++;
+    if (v instanceof DeferredLoss) {
+      this.deferred.push(v.value.then((x) => {
+        if (typeof x !== 'number') throw new Error(`a deferred loss resolved to ${typeof x}, expected a number`);
+        fill(x);
+      }));
+      return undefined;
+    }
+    if (typeof v !== 'number') throw new Error(`lossValue returned ${typeof v}, expected a number`);
+    fill(v);
+    return v;
+  }
+
   async loss(): Promise<number> {
     const v = await this.lossValue();
-    if (typeof v !== 'number') throw new Error(`lossValue returned ${typeof v}, expected a number`);
+    if (typeof v !== 'number') throw new Error(`lossValue returned ${v instanceof DeferredLoss ? 'a deferred loss where the value is needed now' : typeof v}, expected a number`);
     this.forwardPasses++;
     return v;
   }
 
-  /** l = L(θ + ε·σ·z(seed)), recorded as a candidate; θ stays displaced until the next move. */
-  async oneSided(seed: number): Promise<number> {
+  /** Wait for the deferred losses (in any order) and complete the probes they belong to. */
+  async settle(): Promise<void> {
+    while (this.deferred.length > 0) {
+      const d = this.deferred;
+      this.deferred = [];
+      await Promise.all(d);
+    }
+    for (const p of this.probes) p.projectedGrad = (p.lossPlus - p.lossMinus) / (2 * this.eps);
+  }
+
+  /** The candidates' losses in order, deferred ones awaited (what a ranking reads). */
+  async candidateLosses(): Promise<number[]> {
+    await this.settle();
+    return this.candidates.map((c) => c.loss ?? NaN);
+  }
+
+  /**
+   * l = L(θ + ε·σ·z(seed)), recorded as a candidate; θ stays displaced until the next move. Undefined
+   * when the loss is deferred (candidateLosses() awaits it).
+   */
+  async oneSided(seed: number): Promise<number | undefined> {
     await this.goTo([{ seed, coef: this.eps }]);
-    const l = await this.loss();
-    this.candidates.push({ seed, loss: l });
-    return l;
+    const c: TrajectoryCandidate = { seed, loss: NaN };
+    this.candidates.push(c);
+    return this.lossInto((v) => (c.loss = v));
   }
 
   /** Add a candidate seed that is only used inside probe directions (mezo queries). */
@@ -124,12 +179,14 @@ export class StepContext {
   async probe(weights: readonly number[]): Promise<TrajectoryProbe> {
     if (weights.length !== this.candidates.length) throw new Error(`probe: ${weights.length} weights for ${this.candidates.length} candidates`);
     const dir = (a: number): NoiseTerm[] => this.candidates.map((c, i) => ({ seed: c.seed, coef: a * weights[i] }));
-    await this.goTo(dir(this.eps));
-    const lossPlus = await this.loss();
-    await this.goTo(dir(-this.eps));
-    const lossMinus = await this.loss();
-    const p = { weights: [...weights], lossPlus, lossMinus, projectedGrad: (lossPlus - lossMinus) / (2 * this.eps) };
+    // a deferred L± is NaN until settle(), which also recomputes g
+    const p: TrajectoryProbe = { weights: [...weights], lossPlus: NaN, lossMinus: NaN, projectedGrad: NaN };
     this.probes.push(p);
+    await this.goTo(dir(this.eps));
+    await this.lossInto((v) => (p.lossPlus = v));
+    await this.goTo(dir(-this.eps));
+    await this.lossInto((v) => (p.lossMinus = v));
+    p.projectedGrad = (p.lossPlus - p.lossMinus) / (2 * this.eps);
     return p;
   }
 
@@ -139,6 +196,7 @@ export class StepContext {
    */
   record(step: number, seed: number, estimator: string, opts: { displaced?: boolean } = {}): StepRecord {
     if (this.at.size > 0 && !opts.displaced) throw new Error('StepContext.record: the weights are still displaced; call restore() first');
+    if (this.deferred.length > 0) throw new Error('StepContext.record: deferred losses are still out; await settle() first');
     const mean = (f: (p: TrajectoryProbe) => number) => this.probes.reduce((s, p) => s + f(p), 0) / this.probes.length;
     return {
       step,

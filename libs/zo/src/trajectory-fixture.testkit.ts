@@ -3,6 +3,8 @@
 // tfjs nor a forward engine is involved. trajectory-v2/ was written by the code of trajectory format
 // version 2 (restore, then update: four passes per MeZO step) before version 3 fused them; the spec
 // replays those files with today's code and checks the pinned digest of the weights they reached.
+// trajectory-v3/ was written the same way by the code of version 3 (fused restore and update, the
+// noise stream of versions 1–3) before version 4 changed the noise stream.
 //
 //   npx tsx --conditions=@zotune/source libs/zo/src/trajectory-fixture.testkit.ts OUT_DIR
 //
@@ -83,7 +85,8 @@ export const FIXTURE_CREATED_AT = new Date('2026-12-07T00:00:00Z');
 export async function fixtureLiveRun(run: FixtureRun, opts: EstimatorOptions = {}): Promise<{ header: TrajectoryHeader; records: StepRecord[]; digest: string; blocks: Block[] }> {
   const blocks = fixtureBlocks();
   const est = createEstimator(run.config, opts);
-  const header = await trajectoryHeader(blocks, { runSeed: 5, family: 'fixture', estimator: est.config, run: { fixture: run.name }, createdAt: FIXTURE_CREATED_AT, engine: 'ort' });
+  const version = est.trajectoryVersion as TrajectoryHeader['version'];
+  const header = await trajectoryHeader(blocks, { runSeed: 5, family: 'fixture', estimator: est.config, run: { fixture: run.name }, createdAt: FIXTURE_CREATED_AT, engine: 'ort', version });
   const records: StepRecord[] = [];
   let prev: StepRecord | undefined;
   try {

@@ -24,7 +24,7 @@
 // redoes it (k uses the KV heads). Qwen2 is converted without the permutation (its RoPE is NeoX-style
 // in llama.cpp too).
 import { closeSync, openSync, readSync } from 'node:fs';
-import { type GgufFile, type GgufKv, type GgufTensorOut, ggufValues, readGguf, readTensorF32, writeGguf } from '@zotune/gguf';
+import { GGUF_OUT_TYPES, type GgufFile, type GgufKv, type GgufOutType, type GgufTensorOut, ggufValues, readGguf, readTensorF32, writeGguf } from '@zotune/gguf';
 import { tokenizerFromGguf, type Tokenizer } from '@zotune/tokenizers';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import { archOf } from '../families/arch';
@@ -249,9 +249,6 @@ export function readGgufTokenizer(path: string, file: GgufFile = readGguf(path))
   return tokenizerFromGguf(ggufValues(file), path);
 }
 
-/** Tensor types `writeGgufCheckpoint` can write (llama.cpp's `general.file_type` of each). */
-export const GGUF_OUT_TYPES = { f32: { type: 'F32', fileType: 0 }, f16: { type: 'F16', fileType: 1 }, q8_0: { type: 'Q8_0', fileType: 7 } } as const;
-export type GgufOutType = keyof typeof GGUF_OUT_TYPES;
 
 export interface WriteGgufOptions {
   /** tensor type of the matrices and tables (1-D norms and biases stay F32, as llama.cpp keeps them) */

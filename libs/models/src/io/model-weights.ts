@@ -8,7 +8,7 @@ import { tensorsDigest } from './digest';
 import { withFile } from './file-reader';
 import { readSafetensorsHeader, readSafetensorsTensor, writeSafetensorsStreaming } from './safetensors';
 
-/** What these helpers need of a model (AnyModel has it). */
+/** What these helpers need of a model (Model has it). */
 export interface WeightsHolder {
   readonly config: LlamaConfig;
   readonly blocks: readonly Block[];

@@ -5,7 +5,7 @@ import type { Checkpoint } from '../checkpoint';
 import type { LlamaConfig } from '../types';
 import { allowed } from '../mask';
 import { wasmKernelsAvailable } from './kernels/wasm-kernels';
-import { createLlama, toCheckpoint } from './model';
+import { createTfjsModel, toCheckpoint } from './model';
 import { randomCheckpoint } from '../llama/random';
 import { logSoftmaxRow, referenceLogits } from '../llama/reference';
 
@@ -35,14 +35,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe.each([
   ['fused wasm kernels', true],
   ['tfjs ops', false],
-])('LlamaModel forward (%s)', (_, kernels) => {
+])('TfjsModel forward (%s)', (_, kernels) => {
   it('runs the path under test', () => {
     expect(wasmKernelsAvailable()).toBe(tf.getBackend() === 'wasm');
   });
 
   it('matches the float64 reference (untied, GQA)', () => {
     const c = ckpt();
-    const model = createLlama(c, { kernels });
+    const model = createTfjsModel(c, { kernels });
     const rows = [
       [1, 5, 9, 13, 2, 7, 30, 39],
       [1, 3, 3, 3],
@@ -67,7 +67,7 @@ describe.each([
       const data = Float32Array.from({ length: w.shape[0] }, (_, i) => 0.1 * Math.sin(i + 1));
       c.tensors.set(`model.layers.1.${lin}.bias`, { shape: [w.shape[0]], data });
     }
-    const model = createLlama(c, { kernels });
+    const model = createTfjsModel(c, { kernels });
     expect(model.blocks.filter((b) => b.kind === 'bias').map((b) => b.name)).toEqual([
       'model.layers.1.self_attn.q_proj.bias',
       'model.layers.1.self_attn.v_proj.bias',
@@ -83,7 +83,7 @@ describe.each([
   });
 
   it('exposes HF-named blocks in a stable order with [in, out] matrices', () => {
-    const model = createLlama(ckpt());
+    const model = createTfjsModel(ckpt());
     const names = model.blocks.map((b) => b.name);
     expect(names.slice(0, 11)).toEqual([
       'model.embed_tokens.weight',
@@ -115,7 +115,7 @@ describe.each([
 
   it('toCheckpoint returns the HF tensors it was built from', () => {
     const c = ckpt();
-    const model = createLlama(c);
+    const model = createTfjsModel(c);
     const back = toCheckpoint(model);
     expect([...back.tensors.keys()]).toEqual([...c.tensors.keys()]);
     for (const [name, t] of c.tensors) {
@@ -129,15 +129,15 @@ describe.each([
   it('names the tensor when a checkpoint is incomplete or misshapen', () => {
     const c = ckpt();
     c.tensors.delete('model.layers.1.mlp.up_proj.weight');
-    expect(() => createLlama(c)).toThrow(/model\.layers\.1\.mlp\.up_proj\.weight is missing/);
+    expect(() => createTfjsModel(c)).toThrow(/model\.layers\.1\.mlp\.up_proj\.weight is missing/);
     const d = ckpt();
     d.tensors.set('model.norm.weight', { shape: [31], data: new Float32Array(31) });
-    expect(() => createLlama(d)).toThrow(/model\.norm\.weight has shape \[31\], expected \[32\]/);
-    expect(() => createLlama(randomCheckpoint({ ...CFG, nKvHeads: 3 }))).toThrow(/n_heads 4 is not a multiple of n_kv_heads 3/);
+    expect(() => createTfjsModel(d)).toThrow(/model\.norm\.weight has shape \[31\], expected \[32\]/);
+    expect(() => createTfjsModel(randomCheckpoint({ ...CFG, nKvHeads: 3 }))).toThrow(/n_heads 4 is not a multiple of n_kv_heads 3/);
   });
 
   it('rejects out-of-range tokens and positions with the index', () => {
-    const model = createLlama(ckpt());
+    const model = createTfjsModel(ckpt());
     expect(() => model.forward(packSequences([[1, 40]]))).toThrow(/tokens\[1\] = 40, expected 0 <= value < 40/);
     const b = packSequences([[1, 2]]);
     b.positions[1] = 32;
@@ -146,7 +146,7 @@ describe.each([
   });
 });
 
-describe('LlamaModel gradients', () => {
+describe('TfjsModel gradients', () => {
   it('the kernel path (attention backward kernel) gives the same gradients as the tfjs-ops path', () => {
     const c = ckpt({ ...CFG, tiedEmbeddings: true });
     const batch = packBatch(
@@ -154,7 +154,7 @@ describe('LlamaModel gradients', () => {
       [[[3, 4], [5]], [[6, 7, 8], [9, 10]]],
     );
     const grads = (kernels: boolean) => {
-      const model = createLlama(c, { kernels });
+      const model = createTfjsModel(c, { kernels });
       const { value, grads } = tf.variableGrads(() => tf.neg(tf.sum(model.scoreCandidatesTensor(batch))) as tf.Scalar, model.blocks.map((b) => b.variable!));
       const out = new Map(model.blocks.map((b) => [b.name, grads[b.variable!.name].dataSync().slice()]));
       tf.dispose([value, ...Object.values(grads)]);
@@ -174,7 +174,7 @@ describe('LlamaModel gradients', () => {
 describe.each([
   ['fused wasm kernels', true],
   ['tfjs ops', false],
-])('LlamaModel scoring (%s)', (_, kernels) => {
+])('TfjsModel scoring (%s)', (_, kernels) => {
   const prompts = [
     [1, 7, 8, 9, 10],
     [1, 11, 12],
@@ -188,7 +188,7 @@ describe.each([
 
   it('tokenLogProbs of a packed batch equals the log-probs of each [prompt + candidate] alone', () => {
     const c = ckpt();
-    const model = createLlama(c, { kernels });
+    const model = createTfjsModel(c, { kernels });
     const batch = packBatch(prompts, cands);
     const lp = model.tokenLogProbsTensor(batch);
     const got = lp.dataSync();
@@ -210,7 +210,7 @@ describe.each([
   });
 
   it('packing and padding do not change the scores (within 1e-5 of the separate plain sequences)', () => {
-    const model = createLlama(ckpt(), { kernels });
+    const model = createTfjsModel(ckpt(), { kernels });
     const packed = packBatch(prompts, cands);
     const scores = model.scoreCandidatesTensor(packed);
     expect(scores.shape).toEqual([3, 2]);
@@ -230,6 +230,29 @@ describe.each([
     model.dispose();
   });
 
+  it('trimLast: rows K tokens shorter, the same targets, log-probs within 1e-5 of the full packing', () => {
+    const model = createTfjsModel(ckpt(), { kernels });
+    const full = packBatch(prompts, cands);
+    const trimmed = packBatch(prompts, cands, { trimLast: true });
+    // the longest row is the second: 3 + (3 − 1) + (2 − 1) slots instead of 3 + 3 + 2
+    expect(trimmed.length).toBe(full.length - 2);
+    expect(trimmed.targetIds).toEqual(full.targetIds);
+    expect(trimmed.targetGroup).toEqual(full.targetGroup);
+    expect(trimmed.groupSize).toEqual(full.groupSize);
+    // row 2 = prompt [1, 20], then " 30" takes no slot, then 31, 32, 33 of the second candidate
+    expect(Array.from(trimmed.tokens.subarray(2 * trimmed.length, 3 * trimmed.length))).toEqual([1, 20, 31, 32, 33, 0]);
+    expect(Array.from(trimmed.positions.subarray(2 * trimmed.length, 3 * trimmed.length))).toEqual([0, 1, 2, 3, 4, 0]);
+    const lp = (b: typeof full) => {
+      const t = model.tokenLogProbsTensor(b);
+      const out = t.dataSync().slice();
+      t.dispose();
+      return out;
+    };
+    const want = lp(full);
+    expect(maxAbsDiff(lp(trimmed), want)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+
   it('the mask lets a candidate see the prompt and itself only', () => {
     const batch = packBatch([[1, 2]], [[[3, 4], [5]]]);
     const row = 0;
@@ -241,7 +264,7 @@ describe.each([
   });
 
   it('does not leak tensors over 20 forwards and scorings', () => {
-    const model = createLlama(ckpt(), { kernels });
+    const model = createTfjsModel(ckpt(), { kernels });
     const batch = packBatch(prompts, cands);
     const plain = packSequences(prompts);
     const run = () => {
@@ -256,7 +279,7 @@ describe.each([
   });
 
   it('gradients of a scoreCandidates loss reach every block, finite and non-zero', () => {
-    const model = createLlama(ckpt({ ...CFG, tiedEmbeddings: true }), { kernels });
+    const model = createTfjsModel(ckpt({ ...CFG, tiedEmbeddings: true }), { kernels });
     const batch = packBatch(prompts, cands);
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => {

@@ -420,6 +420,3 @@ export function createTfjsModel(ckpt: Checkpoint, opts: TfjsModelOptions = {}): 
 export function toCheckpoint(model: Model): Checkpoint {
   return model.toCheckpoint();
 }
-
-/** @deprecated the family-neutral names: TfjsModel, TfjsModelOptions, createTfjsModel */
-export { TfjsModel as LlamaModel, createTfjsModel as createLlama, type TfjsModelOptions as LlamaOptions };

@@ -11,7 +11,7 @@ import { readHfDir, writeHfDir } from '../io/hf-dir';
 import { readLlama2c } from '../io/llama2c';
 import { resolveModel, type ResolvedModel } from '../io/resolve';
 import { generate, greedyGenerate, meanNll } from '../generate';
-import { createLlama, toCheckpoint, type LlamaModel } from './model';
+import { createTfjsModel, toCheckpoint, type TfjsModel } from './model';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
@@ -39,10 +39,10 @@ describe.each([
   ['tfjs ops', false],
 ])('stories260K (%s)', (_, kernels) => {
   let resolved: ResolvedModel;
-  let model: LlamaModel;
+  let model: TfjsModel;
   beforeAll(() => {
     resolved = resolveModel('stories260K', DATA);
-    model = createLlama(resolved.checkpoint, { kernels });
+    model = createTfjsModel(resolved.checkpoint, { kernels });
   });
   afterAll(() => model.dispose());
 
@@ -70,18 +70,18 @@ describe.each([
 });
 
 describe('stories260K files', () => {
-  let legacy: LlamaModel;
+  let legacy: TfjsModel;
   const tmp = mkdtempSync(join(tmpdir(), 'zotune-llama-'));
   const rows = packSequences([ref.prompt_token_ids, ref.nll_token_ids.slice(0, 40)]);
   beforeAll(() => {
-    legacy = createLlama(readLlama2c(join(DIR, 'stories260K.bin')));
+    legacy = createTfjsModel(readLlama2c(join(DIR, 'stories260K.bin')));
   });
   afterAll(() => {
     legacy.dispose();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const logitsOf = (m: LlamaModel) => {
+  const logitsOf = (m: TfjsModel) => {
     const t = m.forward(rows);
     const d = t.dataSync().slice();
     t.dispose();
@@ -89,16 +89,16 @@ describe('stories260K files', () => {
   };
 
   it('the version-1 file gives the same logits as the legacy file', () => {
-    const v1 = createLlama(readLlama2c(join(DIR, 'stories260K.v1.bin')));
+    const v1 = createTfjsModel(readLlama2c(join(DIR, 'stories260K.v1.bin')));
     expect(v1.format).toBe('llama2c-v1');
     expect(legacy.format).toBe('llama2c-legacy');
     expect(maxAbsDiff(logitsOf(v1), logitsOf(legacy))).toBe(0);
     v1.dispose();
   });
 
-  it('a safetensors round trip (toCheckpoint → writer → reader → createLlama) gives identical logits', () => {
+  it('a safetensors round trip (toCheckpoint → writer → reader → createTfjsModel) gives identical logits', () => {
     writeHfDir(join(tmp, 'hf'), toCheckpoint(legacy));
-    const back = createLlama(readHfDir(join(tmp, 'hf')));
+    const back = createTfjsModel(readHfDir(join(tmp, 'hf')));
     expect(back.format).toBe('hf-safetensors');
     expect(back.config).toEqual(legacy.config);
     expect(maxAbsDiff(logitsOf(back), logitsOf(legacy))).toBe(0);

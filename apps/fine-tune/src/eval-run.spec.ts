@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { REPO_ROOT } from '@zotune/data';
 import { UserError } from '@zotune/report';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { runEval, type EvalCommandOptions } from './eval-command';
+import { runEval, type EvalCommandOptions } from './eval-run';
 
 beforeAll(() => {
   process.env.ZOTUNE_DATA ??= resolve(REPO_ROOT, '../shared/data');
