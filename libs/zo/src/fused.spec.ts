@@ -1,5 +1,5 @@
-// The update's float32 arithmetic, bit for bit, in trajectory versions 2 (restore, then update) and 3
-// (the restore fused into the update), and when update() may fuse. The expected bits are built here
+// The update's float32 arithmetic, bit for bit, in trajectory versions 2 (restore, then update), 3
+// (the restore fused into the update) and 4 (version 3 on noise stream 2), and when update() may fuse. The expected bits are built here
 // from the specification alone: z from normalFillRef (the noise reference), and applyNoise's documented
 // pass θ ← f32(f32(keep)·θ) + S, S = Σ f32(f32(coef·σ_j)·z) summed in order from +0 (noise.spec.ts
 // pins that formula against the kernels), with the coefficients of the format: version 2 adds
@@ -8,7 +8,7 @@
 // the terms, or fuses a record it must not, changes bits that reference.spec.ts's 2e-6 lets pass.
 import { describe, expect, it } from 'vitest';
 import type { StepRecord } from '@zotune/artifacts';
-import { normalFillRef } from '@zotune/tensor';
+import { normalFillRef, type NoiseStream } from '@zotune/tensor';
 import { createEstimator } from './estimator';
 import { fixedScale } from './scale';
 import { sameBits, toysPerTest, type Toy } from './toy.testkit';
@@ -30,10 +30,10 @@ interface Term {
 }
 
 /** One pass over block j: f32(f32(keep)·θ) + S, S = Σ f32(f32(coef·σ)·z(seed, j)) in order from +0. */
-function pass(theta: Float32Array, j: number, sigma: number, terms: Term[], keep: number): Float32Array {
+function pass(theta: Float32Array, j: number, sigma: number, terms: Term[], keep: number, stream: NoiseStream = 1): Float32Array {
   const zs = terms.filter((t) => t.coef !== 0 && sigma !== 0).map((t) => {
     const z = new Float32Array(theta.length);
-    normalFillRef(z, t.seed, j);
+    normalFillRef(z, t.seed, j, 0, stream);
     return { a: f(t.coef * sigma), z };
   });
   return Float32Array.from(theta, (x, i) => {
@@ -78,14 +78,16 @@ async function stepOnce(t: Toy, name: Name, extra: object, trajectoryVersion: nu
 
 describe('the update, bit for bit', () => {
   for (const [name, extra] of CONFIGS) {
-    it(`${name} ${JSON.stringify(extra)}, version 3: one pass from the last evaluation point, keep·θ_now + σ·Σ(−keep·a_s − η·u_s)·z`, async () => {
-      const t = toy(31);
-      const { est, rec, now } = await stepOnce(t, name, extra, 3);
-      await est.update(t.blocks, rec);
-      const want = now.map((theta, j) => pass(theta, j, SIGMA[j], landTerms(rec, KEEP[j]), KEEP[j]));
-      expect(sameBits(t.snapshot(), want)).toBe(true);
-      est.dispose();
-    });
+    for (const [version, stream] of [[3, 1], [4, 2]] as const) {
+      it(`${name} ${JSON.stringify(extra)}, version ${version}: one pass from the last evaluation point, keep·θ_now + σ·Σ(−keep·a_s − η·u_s)·z (stream ${stream})`, async () => {
+        const t = toy(31);
+        const { est, rec, now } = await stepOnce(t, name, extra, version);
+        await est.update(t.blocks, rec);
+        const want = now.map((theta, j) => pass(theta, j, SIGMA[j], landTerms(rec, KEEP[j]), KEEP[j], stream));
+        expect(sameBits(t.snapshot(), want)).toBe(true);
+        est.dispose();
+      });
+    }
 
     it(`${name} ${JSON.stringify(extra)}, version 2: the step restores, then one pass keep·θ − η·σ·Σ u_s·z`, async () => {
       const t = toy(31);
