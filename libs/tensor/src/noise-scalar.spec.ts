@@ -7,7 +7,7 @@
 // (stryker.noise.config.mjs), whose instrumented hot loops make noise.spec.ts's 1e5-sample
 // checks minutes long per mutant.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deriveSeed, fmix32, hash32, logf, noiseKeys, normalAccumulateRef, normalFillRef, normalPair, type NoiseStream } from './noise-ref';
+import { deriveSeed, fmix32, hash32, logf, NOISE_STREAMS, noiseKeys, normalAccumulateRef, normalFillRef, normalPair, type NoiseStream } from './noise-ref';
 import { noiseJs } from './noise-js';
 import { normalFill, useNoiseImplementation } from './noise';
 import { bits, hex } from './noise-bits.testkit';
@@ -89,6 +89,7 @@ describe('logf: Cephes logf in float32', () => {
 describe('the noise: golden bits, every start and length', () => {
   for (const impl of IMPLS) {
     it(`${impl}: z(seed, block, start…start+n) is the golden slice for every start 0…7 and length, streams 1 and 2`, () => {
+      expect(NOISE_STREAMS).toEqual([1, 2]); // the streams there are: the two tested here
       for (const [stream, golden] of STREAMS) {
         for (const [seed, block, row] of golden) {
           for (let start = 0; start < 8; start++) {
