@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing (Stryker) of the projects where a silent bug corrupts results or security:
-#   scripts/mutate.sh [project…]     e.g. scripts/mutate.sh libs/registry libs/zo
-# With no argument, every project that has a stryker.config.mjs, one after the other (slow: hours).
+#   scripts/mutate.sh [project|config…]   e.g. scripts/mutate.sh libs/registry libs/zo
+# A project runs its stryker.config.mjs; a config file names another part of a project, e.g.
+# libs/tensor/stryker.noise.config.mjs (its reports are <project>-<part>: tensor-noise).
+# With no argument, every stryker.config.mjs and stryker.*.config.mjs, one after the other (slow: hours).
 # Not part of `npm test`. Each run writes reports/mutation/<name>.json (kept out of git) and the
 # summary docs/results/mutation/<name>.md (committed); docs/mutation.md describes the habit.
 set -euo pipefail
@@ -17,19 +19,26 @@ if [ -z "${ZOTUNE_DATA:-}" ]; then
 fi
 
 if [ "$#" -eq 0 ]; then
-  set -- $(ls -d libs/*/stryker.config.mjs apps/*/stryker.config.mjs 2>/dev/null | xargs -n1 dirname)
+  set -- $(ls -d {libs,apps}/*/stryker.config.mjs {libs,apps}/*/stryker.*.config.mjs 2>/dev/null)
 fi
 mkdir -p reports/mutation docs/results/mutation
-for project in "$@"; do
-  project="${project%/}"
-  [ -f "$project/stryker.config.mjs" ] || { echo "mutate.sh: $project has no stryker.config.mjs" >&2; exit 2; }
-  name="$(basename "$project")"
-  echo "mutate.sh: $project (log: reports/mutation/$name.log)"
+for arg in "$@"; do
+  arg="${arg%/}"
+  case "$arg" in
+    *.config.mjs) config="$arg"; project="$(dirname "$arg")" ;;
+    *) config="$arg/stryker.config.mjs"; project="$arg" ;;
+  esac
+  [ -f "$config" ] || { echo "mutate.sh: no $config" >&2; exit 2; }
+  # stryker.config.mjs → <project>; stryker.<part>.config.mjs → <project>-<part> (strykerConfig's name)
+  part="$(basename "$config" .config.mjs)"; part="${part#stryker}"; part="${part#.}"
+  name="$(basename "$project")${part:+-$part}"
+  echo "mutate.sh: $config (log: reports/mutation/$name.log)"
   # STRYKER_ARGS=--force: a full run despite the incremental file (see docs/mutation.md)
-  npx stryker run "$project/stryker.config.mjs" ${STRYKER_ARGS:-} 2>&1 | tee "reports/mutation/$name.log"
+  npx stryker run "$config" ${STRYKER_ARGS:-} 2>&1 | tee "reports/mutation/$name.log"
   # the previous summary's hand-written "## Survivors judged …" section is carried over
   summary="docs/results/mutation/$name.md"
-  node tools/mutation-summary.mjs "reports/mutation/$name.json" "$project" "$summary" > "$summary.tmp"
+  [ -f "reports/mutation/$name.json" ] || { echo "mutate.sh: $config wrote no reports/mutation/$name.json (its strykerConfig name must be $name)" >&2; exit 1; }
+  node tools/mutation-summary.mjs "reports/mutation/$name.json" "$arg" "$summary" > "$summary.tmp"
   mv "$summary.tmp" "$summary"
   echo "mutate.sh: wrote docs/results/mutation/$name.md"
 done

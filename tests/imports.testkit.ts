@@ -22,11 +22,12 @@ export interface Project {
 
 /**
  * Files of a project that are tooling, not its code: the vitest configs re-export the root
- * vitest.shared.ts (vitest.mutate.config.ts: the tests a project's Stryker run uses) and the stryker
- * config imports tools/stryker.base.mjs; all are the repository's
- * dev setup (root devDependencies), not something the package depends on.
+ * vitest.shared.ts (vitest.mutate.config.ts, vitest.mutate-noise.config.ts: the tests a project's
+ * Stryker runs use) and the stryker configs (stryker.config.mjs, stryker.noise.config.mjs) import
+ * tools/stryker.base.mjs; all are the repository's dev setup (root devDependencies), not something
+ * the package depends on.
  */
-const TOOLING = new Set(['vitest.config.ts', 'vitest.mutate.config.ts', 'stryker.config.mjs']);
+const TOOLING = /^(vitest(\.[\w-]+)?\.config\.ts|stryker(\.[\w-]+)?\.config\.mjs)$/;
 const SKIP_DIRS = new Set(['node_modules', 'dist', 'build', 'testing-data']);
 const SOURCE = /\.(ts|mts|mjs|js)$/;
 
@@ -35,7 +36,7 @@ function walk(dir: string, out: string[]): string[] {
     const p = join(dir, e.name);
     if (e.isDirectory()) {
       if (!SKIP_DIRS.has(e.name) && !e.name.startsWith('.')) walk(p, out);
-    } else if (SOURCE.test(e.name) && !e.name.endsWith('.d.ts') && !TOOLING.has(e.name)) out.push(p);
+    } else if (SOURCE.test(e.name) && !e.name.endsWith('.d.ts') && !TOOLING.test(e.name)) out.push(p);
   }
   return out;
 }

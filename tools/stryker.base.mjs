@@ -6,14 +6,14 @@
 import { basename } from 'node:path';
 
 /**
- * @param {{ project: string; mutate: string[]; vitestConfig?: string }} p project root (e.g. 'libs/zo'),
- *   the files or line ranges to mutate, relative to the workspace root, and the vitest config to run
- *   (default: the project's vitest.config.ts; another one can leave out specs that never reach the
- *   mutated code but cost minutes per run)
+ * @param {{ project: string; mutate: string[]; vitestConfig?: string; name?: string }} p project root
+ *   (e.g. 'libs/zo'), the files or line ranges to mutate, relative to the workspace root, the vitest
+ *   config to run (default: the project's vitest.config.ts; another one can leave out specs that never
+ *   reach the mutated code but cost minutes per run), and the name of the reports (default: the
+ *   project's directory name; a second config of a project, stryker.<part>.config.mjs, names its own)
  * @returns {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
-export function strykerConfig({ project, mutate, vitestConfig = `${project}/vitest.config.ts` }) {
-  const name = basename(project);
+export function strykerConfig({ project, mutate, vitestConfig = `${project}/vitest.config.ts`, name = basename(project) }) {
   return {
     testRunner: 'vitest',
     vitest: { configFile: vitestConfig, dir: project },

@@ -7,15 +7,7 @@ import { normalAccumulate, normalFill, noiseSum, useNoiseImplementation } from '
 import { applyNoiseArrays, sharedFloat32Array, type ArrayNoiseUpdate } from './noise-arrays';
 import { NoisePool } from './noise-pool';
 import { bits, fnv, hex, rnd } from './noise-bits.testkit';
-
-// Pinned outputs of the specification (noise-ref.ts, stream 2); any implementation must reproduce them.
-const GOLDEN: [number, number, string[]][] = [
-[0, 0, ['0xbdaecec3', '0xbea211cd', '0x3e8bfd17', '0x3fd3fe67', '0xbf5d4167', '0x3fd4dfe7', '0xbed571f7', '0xbe87d72d']],
-  [42, 7, ['0xbe782fdc', '0x3f8590be', '0x3ea81f01', '0xbd87e85b', '0x3fa87e53', '0xbe988e2c', '0x402acd10', '0xbde9d3ac']],
-  [0xffffffff, 0xffffffff, ['0x3eef7c4b', '0x3f6afd18', '0xbf6459e2', '0x3fdb919e', '0xbdac4e1d', '0xbfcd6643', '0x3fb16e4a', '0xbeb923a4']],
-  [123456789, 3, ['0x3f34e360', '0x3f9afc32', '0x3fa85535', '0x3e9591a5', '0x3ecbbd39', '0x3fa7f5d0', '0x40119f8d', '0x3f50abcc']],
-];
-const CHECKSUM = { seed: 20260101, block: 5, n: 100_000, fnv: 0x33224c8c };
+import { CHECKSUM_STREAM2 as CHECKSUM, GOLDEN_STREAM2 as GOLDEN } from './noise-golden.testkit';
 
 afterEach(() => {
   useNoiseImplementation('auto');

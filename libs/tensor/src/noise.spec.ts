@@ -2,15 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { normalAccumulateRef, normalFillRef } from './noise-ref';
 import { combineWeights, normalAccumulate, normalFill, noiseImplementation, noiseSum, useNoiseImplementation } from './noise';
 import { bits, fnv, hex, rnd } from './noise-bits.testkit';
-
-// Pinned outputs of the specification (noise-ref.ts); any implementation must reproduce them.
-const GOLDEN: [number, number, string[]][] = [
-  [0, 0, ['0xbf4db546', '0x3e1d29c3', '0xbe7faa27', '0x3c8e57ac', '0xbe9efc92', '0x3fdbad5b', '0xbfd3692b', '0xbf9653dd']],
-  [42, 7, ['0xbec8b368', '0x3f1efafe', '0xbec54045', '0xbf5200f8', '0x3f05cd29', '0x3e7baeb2', '0xbf89e95e', '0x3f98fa71']],
-  [0xffffffff, 0xffffffff, ['0xbf6ef945', '0xbfa6e3de', '0xbfbde6fc', '0xbe98578b', '0x3f9eff58', '0xbeb8465a', '0xbcd46f96', '0xbf885b40']],
-  [123456789, 3, ['0xbe8294d6', '0xbfc37f38', '0x3e7a79c6', '0xbe883404', '0xbe266a47', '0xbfb048e3', '0xbf74e430', '0x3e058c16']],
-];
-const CHECKSUM = { seed: 20260101, block: 5, n: 100_000, fnv: 0xce376373 };
+import { CHECKSUM, GOLDEN } from './noise-golden.testkit';
 
 const IMPLS = [
   { name: 'reference', fill: normalFillRef, acc: normalAccumulateRef },

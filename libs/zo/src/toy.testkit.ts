@@ -1,6 +1,7 @@
 // A tiny deterministic model for the zo tests: four blocks of every kind and a least-squares
 // objective, L = mean(((E[tokens]·W + b) ⊙ g − Y)²). No Math.random: data come from the noise.
 import * as tf from '@tensorflow/tfjs-core';
+import { afterEach } from 'vitest';
 import type { Block, BlockKind } from '@zotune/models';
 import { normalFill } from '@zotune/tensor';
 
@@ -57,6 +58,20 @@ export function makeToy(seed = 1, opts: { trainable?: boolean } = {}): Toy {
     dispose: () => {
       tf.dispose([tokens, target, ...blocks.map((x) => x.variable!)]);
     },
+  };
+}
+
+/** makeToy for a spec file: every toy it makes is disposed after the test that made it. */
+export function toysPerTest(): (seed?: number) => Toy {
+  let toys: Toy[] = [];
+  afterEach(() => {
+    toys.forEach((t) => t.dispose());
+    toys = [];
+  });
+  return (seed = 1) => {
+    const t = makeToy(seed);
+    toys.push(t);
+    return t;
   };
 }
 
