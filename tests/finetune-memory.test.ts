@@ -41,9 +41,11 @@ test('a MeZO run holds the weights once, as eval does (92 MiB of random weights)
     // transient (a whole-model copy inside a synchronous save or load falls between samples): the kernel's
     // peak above the sample stays under half the weights
     expect((zo.betweenSamples - ev.betweenSamples) / zo.weights).toBeLessThan(0.5);
-    // the process: a ZO run's fixed costs (noise worker threads and sums: 70 MiB here, 1.23× eval) and
-    // no more; a second copy would add the weights again (≈ 1.55×)
-    expect(r.ratios.mezo).toBeLessThanOrEqual(1.35);
+    // the process: a ZO run's fixed costs (noise worker threads and sums) and no more; a second copy would
+    // add the weights again. Measured on this model: before evaluation's planned batches (b784689) eval 335
+    // and MeZO 394 MiB (1.17×); after them eval 272 and MeZO 379 MiB (1.40×: eval fell 63 MiB, the run 15),
+    // where a second copy would be ≈ (379 + 92) / 272 ≈ 1.73×
+    expect(r.ratios.mezo).toBeLessThanOrEqual(1.55);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
