@@ -34,6 +34,8 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
   const pollMs = o.pollMs ?? 1000;
   const jobIds: string[] = [];
   return {
+    // every training loss is a worker's: the coordinator's weights move only where the run reads them
+    remote: true,
     get runId() {
       return link?.runId;
     },
