@@ -68,7 +68,7 @@ describe('finetune()', () => {
     const policyRun = join(work, 'policy-local');
     const withPolicy = { ...CONFIG, policy: 'stories260K/default:latest' };
     await finetune(withPolicy, { dir: policyRun });
-    for (const [config, ref] of [[CONFIG, whole], [withPolicy, policyRun]] as const) {
+    for (const [name, config, ref] of [['none', CONFIG, whole], ['policy', withPolicy, policyRun]] as const) {
       const records = openTrajectory(join(ref, 'trajectory')).records;
       const asked: number[] = [];
       const losses: StepLosses = {
@@ -82,7 +82,7 @@ describe('finetune()', () => {
         },
         close: async () => {},
       };
-      const dir = join(work, `remote-${config.policy ?? 'none'}`);
+      const dir = join(work, `remote-${name}`);
       await finetune(config, { dir, losses });
       expect(asked).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
       for (const f of ['model.safetensors', 'final.safetensors', 'config.json']) expect(bytes(dir, f).equals(bytes(ref, f)), f).toBe(true);
