@@ -91,6 +91,14 @@ describe('finetune()', () => {
     }
   });
 
+  test('losses from elsewhere refuse an oracle policy in one line, before the run directory is made (it measures gradients on weights that lag)', async () => {
+    const dir = join(work, 'remote-oracle');
+    const losses: StepLosses = { remote: true, open: async () => {}, lossValue: () => () => NaN, close: async () => {} };
+    const { engine: _, ...rest } = CONFIG;
+    await expect(finetune({ ...rest, policy: 'oracle-density' }, { dir, losses })).rejects.toThrow(/^--queue: --policy oracle-density measures gradients on the run's weights; it cannot be distributed$/);
+    expect(existsSync(dir)).toBe(false);
+  });
+
   test('an already aborted signal: nothing is written', async () => {
     const dir = join(work, 'never');
     const err = await finetune(CONFIG, { dir, signal: AbortSignal.abort() }).catch((e: unknown) => e);

@@ -344,6 +344,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       oracle: oracleInputs(config, inputs, model, log),
     });
     log(policy.note);
+    // the workers refuse these (openReplica), and a coordinator whose weights lag could not measure them
+    if (opts.losses?.remote && (config.policy.startsWith('oracle-') || policy.curvature))
+      throw new UserError(`--queue: --policy ${config.policy} measures ${policy.curvature ? 'curvature at the start of the run' : 'gradients'} on the run's weights; it cannot be distributed`, 2);
     config.policy = policy.policy;
     config.policyDigest = policy.digest;
     for (const n of inputs.notes) log(`note: ${n}`);
