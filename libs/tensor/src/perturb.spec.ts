@@ -178,7 +178,7 @@ function runMany(path: 'auto' | 'tfjs-ops', tag: string): number[][] {
 
 describe('noise stream 2 (trajectory version 4) on tfjs variables', () => {
   // w ← f32(f32(keep·w) + f32(coef·z)) with z from the scalar reference of the item's stream
-  const expected = (w: Float32Array, seed: number, block: number, coef: number, keep: number, stream: 1 | 2) => {
+  const expected = (w: ArrayLike<number>, seed: number, block: number, coef: number, keep: number, stream: 1 | 2) => {
     const z = new Float32Array(w.length);
     normalFillRef(z, seed, block, 0, stream);
     return Array.from(w, (x, i) => f(f(f(keep) * x) + f(f(coef) * z[i])));
