@@ -2,7 +2,7 @@
 // the real stories260K, engine ort, 1 ORT thread per evaluation, against a real redis-server with a
 // password started here on a free loopback port. The run directory of a distributed run equals the
 // local run's of the same config byte for byte (trajectory records, header but createdAt, config.json,
-// metrics and summary but their timings) for MeZO q = 2, guided M = 4, LoRA and a data-parallel run
+// the best checkpoint model.safetensors, metrics and summary but their timings) for MeZO q = 2, guided M = 4, LoRA and a data-parallel run
 // (3 shards per evaluation), with 1, 2 and 3 workers; also with a worker SIGKILLed mid-run, an evaluation orphaned by a vanished worker, a worker
 // joining late, and the coordinator SIGKILLed and resumed. A wrong password is one line; a worker with
 // another base model is refused, the reason in the coordinator's log.
@@ -83,7 +83,7 @@ function summary(dir: string): Record<string, unknown> {
   for (const f of [...VOLATILE_SUMMARY_FIELDS, 'engine']) delete s[f];
   return s;
 }
-/** The run directory equals the local one's: every byte of config and records, metrics and summary but timings. */
+/** The run directory equals the local one's: every byte of config, records and the best checkpoint, metrics and summary but timings. */
 function expectSameRun(dir: string, ref: string, o: { resumed?: boolean } = {}): void {
   const a = trajectory(dir);
   const b = trajectory(ref);
@@ -91,6 +91,8 @@ function expectSameRun(dir: string, ref: string, o: { resumed?: boolean } = {}):
   expect(a.records.length).toBeGreaterThan(0);
   expect(a.records.equals(b.records), `${dir}: trajectory records differ from ${ref}`).toBe(true);
   expect(readFileSync(join(dir, 'config.json'), 'utf8')).toBe(readFileSync(join(ref, 'config.json'), 'utf8'));
+  // the coordinator's weights, replayed from its records where the run reads them (docs/distributed.md)
+  expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(ref, 'model.safetensors'))), `${dir}: model.safetensors differs from ${ref}`).toBe(true);
   if (o.resumed) return;
   expect(metrics(dir)).toEqual(metrics(ref));
   expect(summary(dir)).toEqual(summary(ref));

@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTfjsModel, type LlamaConfig, packSequences, randomCheckpoint, readGgufCheckpoint, writeGgufCheckpoint } from '@zotune/models';
+import { createTfjsModel, type ModelConfig, packSequences, randomCheckpoint, readGgufCheckpoint, writeGgufCheckpoint } from '@zotune/models';
 import { loadOrt } from '@zotune/ort';
 
 const PYTHON = process.env.ZOTUNE_PYTHON || undefined;
 const SKIP = PYTHON === undefined && process.env.CI !== 'true';
 
-const LLAMA: LlamaConfig = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 40, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
-const FAMILIES: [string, LlamaConfig][] = [
+const LLAMA: ModelConfig = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 40, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
+const FAMILIES: [string, ModelConfig][] = [
   ['llama', LLAMA],
   ['qwen2', { ...LLAMA, family: 'qwen2', ropeTheta: 1e6, tiedEmbeddings: true }],
   ['gpt2', { family: 'gpt2', dim: 32, hiddenDim: 128, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 40, maxSeqLen: 16, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true }],

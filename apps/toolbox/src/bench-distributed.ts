@@ -58,9 +58,9 @@ async function run(f: BenchDistributedFlags): Promise<BenchDistributedResult> {
 
 function text(r: BenchDistributedResult): string {
   const lines = [`bench distributed: ${r.config.model} ${r.config.task} ${r.config.estimator} (${r.evaluationsPerStep} evaluations per step), ${r.config.threads} ORT thread(s) per process, load average ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')}`];
-  for (const l of r.local) lines.push(`  local       ${l.stepsPerSecond.toFixed(3)} steps/s`);
+  for (const l of r.local) lines.push(`  local       ${l.stepsPerSecond.toFixed(3)} steps/s, ${l.runSeconds.toFixed(1)} s the whole run`);
   for (const x of r.runs)
-    lines.push(`  ${x.workers} worker(s) ${x.stepsPerSecond.toFixed(3)} steps/s, ${Math.max(...x.bytesPerStepPerWorker).toFixed(0)} B/step/worker sent, ${(100 * x.outsideForwardShare).toFixed(0)}% of a step outside the busiest worker's forward passes, ${x.identical ? 'identical to local' : 'NOT IDENTICAL to local'}`);
+    lines.push(`  ${x.workers} worker(s) ${x.stepsPerSecond.toFixed(3)} steps/s, ${x.runSeconds.toFixed(1)} s the whole run, ${Math.max(...x.bytesPerStepPerWorker).toFixed(0)} B/step/worker sent, ${(100 * x.outsideForwardShare).toFixed(0)}% of a step outside the busiest worker's forward passes, ${x.identical ? 'identical to local' : 'NOT IDENTICAL to local'}`);
   lines.push(`  speedup over 1 worker: ${Object.entries(r.speedupOver1Worker).map(([n, v]) => `${n}: ${v.toFixed(2)}×`).join(', ')}; 1 worker vs local: ${(100 * r.overheadOfOneWorkerOverLocal).toFixed(0)}% slower`);
   return lines.join('\n');
 }

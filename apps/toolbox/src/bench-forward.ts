@@ -15,7 +15,7 @@ import {
   STORIES260K_CONFIG,
   type Checkpoint,
   type Model,
-  type LlamaConfig,
+  type ModelConfig,
 } from '@zotune/models';
 import { engineNote, engineReport, enginePreference, openModel, parseThreads, type EngineName, forwardEngine } from '@zotune/engine';
 import { loadOrt, parseAttention, type AttentionKind } from '@zotune/ort';
@@ -24,14 +24,14 @@ import { initBackend, parseBackend } from '@zotune/tensor';
 import type { ForwardShape } from './bench-shapes';
 
 // every shape --shape's help names (commands.ts), and no other
-const SHAPES: Record<string, LlamaConfig> = {
+const SHAPES: Record<string, ModelConfig> = {
   stories15M: STORIES15M_CONFIG,
   stories260K: STORIES260K_CONFIG,
   // the stories15M dimensions in the other families' architectures (biases, LayerNorm, learned positions, 2-matrix FFN)
   'qwen2-15M': FAMILY_15M_CONFIGS.qwen2,
   'opt-15M': FAMILY_15M_CONFIGS.opt,
   'gpt2-15M': FAMILY_15M_CONFIGS.gpt2,
-} satisfies Record<ForwardShape, LlamaConfig>;
+} satisfies Record<ForwardShape, ModelConfig>;
 
 export interface BenchForwardFlags {
   model?: string;
@@ -71,7 +71,7 @@ export interface BenchForwardResult {
   model: string;
   /** 'checkpoint' for --model, 'random' for --shape */
   weights: 'checkpoint' | 'random';
-  config: LlamaConfig;
+  config: ModelConfig;
   parameters: number;
   backend: string;
   /** the forward engine (ort: ONNX Runtime on `threads` intra-op threads; its peak is ORT's own MatMul) */
@@ -141,20 +141,20 @@ async function timeInterleaved(repeat: number, fns: (() => Promise<unknown>)[], 
 }
 
 /** Matmul FLOPs per token of one decoder layer: the q|k|v projection, and o_proj + the MLP (3 matrices for SwiGLU, else 2). */
-function layerFlops(c: LlamaConfig): { qkv: number; rest: number } {
+function layerFlops(c: ModelConfig): { qkv: number; rest: number } {
   const hd = c.dim / c.nHeads;
   const ffn = archOf(c).act === 'swiglu' ? 3 : 2;
   return { qkv: 2 * c.dim * (c.nHeads + 2 * c.nKvHeads) * hd, rest: 2 * (c.nHeads * hd * c.dim + ffn * c.dim * c.hiddenDim) };
 }
 
 /** Matmul FLOPs per token of all decoder layers. */
-function layerFlopsPerToken(c: LlamaConfig): number {
+function layerFlopsPerToken(c: ModelConfig): number {
   const f = layerFlops(c);
   return (f.qkv + f.rest) * c.nLayers;
 }
 
 /** Attention FLOPs (scores and weighted sum) of one layer over the (query, key) pairs the mask allows. */
-function attentionFlops(c: LlamaConfig, pairs: number): number {
+function attentionFlops(c: ModelConfig, pairs: number): number {
   const hd = c.dim / c.nHeads;
   return 2 * 2 * hd * c.nHeads * pairs;
 }

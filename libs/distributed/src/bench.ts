@@ -34,6 +34,8 @@ export interface DistributedRunFigures {
   /** 1 / median step seconds (steps after the first) */
   stepsPerSecond: number;
   medianStepSeconds: number;
+  /** wall seconds of the whole run: model loads, evaluations, and the coordinator's replays to the evaluation points */
+  runSeconds: number;
   /** request bytes each worker sent to Redis per step (its total / steps walked) */
   bytesPerStepPerWorker: number[];
   /** forward passes each worker computed */
@@ -47,7 +49,7 @@ export interface DistributedRunFigures {
 export interface BenchDistributedResult {
   config: FinetuneInput;
   evaluationsPerStep: number;
-  local: { round: number; stepsPerSecond: number; medianStepSeconds: number }[];
+  local: { round: number; stepsPerSecond: number; medianStepSeconds: number; runSeconds: number }[];
   runs: DistributedRunFigures[];
   /** median steps/s of each worker count over the rounds, divided by that of 1 worker */
   speedupOver1Worker: Record<string, number>;
@@ -87,10 +89,12 @@ export async function benchDistributed(o: BenchDistributedOptions): Promise<Benc
   for (let round = 0; round < (o.rounds ?? 1); round++) {
     const ref = join(o.work, `local-${round}`);
     log(`bench distributed: round ${round + 1}: local run`);
+    const t0 = performance.now();
     const s = await finetune(config, { dir: ref });
+    const runSeconds = (performance.now() - t0) / 1000;
     evaluationsPerStep = s.forwardPasses / s.steps;
     const m = median(stepSeconds(ref));
-    local.push({ round, stepsPerSecond: 1 / m, medianStepSeconds: m });
+    local.push({ round, stepsPerSecond: 1 / m, medianStepSeconds: m, runSeconds });
     for (const n of counts) {
       const queueName = `zotune-bench-${process.pid}-${round}-${n}`;
       const workers: ChildProcess[] = [];
@@ -103,8 +107,11 @@ export async function benchDistributed(o: BenchDistributedOptions): Promise<Benc
       const dir = join(o.work, `workers${n}-${round}`);
       const losses = coordinatorLosses({ url: o.url, queueName });
       log(`bench distributed: round ${round + 1}: ${n} worker(s)`);
+      const t0 = performance.now();
+      let runSeconds: number;
       try {
         await finetune(config, { dir, losses });
+        runSeconds = (performance.now() - t0) / 1000;
       } finally {
         for (const w of workers) w.kill('SIGTERM');
         await Promise.all(exited);
@@ -123,6 +130,7 @@ export async function benchDistributed(o: BenchDistributedOptions): Promise<Benc
         round,
         stepsPerSecond: 1 / median(secs),
         medianStepSeconds: median(secs),
+        runSeconds,
         bytesPerStepPerWorker: stats.map((w) => w.sentBytes / w.steps),
         forwardPasses: stats.map((w) => w.forwardPasses),
         outsideForwardShare: 1 - busiest / meanStep,

@@ -1,8 +1,9 @@
 // The coordinator's side: `zotune finetune … --queue URL` runs the ordinary fine-tune loop (run
 // directory, trajectory, dev evaluations) with every training loss deferred to the workers. It
 // publishes the run's spec, enqueues one "join" job per evaluation of a step (the most workers a step
-// can use), and walks each step on its own copy of the weights as the losses come in — the same
-// moves and update as every worker, so its weights, records and files are a local run's.
+// can use), and runs each step's code as the losses come in without moving its copy of the weights
+// (remote: the records only); the run replays them onto that copy where it reads the weights (dev
+// evaluations, saved weight files), so its records and files are a local run's.
 import { Queue } from 'bullmq';
 import type { TrajectoryHeader } from '@zotune/artifacts';
 import type { FinetuneConfig, StepLosses, StepShards } from '@zotune/finetune';
@@ -34,6 +35,8 @@ export function coordinatorLosses(o: CoordinatorOptions): StepLosses & { readonl
   const pollMs = o.pollMs ?? 1000;
   const jobIds: string[] = [];
   return {
+    // every training loss is a worker's: the coordinator's weights move only where the run reads them
+    remote: true,
     get runId() {
       return link?.runId;
     },

@@ -1,4 +1,4 @@
-import { differentiable, packBatch, randomCheckpoint, type LlamaConfig, type Model } from '@zotune/models';
+import { differentiable, packBatch, randomCheckpoint, type ModelConfig, type Model } from '@zotune/models';
 import { describe, expect, it } from 'vitest';
 import { chooseEngine, enginePreference, forwardEngine, isGpuBackend, openModel, parseEngine, parseThreads } from './engine';
 
@@ -55,7 +55,7 @@ describe('engine selection', () => {
   });
 
   it('openModel: the one Model on either engine (same scores to 1e-5), handOver empties the checkpoint, gradients only on tfjs', async () => {
-    const tiny: LlamaConfig = { family: 'opt', dim: 16, hiddenDim: 32, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 29, maxSeqLen: 32, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true, preNorm: true };
+    const tiny: ModelConfig = { family: 'opt', dim: 16, hiddenDim: 32, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 29, maxSeqLen: 32, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true, preNorm: true };
     const batch = packBatch([[1, 5, 9], [2, 7]], [[[3, 4], [8]], [[11], [12, 13]]]);
     const scores: Float32Array[] = [];
     const models: Model[] = [];

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { openTrajectory } from '@zotune/artifacts';
 import { evaluate } from './evaluate';
-import { FinetuneAbortError, type FinetuneEvent } from './trainer';
+import { DeferredLoss, recordedLosses } from '@zotune/zo';
+import { FinetuneAbortError, type FinetuneEvent, type StepLosses } from './trainer';
 import { finetune, resumeFinetune } from './run';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-finetune-lib-'));
@@ -59,6 +60,43 @@ describe('finetune()', () => {
     expect({ ...b.header, createdAt: a.header.createdAt }).toEqual(a.header);
     expect(bytes(cut, 'trajectory').length).toBe(bytes(whole, 'trajectory').length);
     expect(computed(cut)).toEqual(computed(whole));
+  });
+
+  test('losses from elsewhere (StepLosses.remote: a distributed run\'s coordinator): its steps move no weight, and the run directory is the local run\'s, weight files byte for byte', async () => {
+    // the losses are the local runs' own, deferred as a worker's would be; a policy reads the block
+    // statistics at every step's start (the weights are caught up there), the plain run only at its evaluations
+    const policyRun = join(work, 'policy-local');
+    const withPolicy = { ...CONFIG, policy: 'stories260K/default:latest' };
+    await finetune(withPolicy, { dir: policyRun });
+    for (const [name, config, ref] of [['none', CONFIG, whole], ['policy', withPolicy, policyRun]] as const) {
+      const records = openTrajectory(join(ref, 'trajectory')).records;
+      const asked: number[] = [];
+      const losses: StepLosses = {
+        remote: true,
+        open: async () => {},
+        lossValue: (step) => {
+          asked.push(step);
+          const values = recordedLosses(records[step]);
+          let k = 0;
+          return () => new DeferredLoss(Promise.resolve(values[k++]));
+        },
+        close: async () => {},
+      };
+      const dir = join(work, `remote-${name}`);
+      await finetune(config, { dir, losses });
+      expect(asked).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      for (const f of ['model.safetensors', 'final.safetensors', 'config.json']) expect(bytes(dir, f).equals(bytes(ref, f)), f).toBe(true);
+      expect(openTrajectory(join(dir, 'trajectory')).records).toEqual(records);
+      expect(computed(dir)).toEqual(computed(ref));
+    }
+  });
+
+  test('losses from elsewhere refuse an oracle policy in one line, before the run directory is made (it measures gradients on weights that lag)', async () => {
+    const dir = join(work, 'remote-oracle');
+    const losses: StepLosses = { remote: true, open: async () => {}, lossValue: () => () => NaN, close: async () => {} };
+    const { engine: _, ...rest } = CONFIG;
+    await expect(finetune({ ...rest, policy: 'oracle-density' }, { dir, losses })).rejects.toThrow(/^--queue: --policy oracle-density measures gradients on the run's weights; it cannot be distributed$/);
+    expect(existsSync(dir)).toBe(false);
   });
 
   test('an already aborted signal: nothing is written', async () => {

@@ -17,6 +17,7 @@ import { BatchSchedule } from './batches';
 import { estimatorConfig, passesPerStep, type FinetuneConfig } from './config';
 import { resolvePolicy, type PolicyContext, type ResolvedPolicy } from './policy';
 import { buildModel, loadInputs, type RunInputs } from './setup';
+import { LaggingWeights } from './lagging';
 import { replayForResume } from './resume';
 import { bestOf, devLosses, finalTrainLoss, restoreState, secondsPerStep, stepMetric, type Best, type RunState } from './state';
 import { loadRunWeights, openAdapter, WEIGHT_FILES, weightsStep, writeRunWeights } from './weights';
@@ -97,6 +98,12 @@ export interface FinetuneOptions {
  * hold bit-identical copies of the weights).
  */
 export interface StepLosses {
+  /**
+   * every loss it gives is a DeferredLoss computed by another process on its own copy of the weights:
+   * the run's steps then move no weights (the record only); its weights follow the records where they
+   * are read (a dev evaluation, a saved weight file, a policy's block statistics), replayed there
+   */
+  readonly remote?: boolean;
   /** the run is open: its config (config.json's) and trajectory header (new or resumed); before the first step of this session */
   open(run: { config: FinetuneConfig; header: TrajectoryHeader; dir: string; log: (line: string) => void }): Promise<void>;
   /** step s's lossValue, from this process's forward passes on the step's shards */
@@ -130,6 +137,8 @@ interface Trainer {
   readonly kind: 'zo' | 'adam';
   /** one step on the step's minibatch: update the weights, return the figures of its metrics line */
   step(s: number, examples: Example[]): Promise<{ loss: number; projectedGrad?: number; forwardPasses: number }>;
+  /** the model's weights are those after the last step taken (a trainer whose steps do not move them replays what it has not applied) */
+  sync(): Promise<void>;
   dispose(): void;
 }
 
@@ -157,9 +166,10 @@ export function shardOf<T>(examples: readonly T[], j: number, n: number): T[] {
 
 /**
  * Step s of a ZO run, update included: the one code path of a run and of a distributed run's
- * replicas. `lossValue` turns this process's forward pass into the step's (default: itself).
+ * replicas. `lossValue` turns this process's forward pass into the step's (default: itself). With
+ * `lag`, a step moves no weight (every loss must be deferred): its record waits in `lag` to be replayed.
  */
-export function zoStepper(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord) {
+export function zoStepper(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, last?: StepRecord, lag?: LaggingWeights) {
   let prev = last;
   const goldOnly = inputs.task.kind === 'generation-lm';
   const count = config.shards ?? 1;
@@ -171,18 +181,22 @@ export function zoStepper(est: Estimator, model: Model, blocks: readonly Block[]
       step: s,
       seed: stepSeed(config.seed, s),
       lossValue: lossValue({ count, local: (j) => objectivePartial(model, parts[j]), combine: (ps) => combineObjective(batch.kind, ps) }),
-      scale,
+      scale: lag ? lag.scale(scale) : scale,
       prev,
       batch: batch.packed,
+      moveWeights: !lag,
     });
-    await est.update(blocks, record);
+    if (lag) lag.push(record);
+    else await est.update(blocks, record);
     prev = record;
     return record;
   };
 }
 
-function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, trajectory: string, last: StepRecord | undefined, losses: StepLosses | undefined): Trainer {
-  const step = zoStepper(est, model, blocks, inputs, config, scale, last);
+function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], inputs: RunInputs, config: FinetuneConfig, scale: Scale, header: TrajectoryHeader, trajectory: string, last: StepRecord | undefined, losses: StepLosses | undefined): Trainer {
+  // every loss computed elsewhere (a distributed run's coordinator): the weights move only where read
+  const lag = losses?.remote ? new LaggingWeights(blocks, header, last, parseThreads(config.threads, 'threads')) : undefined;
+  const step = zoStepper(est, model, blocks, inputs, config, scale, last, lag);
   return {
     kind: 'zo',
     async step(s, examples) {
@@ -192,6 +206,7 @@ function zoTrainer(est: Estimator, model: Model, blocks: readonly Block[], input
       const m = stepMetric(record, 0, undefined, undefined);
       return { loss: m.loss as number, projectedGrad: record.projectedGrad, forwardPasses: record.forwardPasses };
     },
+    sync: async () => lag?.catchUp(),
     dispose: () => est.dispose(),
   };
 }
@@ -207,6 +222,7 @@ function adamTrainer(adam: Adam, model: Model, inputs: RunInputs, config: Finetu
       const r = await adam.step({ step: s, lossTensor: () => inputs.objective(tm, batch) });
       return { loss: r.loss, forwardPasses: perStep };
     },
+    sync: async () => {},
     dispose: () => adam.dispose(),
   };
 }
@@ -328,6 +344,9 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
       oracle: oracleInputs(config, inputs, model, log),
     });
     log(policy.note);
+    // the workers refuse these (openReplica), and a coordinator whose weights lag could not measure them
+    if (opts.losses?.remote && (config.policy.startsWith('oracle-') || policy.curvature))
+      throw new UserError(`--queue: --policy ${config.policy} measures ${policy.curvature ? 'curvature at the start of the run' : 'gradients'} on the run's weights; it cannot be distributed`, 2);
     config.policy = policy.policy;
     config.policyDigest = policy.digest;
     for (const n of inputs.notes) log(`note: ${n}`);
@@ -372,6 +391,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
 
     const progress = new Progress({ total: config.steps, label: 'finetune', startStep: state.step, silent: opts.quiet });
     const devEval = async (step: number) => {
+      await trainer!.sync();
       const r = await evaluate(model, inputs.collator, inputs.dev, { batchSize: config.evalBatch });
       const isBest = !state.best || r.accuracy > state.best.devAcc;
       // save before the metrics line: a line saying "best" always has its checkpoint on disk
@@ -420,6 +440,7 @@ export async function runFinetune(configIn: FinetuneConfig, opts: FinetuneOption
     }
     await stopIfAborted();
     progress.done(`(${state.step - (resumedAt ?? 0)} steps in this session)`);
+    await trainer.sync();
     if (config.saveFinal) writeRunWeights(runDir.path(WEIGHT_FILES.final), model, { model: inputs.modelName, step: state.step }, adapter);
     trainer.dispose();
     trainer = undefined;
@@ -509,7 +530,7 @@ async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: Esti
   const state = restoreState(runDir.metrics, records);
   // the arithmetic of the trajectory's format version: a resumed older run keeps its own
   const est = createEstimator(estCfg, { threads: parseThreads(config.threads, 'threads'), trajectoryVersion: header.version });
-  return { state, header, trainer: zoTrainer(est, model, trainable, inputs, config, scale, trajPath, records.at(-1), opts.losses) };
+  return { state, header, trainer: zoTrainer(est, model, trainable, inputs, config, scale, header, trajPath, records.at(-1), opts.losses) };
 }
 
 /**

@@ -3,11 +3,11 @@
 // forward-only meta-gradient without onnxruntime (hostOf: the host blocks hold their own copy of the
 // weights in JS memory, written into the variables for each forward pass and put back afterwards).
 import * as tf from '@tensorflow/tfjs-core';
-import { randomCheckpoint, type LlamaConfig, type Model, type TensorModel } from '@zotune/models';
+import { randomCheckpoint, type ModelConfig, type Model, type TensorModel } from '@zotune/models';
 import { classificationLoss, collate, lmLoss, type EncodedExample, type Example, type TaskKind } from '@zotune/tasks';
 import type { MetaTask } from './trainer';
 
-export const config: LlamaConfig = {
+export const config: ModelConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
 };

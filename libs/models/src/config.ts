@@ -2,11 +2,11 @@
 // GGUF), the tensor names of a family (llama/names.ts) and the family's Arch (families/arch.ts) check it
 // first. It sits below all of them, needing nothing but the config's type, so none of them imports another
 // just for this check.
-import type { LlamaConfig } from './types';
+import type { ModelConfig } from './types';
 
 /** One-line reason why a config cannot describe a LLaMA model, or undefined. */
-export function configProblem(c: LlamaConfig): string | undefined {
-  const ints: (keyof LlamaConfig)[] = ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'vocabSize', 'maxSeqLen'];
+export function configProblem(c: ModelConfig): string | undefined {
+  const ints: (keyof ModelConfig)[] = ['dim', 'hiddenDim', 'nLayers', 'nHeads', 'nKvHeads', 'vocabSize', 'maxSeqLen'];
   for (const k of ints) {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v <= 0 || v > 1 << 24) return `${k} is ${v} (expected a positive integer up to 2^24)`;

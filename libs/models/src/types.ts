@@ -36,7 +36,7 @@ export interface Block {
  * A decoder's config. The fields are LLaMA's names for what every family has (hidden size, FFN size,
  * layers, heads, ...); `family` says which architecture they describe (absent: llama).
  */
-export interface LlamaConfig {
+export interface ModelConfig {
   /** absent means llama (llama2.c files, older callers) */
   family?: Family;
   dim: number;
@@ -55,9 +55,6 @@ export interface LlamaConfig {
   /** OPT's do_layer_norm_before: LayerNorm before each sublayer (true) or after each residual (false) */
   preNorm?: boolean;
 }
-
-/** Any family's config (the same fields; see LlamaConfig). */
-export type ModelConfig = LlamaConfig;
 
 /**
  * Prefix tuning's per-layer keys and values that every position attends to, besides the causal
@@ -84,7 +81,7 @@ export interface Model {
   family: Family;
   /** the engine computing it, for reports (never branched on) */
   engine: 'tfjs' | 'ort';
-  config: LlamaConfig;
+  config: ModelConfig;
   blocks: Block[];
   /** logits [rows.length, V] at the flat positions `rows` (row · length + t), or [B·T, V] without rows */
   logits(batch: PlainBatch, rows?: Int32Array): Promise<Float32Array>;
@@ -105,7 +102,7 @@ export interface Model {
  */
 export interface TensorModel {
   family: Family;
-  config: LlamaConfig;
+  config: ModelConfig;
   blocks: Block[];
   /** full logits [B, T, V] for a plain causal batch; costly: prefer tokenLogProbsTensor */
   forward(batch: PlainBatch): tf.Tensor3D;
@@ -140,7 +137,7 @@ export type CheckpointFormat = 'llama2c-legacy' | 'llama2c-v1' | 'hf-safetensors
 
 export interface Checkpoint {
   family: Family;
-  config: LlamaConfig;
+  config: ModelConfig;
   /** Hugging Face names (model.embed_tokens.weight, model.layers.0.self_attn.q_proj.weight, ...,
    *  model.norm.weight, lm_head.weight when not tied) → fp32 data in Hugging Face layout */
   tensors: Map<string, HostTensor>;

@@ -17,7 +17,7 @@
 // positions fed per token) and GroupQueryAttention (or MultiHeadAttention) reading the same mask as
 // attention_bias; the last layer then computes queries only at the rows the output needs.
 import onnxProto from 'onnx-proto';
-import { headDim, ropeHost, type Arch, type LlamaConfig, type Param } from '@zotune/models';
+import { headDim, ropeHost, type Arch, type ModelConfig, type Param } from '@zotune/models';
 
 const { onnx } = onnxProto;
 type Attr = onnxProto.onnx.IAttributeProto;
@@ -159,7 +159,7 @@ export interface GraphVariant {
  *          select [n] indexing the B·m rows.
  * A prefix (prefix tuning) always uses the plain attention.
  */
-export function buildGraph(arch: Arch, config: LlamaConfig, output: GraphOutput, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
+export function buildGraph(arch: Arch, config: ModelConfig, output: GraphOutput, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
   const fused = variant.attention !== 'plain' && prefixTokens === 0;
   const scoredRows = fused && !!variant.scoredRows;
   const rotary = arch.positions === 'rope';

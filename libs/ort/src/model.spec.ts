@@ -13,7 +13,7 @@ import {
   resolveModel,
   STORIES15M_CONFIG,
   type Checkpoint,
-  type LlamaConfig,
+  type ModelConfig,
 } from '@zotune/models';
 import { ortSessionsCreated } from './sessions';
 import { createOrtModel, ortAcceptsShared, type OrtModel } from './model';
@@ -34,7 +34,7 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 // a Hugging Face-format LlamaForCausalLM shape: GQA (8 heads on 2 kv heads), untied lm_head, theta 5e5
-const HF_CFG: LlamaConfig = {
+const HF_CFG: ModelConfig = {
   dim: 64,
   hiddenDim: 160,
   nLayers: 3,

@@ -30,7 +30,7 @@ import {
   type Arch,
   type Family,
   type Model,
-  type LlamaConfig,
+  type ModelConfig,
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
@@ -122,7 +122,7 @@ export function ortAcceptsShared(): Promise<boolean> {
 export class OrtModel implements Model {
   readonly family: Family;
   readonly engine = 'ort' as const;
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   readonly blocks: Block[];
   readonly format: CheckpointFormat;
   readonly source: string;

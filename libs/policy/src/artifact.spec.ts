@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { decodePolicyArtifact, encodePolicyArtifact } from '@zotune/artifacts';
-import { checkpointDigest, createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { checkpointDigest, createTfjsModel, packBatch, randomCheckpoint, type ModelConfig } from '@zotune/models';
 import { scaleContext } from '@zotune/zo';
 import { modelFingerprint, policyFromArtifact, policyToArtifact } from './artifact';
 import { initPertNN } from './pertnn';
 import { evaluatePolicy, policyScale } from './scale';
 
-const config: LlamaConfig = {
+const config: ModelConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
 };
 const training = { config: { epochs: 15, lrMlp: 0.1 }, tasks: ['sst2', 'copa'], metrics: { finalLoss: 0.69 } };
 
-function tiny(cfg: LlamaConfig, seed = 3) {
+function tiny(cfg: ModelConfig, seed = 3) {
   const ckpt = randomCheckpoint(cfg, seed);
   const model = createTfjsModel(ckpt);
   return { model, fp: modelFingerprint(model, checkpointDigest(ckpt), 'tiny') };

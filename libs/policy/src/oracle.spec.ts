@@ -3,12 +3,12 @@
 // known (the curvature estimate), plus the refresh/reuse contract of oracleScale.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { createTfjsModel, packBatch, randomCheckpoint, type Block, type LlamaConfig } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type Block, type ModelConfig } from '@zotune/models';
 import { scaleContext, type StepRecord } from '@zotune/zo';
 import { normFactor, sizeFactors } from './features';
 import { flooredCurvature, measureHeadroom, oracleRawSigma, oracleScale, predictedGain } from './oracle';
 
-const config: LlamaConfig = {
+const config: ModelConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
 };

@@ -1,12 +1,12 @@
 // The policy as the σ of a real ZO step: a tiny random LLaMA scoring packed candidate batches.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type ModelConfig } from '@zotune/models';
 import { createEstimator, lossValueOf, scaleContext, stepSeed, type StepRecord } from '@zotune/zo';
 import { initPertNN } from './pertnn';
 import { evaluatePolicy, policyScale } from './scale';
 
-const config: LlamaConfig = {
+const config: ModelConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
 };

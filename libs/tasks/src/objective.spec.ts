@@ -1,12 +1,12 @@
 // The losses against values computed independently from the model's full logits (Model.forward on
 // each [prompt + candidate] sequence alone), on a tiny random LLaMA.
 import * as tf from '@tensorflow/tfjs-core';
-import { createTfjsModel, packSequences, randomCheckpoint, type LlamaConfig, type TfjsModel } from '@zotune/models';
+import { createTfjsModel, packSequences, randomCheckpoint, type ModelConfig, type TfjsModel } from '@zotune/models';
 import { afterAll, describe, expect, test } from 'vitest';
 import { collate, type EncodedExample } from './collate';
 import { classificationLoss, combineObjective, lmLoss, lossValue, objectiveFor, objectivePartial, objectiveValue } from './objective';
 
-const TINY: LlamaConfig = { dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 37, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true };
+const TINY: ModelConfig = { dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 37, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true };
 // std 0.5 so that log-probs differ visibly between candidates
 const model: TfjsModel = createTfjsModel(randomCheckpoint(TINY, 11, { std: 0.5 }));
 afterAll(() => model.dispose());

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StepRecord } from '@zotune/artifacts';
 import { stepSeed } from './config';
 import { createEstimator } from './estimator';
+import { trajectoryHeader } from './header';
+import { replay } from './replay';
 import { DeferredLoss, type StepLossValue } from './step';
 import { makeToy, sameBits, type Toy } from './toy.testkit';
 
@@ -71,6 +73,44 @@ describe('deferred losses', () => {
       eb.dispose();
     });
   }
+
+  for (const cfg of [{ name: 'mezo', queries: 2, lr: 0.05 }, { name: 'guided', candidates: 4, lr: 0.05, weightDecay: 0.1 }, { name: 'elite', lr: 0.05 }] as const) {
+    it(`${cfg.name}: a step that does not move the weights (moveWeights false) writes the records of one that does and leaves the weights alone; replaying them lands the same bits`, async () => {
+      // a distributed run's coordinator: its losses all come from workers whose copies move
+      const a = makeToy(3);
+      const b = makeToy(3);
+      toys.push(a, b);
+      const before = b.snapshot();
+      const ea = createEstimator(cfg);
+      const eb = createEstimator(cfg);
+      const ra: StepRecord[] = [];
+      const rb: StepRecord[] = [];
+      for (let step = 0; step < 4; step++) {
+        const seed = stepSeed(11, step);
+        const r = await ea.step({ blocks: a.blocks, lossValue: a.lossValue, step, seed, prev: ra.at(-1) });
+        await ea.update(a.blocks, r);
+        ra.push(r);
+        const losses = lossesOf(r);
+        let k = 0;
+        rb.push(await eb.step({ blocks: b.blocks, lossValue: () => new DeferredLoss(Promise.resolve(losses[k++])), step, seed, prev: rb.at(-1), moveWeights: false }));
+        expect(sameBits(b.snapshot(), before)).toBe(true);
+      }
+      expect(JSON.stringify(rb)).toBe(JSON.stringify(ra));
+      const header = await trajectoryHeader(b.blocks, { runSeed: 11, family: 'toy', estimator: eb.config, run: {} });
+      await replay(b.blocks, header, rb);
+      expect(sameBits(a.snapshot(), b.snapshot())).toBe(true);
+      ea.dispose();
+      eb.dispose();
+    });
+  }
+
+  it('a step that does not move the weights refuses a loss computed here (it would be the loss at unmoved weights)', async () => {
+    const a = makeToy(4);
+    toys.push(a);
+    const est = createEstimator({ name: 'mezo', queries: 1, lr: 0.05 });
+    await expect(est.step({ blocks: a.blocks, lossValue: () => 1, step: 0, seed: 5, moveWeights: false })).rejects.toThrow('lossValue returned a number in a step that does not move the weights (moveWeights false): expected a DeferredLoss');
+    est.dispose();
+  });
 
   it('a deferred loss that fails fails the step, with the weights restored', async () => {
     const a = makeToy(4);

@@ -28,6 +28,7 @@ export interface Estimator {
    * evaluation point and update(record) lands the update from there in one pass (restore() undoes the
    * step instead; the next step() does it too). Versions 1–2: the weights are restored (to float32
    * round-off) before step resolves. Either way a forward pass that throws leaves them restored.
+   * input.moveWeights false: the weights are not touched at all (the record only; replay() applies it).
    */
   step(input: StepInput): Promise<StepRecord>;
   /**
@@ -128,7 +129,7 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
       const threaded = cfg.cacheNoise === 'auto' && perturber.threads > 1 && blocks.every((b) => b.data);
       perturber.setCaching(!threaded && cachesNoise(cfg, blocks.reduce((n, b) => n + b.size, 0)));
       const sigma = await resolveSigma(input.scale ?? onesScale, scaleContext(step, blocks, input.prev, input.batch));
-      const ctx = new StepContext(blocks, sigma, eps, perturber, input.lossValue);
+      const ctx = new StepContext(blocks, sigma, eps, input.moveWeights === false ? null : perturber, input.lossValue);
       try {
         switch (name) {
           case 'mezo': await mezoStep(ctx, seed, cfg.queries); break;
@@ -144,7 +145,8 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
       }
       if (!fused) await ctx.restore();
       const record = ctx.record(step, seed, name, { displaced: fused });
-      if (ctx.displaced) pending = { ctx, blocks, record };
+      // a step that moved nothing leaves nothing to land (its record is replayed instead)
+      if (ctx.displaced && ctx.moves) pending = { ctx, blocks, record };
       return record;
     },
     async update(blocks, record, opts = {}) {

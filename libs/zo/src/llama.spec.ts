@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendRecord, createTrajectory, openTrajectory } from '@zotune/artifacts';
-import { createTfjsModel, packBatch, randomCheckpoint, type LlamaConfig, type TfjsModel, type PackedBatch } from '@zotune/models';
+import { createTfjsModel, packBatch, randomCheckpoint, type ModelConfig, type TfjsModel, type PackedBatch } from '@zotune/models';
 import { createAdam } from './adam';
 import { stepSeed } from './config';
 import { createEstimator } from './estimator';
@@ -14,7 +14,7 @@ import { lossValueOf } from './loss';
 import { replay } from './replay';
 import { sameBits } from './toy.testkit';
 
-const config: LlamaConfig = {
+const config: ModelConfig = {
   dim: 16, hiddenDim: 40, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 48, maxSeqLen: 32,
   normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: true,
 };

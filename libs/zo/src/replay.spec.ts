@@ -63,6 +63,21 @@ describe('replay', () => {
     });
   }
 
+  it('continues from a record the weights already hold (prev): in pieces, the weights of one replay', async () => {
+    const path = join(dir, 'trajectory');
+    const live = await liveRun(path, { name: 'elite', lr: 0.05 }, 9, policyLike);
+    const t = openTrajectory(path);
+    const base = toy(11);
+    await replay(base.blocks, t.header, t.records.slice(0, 4));
+    // each piece starts where the last left off; elite reads the previous record's seeds
+    await replay(base.blocks, t.header, t.records.slice(4, 5), { prev: t.records[3] });
+    await replay(base.blocks, t.header, [], { prev: t.records[4] });
+    await replay(base.blocks, t.header, t.records.slice(5), { prev: t.records[4] });
+    expect(sameBits(base.snapshot(), live.toy.snapshot())).toBe(true);
+    // a piece that does not follow prev is refused, naming the step
+    await expect(replay(toy(11).blocks, t.header, t.records.slice(6), { prev: t.records[4] })).rejects.toThrow('trajectory: record 0 has step 6, expected 5');
+  });
+
   it('a run killed mid-append and resumed ends with the weights and records of the uninterrupted run', async () => {
     const config = { name: 'elite', lr: 0.05 } as const;
     const whole = await liveRun(join(dir, 'whole'), config, 10, policyLike);

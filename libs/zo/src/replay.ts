@@ -37,8 +37,13 @@ export interface ReplayOptions {
   lr?: number;
   /** weight decay (default: the header's estimator weightDecay) */
   weightDecay?: number;
-  /** check that the blocks hold the base weights of the header (sha256); default true */
+  /** check that the blocks hold the base weights of the header (sha256); default true, false when `prev` is given */
   checkDigest?: boolean;
+  /**
+   * the record before records[0], whose update the blocks already hold: the replay continues a run
+   * from step prev.step + 1 (a distributed run's coordinator catching its weights up with its records)
+   */
+  prev?: StepRecord;
   /** threads that move blocks held in JS memory (Block.data); default 1. The bits do not depend on it */
   threads?: number;
   /** called after each record's update (progress, or checkpoints) */
@@ -63,22 +68,24 @@ function firstDifference(a: StepRecord, b: StepRecord): string {
 }
 
 /**
- * Apply a trajectory's records, in order, to blocks holding the base weights. Records must be
- * consecutive from step 0 (openTrajectory guarantees it).
+ * Apply a trajectory's records, in order, to blocks holding the base weights (or, with opts.prev, the
+ * weights after that record). Records must be consecutive from step 0, or from prev.step + 1
+ * (openTrajectory guarantees it).
  */
 export async function replay(blocks: readonly Block[], header: TrajectoryHeader, records: readonly StepRecord[], opts: ReplayOptions = {}): Promise<void> {
   const cfg = parseEstimatorConfig(header.estimator, 'trajectory header: estimator');
   if (cfg.name === 'adam') throw new Error('trajectory: an adam run cannot be replayed (first-order updates are not recorded)');
   checkBlocksMatch(blocks, header);
-  if (opts.checkDigest ?? true) {
+  if (opts.checkDigest ?? !opts.prev) {
     const d = await weightsDigest(blocks);
     if (d !== header.model.digest) throw new Error(`trajectory: the model's weights (sha256 ${d.slice(0, 12)}…) are not the run's base weights (${header.model.digest.slice(0, 12)}…)`);
   }
   const est = createEstimator(cfg, { threads: opts.threads, trajectoryVersion: header.version });
   try {
-    let prev: StepRecord | undefined;
+    let prev = opts.prev;
+    const first = prev ? prev.step + 1 : 0;
     for (const [i, rec] of records.entries()) {
-      if (rec.step !== i) throw new Error(`trajectory: record ${i} has step ${rec.step}, expected ${i}`);
+      if (rec.step !== first + i) throw new Error(`trajectory: record ${i} has step ${rec.step}, expected ${first + i}`);
       const losses = recordedLosses(rec);
       let k = 0;
       const again = await est.step({

@@ -43,7 +43,16 @@ export interface StepInput {
   prev?: StepRecord;
   /** the step's minibatch, passed to the scale (a policy's embedding rule counts its tokens) */
   batch?: PackedBatch;
+  /**
+   * false: walk the step's evaluation points without moving the weights, for its record only. Every
+   * loss must then be a DeferredLoss, computed by processes whose copies do move (a distributed run's
+   * coordinator); the record's update is not applied either: replay() it where the weights are read.
+   */
+  moveWeights?: boolean;
 }
+
+/** What moves the weights from one evaluation point to the next: the estimator's Perturber, or null for a step that only records (StepInput.moveWeights false). */
+export type Mover = Pick<Perturber, 'move'> | null;
 
 /**
  * What one step's evaluations need; built by the estimator, used by mezo/guided/greedy/elite.
@@ -64,9 +73,14 @@ export class StepContext {
     readonly blocks: readonly Block[],
     readonly sigma: number[] | null,
     readonly eps: number,
-    private readonly perturber: Perturber,
+    private readonly perturber: Mover,
     private readonly lossValue: StepLossValue,
   ) {}
+
+  /** Whether this step moves the weights (false: it only tracks where they would be, for the record). */
+  get moves(): boolean {
+    return this.perturber !== null;
+  }
 
   /** Move θ to θ + σ·Σ target (from wherever it is now) in one pass. */
   async goTo(target: readonly NoiseTerm[]): Promise<void> {
@@ -77,7 +91,7 @@ export class StepContext {
       const coef = (want.get(seed) ?? 0) - (this.at.get(seed) ?? 0);
       if (coef !== 0) diff.push({ seed, coef });
     }
-    if (diff.length > 0) await this.perturber.move(this.blocks, this.sigma, diff);
+    if (diff.length > 0 && this.perturber) await this.perturber.move(this.blocks, this.sigma, diff);
     this.at.clear();
     for (const [seed, coef] of want) if (coef !== 0) this.at.set(seed, coef);
   }
@@ -110,6 +124,7 @@ export class StepContext {
       }
       return t;
     };
+    if (!this.perturber) throw new Error('StepContext.land: this step does not move the weights (moveWeights false); replay its record instead');
     await this.perturber.move(this.blocks, this.sigma, (b) => termsFor(keep(b)), keep);
     this.at.clear();
   }
@@ -133,6 +148,8 @@ export class StepContext {
       return undefined;
     }
     if (typeof v !== 'number') throw new Error(`lossValue returned ${typeof v}, expected a number`);
+    // a number computed here would be the loss at unmoved weights, not at this evaluation point
+    if (!this.perturber) throw new Error('lossValue returned a number in a step that does not move the weights (moveWeights false): expected a DeferredLoss');
     fill(v);
     return v;
   }
@@ -140,6 +157,7 @@ export class StepContext {
   async loss(): Promise<number> {
     const v = await this.lossValue();
     if (typeof v !== 'number') throw new Error(`lossValue returned ${v instanceof DeferredLoss ? 'a deferred loss where the value is needed now' : typeof v}, expected a number`);
+    if (!this.perturber) throw new Error('StepContext.loss: a step that does not move the weights (moveWeights false) takes deferred losses only');
     this.forwardPasses++;
     return v;
   }

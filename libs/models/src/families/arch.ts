@@ -12,7 +12,7 @@
 //                             pre             [in, out]) q|k|v; bias  c_fc/c_proj
 import { configProblem } from '../config';
 import { tensorSpecs } from '../llama/names';
-import type { BlockKind, Family, LlamaConfig } from '../types';
+import type { BlockKind, Family, ModelConfig } from '../types';
 
 /** The Hugging Face architecture name of each family (config.json `architectures[0]`). */
 export const ARCHITECTURES: Record<Family, string> = {
@@ -75,7 +75,7 @@ export interface Arch {
 const has = (specs: ArchTensor[], name: string) => specs.some((s) => s.name === name);
 const param = (specs: ArchTensor[], p: string): Param => ({ w: `${p}.weight`, b: has(specs, `${p}.bias`) ? `${p}.bias` : undefined });
 
-function llamaLike(c: LlamaConfig, family: 'llama' | 'qwen2', hasBias: (name: string) => boolean): Arch {
+function llamaLike(c: ModelConfig, family: 'llama' | 'qwen2', hasBias: (name: string) => boolean): Arch {
   // qwen2: biases on q, k, v (always); llama: optional linear biases when the checkpoint has them
   const bias = family === 'qwen2' ? (n: string) => /\.self_attn\.[qkv]_proj\.bias$/.test(n) : hasBias;
   const tensors: ArchTensor[] = tensorSpecs(c, bias).map((s) => ({ ...s, transpose: s.kind === 'matrix' }));
@@ -108,7 +108,7 @@ function llamaLike(c: LlamaConfig, family: 'llama' | 'qwen2', hasBias: (name: st
   };
 }
 
-function opt(c: LlamaConfig): Arch {
+function opt(c: ModelConfig): Arch {
   const d = 'model.decoder';
   const { dim: D, hiddenDim: F } = c;
   const tensors: ArchTensor[] = [
@@ -157,7 +157,7 @@ function opt(c: LlamaConfig): Arch {
   };
 }
 
-function gpt2(c: LlamaConfig): Arch {
+function gpt2(c: ModelConfig): Arch {
   const { dim: D, hiddenDim: I } = c;
   const tensors: ArchTensor[] = [
     { name: 'transformer.wte.weight', hfShape: [c.vocabSize, D], kind: 'embedding', transpose: false },
@@ -198,13 +198,13 @@ function gpt2(c: LlamaConfig): Arch {
 }
 
 /** The family of a config (absent: llama). */
-export const familyOf = (c: LlamaConfig): Family => c.family ?? 'llama';
+export const familyOf = (c: ModelConfig): Family => c.family ?? 'llama';
 
 /**
  * The architecture of a config. `hasBias(name)` says which optional LLaMA linear biases a checkpoint
  * has (the other families' biases are fixed by their architecture).
  */
-export function archOf(c: LlamaConfig, hasBias: (name: string) => boolean = () => false): Arch {
+export function archOf(c: ModelConfig, hasBias: (name: string) => boolean = () => false): Arch {
   const problem = configProblem(c);
   if (problem) throw new Error(`bad model config: ${problem}`);
   const f = familyOf(c);

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type GgufKv, readGguf, readTensorF32, writeGguf } from '@zotune/gguf';
 import { randomCheckpoint } from '../llama/random';
-import type { LlamaConfig } from '../types';
+import type { ModelConfig } from '../types';
 import { ggufConfig, permuteRope, readGgufCheckpoint, writeGgufCheckpoint } from './gguf';
 
 const tmp = mkdtempSync(join(tmpdir(), 'zotune-gguf-ckpt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-const LLAMA: LlamaConfig = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 40, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
-const CONFIGS: [string, LlamaConfig][] = [
+const LLAMA: ModelConfig = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 40, maxSeqLen: 64, normEps: 1e-5, ropeTheta: 10000, tiedEmbeddings: false };
+const CONFIGS: [string, ModelConfig][] = [
   ['llama (untied, GQA)', LLAMA],
   ['llama (tied)', { ...LLAMA, tiedEmbeddings: true }],
   ['qwen2', { ...LLAMA, family: 'qwen2', ropeTheta: 1e6, normEps: 1e-6 }],

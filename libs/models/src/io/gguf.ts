@@ -28,7 +28,7 @@ import { GGUF_OUT_TYPES, type GgufFile, type GgufKv, type GgufOutType, type Gguf
 import { tokenizerFromGguf, type Tokenizer } from '@zotune/tokenizers';
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import { archOf } from '../families/arch';
-import type { Family, LlamaConfig } from '../types';
+import type { Family, ModelConfig } from '../types';
 import { configProblem } from '../config';
 import { validateCheckpoint } from './layout';
 
@@ -77,7 +77,7 @@ export function ggufFamily(file: GgufFile): Family {
 }
 
 /** The model config from the `<arch>.*` metadata keys. Features our forward lacks are refused by key. */
-export function ggufConfig(file: GgufFile): LlamaConfig {
+export function ggufConfig(file: GgufFile): ModelConfig {
   const family = ggufFamily(file);
   const a = kv(file, 'general.architecture') as string;
   const k = (s: string) => `${a}.${s}`;
@@ -100,7 +100,7 @@ export function ggufConfig(file: GgufFile): LlamaConfig {
     maxSeqLen: intKey(file, k('context_length'), 2048),
     tiedEmbeddings: !names.has('output.weight'),
   };
-  let config: LlamaConfig;
+  let config: ModelConfig;
   if (family === 'gpt2') {
     config = { family, ...common, nKvHeads: nHeads, normEps: numKey(file, k('attention.layer_norm_epsilon'), 1e-5), ropeTheta: 10000 };
   } else {
@@ -160,7 +160,7 @@ function hfName(family: Family, gguf: string): string | undefined {
 }
 
 /** Hugging Face name → GGUF name (the inverse of hfName, over a config's tensors). */
-function ggufNames(config: LlamaConfig): Map<string, string> {
+function ggufNames(config: ModelConfig): Map<string, string> {
   const family = config.family ?? 'llama';
   const out = new Map<string, string>();
   const candidates = ['token_embd.weight', 'position_embd.weight', 'output_norm.weight', 'output_norm.bias', 'output.weight'];
@@ -207,7 +207,7 @@ function storedTransposed(family: Family, hf: string): boolean {
 }
 
 /** Which heads count permutes this tensor's rows (llama q and k), else undefined. */
-function ropeHeads(config: LlamaConfig, hf: string): number | undefined {
+function ropeHeads(config: ModelConfig, hf: string): number | undefined {
   if ((config.family ?? 'llama') !== 'llama') return undefined;
   if (/\.self_attn\.q_proj\.weight$/.test(hf)) return config.nHeads;
   if (/\.self_attn\.k_proj\.weight$/.test(hf)) return config.nKvHeads;

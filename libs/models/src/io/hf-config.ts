@@ -1,9 +1,9 @@
-// Hugging Face config.json ↔ LlamaConfig, for every family (libs/models/src/families/arch.ts): the
+// Hugging Face config.json ↔ ModelConfig, for every family (libs/models/src/families/arch.ts): the
 // family comes from model_type (or architectures); architecture fields are required, the rest take
 // transformers' defaults. Features a family's forward does not implement (rope_scaling, sliding
 // windows, OPT's project_in/out, another activation, ...) are refused by name, never ignored.
 import { ARCHITECTURES } from '../families/arch';
-import type { Family, LlamaConfig } from '../types';
+import type { Family, ModelConfig } from '../types';
 import { configProblem } from '../config';
 
 type Raw = Record<string, unknown>;
@@ -31,7 +31,7 @@ function detectFamily(o: Raw, file: string): Family {
   throw new Error(`${file}: architectures ${JSON.stringify(o.architectures ?? null)} is not supported and model_type is missing (${expected})`);
 }
 
-export function parseHfConfig(raw: unknown, file: string): LlamaConfig {
+export function parseHfConfig(raw: unknown, file: string): ModelConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: expected a JSON object`);
   const o = raw as Raw;
   const family = detectFamily(o, file);
@@ -74,7 +74,7 @@ function fields(o: Raw, file: string): Fields {
   };
 }
 
-function parseLlamaLike(o: Raw, file: string, family: 'llama' | 'qwen2', f: Fields): LlamaConfig {
+function parseLlamaLike(o: Raw, file: string, family: 'llama' | 'qwen2', f: Fields): ModelConfig {
   const { int, num } = f;
   f.only('hidden_act', ['silu']);
   f.only('rope_scaling', [null]);
@@ -83,7 +83,7 @@ function parseLlamaLike(o: Raw, file: string, family: 'llama' | 'qwen2', f: Fiel
   if (family === 'qwen2') f.only('use_sliding_window', [false], 'sliding-window attention is not supported');
   const tied = f.bool('tie_word_embeddings', false);
   const nHeads = int('num_attention_heads');
-  const config: LlamaConfig = {
+  const config: ModelConfig = {
     ...(family === 'llama' ? {} : { family }),
     dim: int('hidden_size'),
     hiddenDim: int('intermediate_size'),
@@ -102,7 +102,7 @@ function parseLlamaLike(o: Raw, file: string, family: 'llama' | 'qwen2', f: Fiel
 }
 
 /** OPTConfig: LayerNorm eps is nn.LayerNorm's 1e-5; positions are learned with offset 2. */
-function parseOpt(o: Raw, file: string, f: Fields): LlamaConfig {
+function parseOpt(o: Raw, file: string, f: Fields): ModelConfig {
   const dim = f.int('hidden_size');
   if (o.word_embed_proj_dim !== undefined && o.word_embed_proj_dim !== null && o.word_embed_proj_dim !== dim)
     throw new Error(`${file}: field "word_embed_proj_dim" is ${JSON.stringify(o.word_embed_proj_dim)} (project_in/project_out are not supported; expected hidden_size ${dim})`);
@@ -128,7 +128,7 @@ function parseOpt(o: Raw, file: string, f: Fields): LlamaConfig {
 }
 
 /** GPT2Config: n_inner null means 4 · n_embd. */
-function parseGpt2(o: Raw, file: string, f: Fields): LlamaConfig {
+function parseGpt2(o: Raw, file: string, f: Fields): ModelConfig {
   const dim = f.int('n_embd');
   f.only('activation_function', ['gelu_new']);
   f.only('scale_attn_weights', [true]);
@@ -151,7 +151,7 @@ function parseGpt2(o: Raw, file: string, f: Fields): LlamaConfig {
 }
 
 /** config.json of the config's family that transformers loads as is. */
-export function toHfConfig(c: LlamaConfig, extras: HfConfigExtras = {}): Record<string, unknown> {
+export function toHfConfig(c: ModelConfig, extras: HfConfigExtras = {}): Record<string, unknown> {
   const tokens = { bos_token_id: extras.bosTokenId ?? 1, eos_token_id: extras.eosTokenId ?? 2, torch_dtype: 'float32' };
   const heads = { num_attention_heads: c.nHeads, num_hidden_layers: c.nLayers, vocab_size: c.vocabSize, tie_word_embeddings: c.tiedEmbeddings };
   if (c.family === 'opt')

@@ -85,7 +85,7 @@ describe('Hugging Face directories', () => {
     const good = toHfConfig(base.config);
     expect(parseHfConfig(good, f)).toEqual(base.config);
     const minimal = { model_type: 'llama', hidden_size: 64, intermediate_size: 172, num_hidden_layers: 5, num_attention_heads: 8, vocab_size: 512 };
-    // transformers' LlamaConfig defaults for the rest
+    // transformers' ModelConfig defaults for the rest
     expect(parseHfConfig(minimal, f)).toEqual({ ...base.config, nKvHeads: 8, maxSeqLen: 2048, normEps: 1e-6, tiedEmbeddings: false });
     const without = (k: string) => Object.fromEntries(Object.entries(good).filter(([key]) => key !== k));
     for (const k of ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'vocab_size'])

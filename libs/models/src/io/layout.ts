@@ -2,9 +2,9 @@
 import type { Checkpoint } from '../checkpoint';
 import { archOf } from '../families/arch';
 import { configProblem } from '../config';
-import type { LlamaConfig } from '../types';
+import type { ModelConfig } from '../types';
 
-export function headSize(c: LlamaConfig): number {
+export function headSize(c: ModelConfig): number {
   return c.dim / c.nHeads;
 }
 

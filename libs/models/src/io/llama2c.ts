@@ -5,7 +5,7 @@
 // version 1: uint32 magic "ak42", int32 version, the 7 ints, uint8 shared_classifier, zero-padded to
 //   256 bytes; then all norms first (attention ×L, ffn ×L, final), tok_embeddings, wq×L … w3×L, wcls.
 import type { Checkpoint, CheckpointFormat, HostTensor } from '../checkpoint';
-import type { LlamaConfig } from '../types';
+import type { ModelConfig } from '../types';
 import { FileReader, withFile } from './file-reader';
 import { configProblem } from '../config';
 import { headSize, validateCheckpoint } from './layout';
@@ -23,11 +23,11 @@ interface Segment {
   shape: number[];
 }
 
-function describeHeader(c: LlamaConfig): string {
+function describeHeader(c: ModelConfig): string {
   return `dim ${c.dim}, hidden_dim ${c.hiddenDim}, n_layers ${c.nLayers}, n_heads ${c.nHeads}, n_kv_heads ${c.nKvHeads}, vocab_size ${c.vocabSize}, max_seq_len ${c.maxSeqLen}, ${c.tiedEmbeddings ? 'shared' : 'separate'} classifier`;
 }
 
-function layout(c: LlamaConfig, format: 'llama2c-legacy' | 'llama2c-v1'): Segment[] {
+function layout(c: ModelConfig, format: 'llama2c-legacy' | 'llama2c-v1'): Segment[] {
   const hs = headSize(c);
   const q = c.nHeads * hs;
   const kv = c.nKvHeads * hs;
@@ -75,7 +75,7 @@ function hfName(part: Part, layer: number): string | undefined {
 }
 
 /** Size check and tensor reads shared by both versions. */
-function readBody(r: FileReader, config: LlamaConfig, format: 'llama2c-legacy' | 'llama2c-v1', headerBytes: number): Checkpoint {
+function readBody(r: FileReader, config: ModelConfig, format: 'llama2c-legacy' | 'llama2c-v1', headerBytes: number): Checkpoint {
   const segments = layout(config, format);
   const expected = headerBytes + segments.reduce((a, s) => a + segmentBytes(s), 0);
   if (r.size < expected)
@@ -101,7 +101,7 @@ function readBody(r: FileReader, config: LlamaConfig, format: 'llama2c-legacy' |
   return ckpt;
 }
 
-function configFrom(ints: Int32Array, shared: boolean): LlamaConfig {
+function configFrom(ints: Int32Array, shared: boolean): ModelConfig {
   return {
     dim: ints[0],
     hiddenDim: ints[1],

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Checkpoint } from '../checkpoint';
 import { randomCheckpoint } from '../llama/random';
 import { checkpointFromBlocks, hostBlocksFromCheckpoint } from '../llama/weights';
-import type { LlamaConfig } from '../types';
+import type { ModelConfig } from '../types';
 import { checkpointDigest } from './digest';
 import { loadModelSafetensors, modelDigest, writeModelSafetensors } from './model-weights';
 import { encodeSafetensors, writeSafetensors } from './safetensors';
@@ -15,7 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = { dim: 32, hiddenDim: 48, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 40, maxSeqLen: 16, normEps: 1e-5, ropeTheta: 10000 };
 // every layout the blocks know: transposed linears, tied and untied heads, biases (qwen2), Conv1D (gpt2)
-const CONFIGS: [string, LlamaConfig][] = [
+const CONFIGS: [string, ModelConfig][] = [
   ['llama untied', { ...base, tiedEmbeddings: false }],
   ['llama tied', { ...base, tiedEmbeddings: true }],
   ['qwen2', { ...base, family: 'qwen2', tiedEmbeddings: true }],

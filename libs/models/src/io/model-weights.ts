@@ -3,14 +3,14 @@
 // tensor of scratch), and the loader reads one tensor at a time into the blocks' own arrays. They give
 // the bytes and hashes of writeSafetensors(toCheckpoint(model).tensors) and checkpointDigest.
 import { hfLayoutOfBlocks, hfTensorOf, setBlockFromHf } from '../llama/weights';
-import type { Block, LlamaConfig } from '../types';
+import type { Block, ModelConfig } from '../types';
 import { tensorsDigest } from './digest';
 import { withFile } from './file-reader';
 import { readSafetensorsHeader, readSafetensorsTensor, writeSafetensorsStreaming } from './safetensors';
 
 /** What these helpers need of a model (Model has it). */
 export interface WeightsHolder {
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   readonly blocks: readonly Block[];
 }
 

@@ -1,7 +1,7 @@
 // Hugging Face parameter names of LlamaForCausalLM, in the order HF's modules define them. This order
 // is the stable block order of the tfjs model (Block.index = noise block id), whatever the file format.
 import { configProblem } from '../config';
-import type { BlockKind, LlamaConfig } from '../types';
+import type { BlockKind, ModelConfig } from '../types';
 
 /** The linear projections of one decoder layer, in HF module order. */
 export const LAYER_LINEARS = [
@@ -33,12 +33,12 @@ export interface TensorSpec {
   kind: BlockKind;
 }
 
-export function headDim(config: LlamaConfig): number {
+export function headDim(config: ModelConfig): number {
   return config.dim / config.nHeads;
 }
 
 /** [out, in] of a layer linear, in HF layout. */
-export function linearShape(config: LlamaConfig, which: LayerLinear): [number, number] {
+export function linearShape(config: ModelConfig, which: LayerLinear): [number, number] {
   const hd = headDim(config);
   switch (which) {
     case 'self_attn.q_proj':
@@ -60,7 +60,7 @@ export function linearShape(config: LlamaConfig, which: LayerLinear): [number, n
  * Every tensor of the model in block order. `hasBias(name)` says whether an optional linear bias
  * (HF attention_bias / mlp_bias) is present; LLaMA checkpoints have none.
  */
-export function tensorSpecs(config: LlamaConfig, hasBias: (name: string) => boolean = () => false): TensorSpec[] {
+export function tensorSpecs(config: ModelConfig, hasBias: (name: string) => boolean = () => false): TensorSpec[] {
   const specs: TensorSpec[] = [{ name: EMBED_NAME, hfShape: [config.vocabSize, config.dim], kind: 'embedding' }];
   for (let l = 0; l < config.nLayers; l++) {
     const p = layerPrefix(l);
@@ -77,7 +77,7 @@ export function tensorSpecs(config: LlamaConfig, hasBias: (name: string) => bool
 }
 
 /** Throws a one-line error naming the field when the config cannot describe a LLaMA model. */
-export function validateLlamaConfig(config: LlamaConfig, source = 'config'): void {
+export function validateModelConfig(config: ModelConfig, source = 'config'): void {
   const problem = configProblem(config);
   if (problem) throw new Error(`${source}: bad model config: ${problem}`);
 }

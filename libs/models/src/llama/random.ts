@@ -2,11 +2,11 @@
 // always gives the same weights, on any machine (a plain JS generator, never Math.random).
 import type { Checkpoint, HostTensor } from '../checkpoint';
 import { archOf, familyOf } from '../families/arch';
-import type { LlamaConfig } from '../types';
-import { validateLlamaConfig } from './names';
+import type { ModelConfig } from '../types';
+import { validateModelConfig } from './names';
 
 /** The stories15M shape (llama2.c's tinyllamas), for benchmarks with random weights. */
-export const STORIES15M_CONFIG: LlamaConfig = {
+export const STORIES15M_CONFIG: ModelConfig = {
   dim: 288,
   hiddenDim: 768,
   nLayers: 6,
@@ -20,7 +20,7 @@ export const STORIES15M_CONFIG: LlamaConfig = {
 };
 
 /** The stories260K shape (the real checkpoint's config). */
-export const STORIES260K_CONFIG: LlamaConfig = {
+export const STORIES260K_CONFIG: ModelConfig = {
   dim: 64,
   hiddenDim: 172,
   nLayers: 5,
@@ -34,7 +34,7 @@ export const STORIES260K_CONFIG: LlamaConfig = {
 };
 
 /** The stories15M dimensions in each family's architecture (`zotune bench forward --shape`; random weights). */
-export const FAMILY_15M_CONFIGS: Record<'qwen2' | 'opt' | 'gpt2', LlamaConfig> = {
+export const FAMILY_15M_CONFIGS: Record<'qwen2' | 'opt' | 'gpt2', ModelConfig> = {
   qwen2: { ...STORIES15M_CONFIG, family: 'qwen2' },
   opt: { ...STORIES15M_CONFIG, family: 'opt', preNorm: true },
   gpt2: { ...STORIES15M_CONFIG, family: 'gpt2' },
@@ -74,9 +74,9 @@ class Gaussian {
  * (std 0.02), the residual output projections (o_proj, down_proj; OPT's out_proj, fc2; GPT-2's c_proj)
  * scaled by 1/sqrt(2·nLayers) as in GPT-2, norms = 1, biases = 0.
  */
-export function randomCheckpoint(config: LlamaConfig, seed = 0, opts: { std?: number } = {}): Checkpoint {
+export function randomCheckpoint(config: ModelConfig, seed = 0, opts: { std?: number } = {}): Checkpoint {
   const base = opts.std ?? 0.02;
-  validateLlamaConfig(config, 'randomCheckpoint');
+  validateModelConfig(config, 'randomCheckpoint');
   const tensors = new Map<string, HostTensor>();
   const specs = archOf(config).tensors;
   specs.forEach((spec, i) => {

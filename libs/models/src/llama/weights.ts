@@ -3,10 +3,10 @@
 // than a plain one). Every family's tensors come from its Arch (families/arch.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Checkpoint, HostTensor } from '../checkpoint';
-import type { Block, LlamaConfig } from '../types';
+import type { Block, ModelConfig } from '../types';
 import { blockValues } from '../block';
 import { archOf, familyOf } from '../families/arch';
-import { validateLlamaConfig } from './names';
+import { validateModelConfig } from './names';
 
 /** [rows, cols] → [cols, rows] on the host. */
 export function transposeHost(data: Float32Array, rows: number, cols: number, out: Float32Array = new Float32Array(rows * cols)): Float32Array {
@@ -54,7 +54,7 @@ function ownsBuffer(a: Float32Array): boolean {
 
 /** alloc null: only check the tensors (yields blocks without data). */
 function* hostBlocks(ckpt: Checkpoint, alloc: ((size: number) => Float32Array) | null, adopt = false, release = false): Generator<Block> {
-  validateLlamaConfig(ckpt.config, ckpt.source);
+  validateModelConfig(ckpt.config, ckpt.source);
   let scratch = new Float32Array(0); // adopt: [size] of the largest transposed tensor so far
   const specs = archOf(ckpt.config, (name) => ckpt.tensors.has(name)).tensors;
   for (const [index, spec] of specs.entries()) {
@@ -119,7 +119,7 @@ export interface HfLayout {
 }
 
 /** Every block's HF layout, by name, in block order (no weights read). */
-export function hfLayoutOfBlocks(config: LlamaConfig, blocks: readonly Block[]): Map<string, HfLayout> {
+export function hfLayoutOfBlocks(config: ModelConfig, blocks: readonly Block[]): Map<string, HfLayout> {
   const names = new Set(blocks.map((b) => b.name));
   const transposed = new Set(archOf(config, (name) => names.has(name)).tensors.filter((t) => t.transpose).map((t) => t.name));
   return new Map(blocks.map((b) => {
@@ -158,7 +158,7 @@ export function setBlockFromHf(l: HfLayout, t: HostTensor, where: string): void 
 
 /** The blocks back in a checkpoint (HF layout), e.g. for the safetensors writer. */
 export function checkpointFromBlocks(
-  config: LlamaConfig,
+  config: ModelConfig,
   blocks: Block[],
   meta: Pick<Checkpoint, 'format' | 'source'>,
 ): Checkpoint {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { packBatch, packSequences } from '../batch';
 import type { Checkpoint } from '../checkpoint';
-import type { LlamaConfig } from '../types';
+import type { ModelConfig } from '../types';
 import { allowed } from '../mask';
 import { wasmKernelsAvailable } from './kernels/wasm-kernels';
 import { createTfjsModel, toCheckpoint } from './model';
@@ -10,7 +10,7 @@ import { randomCheckpoint } from '../llama/random';
 import { logSoftmaxRow, referenceLogits } from '../llama/reference';
 
 // small but with every feature: GQA (4 heads on 2 kv heads), hd 8, untied classifier
-const CFG: LlamaConfig = {
+const CFG: ModelConfig = {
   dim: 32,
   hiddenDim: 48,
   nLayers: 2,
@@ -24,7 +24,7 @@ const CFG: LlamaConfig = {
 };
 
 // std 0.3 so attention is far from uniform and every term matters
-const ckpt = (cfg: LlamaConfig = CFG, seed = 1): Checkpoint => randomCheckpoint(cfg, seed, { std: 0.3 });
+const ckpt = (cfg: ModelConfig = CFG, seed = 1): Checkpoint => randomCheckpoint(cfg, seed, { std: 0.3 });
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

@@ -12,7 +12,7 @@ import type { Checkpoint, CheckpointFormat } from '../checkpoint';
 import { archOf, familyOf, type Arch, type Param } from '../families/arch';
 import { checkpointFromBlocks, blocksFromCheckpoint } from '../llama/weights';
 import { attentionBias } from '../mask';
-import type { AttentionPrefix, Block, Family, LlamaConfig, Model, TensorModel } from '../types';
+import type { AttentionPrefix, Block, Family, ModelConfig, Model, TensorModel } from '../types';
 import { attentionOps } from './attention';
 import { registerGradients } from './kernels/gradients';
 import { registerWasmSegmentSum } from './kernels/segment-sum';
@@ -61,7 +61,7 @@ async function readBack(t: tf.Tensor): Promise<Float32Array> {
 export class TfjsModel implements Model, TensorModel {
   readonly engine = 'tfjs' as const;
   readonly family: Family;
-  readonly config: LlamaConfig;
+  readonly config: ModelConfig;
   /** the family's architecture (block roles), which the forward walks */
   readonly arch: Arch;
   readonly blocks: Block[];
