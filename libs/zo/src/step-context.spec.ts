@@ -40,6 +40,16 @@ describe('StepContext.loss', () => {
   });
 });
 
+describe('a step that does not move the weights (moveWeights false: a mover of null)', () => {
+  it('says so, and refuses what would read or land on unmoved weights', async () => {
+    expect(context(() => 1).moves).toBe(true);
+    const still = new StepContext(toy(2).blocks, null, 1e-3, null, () => 1);
+    expect(still.moves).toBe(false);
+    await expect(still.loss()).rejects.toThrow(/^StepContext\.loss: a step that does not move the weights \(moveWeights false\) takes deferred losses only$/);
+    await expect(still.land([{ seed: 7, coef: 1 }], () => 1)).rejects.toThrow(/^StepContext\.land: this step does not move the weights \(moveWeights false\); replay its record instead$/);
+  });
+});
+
 describe('deferred losses at the edges', () => {
   it('a deferred loss that resolves to something other than a number fails settle()', async () => {
     const ctx = context(() => new DeferredLoss(Promise.resolve('0.5' as unknown as number)));
