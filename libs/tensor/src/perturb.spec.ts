@@ -176,6 +176,37 @@ function runMany(path: 'auto' | 'tfjs-ops', tag: string): number[][] {
   return vs.map((v) => bitsOf(v.dataSync() as Float32Array));
 }
 
+describe('noise stream 2 (trajectory version 4) on tfjs variables', () => {
+  // w ← f32(f32(keep·w) + f32(coef·z)) with z from the scalar reference of the item's stream
+  const expected = (w: ArrayLike<number>, seed: number, block: number, coef: number, keep: number, stream: 1 | 2) => {
+    const z = new Float32Array(w.length);
+    normalFillRef(z, seed, block, 0, stream);
+    return Array.from(w, (x, i) => f(f(f(keep) * x) + f(f(coef) * z[i])));
+  };
+
+  it('applyNoise and applyNoiseMany draw z from the stream they are given, stream 1 items beside stream 2 items, seed 0 too', () => {
+    const [a, b, c] = [fresh(41), fresh(42), fresh(43)];
+    const [wa, wb, wc] = [a, b, c].map((v) => v.dataSync().slice());
+    applyNoise(a, 5, [{ seed: 17, coef: 1e-2 }], { stream: 2 });
+    expect(Array.from(a.dataSync())).toEqual(expected(wa, 17, 5, 1e-2, 1, 2));
+    applyNoiseMany([
+      { variable: b, block: 6, terms: [{ seed: 18, coef: -3e-3 }], keep: 0.5, stream: 2 },
+      // seed 0 is a uint32 like any other
+      { variable: c, block: 7, terms: [{ seed: 0, coef: -3e-3 }], stream: 1 },
+    ]);
+    expect(Array.from(b.dataSync())).toEqual(expected(wb, 18, 6, -3e-3, 0.5, 2));
+    expect(Array.from(c.dataSync())).toEqual(expected(wc, 0, 7, -3e-3, 1, 1));
+  });
+
+  it('applyNoiseMany refuses an unknown stream in one line, before touching any weight', () => {
+    const a = fresh(44);
+    const w = a.dataSync().slice();
+    const t = [{ seed: 1, coef: 1 }];
+    expect(() => applyNoiseMany([{ variable: a, block: 0, terms: t, stream: 5 as 2 }])).toThrow(/^applyNoiseMany: items\[0\]\.stream must be 1 or 2, got 5$/);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(w));
+  });
+});
+
 describe('applyNoiseMany', () => {
   it('takes the direct path on this backend', () => {
     expect(['wasm', 'cpu']).toContain(tf.getBackend());
