@@ -104,6 +104,17 @@ describe('deferred losses', () => {
     });
   }
 
+  it('update() refuses the record of a step that did not move the weights: from unmoved weights it would not land the moving run\'s bits (replay does)', async () => {
+    const a = makeToy(5);
+    toys.push(a);
+    const before = a.snapshot();
+    const est = createEstimator({ name: 'mezo', queries: 2, lr: 0.05 });
+    const r = await est.step({ blocks: a.blocks, lossValue: () => new DeferredLoss(Promise.resolve(0.5)), step: 2, seed: 9, moveWeights: false });
+    await expect(est.update(a.blocks, r)).rejects.toThrow('mezo.update: step 2 did not move the weights (moveWeights false); replay its record instead (replay() lands what a moving step lands)');
+    expect(sameBits(a.snapshot(), before)).toBe(true);
+    est.dispose();
+  });
+
   it('a step that does not move the weights refuses a loss computed here (it would be the loss at unmoved weights)', async () => {
     const a = makeToy(4);
     toys.push(a);

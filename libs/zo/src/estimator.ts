@@ -107,6 +107,9 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
   const fused = fusesUpdate(trajectoryVersion);
   const perturber = new Perturber({ threads: opts.threads, stream: noiseStreamOf(trajectoryVersion) });
   let pending: Pending | undefined;
+  // the last record of a step that moved nothing (moveWeights false): update() refuses it, because
+  // θ − ηĝz from unmoved weights is not the bits a moving step lands (its walk rounds); replay() is
+  let recordOnly: StepRecord | undefined;
   const settle = async () => {
     const p = pending;
     pending = undefined;
@@ -147,10 +150,14 @@ export function createEstimator(config: EstimatorConfigInput | EstimatorConfig, 
       const record = ctx.record(step, seed, name, { displaced: fused });
       // a step that moved nothing leaves nothing to land (its record is replayed instead)
       if (ctx.displaced && ctx.moves) pending = { ctx, blocks, record };
+      recordOnly = ctx.moves ? undefined : record;
       return record;
     },
     async update(blocks, record, opts = {}) {
       checkBlockOrder(blocks);
+      if (recordOnly && record === recordOnly) {
+        throw new Error(`${name}.update: step ${record.step} did not move the weights (moveWeights false); replay its record instead (replay() lands what a moving step lands)`);
+      }
       const o = { lr: opts.lr ?? cfg.lr, weightDecay: opts.weightDecay ?? cfg.weightDecay };
       const p = pending;
       if (p && p.record.step === record.step && p.record.seed === record.seed && sameSigma(p.record.sigma, record.sigma)
