@@ -67,7 +67,7 @@ describe('resolveModel', () => {
     } catch (e) {
       thrown = e;
     }
-    expect(cliMessageOf(thrown)).toMatch(/does not exist; run `zotune data pull`/);
+    expect(cliMessageOf(thrown)).toMatch(/does not exist; run `zotune data pull --only stories999`/);
     expect(errorOf(() => resolveModel('./missing/model.bin', DATA))).toBe('./missing/model.bin: no such file or directory');
     const lonely = join(tmp, 'lonely');
     mkdirSync(lonely);

@@ -94,6 +94,6 @@ export function resolveModel(arg: string, dataDir: string = resolveDataDir()): R
   if (looksLikePath) throw new Error(`${arg}: no such file or directory`);
   throw new RemedyError(
     `model "${arg}": not a file or directory, and ${dir} does not exist; fetch it with ensureData({ model: '${arg}' }) or pullData() from @zotune/data, or pass a data directory with models/${arg}/`,
-    `model "${arg}": not a file or directory, and ${dir} does not exist; run \`zotune data pull\` (or \`zotune data pull --from DIR\`), or set ZOTUNE_DATA to a directory with models/${arg}/`,
+    `model "${arg}": not a file or directory, and ${dir} does not exist; run \`zotune data pull --only ${arg}\` (or \`zotune data pull --from DIR\` from a mirror), or set ZOTUNE_DATA to a directory with models/${arg}/`,
   );
 }
