@@ -7,6 +7,7 @@
 // dev-loss drop); held-out = ranks 1, 3, 5 (at most three); meta-training = ranks 2, 4, 6, ... and, if
 // fewer than two, the non-learning tasks with the largest dev-loss drop; fewer than two learning tasks
 // means stage 1 is rerun at 1,000 forward passes on the tasks whose dev loss fell.
+// The meta-training command printed uses lr1 = 3e-5 (the amendment of 17:15 UTC, session 12).
 // --expect N refuses to print a split until N finished runs are given (the sweep has 14).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,4 +83,4 @@ if (meta.length < 2) {
 console.log(`held-out: ${heldOut.join(', ')}`);
 console.log(`meta-training: ${meta.join(', ')}`);
 console.log(`demo task (rank 1): ${learning[0].task}`);
-console.log(`\nzotune meta-train --model smollm2-135m --tasks ${meta.join(',')} --meta-grad spsa --spsa-directions 16 \\\n  --meta-lr 1e-4 --max-steps 360 --seed 0 --threads 2 --out runs/smollm2-meta --publish smollm2-135m/default`);
+console.log(`\nzotune meta-train --model smollm2-135m --tasks ${meta.join(',')} --meta-grad spsa --spsa-directions 16 \\\n  --meta-lr 3e-5 --max-steps 360 --seed 0 --threads 2 --out runs/smollm2-meta --publish smollm2-135m/default`);
