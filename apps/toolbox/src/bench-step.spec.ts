@@ -40,6 +40,10 @@ describe('zotune bench step', () => {
     expect(r.forwardMs).toBeGreaterThan(0);
     expect(r.mezo!.forwardPasses).toBe(2);
     expect(r.mezo!.forwardsPerStep).toBeCloseTo(r.mezo!.stepMs / r.forwardMs, 10);
+    // the memory floor: two forwards and three copies of the weights' bytes (on this tiny model a
+    // step's forwards can be cheaper than the lone forward timed, so the floor is not compared to it)
+    expect(r.weightsCopyMs).toBeGreaterThan(0);
+    expect(r.mezo!.floorForwardsPerStep).toBeCloseTo(2 + (3 * r.weightsCopyMs!) / r.forwardMs, 10);
     expect(r.mezo!.stepWithPolicyMs).toBeGreaterThan(0);
     expect(r.guided).toBeUndefined();
     const p = r.policy!;
