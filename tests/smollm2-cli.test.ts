@@ -61,6 +61,14 @@ describe.skipIf(skipWithoutSmollm2())('smollm2-135m through the bin', () => {
     expect(nll.nll).toBeLessThan(6);
   }, 900_000);
 
+  test('the demo preset (configs/runs/smollm2-demo.json), shortened: mr, MeZO at lr 3e-5, zero-shot and fine-tuned test accuracy', async () => {
+    const out = join(work, 'demo');
+    const s = json(await zotune('finetune', '--config', 'smollm2-demo', '--model', gguf, '--steps', '2', '--eval-every', '2', '--eval-n', '8', '--test-n', '16', '--batch', '4', '--threads', '1', '--out', out, '--json'));
+    expect(s).toMatchObject({ task: 'mr', estimator: 'mezo', policy: 'none', lr: 3e-5, eps: 1e-3, steps: 2, testN: 16, peft: 'full' });
+    for (const acc of [s.zeroShotTestAcc, s.testAcc]) expect(acc * 16).toBeCloseTo(Math.round(acc * 16), 9); // a count of 16
+    expect(Number.isFinite(s.finalTrainLoss)).toBe(true);
+  }, 600_000);
+
   /** stderr without the backend and engine notes: the error is the one other line */
   const errorLines = (stderr: string) => stderr.trim().split('\n').filter((l) => !/^zotune: (backend|engine) /.test(l));
 
