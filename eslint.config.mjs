@@ -42,7 +42,7 @@ export default [
             lib('tasks', ['tensor', 'tokenizers', 'data', 'models']),
             lib('zo', ['io', 'tensor', 'models', 'tasks', 'artifacts']),
             lib('policy', ['io', 'tensor', 'models', 'tasks', 'zo', 'artifacts']),
-            lib('meta', ['io', 'tensor', 'data', 'models', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
+            lib('meta', ['io', 'tensor', 'data', 'models', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'report']),
             lib('registry', ['io', 'artifacts'], { bannedExternalImports: noTf }),
             lib('sweep', ['io', 'report'], { bannedExternalImports: noTf }),
             lib('finetune', ['io', 'tensor', 'data', 'tokenizers', 'gguf', 'models', 'engine', 'peft', 'tasks', 'zo', 'policy', 'artifacts', 'registry', 'report']),
@@ -54,7 +54,7 @@ export default [
             },
             {
               sourceTag: 'app:meta-trainer',
-              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:models', 'lib:ort', 'lib:engine', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:meta', 'lib:artifacts', 'lib:registry', 'lib:report'],
+              onlyDependOnLibsWithTags: ['lib:io', 'lib:tensor', 'lib:data', 'lib:models', 'lib:ort', 'lib:engine', 'lib:peft', 'lib:tasks', 'lib:zo', 'lib:policy', 'lib:meta', 'lib:artifacts', 'lib:registry', 'lib:report'],
             },
             {
               sourceTag: 'app:toolbox',

@@ -129,6 +129,40 @@ describe('zotune meta-train', () => {
     expect(decodePolicyArtifact(readFileSync(r.artifact), r.artifact).weights).toEqual(artifact.weights);
   });
 
+  test('--peft lora: a policy of the adapter blocks that a finetune with the same PEFT flags uses; another rank is refused', () => {
+    const out = join(work, 'peft-lora');
+    const LORA = ['--peft', 'lora', '--lora-rank', '4', '--lora-targets', 'q,v'];
+    const r = json(zotune('meta-train', '--model', 'stories260K', '--tasks', 'sst2', '--batch', '4', '--train-examples', '8', '--epochs', '1', '--seed', '7',
+      '--meta-grad', 'spsa', '--spsa-directions', '2', '--threads', '1', ...LORA, '--out', out, '--json'));
+    expect(r).toMatchObject({ steps: 2, metaGrad: 'spsa', backend: 'ort' });
+    const artifact = decodePolicyArtifact(readFileSync(r.artifact), r.artifact);
+    // stories260K: 5 layers × (q, v) × (A, B) adapter blocks, named as the adapter's (not the model's 47)
+    expect(artifact.fingerprint.blocks).toHaveLength(20);
+    expect(artifact.fingerprint.blocks.every((b) => /lora/.test(b.name) && b.shape.includes(4))).toBe(true);
+    expect(artifact.training.config).toMatchObject({ peft: 'lora-r4-a16-q_proj,v_proj' });
+    expect(r.metrics.omegaMoved).toBeGreaterThan(0);
+    const ft = (extra: string[], dir: string) => zotune('finetune', '--model', 'stories260K', '--task', 'sst2', '--steps', '2', '--eval-every', '2', '--eval-n', '8',
+      '--test-n', '8', '--threads', '1', '--policy', r.artifact, ...extra, '--out', join(out, dir), '--json');
+    expect(json(ft(LORA, 'ft'))).toMatchObject({ steps: 2, peft: 'lora-r4-a16-q_proj,v_proj', policyDigest: r.digest });
+    const other = ft(['--peft', 'lora', '--lora-rank', '8', '--lora-targets', 'q,v'], 'ft8');
+    expect(other.code).toBe(2);
+    // one error line (beside the backend, engine and peft notes of the run's start)
+    const errors = other.stderr.trim().split('\n').filter((l) => l.startsWith('zotune: ') && !/^zotune: (backend|engine) /.test(l));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^zotune: --policy .*policy\.zpol: .*lora/);
+    // bad PEFT input: one line each
+    for (const [args, msg] of [
+      [['--peft', 'lora'], 'zotune: --peft lora: only with --meta-grad spsa (the exact meta-gradient differentiates the model\'s own blocks)'],
+      [['--meta-grad', 'spsa', '--prefix-tokens', '3'], 'zotune: --prefix-tokens: only with --peft prefix (this run has --peft none)'],
+      [['--meta-grad', 'spsa', '--peft', 'adapters'], 'zotune: --peft: expected none, lora, prefix, got adapters'],
+      [['--meta-grad', 'spsa', '--peft', 'lora', '--lora-rank', '0'], 'zotune: --lora-rank: expected an integer >= 1, got 0'],
+    ] as [string[], string][]) {
+      const bad = zotune('meta-train', '--model', 'stories260K', '--tasks', 'sst2', '--threads', '1', ...args, '--out', join(work, 'peft-bad'));
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr.trim().split('\n').filter((l) => !/^zotune: (backend|engine) /.test(l)).join('\n')).toBe(msg);
+    }
+  });
+
   test.each(['qwen2', 'opt', 'gpt2'])('meta-trains on the %s fixture, and the policy it publishes drives a guided finetune of that model', (family) => {
     const dir = join(REPO_ROOT, 'tests/fixtures/families', family);
     const out = join(work, `family-${family}`);

@@ -1,5 +1,6 @@
 // Flags of `zotune meta-train` → a validated run description, and the registry flags.
 import { parseMetaConfig, type MetaConfig } from '@zotune/meta';
+import { parseLoraTargets, peftConfigOf, PEFT_METHODS, type PeftConfig, type PeftMethod } from '@zotune/peft';
 import { DEFAULT_POLICY_NAME, DEFAULT_POLICY_TAG, defaultRegistryLocation, openRegistry, parseRef, readBearerToken, type PolicyRef, type PolicyRegistry } from '@zotune/registry';
 import { parseNumber, UserError } from '@zotune/report';
 
@@ -29,6 +30,11 @@ export interface MetaTrainFlags {
   seed?: string;
   dataSeed?: string;
   checkpointEvery?: string;
+  peft?: string;
+  loraRank?: string;
+  loraAlpha?: string;
+  loraTargets?: string;
+  prefixTokens?: string;
   out?: string;
   resume?: string;
   publish?: string[];
@@ -46,6 +52,7 @@ const TRAINING_FLAGS: [keyof MetaTrainFlags, string][] = [
   ['model', '--model'], ['tasks', '--tasks'], ['epochs', '--epochs'], ['resetEvery', '--reset-every'], ['batch', '--batch'], ['eps', '--eps'],
   ['lrMlp', '--lr-mlp'], ['lrLlm', '--lr-llm'], ['metaLr', '--meta-lr'], ['metaLrMax', '--meta-lr-max'], ['nfGrad', '--nf-grad'], ['lookaheadSteps', '--lookahead-steps'], ['features', '--features'], ['metaGrad', '--meta-grad'], ['spsaDirections', '--spsa-directions'], ['spsaScale', '--spsa-scale'], ['spsaSpace', '--spsa-space'], ['maxSteps', '--max-steps'], ['trainExamples', '--train-examples'],
   ['hidden', '--hidden'], ['seed', '--seed'], ['dataSeed', '--data-seed'], ['checkpointEvery', '--checkpoint-every'], ['out', '--out'],
+  ['peft', '--peft'], ['loraRank', '--lora-rank'], ['loraAlpha', '--lora-alpha'], ['loraTargets', '--lora-targets'], ['prefixTokens', '--prefix-tokens'],
   ['name', '--name'], ['description', '--description'],
 ];
 
@@ -103,6 +110,34 @@ export function metaConfigFromFlags(f: MetaTrainFlags, metaGrad: 'exact' | 'spsa
     return parseMetaConfig(defined, 'meta-train');
   } catch (e) {
     throw new UserError((e as Error).message, 2);
+  }
+}
+
+/**
+ * The PEFT config of the flags (undefined without --peft or with --peft none), its adapters drawn from
+ * the run seed (--seed, else the meta config's default) as `zotune finetune` draws them (peftConfigOf).
+ */
+export function peftFromFlags(f: MetaTrainFlags): PeftConfig | undefined {
+  const method = f.peft ?? 'none';
+  if (method === 'none' && [f.loraRank, f.loraAlpha, f.loraTargets, f.prefixTokens].every((v) => v === undefined)) return undefined;
+  const seed = f.seed === undefined ? parseMetaConfig({}).seed : parseNumber('--seed', f.seed, { int: true, min: 0, max: 0xffffffff });
+  if (!(PEFT_METHODS as readonly string[]).includes(method)) throw new UserError(`--peft: expected ${PEFT_METHODS.join(', ')}, got ${method}`, 2);
+  try {
+    const int = (flag: string, v: string | undefined) => (v === undefined ? undefined : parseNumber(flag, v, { int: true, min: 1, max: 4096 }));
+    const alpha = f.loraAlpha === undefined ? undefined : parseNumber('--lora-alpha', f.loraAlpha);
+    if (alpha !== undefined && !(alpha > 0)) throw new UserError(`--lora-alpha: expected a number > 0, got ${f.loraAlpha}`, 2);
+    return peftConfigOf(
+      {
+        method: method as PeftMethod,
+        loraRank: int('--lora-rank', f.loraRank),
+        loraAlpha: alpha,
+        loraTargets: f.loraTargets === undefined ? undefined : parseLoraTargets(f.loraTargets),
+        prefixTokens: int('--prefix-tokens', f.prefixTokens),
+      },
+      seed,
+    );
+  } catch (e) {
+    throw e instanceof UserError ? e : new UserError((e as Error).message, 2);
   }
 }
 

@@ -8,7 +8,7 @@ import { formatRef, type PolicyRef, type PolicyRegistry } from '@zotune/registry
 import { cliText, interruptedError, RUN_FILES, UserError } from '@zotune/report';
 import { chooseEngine, engineNote, openModel, parseThreads } from '@zotune/engine';
 import { parseBackend } from '@zotune/tensor';
-import { checkResumeFlags, metaConfigFromFlags, parseTaskList, publishRefs, registryOf, type MetaTrainFlags } from './options';
+import { checkResumeFlags, metaConfigFromFlags, parseTaskList, peftFromFlags, publishRefs, registryOf, type MetaTrainFlags } from './options';
 
 export { CHECKPOINT_FILE, POLICY_FILE } from '@zotune/meta';
 
@@ -73,7 +73,8 @@ export async function runMetaTrain(flags: MetaTrainFlags, opts: RunOptions = {})
     } else {
       const tasks = parseTaskList(flags.tasks);
       const meta = (metaGrad: 'exact' | 'spsa') => metaConfigFromFlags(flags, metaGrad);
-      r = await metaTrain({ model: flags.model, tasks, meta, metaGrad: flags.metaGrad, name: flags.name, description: flags.description }, { ...lib, dir: flags.out });
+      const peft = peftFromFlags(flags);
+      r = await metaTrain({ model: flags.model, tasks, meta, metaGrad: flags.metaGrad, name: flags.name, description: flags.description, peft }, { ...lib, dir: flags.out });
     }
   } catch (e) {
     throw e instanceof MetaTrainAbortError ? interruptedError('meta-train', e.step, e.steps, e.dir) : e;

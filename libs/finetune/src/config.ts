@@ -6,16 +6,12 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_LORA_TARGETS, peftConfigSchema, type PeftConfig } from '@zotune/peft';
+import { peftConfigOf, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
-import { deriveSeed } from '@zotune/tensor';
 import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig } from '@zotune/zo';
 import {
-  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LORA, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULT_PREFIX_TOKENS, DEFAULTS, posInt, zodProblem, type FinetuneInput,
+  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULTS, posInt, zodProblem, type FinetuneInput,
 } from './schema';
-
-/** Keeps the adapters' init seed apart from the run's other streams. */
-const PEFT_DOMAIN = 0x70656674; // 'peft'
 
 /** The resolved configuration: config.json of a run. */
 export const finetuneConfigSchema = z.strictObject({
@@ -154,16 +150,14 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
 /** The PEFT setting of the merged layers (undefined: full-parameter ZO); refuses options of another method. */
 export function resolvePeft(m: FinetuneInput & { seed: number }): PeftConfig | undefined {
   const method = m.peft ?? 'none';
-  const given = (k: keyof FinetuneInput) => m[k] !== undefined;
-  const flag: Record<string, [string, string]> = { loraRank: ['--lora-rank', 'lora'], loraAlpha: ['--lora-alpha', 'lora'], loraTargets: ['--lora-targets', 'lora'], prefixTokens: ['--prefix-tokens', 'prefix'] };
-  for (const [k, [name, needs]] of Object.entries(flag))
-    if (given(k as keyof FinetuneInput) && method !== needs) throw new UserError(`${name}: only with --peft ${needs} (this run has --peft ${method})`, 2);
+  let peft: PeftConfig | undefined;
+  try {
+    peft = peftConfigOf({ method, loraRank: m.loraRank, loraAlpha: m.loraAlpha, loraTargets: m.loraTargets, prefixTokens: m.prefixTokens }, m.seed);
+  } catch (e) {
+    throw new UserError((e as Error).message, 2);
+  }
   if (m.estimator === 'adam' && method !== 'none') throw new UserError(`--peft ${method}: ZO estimators only (adam trains every block)`, 2);
-  const initSeed = deriveSeed(m.seed, PEFT_DOMAIN);
-  if (method === 'lora')
-    return { method, rank: m.loraRank ?? DEFAULT_LORA.rank, alpha: m.loraAlpha ?? DEFAULT_LORA.alpha, targets: m.loraTargets ?? [...DEFAULT_LORA_TARGETS], initSeed };
-  if (method === 'prefix') return { method, tokens: m.prefixTokens ?? DEFAULT_PREFIX_TOKENS, initSeed };
-  return undefined;
+  return peft;
 }
 
 /** The estimator configuration of a run (what the trajectory header records). */

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WORKSPACE_ROOT } from '@zotune/data';
-import { DEFAULT_LORA_TARGETS, parseLoraTargets, PEFT_METHODS } from '@zotune/peft/config';
+import { DEFAULT_LORA, DEFAULT_LORA_TARGETS, DEFAULT_PREFIX_TOKENS, parseLoraTargets, PEFT_METHODS } from '@zotune/peft/config';
 import { UserError } from '@zotune/report';
 import { estimatorNames, type EstimatorName } from '@zotune/zo/names';
 
@@ -39,10 +39,6 @@ export const PUBLIC_DEMO_PRESET = 'demo-public';
 /** --policy oracle-*: steps between two gradient measurements. */
 export const DEFAULT_ORACLE_EVERY = 100;
 
-/** MeZO's LoRA setting: r = 8, alpha = 16. */
-export const DEFAULT_LORA = { rank: 8, alpha: 16 } as const;
-/** MeZO's prefix length. */
-export const DEFAULT_PREFIX_TOKENS = 5;
 /** Dev evaluations per run when --eval-every is not given. */
 export const DEFAULT_EVALS_PER_RUN = 5;
 

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { decodePolicyArtifact, policyDigest, writePolicyArtifactFile } from '@zotune/artifacts';
 import { resolveDataDir } from '@zotune/data';
 import { checkpointDigest, createTfjsModel, differentiable, resolveModel, type Checkpoint, type Model, type ResolvedModel } from '@zotune/models';
+import { createAdapter, peftConfigSchema, peftLabel, type Adapter, type PeftConfig } from '@zotune/peft';
 import { CURVATURE_SEED_DOMAIN, DEFAULT_CURVATURE_PROBE, modelFingerprint, policyToArtifact, probeCurvature, type CurvatureMeasurement } from '@zotune/policy';
 import { cliText, createRunDir, peakRssMiB, Progress, readMetrics, readRunConfig, UserError, type MetricRecord } from '@zotune/report';
 import { objectiveValue, resolveTask } from '@zotune/tasks';
@@ -41,6 +42,8 @@ export const runConfigSchema = z.object({
   name: z.string().min(1),
   /** artifact description */
   description: z.string().optional(),
+  /** PEFT: the policy is for these adapter blocks (meta-trained over them, the base weights frozen) */
+  peft: peftConfigSchema.optional(),
 });
 export type RunConfig = z.infer<typeof runConfigSchema>;
 
@@ -60,6 +63,11 @@ export interface MetaTrainSpec {
   /** the policy's name (default "default") */
   name?: string;
   description?: string;
+  /**
+   * meta-train over a PEFT adapter's blocks (e.g. @zotune/peft's peftConfigOf({ method: 'lora' }, seed)):
+   * the policy is then for those blocks, as `zotune finetune --peft … --policy REF` uses it; spsa only
+   */
+  peft?: PeftConfig;
 }
 
 export interface MetaTrainResult {
@@ -154,6 +162,7 @@ export async function metaTrain(spec: MetaTrainSpec, opts: MetaTrainOptions = {}
   const runConfig: RunConfig = {
     kind: 'zotune-meta-train', model: modelArg, modelName: resolved.name, modelDigest: checkpointDigest(resolved.checkpoint), tasks: spec.tasks, meta, name: spec.name ?? 'default',
     ...(spec.description !== undefined ? { description: spec.description } : {}),
+    ...(spec.peft ? { peft: spec.peft } : {}),
   };
   const dir = resolve(opts.dir ?? join('runs', `meta-train-${resolved.name}-${stamp()}`));
   return runMetaTrain(runConfig, resolved, dir, false, dataDir, opts);
@@ -197,7 +206,19 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
   // the forward-only meta-gradient runs on the model opts.openModel opens (ORT): its weights never enter tfjs
   const spsa = config.metaGrad === 'spsa';
   if (spsa && !opts.openModel) throw new UserError('--meta-grad spsa: needs a forward engine (MetaTrainOptions.openModel)', 2);
-  const model: Model = spsa ? await opts.openModel!(resolved.checkpoint) : createTfjsModel(resolved.checkpoint);
+  const peft = runConfig.peft;
+  if (peft && !spsa) throw new UserError(`--peft ${peft.method}: only with --meta-grad spsa (the exact meta-gradient differentiates the model's own blocks)`, 2);
+  const base: Model = spsa ? await opts.openModel!(resolved.checkpoint) : createTfjsModel(resolved.checkpoint);
+  let adapter: Adapter | undefined;
+  try {
+    adapter = peft && createAdapter(base, peft);
+  } catch (e) {
+    await base.dispose();
+    throw new UserError(`--peft ${peftLabel(peft)}: ${cliText(e)}`, 2);
+  }
+  // with PEFT, what the trainer perturbs, the policy covers and the fingerprint names are the adapter's
+  // blocks; the forwards go through the adapter (adapter.model syncs it into the base weights first)
+  const model: Model = adapter ? withBlocks(adapter.model, adapter.blocks) : base;
   const engineName = spsa ? model.engine : backend.name;
   const blockNames = model.blocks.map((b) => b.name);
   // variants at their reference value (lookaheadSteps 1, features base) are left out of the identity,
@@ -205,7 +226,8 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
   const identity: Partial<MetaConfig> = recordedMetaConfig(config);
   if (identity.lookaheadSteps === 1) delete identity.lookaheadSteps;
   if (identity.features === 'base') delete identity.features;
-  const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config: identity, blocks: blockNames });
+  // the adapters' settings and init seed are part of the run (block names alone do not give the seed)
+  const runId = runIdentity({ modelDigest: runConfig.modelDigest, tasks: metaTasks.map((t) => t.name), config: peft ? { ...identity, peft } : identity, blocks: blockNames });
   const run = userError('--out', () => createRunDir(dir, runConfig, { resume: resuming }));
   // the curvature feature set: each task's κ at the pretrained weights (a resumed run measures the same
   // bits again: the same weights, batch and noise), before the trainer copies them
@@ -296,7 +318,7 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
         ...(curvature ? { probe: DEFAULT_CURVATURE_PROBE } : {}),
         training: {
           config: {
-            ...recordedMetaConfig(config), model: runConfig.modelName, backend: engineName, stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length),
+            ...recordedMetaConfig(config), model: runConfig.modelName, backend: engineName, ...(peft ? { peft: peftLabel(peft) } : {}), stepsPerEpoch: plan.stepsPerEpoch, trainExamplesPerTask: metaTasks.map((t) => t.train.length),
             ...(curvature ? { curvatureKappa: Object.fromEntries(metaTasks.map((t, i) => [t.name, curvature[i].kappa.map((k) => round(k, 4))])) } : {}),
           },
           tasks: metaTasks.map((t) => t.name),
@@ -329,8 +351,17 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
   } finally {
     run.close();
     trainer.dispose();
-    await model.dispose();
+    adapter?.dispose();
+    await base.dispose();
   }
+}
+
+/**
+ * The model (a PEFT adapter's view of the base) with `blocks` replaced: every other member, forwards
+ * included, is the model's own, bound to it (so its forwards still read the base blocks).
+ */
+function withBlocks(model: Model, blocks: Model['blocks']): Model {
+  return new Proxy(model, { get: (target, prop) => (prop === 'blocks' ? blocks : Reflect.get(target, prop)) });
 }
 
 /** κ of every task at the model's current (pretrained) weights, on the task's first `examples` training examples. */

@@ -3,6 +3,13 @@
 // trajectory header, with the seed the adapters were initialised from.
 import { z } from 'zod';
 
+/** MeZO's LoRA setting: r = 8, alpha = 16. */
+export const DEFAULT_LORA = { rank: 8, alpha: 16 } as const;
+/** MeZO's prefix length. */
+export const DEFAULT_PREFIX_TOKENS = 5;
+/** Keeps the adapters' init seed apart from a run's other streams: initSeed = deriveSeed(runSeed, PEFT_SEED_DOMAIN). */
+export const PEFT_SEED_DOMAIN = 0x70656674; // 'peft'
+
 /** MeZO's LoRA targets (q_proj, v_proj); short names expand to the layer's self_attn / mlp linears. */
 export const DEFAULT_LORA_TARGETS = ['q_proj', 'v_proj'] as const;
 

@@ -14,6 +14,7 @@ import { createPrefix } from './prefix';
 
 export { sameBits, withSync, type Adapter } from './adapter';
 export * from './config';
+export { peftConfigOf, type PeftChoice } from './choice';
 export { createLora, loraTargetProblem, loraTargets, mergeInto, PEFT_PREFIX } from './lora';
 export { createPrefix, prefixInitTokens } from './prefix';
 
