@@ -7,7 +7,7 @@
 // dev-loss drop); held-out = ranks 1, 3, 5 (at most three); meta-training = ranks 2, 4, 6, ... and, if
 // fewer than two, the non-learning tasks with the largest dev-loss drop; fewer than two learning tasks
 // means stage 1 is rerun at 1,000 forward passes on the tasks whose dev loss fell.
-// The meta-training command printed uses lr1 = 3e-5 (the amendment of 17:15 UTC, session 12); it runs
+// The meta-training command printed uses lr1 = 3e-5 (the amendment of 17:05 UTC, session 12); it runs
 // after stage 2, with --peft lora --lora-rank 8 --lora-alpha 16 --lora-targets q,v if stage 2 picks LoRA-ZO.
 // --expect N refuses to print a split until N finished runs are given (the sweep has 14).
 import { readFileSync } from 'node:fs';
