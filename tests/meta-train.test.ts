@@ -132,8 +132,9 @@ describe('zotune meta-train', () => {
   test('--peft lora: a policy of the adapter blocks that a finetune with the same PEFT flags uses; another rank is refused', () => {
     const out = join(work, 'peft-lora');
     const LORA = ['--peft', 'lora', '--lora-rank', '4', '--lora-targets', 'q,v'];
+    // no --meta-grad: auto picks spsa for adapter blocks even below 50M parameters
     const r = json(zotune('meta-train', '--model', 'stories260K', '--tasks', 'sst2', '--batch', '4', '--train-examples', '8', '--epochs', '1', '--seed', '7',
-      '--meta-grad', 'spsa', '--spsa-directions', '2', '--threads', '1', ...LORA, '--out', out, '--json'));
+      '--spsa-directions', '2', '--threads', '1', ...LORA, '--out', out, '--json'));
     expect(r).toMatchObject({ steps: 2, metaGrad: 'spsa', backend: 'ort' });
     const artifact = decodePolicyArtifact(readFileSync(r.artifact), r.artifact);
     // stories260K: 5 layers × (q, v) × (A, B) adapter blocks, named as the adapter's (not the model's 47)
@@ -152,7 +153,7 @@ describe('zotune meta-train', () => {
     expect(errors[0]).toMatch(/^zotune: --policy .*policy\.zpol: .*lora/);
     // bad PEFT input: one line each
     for (const [args, msg] of [
-      [['--peft', 'lora'], 'zotune: --peft lora: only with --meta-grad spsa (the exact meta-gradient differentiates the model\'s own blocks)'],
+      [['--meta-grad', 'exact', '--peft', 'lora'], 'zotune: --peft lora: only with --meta-grad spsa (the exact meta-gradient differentiates the model\'s own blocks)'],
       [['--meta-grad', 'spsa', '--prefix-tokens', '3'], 'zotune: --prefix-tokens: only with --peft prefix (this run has --peft none)'],
       [['--meta-grad', 'spsa', '--peft', 'adapters'], 'zotune: --peft: expected none, lora, prefix, got adapters'],
       [['--meta-grad', 'spsa', '--peft', 'lora', '--lora-rank', '0'], 'zotune: --lora-rank: expected an integer >= 1, got 0'],

@@ -44,7 +44,7 @@ export function registerMetaTrainCommand(program: Command): void {
     .option('--seed <n>', 'run seed: data order, noise and the policy\'s initial weights (default 0)')
     .option('--data-seed <n>', 'sampling seed of the tasks\' train split (default 0)')
     .option('--checkpoint-every <n>', 'write a resumable checkpoint every N steps (default 25; 0: only at the end)')
-    .option('--peft <p>', 'meta-train a policy for PEFT adapter blocks instead of every block: none (default), lora or prefix; --meta-grad spsa only (use it with `zotune finetune` and the same PEFT flags)')
+    .option('--peft <p>', 'meta-train a policy for PEFT adapter blocks instead of every block: none (default), lora or prefix; forward-only (--meta-grad auto picks spsa); use it with `zotune finetune` and the same PEFT flags')
     .option('--lora-rank <r>', '--peft lora: rank (default 8)')
     .option('--lora-alpha <a>', '--peft lora: alpha (default 16)')
     .option('--lora-targets <list>', '--peft lora: linears (default q_proj,v_proj)')

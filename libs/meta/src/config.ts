@@ -108,10 +108,11 @@ export const SPSA_FROM_PARAMETERS = 50_000_000;
 export type MetaGrad = MetaConfig['metaGrad'];
 
 /** The --meta-grad choice: exact or spsa as given, auto by the model's parameter count. */
-export function resolveMetaGrad(flag: string | undefined, parameters: number): MetaGrad {
+export function resolveMetaGrad(flag: string | undefined, parameters: number, peft = false): MetaGrad {
   const v = flag ?? 'auto';
   if (v === 'exact' || v === 'spsa') return v;
   if (v !== 'auto') throw new Error(`--meta-grad: expected auto, exact or spsa, got ${v}`);
-  return parameters >= SPSA_FROM_PARAMETERS ? 'spsa' : 'exact';
+  // adapter blocks have no exact meta-gradient here (run.ts): auto picks spsa for them at any size
+  return peft || parameters >= SPSA_FROM_PARAMETERS ? 'spsa' : 'exact';
 }
 

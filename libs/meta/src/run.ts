@@ -153,7 +153,7 @@ export async function metaTrain(spec: MetaTrainSpec, opts: MetaTrainOptions = {}
   for (const t of resolved.checkpoint.tensors.values()) parameters += t.data.length;
   let meta: Partial<MetaConfig>;
   try {
-    const metaGrad = resolveMetaGrad(spec.metaGrad ?? (typeof spec.meta === 'object' ? spec.meta.metaGrad : undefined), parameters);
+    const metaGrad = resolveMetaGrad(spec.metaGrad ?? (typeof spec.meta === 'object' ? spec.meta.metaGrad : undefined), parameters, spec.peft !== undefined);
     const input = typeof spec.meta === 'function' ? spec.meta(metaGrad) : spec.meta;
     meta = recordedMetaConfig(parseMetaConfig({ ...input, metaGrad }, 'meta-train'));
   } catch (e) {
