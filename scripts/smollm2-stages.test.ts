@@ -1,9 +1,10 @@
 // scripts/smollm2/stage1.mjs and stage2.mjs apply issue 23's fixed rules to run records: checked here on
 // synthetic records whose answers follow from the rules by hand (docs/results/smollm2-evidence.md).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { expandRuns, parseSpec } from '@zotune/sweep';
 import { afterAll, expect, test } from 'vitest';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-stages-'));
@@ -48,6 +49,14 @@ test('stage 1: learners ranked by gain (ties: larger loss drop), held-out 1,3,5,
   expect(r.out).toContain('meta-training: a, c, e\n');
   expect(r.out).toContain('--tasks a,c,e ');
   expect(run('stage1.mjs', ['--expect', '9', ...dirs]).out).toContain('8 of 9 runs finished: no split yet.');
+  // stage 2's sweep spec: the held-out tasks at lr1, seeds 0 and 1, 4,000 passes; a valid sweep spec
+  const spec = join(work, 'stage2.json');
+  expect(run('stage1.mjs', ['--stage2-spec', spec, '--expect', '8', ...dirs]).code).toBe(0);
+  const written = JSON.parse(readFileSync(spec, 'utf8'));
+  expect(written.grid).toEqual({ model: ['smollm2-135m'], task: ['h', 'b', 'd'], method: ['mezo'], lr: [3e-5], eps: [0.001], seed: [0, 1], forwardPasses: [4000], engine: ['ort'] });
+  expect(written.options).toEqual({ batch: 16, evalN: 200, testN: 1, evalEvery: 250 });
+  expect(expandRuns(parseSpec(written, spec)).map((r) => `${r.config.task}/${r.config.seed}`)).toEqual(['h/0', 'h/1', 'b/0', 'b/1', 'd/0', 'd/1']);
+  expect(run('stage1.mjs', ['--stage2-spec']).err.trim()).toBe('stage1: unknown option --stage2-spec (expected a file after it)');
 });
 
 test('stage 1: fewer than two learners → rerun at 1,000 passes on the tasks whose dev loss fell', () => {

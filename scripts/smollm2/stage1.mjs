@@ -10,21 +10,30 @@
 // The meta-training command printed uses lr1 = 3e-5 (the amendment of 17:05 UTC, session 12); it runs
 // after stage 2, with --peft lora --lora-rank 8 --lora-alpha 16 --lora-targets q,v if stage 2 picks LoRA-ZO.
 // --expect N refuses to print a split until N finished runs are given (the sweep has 14).
-import { readFileSync } from 'node:fs';
+// --stage2-spec FILE also writes stage 2's sweep spec (the held-out tasks, seeds 0 and 1, lr1 = 3e-5,
+// 4,000 forward passes, dev every 250 steps) to FILE, atomically.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 let expect = 0;
-if (args[0] === '--expect') {
-  expect = Number(args[1]);
-  if (!Number.isInteger(expect) || expect < 1) {
-    console.error(`stage1: --expect must be a positive integer, got ${args[1]}`);
+let stage2Spec;
+while (args[0]?.startsWith('--')) {
+  const [flag, value] = args.splice(0, 2);
+  if (flag === '--expect') {
+    expect = Number(value);
+    if (!Number.isInteger(expect) || expect < 1) {
+      console.error(`stage1: --expect must be a positive integer, got ${value}`);
+      process.exit(2);
+    }
+  } else if (flag === '--stage2-spec' && value) stage2Spec = value;
+  else {
+    console.error(`stage1: unknown option ${flag}${flag === '--stage2-spec' ? ' (expected a file after it)' : ''}`);
     process.exit(2);
   }
-  args.splice(0, 2);
 }
 if (args.length === 0) {
-  console.error('usage: node scripts/smollm2/stage1.mjs [--expect N] RUN_DIR...');
+  console.error('usage: node scripts/smollm2/stage1.mjs [--expect N] [--stage2-spec FILE] RUN_DIR...');
   process.exit(2);
 }
 
@@ -84,4 +93,17 @@ if (meta.length < 2) {
 console.log(`held-out: ${heldOut.join(', ')}`);
 console.log(`meta-training: ${meta.join(', ')}`);
 console.log(`demo task (rank 1): ${learning[0].task}`);
+if (stage2Spec) {
+  const spec = {
+    description: `Issue 23 stage 2 (protocol: docs/results/smollm2-evidence.md): the budget F. MeZO at lr1 = 3e-5 on the held-out tasks (${heldOut.join(', ')}, from stage 1), seeds 0 and 1, 4,000 forward passes, dev 200 examples every 250 steps; test not read (1 example). Written by scripts/smollm2/stage1.mjs.`,
+    grid: { model: ['smollm2-135m'], task: heldOut, method: ['mezo'], lr: [3e-5], eps: [0.001], seed: [0, 1], forwardPasses: [4000], engine: ['ort'] },
+    methods: { mezo: { estimator: 'mezo', policy: 'none' } },
+    options: { batch: 16, evalN: 200, testN: 1, evalEvery: 250 },
+    threads: 2,
+  };
+  const tmp = `${stage2Spec}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(spec, null, 2)}\n`);
+  renameSync(tmp, stage2Spec);
+  console.log(`stage 2's sweep spec: ${stage2Spec} (zotune sweep ${stage2Spec} --out runs/smollm2-budget --workers 1)`);
+}
 console.log(`\nzotune meta-train --model smollm2-135m --tasks ${meta.join(',')} --meta-grad spsa --spsa-directions 16 \\\n  --meta-lr 3e-5 --max-steps 360 --seed 0 --threads 2 --out runs/smollm2-meta --publish smollm2-135m/default`);
