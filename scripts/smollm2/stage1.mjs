@@ -92,7 +92,7 @@ if (meta.length < 2) {
 }
 console.log(`held-out: ${heldOut.join(', ')}`);
 console.log(`meta-training: ${meta.join(', ')}`);
-console.log(`demo task (rank 1): ${learning[0].task}`);
+console.log(`rank 1: ${learning[0].task} (the demo was fixed on mr by the amendment of 16:35 UTC, session 12)`);
 if (stage2Spec) {
   const spec = {
     description: `Issue 23 stage 2 (protocol: docs/results/smollm2-evidence.md): the budget F. MeZO at lr1 = 3e-5 on the held-out tasks (${heldOut.join(', ')}, from stage 1), seeds 0 and 1, 4,000 forward passes, dev 200 examples every 250 steps; test not read (1 example). Written by scripts/smollm2/stage1.mjs.`,
