@@ -28,35 +28,50 @@ function run(script: string, args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
+/** the sizing amendment's cost table: packed tokens per batch of 16 (limits 600 held-out, 2,000 meta-training) */
+const tokensFile = join(work, 'tokens.json');
+writeFileSync(tokensFile, JSON.stringify({ a: 300, b: 500, c: 300, d: 300, e: 700, f: 300, g: 300, h: 900, i: 2500, p: 1, q: 1, r: 1, s: 1, u: 100, v: 100, w: 100, x: 3000 }));
+
 const stage1 = (task: string, acc0: number, accEnd: number, loss0: number, lossEnd: number) =>
   record(`s1-${task}`, { task, steps: 250 }, [[0, acc0, loss0], [250, (acc0 + accEnd) / 2, loss0], [500, accEnd, lossEnd]]);
 
-test('stage 1: learners ranked by gain (ties: larger loss drop), held-out 1,3,5, meta 2,4,6,…', () => {
+test('stage 1: learners ranked by gain (ties: larger loss drop); the split by cost (amended)', () => {
   const dirs = [
-    stage1('a', 0.5, 0.6, 1.0, 0.8), // +10, learns
-    stage1('b', 0.5, 0.58, 1.0, 0.7), // +8, drop 0.3
-    stage1('c', 0.5, 0.58, 1.0, 0.9), // +8, drop 0.1: after b
-    stage1('d', 0.5, 0.56, 1.0, 0.95), // +6
-    stage1('e', 0.5, 0.55, 1.0, 0.99), // +5 exactly: learns
+    stage1('a', 0.5, 0.6, 1.0, 0.8), // +10, learns; 300 tokens
+    stage1('b', 0.5, 0.58, 1.0, 0.7), // +8, drop 0.3; 500 tokens
+    stage1('c', 0.5, 0.58, 1.0, 0.9), // +8, drop 0.1: after b; 300 tokens
+    stage1('d', 0.5, 0.56, 1.0, 0.95), // +6; 300 tokens: a fourth affordable learner, so meta-training
+    stage1('e', 0.5, 0.55, 1.0, 0.99), // +5 exactly: learns; 700 tokens: meta-training only
     stage1('f', 0.5, 0.7, 1.0, 1.2), // +20 but loss higher: does not learn
     stage1('g', 0.5, 0.54, 1.0, 0.5), // +4: does not learn
-    stage1('h', 0.4, 0.6, 2.0, 1.0), // +20, learns: rank 1
+    stage1('h', 0.4, 0.6, 2.0, 1.0), // +20, learns: rank 1; 900 tokens: meta-training only
+    stage1('i', 0.4, 0.7, 2.0, 1.0), // +30, learns: rank 0; 2,500 tokens: neither side
   ];
-  const r = run('stage1.mjs', ['--expect', '8', ...dirs]);
+  const r = run('stage1.mjs', ['--expect', '9', '--tokens', tokensFile, ...dirs]);
   expect(r.code).toBe(0);
-  expect(r.out).toContain('ranking: 1. h (+20.0), 2. a (+10.0), 3. b (+8.0), 4. c (+8.0), 5. d (+6.0), 6. e (+5.0)');
-  expect(r.out).toContain('held-out: h, b, d\n');
-  expect(r.out).toContain('meta-training: a, c, e\n');
-  expect(r.out).toContain('--tasks a,c,e ');
-  expect(run('stage1.mjs', ['--expect', '9', ...dirs]).out).toContain('8 of 9 runs finished: no split yet.');
-  // stage 2's sweep spec: the held-out tasks at lr1, seeds 0 and 1, 4,000 passes; a valid sweep spec
+  expect(r.out).toContain('ranking: 1. i (+30.0), 2. h (+20.0), 3. a (+10.0), 4. b (+8.0), 5. c (+8.0), 6. d (+6.0), 7. e (+5.0)');
+  expect(r.out).toContain('held-out: a, b, c\n');
+  expect(r.out).toContain('meta-training: h, d, e\n');
+  expect(r.out).toContain('--tasks h,d,e ');
+  expect(r.out).toContain('--meta-lr LORA_LR --max-steps 180');
+  expect(run('stage1.mjs', ['--expect', '10', '--tokens', tokensFile, ...dirs]).out).toContain('9 of 10 runs finished: no split yet.');
+  // stage 2's sweep spec: LoRA-ZO at the given lr on the held-out tasks, seeds 0 and 1, 2,000 passes; a valid sweep spec
   const spec = join(work, 'stage2.json');
-  expect(run('stage1.mjs', ['--stage2-spec', spec, '--expect', '8', ...dirs]).code).toBe(0);
+  expect(run('stage1.mjs', ['--stage2-spec', spec, '--lora-lr', '1e-3', '--tokens', tokensFile, '--expect', '9', ...dirs]).code).toBe(0);
   const written = JSON.parse(readFileSync(spec, 'utf8'));
-  expect(written.grid).toEqual({ model: ['smollm2-135m'], task: ['h', 'b', 'd'], method: ['mezo'], lr: [3e-5], eps: [0.001], seed: [0, 1], forwardPasses: [4000], engine: ['ort'] });
-  expect(written.options).toEqual({ batch: 16, evalN: 200, testN: 1, evalEvery: 250 });
-  expect(expandRuns(parseSpec(written, spec)).map((r) => `${r.config.task}/${r.config.seed}`)).toEqual(['h/0', 'h/1', 'b/0', 'b/1', 'd/0', 'd/1']);
+  expect(written.grid).toEqual({ model: ['smollm2-135m'], task: ['a', 'b', 'c'], method: ['lora'], eps: [0.001], seed: [0, 1], forwardPasses: [2000], engine: ['ort'] });
+  expect(written.methods.lora).toEqual({ estimator: 'mezo', policy: 'none', peft: 'lora', loraRank: 8, loraAlpha: 16, loraTargets: 'q_proj,v_proj', lr: 1e-3 });
+  expect(written.options).toEqual({ batch: 16, evalN: 200, testN: 1, evalEvery: 125 });
+  const runs = expandRuns(parseSpec(written, spec));
+  expect(runs.map((r) => `${r.config.task}/${r.config.seed}/${r.config.lr}/${r.config.peft}`)).toEqual(['a/0/0.001/lora', 'a/1/0.001/lora', 'b/0/0.001/lora', 'b/1/0.001/lora', 'c/0/0.001/lora', 'c/1/0.001/lora']);
   expect(run('stage1.mjs', ['--stage2-spec']).err.trim()).toBe('stage1: unknown option --stage2-spec (expected a file after it)');
+  expect(run('stage1.mjs', ['--stage2-spec', spec, ...dirs]).err.trim()).toBe("stage1: --stage2-spec needs --lora-lr X (stage 0L's LoRA lr)");
+  // a task missing from the cost table: one line naming the file and the task
+  const partial = join(work, 'tokens-partial.json');
+  writeFileSync(partial, JSON.stringify({ a: 1 }));
+  const missing = run('stage1.mjs', ['--tokens', partial, ...dirs]);
+  expect(missing.code).toBe(1);
+  expect(missing.err.trim()).toBe(`stage1: ${partial}: no token count for task i (node scripts/smollm2/tokens.mjs --out FILE TASK...)`);
 });
 
 test('stage 1: fewer than two learners → rerun at 1,000 passes on the tasks whose dev loss fell', () => {
@@ -65,11 +80,19 @@ test('stage 1: fewer than two learners → rerun at 1,000 passes on the tasks wh
   expect(one.out).toContain('fewer than two tasks learn: rerun stage 1 at 1,000 forward passes on p, q, r\n');
 });
 
-test('stage 1: two learners → one held-out, and the meta side filled from the non-learners', () => {
-  const dirs = [stage1('u', 0.5, 0.6, 1.0, 0.8), stage1('v', 0.5, 0.57, 1.0, 0.8), stage1('w', 0.5, 0.5, 1.0, 0.6), stage1('x', 0.5, 0.5, 1.0, 0.7)];
-  const r = run('stage1.mjs', dirs);
-  expect(r.out).toContain('held-out: u\n');
-  expect(r.out).toContain('meta-training: v, w\n');
+test('stage 1: two affordable learners → both held out; the meta side filled from affordable non-learners', () => {
+  // x's dev loss fell more than w's, but 3,000 tokens is past the meta-training limit
+  const dirs = [stage1('u', 0.5, 0.6, 1.0, 0.8), stage1('v', 0.5, 0.57, 1.0, 0.8), stage1('w', 0.5, 0.5, 1.0, 0.7), stage1('x', 0.5, 0.5, 1.0, 0.6)];
+  const r = run('stage1.mjs', ['--tokens', tokensFile, ...dirs]);
+  expect(r.out).toContain('held-out: u, v\n');
+  expect(r.out).toContain('meta-training: w\n');
+});
+
+test('stage 1: one affordable learner → the cheapest other learner completes the held-out pair', () => {
+  const dirs = [stage1('h', 0.4, 0.6, 2.0, 1.0), stage1('e', 0.5, 0.55, 1.0, 0.99), stage1('a', 0.5, 0.6, 1.0, 0.8), stage1('g', 0.5, 0.54, 1.0, 0.5)];
+  const r = run('stage1.mjs', ['--tokens', tokensFile, ...dirs]);
+  expect(r.out).toContain('held-out: a, e\n'); // e (700 tokens) before h (900)
+  expect(r.out).toContain('meta-training: h, g\n');
 });
 
 test('stage 1: a missing record is one line naming the file', () => {
@@ -79,27 +102,55 @@ test('stage 1: a missing record is one line naming the file', () => {
   expect(r.err.trim().split('\n')).toHaveLength(1);
 });
 
-const curve = (losses: number[]) => losses.map((l, i): [number, number, number] => [500 * i, 0.5, l]);
+const curve = (losses: number[]) => losses.map((l, i): [number, number, number] => [250 * i, 0.5, l]);
 
-test('stage 2: F = the first evaluation after which the mean loss falls < 1 % over 1,000 passes; cost rule', () => {
+test('stage 2: F = the first evaluation after which the mean loss falls < 1 % over 1,000 passes; stage 4 cost', () => {
   const a = record('s2-a', { task: 'a', seed: 0 }, curve([1.0, 0.8, 0.7, 0.65, 0.64, 0.638, 0.637, 0.6365, 0.636]), 2);
   const b = record('s2-b', { task: 'a', seed: 1 }, curve([1.02, 0.82, 0.72, 0.67, 0.66, 0.658, 0.657, 0.6565, 0.656]), 4);
   const r = run('stage2.mjs', [a, b]);
   expect(r.code).toBe(0);
-  // mean = a's + 0.01: at 1500 0.66 → 2500 0.648 = 1.8 %; at 2000 0.65 → 3000 0.647 = 0.46 % < 1 %: F = 2000
-  expect(r.out).toContain('budget F = 2000 forward passes (1000 MeZO steps)');
-  // 4 × 6 × 1 task × 1000 steps × median 4 s (of 2 and 4: the upper middle) = 26.7 h
-  expect(r.out).toContain('= 26.7 machine-hours');
-  expect(r.out).toContain('above 12: stages 3-4 run as LoRA-ZO');
+  // mean = a's + 0.01: at 750 0.66 → 1750 0.6465 = 2.0 %; at 1000 0.65 → 2000 0.646 = 0.6 % < 1 %: F = 1000
+  expect(r.out).toContain('budget F = 1000 forward passes (500 MeZO steps)');
+  // 5 × 6 × 1 task × 500 steps × median 4 s (of 2 and 4: the upper middle) = 16.7 h
+  expect(r.out).toContain('= 16.7 machine-hours');
 });
 
-test('stage 2: no plateau → the 4,000 cap; flat from the start → 500; an unfinished run → no F', () => {
+test('stage 2: no plateau → the 2,000 cap; flat from the start → 250; an unfinished run → no F', () => {
   const falling = curve([1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]);
   const r = run('stage2.mjs', [record('s2-c', { task: 'c', seed: 0 }, falling, 0.1)]);
-  expect(r.out).toContain('budget F = 4000 forward passes');
-  expect(r.out).toContain('within 12: stages 3-4 run full-parameter');
+  expect(r.out).toContain('budget F = 2000 forward passes');
   const flat = run('stage2.mjs', [record('s2-e', { task: 'e', seed: 0 }, curve(Array(9).fill(0.7)))]);
-  expect(flat.out).toContain('budget F = 500 forward passes'); // not 0: a budget of no passes is no budget
+  expect(flat.out).toContain('budget F = 250 forward passes'); // not 0: a budget of no passes is no budget
   const short = run('stage2.mjs', [record('s2-d', { task: 'd', seed: 1 }, falling.slice(0, 5))]);
-  expect(short.out).toContain('unfinished (last dev evaluation before 4,000 passes): d seed 1 at 2000');
+  expect(short.out).toContain('unfinished (last dev evaluation before 2000 passes): d seed 1 at 1000');
+});
+
+/** A stage-0 run record: N steps with the given training losses. */
+function stage0Run(name: string, lr: number, losses: number[]): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ lr, steps: losses.length }));
+  const lines = [{ event: 'eval', step: 0, devAcc: 0.5, devLoss: 1 }, ...losses.map((loss, i) => ({ event: 'step', step: i + 1, loss }))];
+  writeFileSync(join(dir, 'metrics.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+  return dir;
+}
+
+test('stage 0 / 0L: the lowest second-half training loss among the runs that did not diverge; ties to the smaller lr', () => {
+  const n = 40;
+  const flat = stage0Run('s0-flat', 1e-4, Array(n).fill(1));
+  const falls = stage0Run('s0-falls', 1e-3, Array.from({ length: n }, (_, i) => 1 - i / 100)); // steps 21–40: mean 0.705
+  const blows = stage0Run('s0-blows', 1e-2, Array.from({ length: n }, (_, i) => (i < 20 ? 0.5 : 0.9))); // lowest early, 0.9 > 1.1 × 0.5: diverged
+  const r = run('stage0.mjs', [blows, flat, falls]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('| lr | steps 1–10 mean loss | steps 21–40 mean loss |');
+  expect(r.out).toMatch(/\| 0\.01 \| 0\.5000 \| 0\.9000 \| yes \|/);
+  expect(r.out).toContain('chosen lr = 0.001\n');
+  expect(r.out).not.toContain('largest lr');
+  // the largest lr wins once the diverging run is gone: the next decade up must be run
+  const edge = run('stage0.mjs', [flat, falls]);
+  expect(edge.out).toContain('chosen lr = 0.001\n');
+  expect(edge.out).toContain('the largest lr of the grid won');
+  const tie = run('stage0.mjs', [stage0Run('s0-tie-a', 3e-4, Array(n).fill(1)), flat]);
+  expect(tie.out).toContain('chosen lr = 0.0001\n');
+  expect(run('stage0.mjs', [flat, stage0Run('s0-short', 1e-5, Array(30).fill(1))]).err.trim()).toBe('stage0: the runs must have one even step count of at least 20, got 30, 40');
 });
