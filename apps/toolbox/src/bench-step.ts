@@ -574,6 +574,7 @@ async function benchStepPeer(
 function text(r: BenchStepResult): string {
   const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), engine ${r.engine.name} (${r.backend}), ZO over ${r.peft} (${r.parameters} parameters): forward ${r.forwardMs.toFixed(2)} ms`];
   if (r.loraMergeMs !== undefined) lines.push(`  LoRA merge before a forward: ${r.loraMergeMs.toFixed(3)} ms = ${(r.loraMergeMs / r.forwardMs).toFixed(3)} forwards`);
+  if (r.loraApplied === 'engine') lines.push('  LoRA: the branch runs inside the ORT graph (no merge before a forward; its cost is part of the forward)');
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
     (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '') +
