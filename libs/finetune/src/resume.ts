@@ -23,14 +23,16 @@ export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: 
   if (baseDigest !== digest) throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${digest.slice(0, 12)}…`, 2);
 }
 
-/**
- * How a LoRA run's losses met its adapters: the header's run.loraApplied (Adapter.applied) when it has
- * one; a trajectory without it was written when LoRA merged on every engine.
- */
+/** What each way of meeting LoRA's adapters computes, as resume's note names it. */
 const LORA_APPLIED: Record<AdapterApplied, string> = {
   merge: 'W0 + (alpha/r)·A·B merged into the weights (float64, rounded once)',
   engine: "LoRA's branch inside the ORT graph (float32)",
 };
+
+/**
+ * How a LoRA run's losses met its adapters: the header's run.loraApplied (Adapter.applied) when it has
+ * one; a trajectory without it was written when LoRA merged on every engine.
+ */
 export function recordedLoraApplied(run: Record<string, unknown> | undefined): AdapterApplied {
   return run?.loraApplied === 'engine' ? 'engine' : 'merge';
 }
