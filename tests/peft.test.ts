@@ -1,5 +1,6 @@
 // PEFT on the real stories260K, both engines: LoRA with B = 0 is the base model bit for bit; the
-// adapted model equals the model built from the merged weights; prefix tuning equals a KV cache
+// adapted model equals the model built from the merged weights (tfjs, which merges: bit for bit; ORT,
+// whose graph computes LoRA's branch: to 1e-5 of the logits' scale); prefix tuning equals a KV cache
 // (the float64 reference forward of prompt + suffix, read at the suffix, against the suffix alone
 // with the prompt's keys and values as the prefix); the two engines agree with a prefix; ZO on the
 // LoRA blocks lowers story-cloze's training loss.
@@ -69,7 +70,10 @@ describe.each(ENGINES)('LoRA on engine %s', (engine) => {
     expect(relErr(adapted, before)).toBeGreaterThan(1e-2);
     const merged = adapter.merged();
     const other = await open(engine, merged);
-    expect(await logits(other, packSequences(rows))).toEqual(adapted);
+    // tfjs computes with the merged weights themselves; ORT adds the branch x·A·B in float32
+    if (adapter.applied === 'merge') expect(await logits(other, packSequences(rows))).toEqual(adapted);
+    else expect(relErr(await logits(other, packSequences(rows)), adapted)).toBeLessThan(1e-5);
+    expect(adapter.applied).toBe(engine === 'ort' ? 'engine' : 'merge');
     // and on the other engine, to float tolerance
     const cross = await open(engine === 'ort' ? 'tfjs' : 'ort', merged);
     expect(relErr(await logits(cross, packSequences(rows)), adapted)).toBeLessThan(1e-5);
@@ -160,10 +164,8 @@ test('ZO (MeZO) on the LoRA blocks alone lowers story-cloze training loss on sto
   }
   const l1 = await loss();
   expect(l1).toBeLessThan(l0 - 0.002);
-  // the base weights are untouched where LoRA does not apply (the merged targets aside)
-  base.blocks.forEach((b, j) => {
-    if (!/(q_proj|v_proj)/.test(b.name)) expect(b.data!).toEqual(frozen[j]);
-  });
+  // LoRA's branch runs in the ORT graph: no base weight was ever written, the targets included
+  base.blocks.forEach((b, j) => expect(b.data!).toEqual(frozen[j]));
   await base.dispose();
 }, 300_000);
 
@@ -197,7 +199,7 @@ test.each(['mezo', 'guided', 'greedy', 'elite'] as const)('estimator %s steps th
 // Every family's attention takes the prefix (tfjs ops / the arch graph for OPT and GPT-2, the LLaMA
 // paths for Qwen2): the two engines agree with a prefix on the golden fixtures, the prefix changes the
 // logits, LoRA with B = 0 is the base model and with B ≠ 0 the model of its merged weights (GPT-2's
-// fused c_attn is a target like any linear).
+// fused c_attn is a target like any linear; ORT to 1e-5: its graph computes the branch).
 const FAMILY_FIXTURES = [
   ['qwen2', ['q_proj', 'v_proj']],
   ['opt', ['q_proj', 'v_proj']],
@@ -232,8 +234,9 @@ describe.each(FAMILY_FIXTURES)('PEFT on the %s fixture', (name, targets) => {
   });
 
   // B = 0 passes even if the adapter is never applied: with a trained-looking B the adapted forward
-  // must move away from the base model and equal the model built from the merged weights, bit for bit
-  // (the same engine computes both)
+  // must move away from the base model and equal the model built from the merged weights: bit for bit
+  // on tfjs (it computes with merged weights too), to 1e-5 of the logits' scale on ORT (x·W0 + s·(x·A)·B
+  // in float32 against x·W with W merged in float64)
   test.each(ENGINES)('LoRA with B ≠ 0 on engine %s equals the model of its merged weights', async (engine) => {
     const m = await open(engine, fixture());
     const base = await logits(m, batch);
@@ -242,7 +245,8 @@ describe.each(FAMILY_FIXTURES)('PEFT on the %s fixture', (name, targets) => {
     const adapted = await logits(adapter.model, batch);
     expect(relErr(adapted, base)).toBeGreaterThan(1e-2);
     const merged = await open(engine, adapter.merged());
-    expect(await logits(merged, batch)).toEqual(adapted);
+    if (engine === 'tfjs') expect(await logits(merged, batch)).toEqual(adapted);
+    else expect(relErr(await logits(merged, batch), adapted)).toBeLessThan(1e-5);
     for (const x of [m, merged]) await x.dispose();
   });
 });

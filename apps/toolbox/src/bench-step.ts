@@ -187,7 +187,12 @@ export interface BenchStepResult {
   node: string;
   /** 'full' or the PEFT setting; blocks and parameters above are then the adapter's */
   peft: string;
-  /** LoRA: ms to write W0 + (alpha/r)·A·B into every target after the adapters moved (median; paid before each forward of a step) */
+  /**
+   * LoRA: how the adapters reach a forward ('engine': ORT computes the branch x·A·B inside its graph, no
+   * merge; 'merge': W0 + (alpha/r)·A·B written into the weights before each forward whose adapters moved)
+   */
+  loraApplied?: 'engine' | 'merge';
+  /** LoRA merging (tfjs): ms to write W0 + (alpha/r)·A·B into every target after the adapters moved (median; paid before each forward of a step) */
   loraMergeMs?: number;
   /** peak resident set size of this process (MiB), for comparing settings run as separate processes */
   peakRssMiB: number;
@@ -384,16 +389,20 @@ export async function benchStep(opts: BenchStepOptions, log: (s: string) => void
       log(`policy: ${ms.policy.toFixed(3)} ms (stats ${ms.stats.toFixed(3)}, mlp ${ms.mlp.toFixed(3)}, nf ${ms.rescale.toFixed(3)}) = ${percentOfStep.toFixed(2)} % of a mezo step`);
     }
     if (adapter && opts.peft?.method === 'lora') {
-      // the merge alone: move one adapter weight, then sync (every target is rewritten)
-      const times: number[] = [];
-      for (let i = 0; i < WARMUP + opts.steps; i++) {
-        for (const b of blocks) b.data![0] = Math.fround(b.data![0] + 1e-7);
-        const t0 = performance.now();
-        adapter.sync();
-        if (i >= WARMUP) times.push(performance.now() - t0);
+      result.loraApplied = adapter.applied;
+      if (adapter.applied === 'engine') log('LoRA: the branch runs inside the ORT graph (no merge before a forward: its cost is part of forwardMs)');
+      else {
+        // the merge alone: move one adapter weight, then sync (every target is rewritten)
+        const times: number[] = [];
+        for (let i = 0; i < WARMUP + opts.steps; i++) {
+          for (const b of blocks) b.data![0] = Math.fround(b.data![0] + 1e-7);
+          const t0 = performance.now();
+          adapter.sync();
+          if (i >= WARMUP) times.push(performance.now() - t0);
+        }
+        result.loraMergeMs = median(times);
+        log(`LoRA merge: ${result.loraMergeMs.toFixed(3)} ms = ${(result.loraMergeMs / forwardMs).toFixed(3)} forwards`);
       }
-      result.loraMergeMs = median(times);
-      log(`LoRA merge: ${result.loraMergeMs.toFixed(3)} ms = ${(result.loraMergeMs / forwardMs).toFixed(3)} forwards`);
     }
     result.peakRssMiB = peakRssMiB(); // before copyMs's two arrays of the weights' size raise it
     result.weightsCopyMs = copyMs(result.parameters);
@@ -565,6 +574,7 @@ async function benchStepPeer(
 function text(r: BenchStepResult): string {
   const lines = [`${r.model} on ${r.task}, batch ${r.batch} (${r.tokens} tokens), engine ${r.engine.name} (${r.backend}), ZO over ${r.peft} (${r.parameters} parameters): forward ${r.forwardMs.toFixed(2)} ms`];
   if (r.loraMergeMs !== undefined) lines.push(`  LoRA merge before a forward: ${r.loraMergeMs.toFixed(3)} ms = ${(r.loraMergeMs / r.forwardMs).toFixed(3)} forwards`);
+  if (r.loraApplied === 'engine') lines.push('  LoRA: the branch runs inside the ORT graph (no merge before a forward; its cost is part of the forward)');
   const step = (label: string, s: StepTiming) =>
     `  ${label}: ${s.stepMs.toFixed(2)} ms/step = ${s.forwardsPerStep.toFixed(2)} forwards (target ≤ ${s.target.toFixed(2)}: ${s.withinTarget ? 'met' : 'missed'})` +
     (s.stepWithPolicyMs !== undefined ? `; with the policy ${s.stepWithPolicyMs.toFixed(2)} ms` : '') +

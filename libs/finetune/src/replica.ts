@@ -48,7 +48,7 @@ export async function openReplica(config: FinetuneConfig, engineName: 'ort' | 't
     const policy = await resolvePolicy(config.policy, { ...policyContext(config, inputs, base, trainable, baseDigest), expectDigest: config.policyDigest });
     if (policy.curvature) throw new UserError(`replica: --policy ${config.policy} measures curvature at the start of the run; it cannot be distributed`, 2);
     log(policy.note);
-    const header = await runHeader({ config, inputs, engine, model, trainable, baseDigest }, estCfg);
+    const header = await runHeader({ config, inputs, engine, model, trainable, adapter, baseDigest }, estCfg);
     const est = createEstimator(estCfg, { threads, trajectoryVersion: header.version });
     const step = zoStepper(est, model, trainable, inputs, config, policy.scale);
     const schedule = new BatchSchedule(inputs.train, config.batch, config.seed);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendRecord, createTrajectory } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
 import { createEstimator, parseEstimatorConfig, stepSeed, trajectoryHeader, type StepRecord } from '@zotune/zo';
-import { checkPeftHeader, replayForResume, type ResumeInputs } from './resume';
+import { checkPeftHeader, recordedLoraApplied, replayForResume, type ResumeInputs } from './resume';
 
 const work = mkdtempSync(join(tmpdir(), 'zotune-resume-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -155,6 +155,49 @@ describe('resume', () => {
     expect(notes[0]).toBe("note: the trajectory's losses were computed on engine tfjs, this session runs ort: the replayed weights are the same bits, the new steps' losses agree only to float tolerance");
     const peft = { method: 'prefix' as const, tokens: 2, initSeed: 1 };
     await expect(replayForResume(full, baseBlocks(), inputs({ peft }))).rejects.toThrow(`${full}: written for PEFT setting "none", config.json says {"method":"prefix","tokens":2,"initSeed":1}`);
+  });
+
+  it('a LoRA run notes that its losses met the adapters another way (merged weights before, the ORT graph\'s branch now); the replay is the same bits', async () => {
+    const lora = { method: 'lora' as const, rank: 4, alpha: 8, targets: ['q_proj'], initSeed: 3 };
+    // the toy's records under a LoRA run's header, with or without run.loraApplied
+    const write = async (file: string, loraApplied?: string, engine: 'ort' | 'tfjs' = 'ort') => {
+      const run = { peft: { ...lora, baseDigest: 'd' }, ...(loraApplied ? { loraApplied } : {}) };
+      createTrajectory(file, await trajectoryHeader(baseBlocks(), { runSeed: SEED, family: 'toy', estimator: CONFIG, engine, run }));
+      for (const r of recs) appendRecord(file, r);
+      return file;
+    };
+    const resume = async (file: string, loraApplied: 'engine' | 'merge', engine = 'ort') => {
+      const lines: string[] = [];
+      const blocks = baseBlocks();
+      await replayForResume(file, blocks, {
+        config: { seed: SEED, estimator: 'elite', steps: STEPS, peft: lora }, base: { name: 'toy', digest: 'd' }, engine, loraApplied, log: (l) => lines.push(l),
+      });
+      expect(weights(blocks)).toEqual(after[STEPS]);
+      return lines.filter((l) => l.startsWith('note:'));
+    };
+    // written before run.loraApplied existed: LoRA merged, on ORT too
+    const old = await write(join(work, 'lora-old.zotraj'));
+    expect(await resume(old, 'engine')).toEqual([
+      "note: the trajectory's losses were computed with W0 + (alpha/r)·A·B merged into the weights (float64, rounded once), this session computes with LoRA's branch inside the ORT graph (float32): the replayed weights are the same bits, the new steps' losses agree only to float tolerance",
+    ]);
+    expect(await resume(old, 'merge', 'ort')).toEqual([]);
+    // written with the branch in the graph, resumed the same way: nothing to say
+    expect(await resume(await write(join(work, 'lora-graph.zotraj'), 'engine'), 'engine')).toEqual([]);
+    // another engine: its note says it all
+    const tfjsRun = await write(join(work, 'lora-tfjs.zotraj'), 'merge', 'tfjs');
+    expect(await resume(tfjsRun, 'engine', 'ort')).toEqual([
+      "note: the trajectory's losses were computed on engine tfjs, this session runs ort: the replayed weights are the same bits, the new steps' losses agree only to float tolerance",
+    ]);
+    expect(await resume(tfjsRun, 'merge', 'tfjs')).toEqual([]);
+  });
+});
+
+describe('recordedLoraApplied', () => {
+  it('the header\'s run.loraApplied, or merge for a trajectory written before it', () => {
+    expect(recordedLoraApplied({ loraApplied: 'engine' })).toBe('engine');
+    expect(recordedLoraApplied({ loraApplied: 'merge' })).toBe('merge');
+    expect(recordedLoraApplied({ model: 'x' })).toBe('merge');
+    expect(recordedLoraApplied(undefined)).toBe('merge');
   });
 });
 

@@ -4,7 +4,7 @@
 // with the uninterrupted one, and so that mutation testing can reach it (docs/mutation.md).
 import { resumeTrajectory, TRAJECTORY_VERSION, type TrajectoryHeader } from '@zotune/artifacts';
 import type { Block } from '@zotune/models';
-import type { PeftConfig } from '@zotune/peft';
+import type { AdapterApplied, PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 import { replay, trajectoryArithmetic, type StepRecord } from '@zotune/zo';
 
@@ -23,6 +23,20 @@ export function checkPeftHeader(run: Record<string, unknown> | undefined, peft: 
   if (baseDigest !== digest) throw new UserError(`${file}: its adapters apply to base weights ${String(baseDigest).slice(0, 12)}…, ${base.name} is ${digest.slice(0, 12)}…`, 2);
 }
 
+/** What each way of meeting LoRA's adapters computes, as resume's note names it. */
+const LORA_APPLIED: Record<AdapterApplied, string> = {
+  merge: 'W0 + (alpha/r)·A·B merged into the weights (float64, rounded once)',
+  engine: "LoRA's branch inside the ORT graph (float32)",
+};
+
+/**
+ * How a LoRA run's losses met its adapters: the header's run.loraApplied (Adapter.applied) when it has
+ * one; a trajectory without it was written when LoRA merged on every engine.
+ */
+export function recordedLoraApplied(run: Record<string, unknown> | undefined): AdapterApplied {
+  return run?.loraApplied === 'engine' ? 'engine' : 'merge';
+}
+
 export interface ResumeInputs {
   /** config.json's figures the trajectory must agree with */
   config: { seed: number; estimator: string; steps: number; peft?: PeftConfig };
@@ -30,6 +44,8 @@ export interface ResumeInputs {
   base: { name: string; digest: string | (() => string) };
   /** the engine of this session (a note when the trajectory's losses came from another) */
   engine: string;
+  /** a LoRA run: how this session's adapter reaches the forward (a note when the trajectory's losses met it otherwise) */
+  loraApplied?: AdapterApplied;
   /** threads that move blocks held in JS memory (replay's bits do not depend on it) */
   threads?: number;
   log: (line: string) => void;
@@ -55,6 +71,10 @@ export async function replayForResume(trajPath: string, trainable: readonly Bloc
   const recorded = t.header.engine ?? 'tfjs';
   if (recorded !== r.engine)
     r.log(`note: the trajectory's losses were computed on engine ${recorded}, this session runs ${r.engine}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
+  // the same engine, but LoRA reached its forward another way (an ORT run started while LoRA still
+  // merged): like another engine, the replay needs no forward, the new losses differ in their last bits
+  else if (config.peft?.method === 'lora' && r.loraApplied && recordedLoraApplied(t.header.run) !== r.loraApplied)
+    r.log(`note: the trajectory's losses were computed with ${LORA_APPLIED[recordedLoraApplied(t.header.run)]}, this session computes with ${LORA_APPLIED[r.loraApplied]}: the replayed weights are the same bits, the new steps' losses agree only to float tolerance`);
   if (t.header.version < TRAJECTORY_VERSION)
     r.log(`note: the trajectory is format version ${t.header.version}: the run continues with its arithmetic (${trajectoryArithmetic(t.header.version)}; new runs write version ${TRAJECTORY_VERSION}: ${trajectoryArithmetic(TRAJECTORY_VERSION)})`);
   // the same step()/update() code as the live run, with the recorded losses: bit-identical weights;

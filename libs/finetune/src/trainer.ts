@@ -507,6 +507,7 @@ async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: Esti
       config: { seed: config.seed, estimator: config.estimator, steps: config.steps, peft: config.peft },
       base: { name: inputs.modelName, digest: baseDigest },
       engine: engine.name,
+      loraApplied: adapter?.applied,
       threads: parseThreads(config.threads, 'threads'),
       log,
       onHeader: (header, recs) => {
@@ -524,7 +525,7 @@ async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: Esti
       curvature = await measureCurvature(policy.curvature.probe, config, inputs, model, trainable, log);
       scale = policy.curvature.scaleWith(curvature.kappa);
     }
-    header = await runHeader({ config, inputs, engine, model, trainable, baseDigest }, estCfg, curvature);
+    header = await runHeader({ config, inputs, engine, model, trainable, adapter, baseDigest }, estCfg, curvature);
     createTrajectory(trajPath, header, { overwrite: opts.resume });
   }
   const state = restoreState(runDir.metrics, records);
@@ -538,19 +539,21 @@ async function restoreOrStart(run: OpenRun, policy: ResolvedPolicy, estCfg: Esti
  * distributed run's workers compute on their own copy and compare with the coordinator's.
  */
 export async function runHeader(
-  run: Pick<OpenRun, 'config' | 'inputs' | 'engine' | 'model' | 'trainable' | 'baseDigest'>,
+  run: Pick<OpenRun, 'config' | 'inputs' | 'engine' | 'model' | 'trainable' | 'adapter' | 'baseDigest'>,
   estCfg: EstimatorConfig,
   curvature?: RecordedCurvature,
 ): Promise<TrajectoryHeader> {
-  const { config, inputs, engine, model, trainable, baseDigest } = run;
+  const { config, inputs, engine, model, trainable, adapter, baseDigest } = run;
   return trajectoryHeader(trainable, {
     runSeed: config.seed,
     family: model.family,
     estimator: estCfg,
-    // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to
+    // a PEFT run: its setting (with the adapter init seed) and the base weights the adapters apply to;
+    // LoRA: how its losses met the adapters (merged weights, or the ORT graph's branch: resume notes a change)
     run: {
       model: inputs.modelName, task: inputs.task.name, batch: config.batch,
       ...(config.peft ? { peft: { ...config.peft, baseDigest: baseDigest() } } : {}),
+      ...(adapter && config.peft?.method === 'lora' ? { loraApplied: adapter.applied } : {}),
       ...(curvature ? { curvature } : {}),
     },
     engine: engine.name,

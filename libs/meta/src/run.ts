@@ -217,7 +217,7 @@ async function runMetaTrain(runConfig: RunConfig, resolved: ResolvedModel, dir: 
     throw new UserError(`--peft ${peftLabel(peft)}: ${cliText(e)}`, 2);
   }
   // with PEFT, what the trainer perturbs, the policy covers and the fingerprint names are the adapter's
-  // blocks; the forwards go through the adapter (adapter.model syncs it into the base weights first)
+  // blocks; the forwards go through the adapter (adapter.model: ORT reads A and B in its graph, tfjs has them merged first)
   const model: Model = adapter ? withBlocks(adapter.model, adapter.blocks) : base;
   const engineName = spsa ? model.engine : backend.name;
   const blockNames = model.blocks.map((b) => b.name);

@@ -72,6 +72,23 @@ export interface AttentionPrefix {
 }
 
 /**
+ * LoRA's low-rank branch of some linears, for an engine that computes it beside the frozen weight
+ * instead of having W0 + scale·A·B merged into it: each targeted linear then computes
+ *   y = x·W0 (+ bias) + scale·((x·A)·B)
+ * with W0 [in, out] the model's block (left untouched), A [in, rank] and B [rank, out] (row-major,
+ * the model's [in, out] orientation). Arrays are read at every forward, so in-place edits (a ZO
+ * perturbation, load()) are seen by the next one.
+ */
+export interface LoraBranches {
+  /** r: every target's A is [in, r] and B [r, out] */
+  rank: number;
+  /** alpha / r */
+  scale: number;
+  /** the targeted matrix blocks (by Block.name) with their A [in·r] and B [r·out] */
+  targets: { weight: string; a: Float32Array; b: Float32Array }[];
+}
+
+/**
  * The one model interface, whichever engine computes it (tfjs: TfjsModel; ONNX Runtime: libs/ort's
  * OrtModel): results on the host, asynchronous. Code that holds a Model never asks which engine it is;
  * what only one engine can do is a capability of the blocks (blockVariable) or of the model
@@ -91,6 +108,11 @@ export interface Model {
   scoreCandidates(batch: PackedBatch): Promise<Float32Array>;
   /** attend to these prefixes from now on (undefined: none); absent when the family has no prefix support */
   setPrefix?(prefix: AttentionPrefix | undefined): void;
+  /**
+   * compute these linears with LoRA's branch from now on (undefined: none); absent when the engine
+   * has no such branch (tfjs: LoRA merges W0 + scale·A·B into the weights instead)
+   */
+  setLora?(lora: LoraBranches | undefined): void;
   /** the weights back in Hugging Face layout */
   toCheckpoint(): Checkpoint;
   dispose(): void | Promise<void>;

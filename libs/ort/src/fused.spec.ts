@@ -6,38 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { packBatch, packSequences, PAD_SEGMENT, resolveModel, type Checkpoint } from '@zotune/models';
-import { createOrtModel, scoredRowLayout, type OrtModel } from './model';
-import type { AttentionKind } from './graph';
+import { describe, expect, it } from 'vitest';
+import { packBatch, packSequences, PAD_SEGMENT, resolveModel } from '@zotune/models';
+import { scoredRowLayout, type OrtModel } from './model';
+import { maxAbsDiff, openerForFile, relErr } from './compare.testkit';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = process.env.ZOTUNE_DATA ? resolve(process.env.ZOTUNE_DATA) : resolve(REPO, '../shared/data');
 const FIXTURES = join(REPO, 'tests/fixtures/families');
 
-const opened: OrtModel[] = [];
-afterAll(async () => {
-  for (const m of opened) await m.dispose();
-});
-async function open(ckpt: Checkpoint, attention: AttentionKind): Promise<OrtModel> {
-  const m = await createOrtModel(ckpt, { threads: 1, attention });
-  opened.push(m);
-  return m;
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-/** max |a − b| over max |b|: the logits' error relative to their scale (model.spec.ts's measure) */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(b[i]));
-  return maxAbsDiff(a, b) / m;
-}
+const open = openerForFile();
 
 /** rows of ids in [1, V) of the given lengths */
 function rowsOf(V: number, lengths: number[], seed: number): number[][] {

@@ -8,6 +8,8 @@
 // pos [B, T] int32, or plain RoPE's cos / sin [B, T, 1, hd] (tables gathered by position; sin signed as
 // (-sin, +sin) over the two halves); bias [B, 1, T, T] (0 or MASKED: causal + candidate packing);
 // select [n] int32 (flat rows b·T + t where the classifier runs); targets [n, 1] int32 (logprobs only).
+// LoRA (Model.setLora): each targeted linear's A [in, r] and B [r, out] are inputs as well (loraInputs),
+// over the adapter's own arrays, and the graph adds scale·((x·A)·B) to x·W0: no merged weight, W0 untouched.
 // Outputs: logits [n, V], or logprobs [n, 1] = log_softmax(logits)[target].
 //
 // The plain variant uses plain ONNX ops (opset 17) in the patterns ORT's optimiser fuses (Pow/ReduceMean/
@@ -144,6 +146,32 @@ export interface GraphVariant {
 }
 
 /**
+ * LoRA's branches (Model.setLora): each targeted linear computes x·W0 (+ bias) + scale·((x·A)·B), its
+ * A [in, rank] and B [rank, out] graph inputs (loraInputs) fed like the weights, so a forward needs no
+ * merged W0 + scale·A·B and W0 stays the block's own array.
+ */
+export interface GraphLora {
+  rank: number;
+  /** alpha / r, a constant of the graph */
+  scale: number;
+  /** the targeted weights' block names (per-layer linears) */
+  targets: readonly string[];
+}
+
+/** Graph input names of the LoRA factors of a targeted weight: A [in, r], B [r, out]. */
+export const loraInputs = (weight: string): [string, string] => [`${weight}.lora_A`, `${weight}.lora_B`];
+
+/**
+ * [in, out] of a weight LoRA may target: a per-layer matrix (a layer index in its name), which the graph
+ * computes with `linear`; the embedding and the classifier are not. Throws one line otherwise.
+ */
+export function loraTargetShape(arch: Arch, weight: string): [number, number] {
+  const t = arch.tensors.find((s) => s.name === weight);
+  if (!t || t.kind !== 'matrix' || !/\.\d+\./.test(weight)) throw new Error(`LoRA target ${weight} is not a per-layer matrix of the model`);
+  return t.transpose ? [t.hfShape[1], t.hfShape[0]] : [t.hfShape[0], t.hfShape[1]];
+}
+
+/**
  * The serialized ONNX model of any family, walking its Arch (libs/models families/arch.ts): RMSNorm or
  * LayerNorm, pre- or post-norm, rotary or learned positions, grouped-query attention, biases, SwiGLU /
  * ReLU / gelu_new, tied or separate classifier. The weight inputs are exactly arch.tensors.
@@ -157,9 +185,10 @@ export interface GraphVariant {
  *          (= each row's last real token) and total [] int32 (= T) for GroupQueryAttention, and with
  *          scoredRows: rows [B, m] int32 (flat rows b·T + t whose queries the last layer computes) and
  *          select [n] indexing the B·m rows.
- * A prefix (prefix tuning) always uses the plain attention.
+ * A prefix (prefix tuning) always uses the plain attention. With `lora`: A [in, r] and B [r, out] of
+ * each target (loraInputs), any variant.
  */
-export function buildGraph(arch: Arch, config: ModelConfig, output: GraphOutput, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }): Uint8Array {
+export function buildGraph(arch: Arch, config: ModelConfig, output: GraphOutput, prefixTokens = 0, variant: GraphVariant = { attention: 'plain' }, lora?: GraphLora): Uint8Array {
   const fused = variant.attention !== 'plain' && prefixTokens === 0;
   const scoredRows = fused && !!variant.scoredRows;
   const rotary = arch.positions === 'rope';
@@ -169,6 +198,13 @@ export function buildGraph(arch: Arch, config: ModelConfig, output: GraphOutput,
   const hd = headDim(config);
   const group = nh / nkv;
   for (const s of arch.tensors) g.input(s.name, FLOAT, s.transpose ? [s.hfShape[1], s.hfShape[0]] : s.hfShape);
+  // LoRA: the factors of each targeted weight [in, out] (the block's orientation), by weight name
+  const branches = new Map<string, [string, string]>();
+  for (const w of lora?.targets ?? []) {
+    const [din, dout] = loraTargetShape(arch, w);
+    const [a, b] = loraInputs(w);
+    branches.set(w, [g.input(a, FLOAT, [din, lora!.rank]), g.input(b, FLOAT, [lora!.rank, dout])]);
+  }
   const ids = g.input('ids', INT32, ['B', 'T']);
   let cos = '';
   let sin = '';
@@ -205,9 +241,17 @@ export function buildGraph(arch: Arch, config: ModelConfig, output: GraphOutput,
     const ms = g.op('ReduceMean', [g.op('Pow', [x, g.scalar(2)])], [ais('axes', [-1]), ai('keepdims', 1)]);
     return g.op('Mul', [g.op('Div', [x, g.op('Sqrt', [g.op('Add', [ms, g.scalar(config.normEps)])])]), p.w]);
   };
+  // x [.., in] · W [in, out] (+ bias) → [.., out]; a LoRA target adds scale·((x·A)·B): x·A [.., r], scaled
+  // there (r values per row, not out), then · B [r, out]. The branch is added after the bias so that the
+  // base product keeps the base graph's ops (ORT may fuse MatMul + bias): with B = 0 the branch is ±0
+  // and the linear gives the base model's bits
   const linear = (x: string, p: Param) => {
     const y = g.op('MatMul', [x, p.w]);
-    return p.b ? g.op('Add', [y, p.b]) : y;
+    const yb = p.b ? g.op('Add', [y, p.b]) : y;
+    const ab = branches.get(p.w);
+    if (!ab) return yb;
+    const xa = g.op('Mul', [g.op('MatMul', [x, ab[0]]), g.scalar(lora!.scale)]); // [.., r]
+    return g.op('Add', [yb, g.op('MatMul', [xa, ab[1]])]);
   };
   // rotate_half RoPE on [B, T, heads·hd] with the fed rows cos / sin [B, T, 1, hd]: x ⊙ cos + concat(x₂, x₁) ⊙ sinSigned
   const rope = (x: string, heads: number) => {

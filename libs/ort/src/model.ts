@@ -1,6 +1,7 @@
 // Every family on ONNX Runtime (engine ort): graph.ts's graph of the family's Arch, the weights in one
 // home — each Block's Float32Array, fed to every run as an input (no copy into a tfjs variable, no initializer
-// inside ORT), so in-place perturbations by the ZO engine are what the next run computes with.
+// inside ORT), so in-place perturbations by the ZO engine are what the next run computes with. Adapters
+// are inputs the same way: prefix tuning's keys and values (setPrefix), LoRA's A and B (setLora).
 //
 // Blocks on SharedArrayBuffers let the noise pool's worker threads perturb them in place (no noise sums
 // handed back to this thread). onnxruntime-node 1.30 on Node 20 rejects inputs whose typed array sits on
@@ -29,13 +30,14 @@ import {
   type CheckpointFormat,
   type Arch,
   type Family,
+  type LoraBranches,
   type Model,
   type ModelConfig,
   type PackedBatch,
   type PlainBatch,
 } from '@zotune/models';
 import { countSession } from './sessions';
-import { buildGraph, buildMatMulGraph, parseAttention, prefixInputs, type AttentionKind, type GraphOutput, type GraphVariant } from './graph';
+import { buildGraph, buildMatMulGraph, loraInputs, loraTargetShape, parseAttention, prefixInputs, type AttentionKind, type GraphLora, type GraphOutput, type GraphVariant } from './graph';
 
 export interface OrtModelOptions {
   /** ORT intra-op threads (default: the machine's cores) */
@@ -144,6 +146,13 @@ export class OrtModel implements Model {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   /** prefix tuning: P and the prefix inputs over the adapter's own arrays */
   private prefix?: { tokens: number; feeds: Record<string, ort.Tensor> };
+  /**
+   * LoRA's branches (setLora): what the graph computes, its key among the sessions, the A/B inputs over
+   * the adapter's own arrays, and [array, staging copy] of those ORT cannot read in place
+   */
+  private lora?: { graph: GraphLora; key: string; feeds: Record<string, ort.Tensor>; staging: [Float32Array, Float32Array][] };
+  /** whether this runtime's ORT reads inputs on SharedArrayBuffers (ortAcceptsShared) */
+  private readonly acceptsShared: boolean;
   private disposed = false;
 
   /** whether the blocks live on SharedArrayBuffers (the noise pool's threads update them in place) */
@@ -157,6 +166,7 @@ export class OrtModel implements Model {
     this.spin = opts.spin ?? false;
     if (!(Number.isInteger(this.threads) && this.threads >= 1)) throw new Error(`threads: expected an integer >= 1, got ${opts.threads}`);
     const shared = opts.shared ?? 'auto';
+    this.acceptsShared = acceptsShared;
     this.sharedWeights = shared === true || (shared === 'auto' && acceptsShared);
     this.blocks = hostBlocksFromCheckpoint(ckpt, this.sharedWeights ? sharedFloats : undefined, { handOver: opts.handOver });
     for (const b of this.blocks) {
@@ -242,6 +252,37 @@ export class OrtModel implements Model {
     this.prefix = { tokens: prefix.tokens, feeds };
   }
 
+  /**
+   * Compute the targeted linears with LoRA's branch from now on (undefined: the base model again): the
+   * graph adds scale·((x·A)·B) to x·W0 (graph.ts, `linear`), A and B fed at every run from the given
+   * arrays, so the blocks (W0) are never written. One session per setting of rank, scale and targets.
+   */
+  setLora(lora: LoraBranches | undefined): void {
+    if (!lora) {
+      this.lora = undefined;
+      return;
+    }
+    const { rank: r, scale } = lora;
+    if (!(Number.isInteger(r) && r >= 1)) throw new Error(`setLora: rank ${r}, expected an integer >= 1`);
+    if (!Number.isFinite(scale)) throw new Error(`setLora: scale ${scale}, expected a finite number`);
+    const targets = lora.targets.map((t) => t.weight);
+    if (new Set(targets).size !== targets.length) throw new Error('setLora: a weight is targeted twice');
+    const feeds: Record<string, ort.Tensor> = {};
+    const staging: [Float32Array, Float32Array][] = [];
+    for (const { weight, a, b } of lora.targets) {
+      const [din, dout] = loraTargetShape(this.arch, weight);
+      if (a.length !== din * r || b.length !== r * dout) throw new Error(`setLora: ${weight} [${din}, ${dout}] takes A [${din}, ${r}] and B [${r}, ${dout}], got ${a.length} and ${b.length} values`);
+      const [an, bn] = loraInputs(weight);
+      for (const [name, arr, dims] of [[an, a, [din, r]], [bn, b, [r, dout]]] as const) {
+        // as the blocks: an array on a SharedArrayBuffer that ORT refuses is copied before each run
+        let feed: Float32Array = arr;
+        if (arr.buffer instanceof SharedArrayBuffer && !this.acceptsShared) staging.push([arr, (feed = new Float32Array(arr.length))]);
+        feeds[name] = new ort.Tensor('float32', feed, [...dims]);
+      }
+    }
+    this.lora = { graph: { rank: r, scale, targets }, key: `r${r}*${scale}:${targets.join(',')}`, feeds, staging };
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
@@ -280,12 +321,12 @@ export class OrtModel implements Model {
     checkPlainBatch(batch, this.config);
   }
 
-  /** One session per output, prefix length and graph variant. */
+  /** One session per output, prefix length, graph variant and LoRA setting (the current one). */
   private session(output: GraphOutput, prefixTokens = 0, variant: GraphVariant = this.variant(prefixTokens, false)): Promise<ort.InferenceSession> {
-    const key = `${output}:${prefixTokens}:${variant.attention}:${variant.scoredRows ? 'rows' : 'all'}`;
+    const key = `${output}:${prefixTokens}:${variant.attention}:${variant.scoredRows ? 'rows' : 'all'}:${this.lora?.key ?? ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const graph = buildGraph(this.arch, this.config, output, prefixTokens, variant);
+      const graph = buildGraph(this.arch, this.config, output, prefixTokens, variant, this.lora?.graph);
       s = ort.InferenceSession.create(graph, {
         intraOpNumThreads: this.threads,
         interOpNumThreads: 1,
@@ -324,6 +365,7 @@ export class OrtModel implements Model {
    */
   private async run(output: GraphOutput, batch: PlainBatch, select: Int32Array, targets?: Int32Array): Promise<ort.InferenceSession.ReturnType> {
     for (const [from, to] of this.staging) to.set(from);
+    for (const [from, to] of this.lora?.staging ?? []) to.set(from);
     const { batch: B, length: T } = batch;
     const P = this.prefix?.tokens ?? 0;
     const fused = this.variant(P, false, T).attention !== 'plain';
@@ -332,6 +374,7 @@ export class OrtModel implements Model {
     const feeds: Record<string, ort.Tensor> = {
       ...this.weightFeeds,
       ...this.prefix?.feeds,
+      ...this.lora?.feeds,
       ids: new ort.Tensor('int32', batch.tokens, [B, T]),
       bias: new ort.Tensor('float32', attentionBias(B, T, batch.segments, P), [B, 1, T, P + T]),
       ...this.positionFeeds(batch, fused),

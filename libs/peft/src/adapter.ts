@@ -1,8 +1,9 @@
 // What every PEFT method gives the rest of zotune: trainable blocks of its own (weights in JS memory,
 // Block.data, on either engine: the ZO engine perturbs them with its NoisePool as it does ORT's), and
 // the base model seen through them (`model`): a Proxy whose every forward first brings the base
-// model up to date with the adapters (`sync`). The estimators, the policy and the trajectory are
-// handed `blocks` only; tasks and evaluation are handed `model`.
+// model up to date with the adapters (`sync`; a no-op where the engine reads the adapter arrays
+// itself). The estimators, the policy and the trajectory are handed `blocks` only; tasks and
+// evaluation are handed `model`.
 import { transposeHost, type Model, type Block, type Checkpoint, type HostTensor } from '@zotune/models';
 import type { PeftConfig } from './config';
 
@@ -14,6 +15,12 @@ export interface Adapter {
   readonly model: Model;
   /** make the base model compute with the adapters' current values (a no-op when they did not change) */
   sync(): void;
+  /**
+   * how the adapters reach a forward: 'engine', the engine reads the adapter arrays at every forward
+   * (prefix: Model.setPrefix; LoRA on a model with setLora, ORT: its branch in the graph), sync is a
+   * no-op; 'merge', sync writes W0 + (alpha/r)·A·B into the weights the engine reads (LoRA on tfjs)
+   */
+  readonly applied: AdapterApplied;
   /** the adapter weights as a file holds them (Hugging Face PEFT names and layout for LoRA) */
   tensors(): Map<string, HostTensor>;
   /** set the adapter weights from tensors() of an earlier run; throws naming a missing or misshapen tensor */
@@ -22,6 +29,8 @@ export interface Adapter {
   merged(): Checkpoint;
   dispose(): void;
 }
+
+export type AdapterApplied = 'engine' | 'merge';
 
 /** How an adapter block is named and laid out in a file. */
 export interface FileLayout {
@@ -37,12 +46,13 @@ export function adapterBlock(name: string, shape: [number, number], index: numbe
 }
 
 /** What every adapter shares: its blocks and their file layout, the model seen through `sync`. */
-export function adapterParts(config: PeftConfig, blocks: Block[], layout: readonly FileLayout[], model: Model, sync: () => void): Omit<Adapter, 'merged' | 'dispose'> {
+export function adapterParts(config: PeftConfig, blocks: Block[], layout: readonly FileLayout[], model: Model, sync: () => void, applied: AdapterApplied = 'engine'): Omit<Adapter, 'merged' | 'dispose'> {
   return {
     config,
     blocks,
     model: withSync(model, sync),
     sync,
+    applied,
     tensors: () => blocksToTensors(blocks, layout),
     load: (tensors, source) => tensorsToBlocks(tensors, blocks, layout, source),
   };

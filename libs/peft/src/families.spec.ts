@@ -3,8 +3,9 @@
 // - LoRA with B ≠ 0: the adapted forward equals, bit for bit, the forward of a model built from a
 //   checkpoint merged in this file (W0 read in HF layout — nn.Linear [out, in], GPT-2's Conv1D [in, out]
 //   — plus (alpha/r)·A·B in float64, rounded once); A is z(initSeed, index)·f32(1/√(3·in)) from the
-//   noise specification; on a model keeping its weights in JS memory (the ORT engine's Block.data) the
-//   merge lands in the block's own array and B back to 0 restores W0 bit for bit.
+//   noise specification; on a model keeping its weights in JS memory without setLora the merge lands
+//   in the block's own array and B back to 0 restores W0 bit for bit; on a model with setLora (the ORT
+//   engine) the adapter hands it A and B once, never writes W0, and merged() is the checkpoint merged here.
 // - prefix init on the families walked through their Arch: each layer's prefix keys and values are the
 //   k/v projections of the init tokens' embeddings after the layer's input norm (pre-norm) or of the raw
 //   embeddings (OPT post-norm), computed here in float64 from the HF tensors.
@@ -12,7 +13,7 @@
 // @zotune/peft from the workspace, not the mutated sandbox): these are the lib's own checks.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkpointFromBlocks, createTfjsModel, hostBlocksFromCheckpoint, packSequences, readHfDir, type Model, type Checkpoint, type TfjsModel } from '@zotune/models';
+import { checkpointFromBlocks, createTfjsModel, hostBlocksFromCheckpoint, packSequences, readHfDir, type LoraBranches, type Model, type Checkpoint, type TfjsModel } from '@zotune/models';
 import { deriveSeed, normalFillRef } from '@zotune/tensor';
 import { describe, expect, test } from 'vitest';
 import { createLora, PEFT_PREFIX } from './lora';
@@ -127,6 +128,7 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     try {
       const base = logitsOf(model);
       const lora = createLora(model, { method: 'lora', rank: R, alpha: ALPHA, targets: fam.targets, initSeed: SEED });
+      expect(lora.applied).toBe('merge'); // tfjs has no setLora
       // blocks: A and B of each target in model order, HF PEFT names
       expect(lora.blocks.map((b) => b.name)).toEqual(names.flatMap((n) => [n.replace(/weight$/, 'lora_A.weight'), n.replace(/weight$/, 'lora_B.weight')]));
       expect(lora.blocks.map((b) => b.index)).toEqual(lora.blocks.map((_, i) => i));
@@ -175,7 +177,7 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     }
   });
 
-  test('weights in JS memory (the ORT engine\'s Block.data): the merge lands in the block\'s own array', () => {
+  test('weights in JS memory, no setLora: the merge lands in the block\'s own array', () => {
     const ckpt = readHfDir(dir);
     const names = targetNames(ckpt);
     const blocks = hostBlocksFromCheckpoint(ckpt);
@@ -208,6 +210,46 @@ describe.each(FAMILIES)('LoRA on the $name fixture', (fam) => {
     b.forEach((bj) => bj.fill(0));
     lora.sync();
     arrays.forEach((arr, j) => expect(arr, names[j]).toEqual(w0[j]));
+  });
+
+  test('a model with setLora (the ORT engine): A and B handed over once, W0 never written, merged() is the checkpoint merged here', () => {
+    const ckpt = readHfDir(dir);
+    const names = targetNames(ckpt);
+    const blocks = hostBlocksFromCheckpoint(ckpt);
+    const calls: (LoraBranches | undefined)[] = [];
+    const host = {
+      family: ckpt.family, engine: 'ort', config: ckpt.config, blocks,
+      toCheckpoint: () => checkpointFromBlocks(ckpt.config, blocks, { format: ckpt.format, source: ckpt.source }),
+      setLora: (l: LoraBranches | undefined) => calls.push(l),
+    } as unknown as Model;
+    const lora = createLora(host, { method: 'lora', rank: R, alpha: ALPHA, targets: fam.targets, initSeed: SEED });
+    expect(lora.applied).toBe('engine');
+    const a = lora.blocks.filter((_, i) => i % 2 === 0).map((b) => b.data!);
+    const b = lora.blocks.filter((_, i) => i % 2 === 1).map((b) => b.data!);
+    // one call, at creation: the adapter blocks' own arrays (the engine reads them at every forward)
+    expect(calls.length).toBe(1);
+    expect(calls[0]!.rank).toBe(R);
+    expect(calls[0]!.scale).toBe(ALPHA / R);
+    expect(calls[0]!.targets.map((t) => t.weight)).toEqual(names);
+    calls[0]!.targets.forEach((t, j) => {
+      expect(t.a).toBe(a[j]);
+      expect(t.b).toBe(b[j]);
+    });
+    const arrays = names.map((n) => blocks.find((x) => x.name === n)!.data!);
+    const w0 = arrays.map((x) => Float32Array.from(x));
+    b.forEach((bj, j) => bj.forEach((_, i) => (bj[i] = handB(i, j + 1))));
+    lora.sync();
+    arrays.forEach((arr, j) => expect(arr, names[j]).toEqual(w0[j])); // nothing merged
+    expect(calls.length).toBe(1);
+    // merged(): every tensor of the checkpoint merged here, bit for bit, in HF layout; W0 still untouched
+    const merged = lora.merged();
+    const want = mergedHere(ckpt, a, b);
+    expect([...merged.tensors.keys()].sort()).toEqual([...want.tensors.keys()].sort());
+    for (const [name, t] of want.tensors) expect(merged.tensors.get(name), name).toEqual(t);
+    arrays.forEach((arr, j) => expect(arr, names[j]).toEqual(w0[j]));
+    // dispose: the engine computes the base model again
+    lora.dispose();
+    expect(calls).toEqual([calls[0], undefined]);
   });
 });
 

@@ -1,6 +1,7 @@
 // @zotune/peft: parameter-efficient ZO. An Adapter owns the trainable blocks (LoRA A/B, or per-layer
 // key/value prefixes) and shows the base model through them; it works on any Model (either engine) by
-// the Hugging Face names of its blocks, on both engines.
+// the Hugging Face names of its blocks, on both engines (LoRA: a branch in the ORT graph, merged
+// weights on tfjs).
 //
 //   const adapter = createAdapter(model, { method: 'lora', rank: 8, alpha: 16, targets: ['q_proj', 'v_proj'], initSeed });
 //   est.step({ blocks: adapter.blocks, lossValue: () => objective(adapter.model, batch), … });
@@ -12,7 +13,7 @@ import type { PeftConfig } from './config';
 import { createLora } from './lora';
 import { createPrefix } from './prefix';
 
-export { sameBits, withSync, type Adapter } from './adapter';
+export { sameBits, withSync, type Adapter, type AdapterApplied } from './adapter';
 export * from './config';
 export { peftConfigOf, type PeftChoice } from './choice';
 export { createLora, loraTargetProblem, loraTargets, mergeInto, PEFT_PREFIX } from './lora';
