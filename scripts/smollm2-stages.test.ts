@@ -154,3 +154,54 @@ test('stage 0 / 0L: the lowest second-half training loss among the runs that did
   expect(tie.out).toContain('chosen lr = 0.0001\n');
   expect(run('stage0.mjs', [flat, stage0Run('s0-short', 1e-5, Array(30).fill(1))]).err.trim()).toBe('stage0: the runs must have one even step count of at least 20, got 30, 40');
 });
+
+/** A stage-3 run record named as the sweep names it: steps, lr, seed, and the dev loss at each evaluation. */
+function stage3Run(method: string, lr: number, seed: number, losses: number[], steps = 100): string {
+  const dir = join(work, 's3', `sst2-${method.replace('+', '-')}-s${seed}-${(lr * 1e7 + seed).toString(16).padStart(10, '0').slice(-10)}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ lr, seed, steps }));
+  const lines = losses.map((devLoss, i) => ({ event: 'eval', step: Math.round((steps * i) / (losses.length - 1)), devLoss, devAcc: 0.5 }));
+  writeFileSync(join(dir, 'metrics.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+  return dir;
+}
+
+test('stage 3: the spec (6 methods × 3 lrs × 2 seeds, LoRA) is a valid sweep; the rule tunes each method, then each arm', () => {
+  const spec = join(work, 'stage3.json');
+  const w = run('stage3.mjs', ['--spec', spec, '--task', 'sst2', '--lr', '1e-3', '--budget', '500', '--policy', 'smollm2-135m/default']);
+  expect(w.code).toBe(0);
+  const written = JSON.parse(readFileSync(spec, 'utf8'));
+  expect(written.grid.lr).toEqual([3.16e-4, 1e-3, 3.16e-3]);
+  const runs = expandRuns(parseSpec(written, spec));
+  expect(runs).toHaveLength(36);
+  expect(runs.every((r) => r.config.peft === 'lora' && r.config.forwardPasses === 500 && r.config.task === 'sst2')).toBe(true);
+  expect(new Set(runs.filter((r) => r.config.method.endsWith('+policy')).map((r) => r.config.policy))).toEqual(new Set(['smollm2-135m/default']));
+  expect(new Set(runs.filter((r) => r.config.method.startsWith('guided8')).map((r) => r.config.candidates))).toEqual(new Set([8]));
+  expect(run('stage3.mjs', ['--spec', spec, '--task', 'sst2', '--lr', '1e-3', '--budget', '500']).err.trim()).toBe('stage3: --policy is required');
+  expect(run('stage3.mjs', ['--spec', spec, '--task', 'sst2', '--lr', '-1', '--budget', '500', '--policy', 'x']).err.trim()).toBe('stage3: --lr must be a positive number, got -1');
+
+  // the rule: mezo is best at 1e-3 (mean of its seeds' last dev loss); guided8 beats guided4 at their tuned lrs;
+  // guided4+policy ties guided8+policy at their best: M 4; a tie between lrs goes to the smaller
+  const dirs = [
+    ...[0, 1].flatMap((s) => [
+      stage3Run('mezo', 3.16e-4, s, [1, 0.8]), stage3Run('mezo', 1e-3, s, [1, 0.7 + s * 0.02]), stage3Run('mezo', 3.16e-3, s, [1, 0.75]),
+      stage3Run('mezo+policy', 3.16e-4, s, [1, 0.6]), stage3Run('mezo+policy', 1e-3, s, [1, 0.6]),
+      stage3Run('guided4', 1e-3, s, [1, 0.69]), stage3Run('guided8', 3.16e-3, s, [1, 0.65]), stage3Run('guided8', 1e-3, s, [1, NaN]),
+      stage3Run('guided4+policy', 1e-3, s, [1, 0.66]), stage3Run('guided8+policy', 1e-3, s, [1, 0.66]),
+    ]),
+  ];
+  const r = run('stage3.mjs', dirs);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('| mezo | 0.8000 | 0.7100 | 0.7500 | 0.001 |');
+  expect(r.out).toContain('MeZO: mezo at lr 0.001 (mean final dev loss 0.7100)');
+  expect(r.out).toContain('MeZO + policy: mezo+policy at lr 0.000316');
+  expect(r.out).toContain('guided: guided8 at lr 0.00316 (mean final dev loss 0.6500)');
+  expect(r.out).toContain('guided + policy: guided4+policy at lr 0.001');
+  expect(r.out).toContain('| guided8 | — | — | 0.6500 | 0.00316 |'); // its diverged lr (dev loss null) is no candidate
+  // an unfinished run: no tuning yet
+  const cut = join(work, 's3', 'sst2-guided4-s1-00000000ff');
+  mkdirSync(cut, { recursive: true });
+  writeFileSync(join(cut, 'config.json'), JSON.stringify({ lr: 1e-3, seed: 1, steps: 100 }));
+  writeFileSync(join(cut, 'metrics.jsonl'), `${JSON.stringify({ event: 'eval', step: 50, devLoss: 0.7 })}\n`);
+  expect(run('stage3.mjs', [...dirs, cut]).out).toContain('unfinished: guided4 lr 0.001 seed 1');
+  expect(run('stage3.mjs', [join(work, 'nowhere')]).err.trim()).toMatch(/^stage3: .*nowhere: not a stage-3 run directory/);
+});
