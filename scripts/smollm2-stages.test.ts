@@ -205,3 +205,26 @@ test('stage 3: the spec (6 methods × 3 lrs × 2 seeds, LoRA) is a valid sweep; 
   expect(run('stage3.mjs', [...dirs, cut]).out).toContain('unfinished: guided4 lr 0.001 seed 1');
   expect(run('stage3.mjs', [join(work, 'nowhere')]).err.trim()).toMatch(/^stage3: .*nowhere: not a stage-3 run directory/);
 });
+
+test('stage 4: the four arms at their tuned settings and the untrained control, seeds 2–7, paired comparisons; a valid sweep', () => {
+  const spec = join(work, 'stage4.json');
+  const flags = ['--spec', spec, '--tasks', 'mr,sst2', '--budget', '500', '--policy', 'smollm2-135m/default', '--control', 'smollm2-135m/init', '--mezo', '1e-3', '--mezo-policy', '3.16e-4', '--guided', '8:3.16e-3', '--guided-policy', '4:1e-3'];
+  const w = run('stage4.mjs', flags);
+  expect(w.code).toBe(0);
+  expect(w.out).toContain('(5 methods x 2 tasks x 6 seeds = 60 runs)');
+  const written = JSON.parse(readFileSync(spec, 'utf8'));
+  const runs = expandRuns(parseSpec(written, spec));
+  expect(runs).toHaveLength(60);
+  const of = (m: string) => runs.filter((r) => r.config.method === m && r.config.task === 'mr').map((r) => [r.config.seed, r.config.lr, r.config.candidates ?? null, r.config.policy, r.config.peft]);
+  expect(of('guided')[0]).toEqual([2, 3.16e-3, 8, 'none', 'lora']);
+  expect(of('guided+policy')[0]).toEqual([2, 1e-3, 4, 'smollm2-135m/default', 'lora']);
+  expect(of('mezo+init').map((x) => x[0])).toEqual([2, 3, 4, 5, 6, 7]);
+  expect(of('mezo+init')[0].slice(1, 4)).toEqual([3.16e-4, null, 'smollm2-135m/init']); // the policy arm's lr
+  expect(runs.every((r) => r.config.options.testN === 1000 && r.config.forwardPasses === 500)).toBe(true);
+  expect(written.compare.pairs.map((p: { treatment: string }) => p.treatment)).toEqual(['mezo+policy', 'guided', 'guided+policy']);
+  expect(written.compare.controls[0]).toMatchObject({ baseline: 'mezo', treatment: 'mezo+policy', control: 'mezo+init' });
+  const bad = (i: number, value: string) => run('stage4.mjs', flags.map((f, j) => (j === i ? value : f))).err.trim();
+  expect(bad(flags.indexOf('--guided') + 1, '6:1e-3')).toBe("stage4: --guided: expected M:LR with M 4 or 8 (stage 3's grid), got 6:1e-3");
+  expect(bad(flags.indexOf('--mezo') + 1, '0')).toBe('stage4: --mezo: expected a positive learning rate, got 0');
+  expect(run('stage4.mjs', flags.slice(0, -2)).err.trim()).toBe('stage4: --guided-policy is required');
+});
