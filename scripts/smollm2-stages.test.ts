@@ -176,6 +176,15 @@ test('stage 3: the spec (6 methods × 3 lrs × 2 seeds, LoRA) is a valid sweep; 
   expect(runs.every((r) => r.config.peft === 'lora' && r.config.forwardPasses === 500 && r.config.task === 'sst2')).toBe(true);
   expect(new Set(runs.filter((r) => r.config.method.endsWith('+policy')).map((r) => r.config.policy))).toEqual(new Set(['smollm2-135m/default']));
   expect(new Set(runs.filter((r) => r.config.method.startsWith('guided8')).map((r) => r.config.candidates))).toEqual(new Set([8]));
+  expect(written.threads).toBe(2);
+  // the second amendment: seed 0 only, one ORT thread per run (two runs at once)
+  const one = join(work, 'stage3-seed0.json');
+  expect(run('stage3.mjs', ['--spec', one, '--task', 'sst2', '--lr', '1e-3', '--budget', '500', '--policy', 'p', '--seeds', '0', '--threads', '1']).out).toContain('(6 methods x 3 lrs x 1 seeds = 18 runs)');
+  const single = JSON.parse(readFileSync(one, 'utf8'));
+  expect([single.grid.seed, single.threads, expandRuns(parseSpec(single, one)).length]).toEqual([[0], 1, 18]);
+  expect(single.description).toContain('seeds 0, 500 forward passes');
+  expect(run('stage3.mjs', ['--spec', one, '--task', 'sst2', '--lr', '1e-3', '--budget', '500', '--policy', 'p', '--seeds', '0,0']).err.trim()).toBe('stage3: --seeds must be distinct whole numbers separated by commas, got 0,0');
+  expect(run('stage3.mjs', ['--spec', one, '--task', 'sst2', '--lr', '1e-3', '--budget', '500', '--policy', 'p', '--threads', '0']).err.trim()).toBe('stage3: --threads must be a whole number of at least 1, got 0');
   expect(run('stage3.mjs', ['--spec', spec, '--task', 'sst2', '--lr', '1e-3', '--budget', '500']).err.trim()).toBe('stage3: --policy is required');
   expect(run('stage3.mjs', ['--spec', spec, '--task', 'sst2', '--lr', '-1', '--budget', '500', '--policy', 'x']).err.trim()).toBe('stage3: --lr must be a positive number, got -1');
 
@@ -227,4 +236,13 @@ test('stage 4: the four arms at their tuned settings and the untrained control, 
   expect(bad(flags.indexOf('--guided') + 1, '6:1e-3')).toBe("stage4: --guided: expected M:LR with M 4 or 8 (stage 3's grid), got 6:1e-3");
   expect(bad(flags.indexOf('--mezo') + 1, '0')).toBe('stage4: --mezo: expected a positive learning rate, got 0');
   expect(run('stage4.mjs', flags.slice(0, -2)).err.trim()).toBe('stage4: --guided-policy is required');
+  // the tasks run in the order given, seed by seed with every method of a seed together; --threads per run
+  expect(written.threads).toBe(2);
+  expect(run('stage4.mjs', [...flags.map((f) => (f === 'mr,sst2' ? 'sst2,mr' : f)), '--threads', '1']).code).toBe(0);
+  const ordered = expandRuns(parseSpec(JSON.parse(readFileSync(spec, 'utf8')), spec));
+  expect(ordered.slice(0, 6).map((r) => [r.config.task, r.config.seed, r.config.method])).toEqual([
+    ['sst2', 2, 'mezo'], ['sst2', 2, 'mezo+policy'], ['sst2', 2, 'guided'], ['sst2', 2, 'guided+policy'], ['sst2', 2, 'mezo+init'], ['sst2', 3, 'mezo'],
+  ]);
+  expect([ordered[30].config.task, ordered[30].config.seed, JSON.parse(readFileSync(spec, 'utf8')).threads]).toEqual(['mr', 2, 1]);
+  expect(run('stage4.mjs', [...flags, '--threads', 'two']).err.trim()).toBe('stage4: --threads: expected a whole number of at least 1, got two');
 });

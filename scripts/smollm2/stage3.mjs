@@ -1,11 +1,13 @@
 // Issue 23, stage 3 (docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr
 // (and guided's M) on dev, on one held-out task.
 // usage:
-//   node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF
-//       writes stage 3's sweep spec to FILE, atomically: LoRA-ZO (r 8, alpha 16, q,v) on task T, seeds 0 and 1,
+//   node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF [--seeds 0,1] [--threads 2]
+//       writes stage 3's sweep spec to FILE, atomically: LoRA-ZO (r 8, alpha 16, q,v) on task T, the seeds (the
+//       second amendment, 23:40 UTC in session 14, runs seed 0 only),
 //       F forward passes, dev 200 examples 5 times per run, the last at its end (test: 1 example, not read); the arms
 //       mezo, mezo+policy, guided4, guided8, guided4+policy, guided8+policy (guided: alpha 0.5, normalised),
-//       each at L/3.16, L, 3.16·L; REF = the meta-trained policy (a registry reference or a .zpol file)
+//       each at L/3.16, L, 3.16·L; REF = the meta-trained policy (a registry reference or a .zpol file); each
+//       run on --threads ORT threads (the local pool runs cores / threads at once; threads change no result)
 //   node scripts/smollm2/stage3.mjs RUN_DIR...
 //       applies the rule to the finished runs: a method's final dev loss at an lr = the mean over its seeds of
 //       the dev loss at its last evaluation; its tuned lr = the lowest of those (ties: the smaller lr); an
@@ -28,13 +30,13 @@ const fail = (code, line) => {
   process.exit(code);
 };
 const args = process.argv.slice(2);
-if (args.length === 0) fail(2, 'usage: node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF | RUN_DIR...');
+if (args.length === 0) fail(2, 'usage: node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF [--seeds 0,1] [--threads 2] | RUN_DIR...');
 
 if (args[0].startsWith('--')) {
-  const flags = {};
+  const flags = { seeds: '0,1', threads: '2' };
   while (args.length > 0) {
     const [flag, value] = args.splice(0, 2);
-    if (!['--spec', '--task', '--lr', '--budget', '--policy'].includes(flag)) fail(2, `unknown option ${flag}`);
+    if (!['--spec', '--task', '--lr', '--budget', '--policy', '--seeds', '--threads'].includes(flag)) fail(2, `unknown option ${flag}`);
     if (value === undefined || value.startsWith('--')) fail(2, `${flag}: expected a value after it`);
     flags[flag.slice(2)] = value;
   }
@@ -43,17 +45,21 @@ if (args[0].startsWith('--')) {
   if (!(lr > 0)) fail(2, `--lr must be a positive number, got ${flags.lr}`);
   const budget = Number(flags.budget);
   if (!(Number.isInteger(budget) && budget >= 2)) fail(2, `--budget must be a whole number of forward passes (at least 2), got ${flags.budget}`);
+  const seeds = flags.seeds.split(',').map(Number);
+  if (!seeds.every((x) => Number.isInteger(x) && x >= 0) || new Set(seeds).size !== seeds.length) fail(2, `--seeds must be distinct whole numbers separated by commas, got ${flags.seeds}`);
+  const threads = Number(flags.threads);
+  if (!(Number.isInteger(threads) && threads >= 1)) fail(2, `--threads must be a whole number of at least 1, got ${flags.threads}`);
   // round to 3 significant digits: 1e-3 / 3.16 = 3.16e-4, not 3.1645569…e-4
   const round = (x) => Number(x.toPrecision(3));
   const guided = (m) => ({ estimator: 'guided', candidates: m, alpha: 0.5, normalize: true });
   const spec = {
-    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr and guided's M on ${flags.task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds 0 and 1, ${budget} forward passes (budget F, stage 2), lr ${round(lr / HALF_DECADE)}, ${lr}, ${round(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${flags.policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
-    grid: { model: ['smollm2-135m'], task: [flags.task], method: Object.values(ARMS).flat(), lr: [round(lr / HALF_DECADE), lr, round(lr * HALF_DECADE)], eps: [0.001], seed: [0, 1], forwardPasses: [budget], engine: ['ort'] },
+    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr and guided's M on ${flags.task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds ${seeds.join(', ')}, ${budget} forward passes (budget F, stage 2), lr ${round(lr / HALF_DECADE)}, ${lr}, ${round(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${flags.policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
+    grid: { model: ['smollm2-135m'], task: [flags.task], method: Object.values(ARMS).flat(), lr: [round(lr / HALF_DECADE), lr, round(lr * HALF_DECADE)], eps: [0.001], seed: seeds, forwardPasses: [budget], engine: ['ort'] },
     methods: {},
     // no evalEvery: a step is 2 passes for MeZO and M + 2 for guided, so each run takes finetune's default
     // (5 dev evaluations spread over its own steps, the last at its end)
     options: { batch: 16, evalN: 200, testN: 1 },
-    threads: 2,
+    threads,
   };
   const lora = { peft: 'lora', loraRank: 8, loraAlpha: 16, loraTargets: 'q_proj,v_proj' };
   spec.methods.mezo = { estimator: 'mezo', policy: 'none', ...lora };
@@ -65,7 +71,7 @@ if (args[0].startsWith('--')) {
   const tmp = `${flags.spec}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(spec, null, 2)}\n`);
   renameSync(tmp, flags.spec);
-  console.log(`stage 3's sweep spec: ${flags.spec} (${spec.grid.method.length} methods x 3 lrs x 2 seeds = ${spec.grid.method.length * 6} runs)`);
+  console.log(`stage 3's sweep spec: ${flags.spec} (${spec.grid.method.length} methods x 3 lrs x ${seeds.length} seeds = ${spec.grid.method.length * 3 * seeds.length} runs)`);
   process.exit(0);
 }
 
