@@ -246,3 +246,31 @@ test('stage 4: the four arms at their tuned settings and the untrained control, 
   expect([ordered[30].config.task, ordered[30].config.seed, JSON.parse(readFileSync(spec, 'utf8')).threads]).toEqual(['mr', 2, 1]);
   expect(run('stage4.mjs', [...flags, '--threads', 'two']).err.trim()).toBe('stage4: --threads: expected a whole number of at least 1, got two');
 });
+
+test('the lr scan: MeZO and the best arm at lrᴸ/10 and 10·lrᴸ; the stable range from the scan and stage 3', () => {
+  const spec = join(work, 'scan.json');
+  const flags = ['--spec', spec, '--task', 'sst2', '--lr', '1e-3', '--budget', '500', '--arm', 'guided8+policy', '--policy', 'smollm2-135m/default'];
+  expect(run('scan.mjs', flags).out).toContain('(2 methods x 2 lrs x 1 seeds = 4 runs)');
+  const written = JSON.parse(readFileSync(spec, 'utf8'));
+  const runs = expandRuns(parseSpec(written, spec));
+  expect(runs.map((r) => [r.config.method, r.config.lr, r.config.seed])).toEqual([
+    ['mezo', 1e-4, 0], ['mezo', 1e-2, 0], ['guided8+policy', 1e-4, 0], ['guided8+policy', 1e-2, 0],
+  ]);
+  // the same method settings as stage 3's
+  const s3 = JSON.parse(readFileSync(join(work, 'stage3.json'), 'utf8'));
+  expect(written.methods['guided8+policy']).toEqual(s3.methods['guided8+policy']);
+  expect(written.threads).toBe(1);
+  expect(run('scan.mjs', flags.map((f) => (f === 'guided8+policy' ? 'mezo' : f))).err.trim()).toMatch(/^scan: --arm must be one of stage 3's methods other than mezo \(mezo\+policy, guided4, /);
+  expect(run('scan.mjs', flags.slice(0, -2)).err.trim()).toBe('scan: --policy is required');
+
+  // diverged: a final dev loss above 1.1x step 0's, or not finite; the stable range = the largest lr with no diverged seed
+  const dirs = [
+    stage3Run('mezo', 1e-4, 0, [1, 0.9]), stage3Run('mezo', 3.16e-4, 0, [1, 0.8]), stage3Run('mezo', 1e-3, 0, [1, 0.7]),
+    stage3Run('mezo', 3.16e-3, 0, [1, 1.09]), stage3Run('mezo', 1e-2, 0, [1, 1.2]),
+    stage3Run('guided4', 1e-4, 0, [1, 0.95]), stage3Run('guided4', 1e-3, 0, [1, NaN]),
+  ];
+  const r = run('scan.mjs', dirs);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain('| mezo | 0.9000 | 0.8000 | 0.7000 | 1.0900 | 1.2000 (diverged: 1 of 1) | 0.00316 |');
+  expect(r.out).toContain('| guided4 | 0.9500 | — | not finite (diverged: 1 of 1) | — | — | 0.0001 |');
+});

@@ -12,18 +12,9 @@
 //       applies the rule to the finished runs: a method's final dev loss at an lr = the mean over its seeds of
 //       the dev loss at its last evaluation; its tuned lr = the lowest of those (ties: the smaller lr); an
 //       arm's tuned setting = its method with the lowest loss at its tuned lr (guided: M 4 or 8; ties: M 4).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** the half-decade step of the protocol's lr grids */
-const HALF_DECADE = 3.16;
-/** the four arms of stages 3-4 and the methods each may use */
-const ARMS = {
-  MeZO: ['mezo'],
-  'MeZO + policy': ['mezo+policy'],
-  guided: ['guided4', 'guided8'],
-  'guided + policy': ['guided4+policy', 'guided8+policy'],
-};
+import { ARMS, HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeSpec } from './protocol.mjs';
 
 const fail = (code, line) => {
   console.error(`stage3: ${line}`);
@@ -33,45 +24,18 @@ const args = process.argv.slice(2);
 if (args.length === 0) fail(2, 'usage: node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF [--seeds 0,1] [--threads 2] | RUN_DIR...');
 
 if (args[0].startsWith('--')) {
-  const flags = { seeds: '0,1', threads: '2' };
-  while (args.length > 0) {
-    const [flag, value] = args.splice(0, 2);
-    if (!['--spec', '--task', '--lr', '--budget', '--policy', '--seeds', '--threads'].includes(flag)) fail(2, `unknown option ${flag}`);
-    if (value === undefined || value.startsWith('--')) fail(2, `${flag}: expected a value after it`);
-    flags[flag.slice(2)] = value;
-  }
-  for (const f of ['spec', 'task', 'lr', 'budget', 'policy']) if (flags[f] === undefined) fail(2, `--${f} is required`);
-  const lr = Number(flags.lr);
-  if (!(lr > 0)) fail(2, `--lr must be a positive number, got ${flags.lr}`);
-  const budget = Number(flags.budget);
-  if (!(Number.isInteger(budget) && budget >= 2)) fail(2, `--budget must be a whole number of forward passes (at least 2), got ${flags.budget}`);
-  const seeds = flags.seeds.split(',').map(Number);
-  if (!seeds.every((x) => Number.isInteger(x) && x >= 0) || new Set(seeds).size !== seeds.length) fail(2, `--seeds must be distinct whole numbers separated by commas, got ${flags.seeds}`);
-  const threads = Number(flags.threads);
-  if (!(Number.isInteger(threads) && threads >= 1)) fail(2, `--threads must be a whole number of at least 1, got ${flags.threads}`);
-  // round to 3 significant digits: 1e-3 / 3.16 = 3.16e-4, not 3.1645569…e-4
-  const round = (x) => Number(x.toPrecision(3));
-  const guided = (m) => ({ estimator: 'guided', candidates: m, alpha: 0.5, normalize: true });
+  const { spec: file, task, lr, budget, policy, seeds, threads } = parseSpecFlags('stage3', args, { spec: undefined, task: undefined, lr: undefined, budget: undefined, policy: undefined, seeds: '0,1', threads: '2' });
   const spec = {
-    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr and guided's M on ${flags.task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds ${seeds.join(', ')}, ${budget} forward passes (budget F, stage 2), lr ${round(lr / HALF_DECADE)}, ${lr}, ${round(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${flags.policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
-    grid: { model: ['smollm2-135m'], task: [flags.task], method: Object.values(ARMS).flat(), lr: [round(lr / HALF_DECADE), lr, round(lr * HALF_DECADE)], eps: [0.001], seed: seeds, forwardPasses: [budget], engine: ['ort'] },
-    methods: {},
+    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr and guided's M on ${task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds ${seeds.join(', ')}, ${budget} forward passes (budget F, stage 2), lr ${round3(lr / HALF_DECADE)}, ${lr}, ${round3(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
+    grid: { model: ['smollm2-135m'], task: [task], method: Object.values(ARMS).flat(), lr: [round3(lr / HALF_DECADE), lr, round3(lr * HALF_DECADE)], eps: [0.001], seed: seeds, forwardPasses: [budget], engine: ['ort'] },
+    methods: stage3Methods(policy),
     // no evalEvery: a step is 2 passes for MeZO and M + 2 for guided, so each run takes finetune's default
     // (5 dev evaluations spread over its own steps, the last at its end)
     options: { batch: 16, evalN: 200, testN: 1 },
     threads,
   };
-  const lora = { peft: 'lora', loraRank: 8, loraAlpha: 16, loraTargets: 'q_proj,v_proj' };
-  spec.methods.mezo = { estimator: 'mezo', policy: 'none', ...lora };
-  spec.methods['mezo+policy'] = { estimator: 'mezo', policy: flags.policy, ...lora };
-  for (const m of [4, 8]) {
-    spec.methods[`guided${m}`] = { ...guided(m), policy: 'none', ...lora };
-    spec.methods[`guided${m}+policy`] = { ...guided(m), policy: flags.policy, ...lora };
-  }
-  const tmp = `${flags.spec}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(spec, null, 2)}\n`);
-  renameSync(tmp, flags.spec);
-  console.log(`stage 3's sweep spec: ${flags.spec} (${spec.grid.method.length} methods x 3 lrs x ${seeds.length} seeds = ${spec.grid.method.length * 3 * seeds.length} runs)`);
+  writeSpec(file, spec);
+  console.log(`stage 3's sweep spec: ${file} (${spec.grid.method.length} methods x 3 lrs x ${seeds.length} seeds = ${spec.grid.method.length * 3 * seeds.length} runs)`);
   process.exit(0);
 }
 
@@ -90,10 +54,8 @@ const parse = (file, text) => {
   }
 };
 const runs = args.map((dir) => {
-  // finetune's config.json has no method name: the sweep's run key (<task>-<method>-s<seed>-<hash>, with
-  // the method's + written as -) names it
-  const key = /-((?:mezo|guided[48])(?:-policy)?)-s\d+-[0-9a-f]{10}$/.exec(dir.replace(/\/+$/, ''));
-  const method = key?.[1].replace('-policy', '+policy');
+  // finetune's config.json has no method name: the sweep's run key names it
+  const method = methodOfRunDir(dir);
   if (!method) fail(1, `${dir}: not a stage-3 run directory (<task>-<method>-s<seed>-<hash>, method mezo, guided4 or guided8, each with or without +policy)`);
   const config = parse(join(dir, 'config.json'), readText(join(dir, 'config.json')));
   const events = readText(join(dir, 'metrics.jsonl')).trim().split('\n').map((l) => parse(join(dir, 'metrics.jsonl'), l));

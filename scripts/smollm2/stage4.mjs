@@ -11,6 +11,7 @@
 // in the order given, seed by seed, every method of a seed together (so a stopped sweep leaves whole pairs);
 // each run on --threads ORT threads (the local pool runs cores / threads at once; threads change no result).
 import { renameSync, writeFileSync } from 'node:fs';
+import { LORA, guidedWith } from './protocol.mjs';
 
 const fail = (line) => {
   console.error(`stage4: ${line}`);
@@ -45,16 +46,15 @@ if (tasks.length === 0) fail('--tasks: expected a comma-separated list of tasks'
 const threads = Number(flags.threads);
 if (!(Number.isInteger(threads) && threads >= 1)) fail(`--threads: expected a whole number of at least 1, got ${flags.threads}`);
 
-const lora = { peft: 'lora', loraRank: 8, loraAlpha: 16, loraTargets: 'q_proj,v_proj' };
 const guided = guidedOf('guided');
 const guidedPolicy = guidedOf('guided-policy');
 const methods = {
-  mezo: { estimator: 'mezo', policy: 'none', ...lora, lr: lrOf('mezo', flags.mezo) },
-  'mezo+policy': { estimator: 'mezo', policy: flags.policy, ...lora, lr: lrOf('mezo-policy', flags['mezo-policy']) },
-  guided: { estimator: 'guided', candidates: guided.candidates, alpha: 0.5, normalize: true, policy: 'none', ...lora, lr: guided.lr },
-  'guided+policy': { estimator: 'guided', candidates: guidedPolicy.candidates, alpha: 0.5, normalize: true, policy: flags.policy, ...lora, lr: guidedPolicy.lr },
+  mezo: { estimator: 'mezo', policy: 'none', ...LORA, lr: lrOf('mezo', flags.mezo) },
+  'mezo+policy': { estimator: 'mezo', policy: flags.policy, ...LORA, lr: lrOf('mezo-policy', flags['mezo-policy']) },
+  guided: { ...guidedWith(guided.candidates), policy: 'none', ...LORA, lr: guided.lr },
+  'guided+policy': { ...guidedWith(guidedPolicy.candidates), policy: flags.policy, ...LORA, lr: guidedPolicy.lr },
   // the untrained control: the same starting networks, at the policy arm's lr
-  'mezo+init': { estimator: 'mezo', policy: flags.control, ...lora, lr: lrOf('mezo-policy', flags['mezo-policy']) },
+  'mezo+init': { estimator: 'mezo', policy: flags.control, ...LORA, lr: lrOf('mezo-policy', flags['mezo-policy']) },
 };
 const spec = {
   description: `Issue 23 stage 4 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): the decisive comparison on the held-out ${tasks.join(', ')}. LoRA-ZO (r 8, alpha 16, q,v), seeds 2-7, ${budget} forward passes (budget F), each arm at its stage-3 tuned lr (and M); the untrained control (${flags.control}) at the policy arm's lr. Test: the whole split (at most 1,000), the best-dev checkpoint. Written by scripts/smollm2/stage4.mjs.`,
