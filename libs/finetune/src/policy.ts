@@ -1,6 +1,7 @@
 // --policy: which σ the ZO estimator perturbs with. 'none' is plain N(0, I); a reference, digest or
 // file loads a learned policy from the registry (libs/registry) and checks it against the model;
-// 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one.
+// 'auto' takes the model's shipped default (MODEL/default:latest in policies/) when there is one for the
+// run's blocks (every block, or the same PEFT adapter).
 import type { Model } from '@zotune/models';
 import type { CurvatureProbe } from '@zotune/artifacts';
 import { modelFingerprint, ORACLE_RULES, oracleScale, policyFromArtifact, policyScale, type OracleRule, type OracleScaleOptions, type PertNN } from '@zotune/policy';
@@ -45,7 +46,7 @@ export interface PolicyContext {
   modelName: string;
   /** the model's family and its trainable blocks (a PEFT run: the adapter's) */
   model: Pick<Model, 'family' | 'blocks'>;
-  /** a PEFT run's setting (the shipped default policies are for every block) */
+  /** a PEFT run's adapter label (peftLabel), as meta-train --peft records it in a policy it makes */
   peft?: string;
   /**
    * checkpointDigest of the base weights (the fingerprint's weightsSha256), asked for only when a
@@ -84,14 +85,16 @@ export async function resolvePolicy(spec: string, opts: PolicyContext): Promise<
   if (opts.peft && spec.startsWith('oracle-')) throw new UserError(`--policy ${spec}: not with --peft (the oracles measure the gradients of the model's own blocks)`, 2);
   const oracle = oraclePolicy(spec, opts);
   if (oracle) return oracle;
-  let ref = spec;
-  if (spec === 'auto' && opts.peft) return NONE(`policy: none (the shipped default policies are for every block; --peft ${opts.peft} trains adapter blocks: pass --policy REF for a policy of these blocks)`);
-  if (spec === 'auto') {
-    const shipped = await shippedPolicy(opts.modelName);
-    if (!shipped) return NONE(`policy: none (no shipped policy for ${opts.modelName} in ${defaultRegistryLocation()})`);
-    ref = shipped;
-  }
-  return loadLearnedPolicy(ref, opts);
+  if (spec !== 'auto') return loadLearnedPolicy(spec, opts);
+  const shipped = await shippedPolicy(opts.modelName);
+  if (!shipped) return NONE(`policy: none (no shipped policy for ${opts.modelName} in ${defaultRegistryLocation()})`);
+  // 'auto' takes the shipped default only for the blocks it was meta-trained over: every block, or the same
+  // adapter (meta-train --peft records its label); a policy of other blocks is not an error, just not this run's
+  const madeFor = (await load(shipped)).artifact.training.config.peft;
+  const blocksOf = (peft: unknown) => (typeof peft === 'string' ? `${peft} adapter blocks` : 'every block');
+  if ((typeof madeFor === 'string' ? madeFor : undefined) !== opts.peft)
+    return NONE(`policy: none (the shipped ${shipped} is for ${blocksOf(madeFor)}, this run trains ${blocksOf(opts.peft)}: pass --policy REF for a policy of these blocks)`);
+  return loadLearnedPolicy(shipped, opts);
 }
 
 /** Load a learned policy as a Scale; the artifact must have been trained on this very base model. */

@@ -83,7 +83,7 @@ export const finetuneInputSchema = z.strictObject({
   estimator: setting(z.enum(estimatorNames), { arg: 'E', description: 'mezo, guided, greedy, elite or adam' }),
   policy: setting(z.string().min(1), {
     arg: 'REF',
-    description: "a policy reference, digest or file; none; auto = the model's shipped default if any; oracle-density, oracle-curvature: yardsticks that need backward passes",
+    description: "a policy reference, digest or file; none; auto = the model's shipped default if one was made for the run's blocks (every block, or the same --peft adapter); oracle-density, oracle-curvature: yardsticks that need backward passes",
   }),
   candidates: setting(posInt.max(1024), { arg: 'M', description: 'guided, greedy: candidate directions per step' }),
   alpha: setting(z.number().gt(0).lt(1), { arg: 'A', description: 'guided: fraction of candidates in TOP' }),
