@@ -1,4 +1,4 @@
-// Issue 23's lr scan (docs/results/smollm2-evidence.md, the second amendment, 23:40 UTC in session 14): MeZO
+// Issue 23's lr scan (docs/results/smollm2-evidence.md, the second amendment, 23:30 UTC in session 14): MeZO
 // and the best arm over two decades, lrᴸ/10 … 10·lrᴸ in half-decade steps, on stage 3's task and seeds.
 // usage:
 //   node scripts/smollm2/scan.mjs --spec FILE --task T --lr L --budget F --arm METHOD --policy REF [--seeds 0] [--threads 1]

@@ -3,7 +3,7 @@
 // usage:
 //   node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF [--seeds 0,1] [--threads 2]
 //       writes stage 3's sweep spec to FILE, atomically: LoRA-ZO (r 8, alpha 16, q,v) on task T, the seeds (the
-//       second amendment, 23:40 UTC in session 14, runs seed 0 only),
+//       second amendment, 23:30 UTC in session 14, runs seed 0 only),
 //       F forward passes, dev 200 examples 5 times per run, the last at its end (test: 1 example, not read); the arms
 //       mezo, mezo+policy, guided4, guided8, guided4+policy, guided8+policy (guided: alpha 0.5, normalised),
 //       each at L/3.16, L, 3.16·L; REF = the meta-trained policy (a registry reference or a .zpol file); each
