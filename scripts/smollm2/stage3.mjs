@@ -26,7 +26,7 @@ if (args.length === 0) fail(2, 'usage: node scripts/smollm2/stage3.mjs --spec FI
 if (args[0].startsWith('--')) {
   const { spec: file, task, lr, budget, policy, seeds, threads } = parseSpecFlags('stage3', args, { spec: undefined, task: undefined, lr: undefined, budget: undefined, policy: undefined, seeds: '0,1', threads: '2' });
   const spec = {
-    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13): each arm's lr and guided's M on ${task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds ${seeds.join(', ')}, ${budget} forward passes (budget F, stage 2), lr ${round3(lr / HALF_DECADE)}, ${lr}, ${round3(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
+    description: `Issue 23 stage 3 (protocol: docs/results/smollm2-evidence.md, as amended at 20:15 UTC in session 13 and 23:30 UTC in session 14): each arm's lr and guided's M on ${task}'s dev. LoRA-ZO (r 8, alpha 16, q,v), seeds ${seeds.join(', ')}, ${budget} forward passes (budget F, stage 2), lr ${round3(lr / HALF_DECADE)}, ${lr}, ${round3(lr * HALF_DECADE)} (stage 0L's lr and its half-decade neighbours); the policy arms use ${policy}. Test not read (1 example). Written by scripts/smollm2/stage3.mjs.`,
     grid: { model: ['smollm2-135m'], task: [task], method: Object.values(ARMS).flat(), lr: [round3(lr / HALF_DECADE), lr, round3(lr * HALF_DECADE)], eps: [0.001], seed: seeds, forwardPasses: [budget], engine: ['ort'] },
     methods: stage3Methods(policy),
     // no evalEvery: a step is 2 passes for MeZO and M + 2 for guided, so each run takes finetune's default
