@@ -274,3 +274,55 @@ test('the lr scan: MeZO and the best arm at lrᴸ/10 and 10·lrᴸ; the stable r
   expect(r.out).toContain('| mezo | 0.9000 | 0.8000 | 0.7000 | 1.0900 | 1.2000 (diverged: 1 of 1) | 0.00316 |');
   expect(r.out).toContain('| guided4 | 0.9500 | — | not finite (diverged: 1 of 1) | — | — | 0.0001 |');
 });
+
+test('stage 3 --json and the pipeline: the tuned settings reach the scan and stage 4 by rule, with no hand in between', () => {
+  // stage 3's finished runs (seed 0): MeZO best at 1e-3; guided8+policy is the best arm other than MeZO
+  const fixtures = join(work, 'pipe-fixtures');
+  const runs = [
+    stage3Run('mezo', 3.16e-4, 0, [1, 0.8]), stage3Run('mezo', 1e-3, 0, [1, 0.7]), stage3Run('mezo+policy', 3.16e-3, 0, [1, 0.69]),
+    stage3Run('guided4', 1e-3, 0, [1, 0.72]), stage3Run('guided8', 3.16e-4, 0, [1, 0.71]),
+    stage3Run('guided4+policy', 1e-3, 0, [1, 0.7]), stage3Run('guided8+policy', 3.16e-3, 0, [1, 0.6]),
+  ];
+  mkdirSync(fixtures, { recursive: true });
+  for (const r of runs) spawnSync('cp', ['-r', r, fixtures]);
+  const tuned = join(work, 'tuned.json');
+  const r = run('stage3.mjs', ['--json', tuned, ...runs]);
+  expect(r.out).toContain("the scan's best arm: guided + policy (guided8+policy)");
+  expect(JSON.parse(readFileSync(tuned, 'utf8'))).toEqual({
+    arms: {
+      MeZO: { method: 'mezo', lr: 1e-3, loss: 0.7 }, 'MeZO + policy': { method: 'mezo+policy', lr: 3.16e-3, loss: 0.69 },
+      guided: { method: 'guided8', lr: 3.16e-4, loss: 0.71 }, 'guided + policy': { method: 'guided8+policy', lr: 3.16e-3, loss: 0.6 },
+    },
+    scanArm: 'guided + policy',
+  });
+
+  // the pipeline, its sweeps replaced by a stand-in `npx` that logs them (stage 3's: the fixtures appear)
+  const cwd = join(work, 'pipe');
+  const bin = join(work, 'pipe-bin');
+  mkdirSync(join(cwd, 'configs', 'sweeps'), { recursive: true });
+  mkdirSync(bin, { recursive: true });
+  const log = join(work, 'pipe.log');
+  writeFileSync(join(bin, 'npx'), `#!/bin/sh\necho "$@" >> "${log}"\nmkdir -p "$5/runs"\ncase "$3" in *stage3*) cp -r "${fixtures}"/* "$5/runs/";; esac\n`, { mode: 0o755 });
+  const p = spawnSync(process.execPath, [resolve(import.meta.dirname, 'smollm2', 'pipeline.mjs'), '--out', join(work, 'pipe-out')], {
+    cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
+  expect([p.status, p.stderr]).toEqual([0, '']);
+  expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
+    'zotune sweep configs/sweeps/smollm2-stage3.json', 'zotune sweep configs/sweeps/smollm2-scan.json', 'zotune sweep configs/sweeps/smollm2-stage4.json',
+  ]);
+  const scan = JSON.parse(readFileSync(join(cwd, 'configs', 'sweeps', 'smollm2-scan.json'), 'utf8'));
+  expect([scan.grid.method, scan.grid.lr, scan.grid.forwardPasses, scan.threads]).toEqual([['mezo', 'guided8+policy'], [1e-4, 1e-2], [2000], 1]);
+  const s4 = JSON.parse(readFileSync(join(cwd, 'configs', 'sweeps', 'smollm2-stage4.json'), 'utf8'));
+  expect(s4.grid.task).toEqual(['sst2', 'mr']);
+  expect(Object.fromEntries(Object.entries(s4.methods as Record<string, { lr: number; candidates?: number; policy: string }>).map(([m, c]) => [m, [c.lr, c.candidates ?? null, c.policy]]))).toEqual({
+    mezo: [1e-3, null, 'none'],
+    'mezo+policy': [3.16e-3, null, 'smollm2-135m/default'],
+    guided: [3.16e-4, 8, 'none'],
+    'guided+policy': [3.16e-3, 8, 'smollm2-135m/default'],
+    'mezo+init': [3.16e-3, null, 'docs/results/smollm2/policy-init/policy.zpol'],
+  });
+  // a failed sweep stops it in one line
+  writeFileSync(join(bin, 'npx'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  const f = spawnSync(process.execPath, [resolve(import.meta.dirname, 'smollm2', 'pipeline.mjs'), '--out', join(work, 'pipe-out')], { cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  expect([f.status, f.stderr.trim()]).toEqual([1, "pipeline: smollm2-stage3's sweep exited with 1; fix it and rerun this command (it resumes)"]);
+});

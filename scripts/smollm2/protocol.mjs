@@ -80,8 +80,8 @@ export function parseSpecFlags(script, args, known) {
   return out;
 }
 
-/** Write a sweep spec atomically (a temporary file, then a rename). */
-export function writeSpec(file, spec) {
+/** Write JSON (a sweep spec, a rule's result) atomically: a temporary file, then a rename. */
+export function writeJsonFile(file, spec) {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(spec, null, 2)}\n`);
   renameSync(tmp, file);

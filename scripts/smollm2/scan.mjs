@@ -12,7 +12,7 @@
 //       largest lr with no diverged seed
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeSpec } from './protocol.mjs';
+import { HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
 
 const fail = (code, line) => {
   console.error(`scan: ${line}`);
@@ -35,7 +35,7 @@ if (args[0].startsWith('--')) {
     options: { batch: 16, evalN: 200, testN: 1 },
     threads,
   };
-  writeSpec(flags.spec, spec);
+  writeJsonFile(flags.spec, spec);
   console.log(`the scan's sweep spec: ${flags.spec} (2 methods x 2 lrs x ${seeds.length} seeds = ${4 * seeds.length} runs)`);
   process.exit(0);
 }

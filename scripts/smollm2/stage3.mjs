@@ -8,13 +8,15 @@
 //       mezo, mezo+policy, guided4, guided8, guided4+policy, guided8+policy (guided: alpha 0.5, normalised),
 //       each at L/3.16, L, 3.16·L; REF = the meta-trained policy (a registry reference or a .zpol file); each
 //       run on --threads ORT threads (the local pool runs cores / threads at once; threads change no result)
-//   node scripts/smollm2/stage3.mjs RUN_DIR...
+//   node scripts/smollm2/stage3.mjs [--json FILE] RUN_DIR...
 //       applies the rule to the finished runs: a method's final dev loss at an lr = the mean over its seeds of
 //       the dev loss at its last evaluation; its tuned lr = the lowest of those (ties: the smaller lr); an
-//       arm's tuned setting = its method with the lowest loss at its tuned lr (guided: M 4 or 8; ties: M 4).
+//       arm's tuned setting = its method with the lowest loss at its tuned lr (guided: M 4 or 8; ties: M 4); the
+//       scan's best arm = the arm other than MeZO with the lowest tuned loss (ties: the first of MeZO + policy,
+//       guided, guided + policy); --json FILE also writes them there, as { arms: { ARM: { method, lr, loss } }, scanArm }.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARMS, HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeSpec } from './protocol.mjs';
+import { ARMS, HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
 
 const fail = (code, line) => {
   console.error(`stage3: ${line}`);
@@ -22,6 +24,14 @@ const fail = (code, line) => {
 };
 const args = process.argv.slice(2);
 if (args.length === 0) fail(2, 'usage: node scripts/smollm2/stage3.mjs --spec FILE --task T --lr L --budget F --policy REF [--seeds 0,1] [--threads 2] | RUN_DIR...');
+
+// --json FILE before the run directories: also write the tuned settings there (what pipeline.mjs reads)
+let jsonOut;
+if (args[0] === '--json') {
+  jsonOut = args[1];
+  if (jsonOut === undefined || args.length < 3) fail(2, 'usage: node scripts/smollm2/stage3.mjs [--json FILE] RUN_DIR...');
+  args.splice(0, 2);
+}
 
 if (args[0].startsWith('--')) {
   const { spec: file, task, lr, budget, policy, seeds, threads } = parseSpecFlags('stage3', args, { spec: undefined, task: undefined, lr: undefined, budget: undefined, policy: undefined, seeds: '0,1', threads: '2' });
@@ -34,7 +44,7 @@ if (args[0].startsWith('--')) {
     options: { batch: 16, evalN: 200, testN: 1 },
     threads,
   };
-  writeSpec(file, spec);
+  writeJsonFile(file, spec);
   console.log(`stage 3's sweep spec: ${file} (${spec.grid.method.length} methods x 3 lrs x ${seeds.length} seeds = ${spec.grid.method.length * 3 * seeds.length} runs)`);
   process.exit(0);
 }
@@ -86,6 +96,8 @@ for (const m of methods) {
   console.log(`| ${m} | ${lrs.map((lr) => (Number.isFinite(mean(m, lr)) ? mean(m, lr).toFixed(4) : '—')).join(' | ')} | ${best ?? 'none'} |`);
 }
 console.log('');
+/** arm -> its tuned method, lr and mean final dev loss */
+const arms = {};
 for (const [arm, candidates] of Object.entries(ARMS)) {
   const present = candidates.filter((m) => tuned.get(m) !== undefined);
   if (present.length === 0) {
@@ -93,5 +105,11 @@ for (const [arm, candidates] of Object.entries(ARMS)) {
     continue;
   }
   const best = present.reduce((b, m) => (mean(m, tuned.get(m)) < mean(b, tuned.get(b)) ? m : b));
-  console.log(`${arm}: ${best} at lr ${tuned.get(best)} (mean final dev loss ${mean(best, tuned.get(best)).toFixed(4)})`);
+  arms[arm] = { method: best, lr: tuned.get(best), loss: mean(best, tuned.get(best)) };
+  console.log(`${arm}: ${best} at lr ${tuned.get(best)} (mean final dev loss ${arms[arm].loss.toFixed(4)})`);
 }
+// the scan's best arm (second amendment): the arm other than MeZO with the lowest tuned loss; ties: ARMS' order
+const others = Object.keys(ARMS).filter((a) => a !== 'MeZO' && arms[a] !== undefined);
+const scanArm = others.length > 0 ? others.reduce((b, a) => (arms[a].loss < arms[b].loss ? a : b)) : undefined;
+if (scanArm) console.log(`\nthe scan's best arm: ${scanArm} (${arms[scanArm].method})`);
+if (jsonOut !== undefined) writeJsonFile(jsonOut, { arms, scanArm: scanArm ?? null });
