@@ -326,3 +326,20 @@ test('stage 3 --json and the pipeline: the tuned settings reach the scan and sta
   const f = spawnSync(process.execPath, [resolve(import.meta.dirname, 'smollm2', 'pipeline.mjs'), '--out', join(work, 'pipe-out')], { cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
   expect([f.status, f.stderr.trim()]).toEqual([1, "pipeline: smollm2-stage3's sweep exited with 1; fix it and rerun this command (it resumes)"]);
 });
+
+test('policy-sigma.ts: the LoRA policy at the adapter start reproduces what meta-training recorded there', () => {
+  // the untrained control made one meta step with ω never moving: its recorded σ statistics are those of the
+  // adapter's start (sampled A), which the script rebuilds from A's init variance (so within a few per cent)
+  const dir = resolve(import.meta.dirname, '..', 'docs', 'results', 'smollm2', 'policy-init');
+  const recorded = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).metrics;
+  const r = spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', resolve(import.meta.dirname, 'policy-sigma.ts'), join(dir, 'policy.zpol'), '--json'], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout);
+  expect(out.first.meanSigma / recorded.finalMeanSigma).toBeCloseTo(1, 1);
+  expect(out.first.minEffSigma / recorded.finalMinEffSigma).toBeCloseTo(1, 1);
+  expect(out.first.maxEffSigma / recorded.finalMaxEffSigma).toBeCloseTo(1, 1);
+  expect(out.perLayerFirst).toHaveLength(30); // SmolLM2-135M's 30 layers, q and v, A and B
+  expect(Object.keys(out.perLayerFirst[0][1]).sort()).toEqual(['q.A', 'q.B', 'v.A', 'v.B']);
+  const full = spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', resolve(import.meta.dirname, 'policy-sigma.ts'), resolve(import.meta.dirname, '..', 'policies', 'blobs', 'sha256', '336b661887d614f72acec423845b53c8c64db967085a982d6d497d36d3bcdd1e')], { encoding: 'utf8' });
+  expect([full.status, full.stderr.trim()]).toEqual([2, expect.stringMatching(/^policy-sigma: .*: block .* is not a LoRA adapter block; this reads LoRA policies only \(meta-train --peft lora\)$/)]);
+});
