@@ -159,7 +159,7 @@ test('stage 0 / 0L: the lowest second-half training loss among the runs that did
 function stage3Run(method: string, lr: number, seed: number, losses: number[], steps = 100): string {
   const dir = join(work, 's3', `sst2-${method.replace('+', '-')}-s${seed}-${(lr * 1e7 + seed).toString(16).padStart(10, '0').slice(-10)}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ lr, seed, steps }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ lr, seed, steps }, null, 2)); // pretty-printed, as finetune writes it
   const lines = losses.map((devLoss, i) => ({ event: 'eval', step: Math.round((steps * i) / (losses.length - 1)), devLoss, devAcc: 0.5 }));
   writeFileSync(join(dir, 'metrics.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   return dir;

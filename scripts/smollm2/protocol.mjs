@@ -1,6 +1,7 @@
 // Issue 23's methods and spec flags (docs/results/smollm2-evidence.md): one definition for the scripts of stages 3, 4 and
 // the lr scan, so that a method means the same sweep settings in each.
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** LoRA-ZO as the sizing amendment fixed it: r 8, alpha 16, on q_proj and v_proj */
 export const LORA = { peft: 'lora', loraRank: 8, loraAlpha: 16, loraTargets: 'q_proj,v_proj' };
@@ -85,4 +86,37 @@ export function writeJsonFile(file, spec) {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(spec, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/**
+ * A stage-3 or scan run directory's record: its method (from the run key), lr, seed, whether its last dev
+ * evaluation is at its last step, that evaluation's dev loss (NaN when not finite: JSON writes it as null) and
+ * the step-0 dev loss (the base model's; undefined without one). `notARun` is the line for a directory whose name
+ * is no run key; any unreadable file is one line too, `SCRIPT: FILE: why`, with exit code 1.
+ */
+export function readStageRun(script, dir, notARun) {
+  const fail = (line) => {
+    console.error(`${script}: ${line}`);
+    process.exit(1);
+  };
+  const read = (file, parse) => {
+    try {
+      return parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      fail(`${file}: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
+    }
+  };
+  // finetune's config.json has no method name: the sweep's run key names it
+  const method = methodOfRunDir(dir);
+  if (!method) fail(`${dir}: ${notARun}`);
+  const config = read(join(dir, 'config.json'), JSON.parse);
+  const evals = read(join(dir, 'metrics.jsonl'), (t) => t.trim().split('\n').map((l) => JSON.parse(l))).filter((e) => e.event === 'eval');
+  const last = evals.at(-1);
+  const base = evals.find((e) => e.step === 0)?.devLoss;
+  return {
+    dir, method, lr: config.lr, seed: config.seed,
+    finished: last !== undefined && last.step === config.steps,
+    loss: typeof last?.devLoss === 'number' ? last.devLoss : NaN,
+    base: typeof base === 'number' ? base : undefined,
+  };
 }

@@ -10,9 +10,7 @@
 //       the stable range of each method over the scan's runs and stage 3's: diverged = a final dev loss that is
 //       not finite or above 1.1x the base model's (the run's dev loss at step 0); the stable range reaches the
 //       largest lr with no diverged seed
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
+import { HALF_DECADE, parseSpecFlags, readStageRun, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
 
 const fail = (code, line) => {
   console.error(`scan: ${line}`);
@@ -40,30 +38,10 @@ if (args[0].startsWith('--')) {
   process.exit(0);
 }
 
-const readJsonLines = (file) => {
-  let text;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    fail(1, `${file}: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
-  }
-  try {
-    return text.trim().split('\n').map((l) => JSON.parse(l));
-  } catch (e) {
-    fail(1, `${file}: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
-  }
-};
 const runs = args.map((dir) => {
-  const method = methodOfRunDir(dir);
-  if (!method) fail(1, `${dir}: not a stage-3 or scan run directory (<task>-<method>-s<seed>-<hash>)`);
-  const [config] = readJsonLines(join(dir, 'config.json'));
-  const evals = readJsonLines(join(dir, 'metrics.jsonl')).filter((e) => e.event === 'eval');
-  const last = evals.at(-1);
-  const base = evals.find((e) => e.step === 0)?.devLoss;
-  if (typeof base !== 'number') fail(1, `${dir}: no dev evaluation at step 0 (the base model's dev loss)`);
-  // a non-finite dev loss is written as null (JSON has no NaN)
-  const loss = typeof last?.devLoss === 'number' ? last.devLoss : NaN;
-  return { method, lr: config.lr, seed: config.seed, finished: last !== undefined && last.step === config.steps, loss, diverged: !(loss <= 1.1 * base) };
+  const r = readStageRun('scan', dir, 'not a stage-3 or scan run directory (<task>-<method>-s<seed>-<hash>)');
+  if (r.base === undefined) fail(1, `${dir}: no dev evaluation at step 0 (the base model's dev loss)`);
+  return { ...r, diverged: !(r.loss <= 1.1 * r.base) };
 });
 const unfinished = runs.filter((r) => !r.finished);
 if (unfinished.length > 0) {

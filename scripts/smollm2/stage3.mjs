@@ -14,9 +14,7 @@
 //       arm's tuned setting = its method with the lowest loss at its tuned lr (guided: M 4 or 8; ties: M 4); the
 //       scan's best arm = the arm other than MeZO with the lowest tuned loss (ties: the first of MeZO + policy,
 //       guided, guided + policy); --json FILE also writes them there, as { arms: { ARM: { method, lr, loss } }, scanArm }.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ARMS, HALF_DECADE, methodOfRunDir, parseSpecFlags, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
+import { ARMS, HALF_DECADE, parseSpecFlags, readStageRun, round3, stage3Methods, writeJsonFile } from './protocol.mjs';
 
 const fail = (code, line) => {
   console.error(`stage3: ${line}`);
@@ -49,31 +47,8 @@ if (args[0].startsWith('--')) {
   process.exit(0);
 }
 
-const readText = (file) => {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    fail(1, `${file}: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
-  }
-};
-const parse = (file, text) => {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    fail(1, `${file}: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
-  }
-};
-const runs = args.map((dir) => {
-  // finetune's config.json has no method name: the sweep's run key names it
-  const method = methodOfRunDir(dir);
-  if (!method) fail(1, `${dir}: not a stage-3 run directory (<task>-<method>-s<seed>-<hash>, method mezo, guided4 or guided8, each with or without +policy)`);
-  const config = parse(join(dir, 'config.json'), readText(join(dir, 'config.json')));
-  const events = readText(join(dir, 'metrics.jsonl')).trim().split('\n').map((l) => parse(join(dir, 'metrics.jsonl'), l));
-  const last = events.filter((e) => e.event === 'eval').at(-1);
-  const finished = last !== undefined && last.step === config.steps;
-  // a non-finite dev loss is written as null (JSON has no NaN): a diverged run, whose mean is then not finite
-  return { dir, method, lr: config.lr, seed: config.seed, finished, loss: typeof last?.devLoss === 'number' ? last.devLoss : NaN };
-});
+// a non-finite dev loss is NaN: a diverged run, whose mean is then not finite
+const runs = args.map((dir) => readStageRun('stage3', dir, 'not a stage-3 run directory (<task>-<method>-s<seed>-<hash>, method mezo, guided4 or guided8, each with or without +policy)'));
 const unfinished = runs.filter((r) => !r.finished);
 if (unfinished.length > 0) {
   console.log(`unfinished: ${unfinished.map((r) => `${r.method} lr ${r.lr} seed ${r.seed}`).join(', ')}`);
