@@ -343,3 +343,53 @@ test('policy-sigma.ts: the LoRA policy at the adapter start reproduces what meta
   const full = spawnSync(process.execPath, ['--conditions=@zotune/source', '--import', 'tsx', resolve(import.meta.dirname, 'policy-sigma.ts'), resolve(import.meta.dirname, '..', 'policies', 'blobs', 'sha256', '336b661887d614f72acec423845b53c8c64db967085a982d6d497d36d3bcdd1e')], { encoding: 'utf8' });
   expect([full.status, full.stderr.trim()]).toEqual([2, expect.stringMatching(/^policy-sigma: .*: block .* is not a LoRA adapter block; this reads LoRA policies only \(meta-train --peft lora\)$/)]);
 });
+
+test('the shipping rule (ship.mjs): >= 5 of 6 dev-loss pairs on every task and a mean test acc no lower than MeZO\'s', () => {
+  /** a finished stage-4 run: summary.json only (what ship.mjs reads); devLoss NaN is written as null, as JSON does */
+  const s4 = (root: string, task: string, method: string, seed: number, devLoss: number, testAcc: number) => {
+    const dir = join(work, root, `${task}-${method.replace('+', '-')}-s${seed}-0123456789`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify({ finalDevLoss: devLoss, testAcc }));
+    return dir;
+  };
+  const seeds = [2, 3, 4, 5, 6, 7];
+  // a: MeZO's dev loss 0.5 on every seed, test 0.7. guided wins 6/6 on a and 5/6 on b at the same test acc: passes.
+  // mezo+policy wins 5/6 on both but its test acc is lower: fails. guided+policy wins 4/6 on b: fails. The control loses.
+  const full = (root: string, extra: (t: string, m: string, s: number) => [number, number] | undefined = () => undefined) =>
+    ['a', 'b'].flatMap((t) => seeds.flatMap((s) => ['mezo', 'mezo+policy', 'guided', 'guided+policy', 'mezo+init'].map((m) => {
+      const plan: Record<string, [number, number]> = {
+        mezo: [0.5, 0.7],
+        'mezo+policy': [s === 2 ? 0.6 : 0.4, 0.69],
+        guided: [t === 'b' && s === 7 ? NaN : 0.45, 0.7 + (t === 'b' && s === 7 ? -0.02 : 0.01)],
+        'guided+policy': [t === 'b' && s >= 6 ? 0.55 : 0.4, 0.8],
+        'mezo+init': [0.6, 0.6],
+      };
+      const [loss, acc] = extra(t, m, s) ?? plan[m];
+      return s4(root, t, m, s, loss, acc);
+    })));
+  const dirs = full('ship-pass');
+  const json = join(work, 'ship.json');
+  const r = run('ship.mjs', ['--tasks', 'a,b', '--json', json, ...dirs]);
+  expect([r.code, r.err]).toEqual([0, '']);
+  expect(r.out).toContain('| guided | 6 | 5/6 (qualifies) | 0.4500 (1 not finite) | 70.5 |'); // b: one diverged guided run (not finite) loses its pair
+  expect(r.out).toContain('| mezo+init | 6 | 0/6 (control) | 0.6000 | 60.0 |');
+  expect(r.out).toContain('trained policy vs the untrained control: lower final dev loss in 5/6 pairs');
+  expect(r.out).toContain('mezo+policy: fails; wins a 5/6, b 5/6; mean test acc 69.0 % vs MeZO 70.0 %');
+  expect(r.out).toContain('guided+policy: fails; wins a 6/6, b 4/6');
+  expect(r.out).toContain('\ndecision: ship guided\n');
+  expect(JSON.parse(readFileSync(json, 'utf8'))).toMatchObject({ decision: 'ship guided', arm: 'guided', complete: true, missing: 0 });
+
+  // unfinished runs: nothing ships before every run is in; "stay" as soon as every arm has two lost pairs on a task
+  const partial = dirs.filter((d) => !/-s7-/.test(d));
+  expect(run('ship.mjs', ['--tasks', 'a,b', ...partial]).out).toContain('\ndecision: undecided (10 of 60 runs not finished)\n');
+  const losing = full('ship-stay', (t, m, s) => (t === 'a' && s <= 3 && m !== 'mezo' ? [0.9, 0.7] : undefined)).filter((d) => /^.*\/a-/.test(d) && !/-s7-/.test(d));
+  const stay = run('ship.mjs', ['--tasks', 'a,b', ...losing]);
+  expect(stay.out).toContain('\ndecision: stay (MeZO, no policy, at the lr stage 3 tuned for MeZO) (35 of 60 runs not finished)\n');
+  expect(stay.out).toContain('guided: fails; wins a 3/5, b 0/0');
+
+  // a run directory of another stage, an unknown task, no --tasks: one line each
+  const other = run('ship.mjs', ['--tasks', 'a,b', join(work, 'x-guided4-s0-0123456789')]);
+  expect([other.code, other.err.trim()]).toEqual([1, `ship: ${join(work, 'x-guided4-s0-0123456789')}: not a stage-4 run directory (<task>-<method>-s<seed>-<hash>, method one of mezo, mezo+policy, guided, guided+policy, mezo+init)`]);
+  expect(run('ship.mjs', ['--tasks', 'b', dirs[0]]).err.trim()).toBe(`ship: ${dirs[0]}: task a is not one of --tasks b`);
+  expect(run('ship.mjs', dirs).err.trim()).toBe('ship: --tasks is required: the held-out tasks, e.g. --tasks sst2,mr (usage: node scripts/smollm2/ship.mjs --tasks T1,T2 [--json FILE] RUN_DIR...)');
+});

@@ -69,6 +69,15 @@ describe.skipIf(skipWithoutSmollm2())('smollm2-135m through the bin', () => {
     expect(Number.isFinite(s.finalTrainLoss)).toBe(true);
   }, 600_000);
 
+  test("by name, with no --lr: the model's own lr for what is trained (MODEL_LR), and the run says so", async () => {
+    const r = await zotune('finetune', '--model', 'smollm2-135m', '--task', 'sst2', '--peft', 'lora', '--steps', '1', '--eval-every', '1', '--eval-n', '4', '--test-n', '4', '--batch', '2', '--threads', '1', '--out', join(work, 'own-lr'), '--json');
+    expect(json(r)).toMatchObject({ estimator: 'mezo', lr: 1e-3, peft: 'lora-r8-a16-q_proj,v_proj' });
+    expect(r.stderr).toContain("finetune: lr 0.001, smollm2-135m's own for mezo with --peft lora (see --help for --lr; --lr sets another)");
+    const given = await zotune('finetune', '--model', 'smollm2-135m', '--task', 'sst2', '--peft', 'lora', '--lr', '1e-4', '--steps', '1', '--eval-every', '1', '--eval-n', '4', '--test-n', '4', '--batch', '2', '--threads', '1', '--out', join(work, 'given-lr'), '--json');
+    expect(json(given).lr).toBe(1e-4);
+    expect(given.stderr).not.toContain("'s own for");
+  }, 600_000);
+
   /** stderr without the backend and engine notes: the error is the one other line */
   const errorLines = (stderr: string) => stderr.trim().split('\n').filter((l) => !/^zotune: (backend|engine) /.test(l));
 

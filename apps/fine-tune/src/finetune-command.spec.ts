@@ -65,7 +65,7 @@ describe('the flags are the config schema', () => {
     expect(cmd.options.map((o) => o.attributeName()).filter((k) => (keys as string[]).includes(k))).toEqual(keys);
     const help = (k: string) => cmd.options.find((o) => o.attributeName() === k)!;
     expect(help('lr').flags).toBe('--lr <LR>');
-    expect(help('lr').description).toMatch(/^learning rate η \(default mezo 0\.0001, guided 0\.0001, greedy 0\.0001, elite 0\.0001, adam 0\.001\)/);
+    expect(help('lr').description).toMatch(/^learning rate η \(default mezo 0\.0001, guided 0\.0001, greedy 0\.0001, elite 0\.0001, adam 0\.001; smollm2-135m: mezo 0\.00003, mezo with --peft lora 0\.001\)/);
     expect(help('batch').description).toMatch(new RegExp(`\\(default ${DEFAULTS.batch}\\)$`));
     expect(help('forwardPasses').flags).toBe('--forward-passes <N>');
     expect(help('normalize').flags).toBe('--no-normalize');

@@ -38,6 +38,17 @@ describe('resolveConfig', () => {
     }
   });
 
+  test("a model's own lr (MODEL_LR) where its evidence gives one, by estimator and what is trained; a given lr wins", () => {
+    expect(resolveConfig([{ model: 'smollm2-135m', estimator: 'mezo' }]).lr).toBe(3e-5);
+    expect(resolveConfig([{ model: 'smollm2-135m', estimator: 'mezo', peft: 'lora' }]).lr).toBe(1e-3);
+    // no evidence for guided on smollm2-135m, nor for prefix tuning: the estimator's default
+    expect(resolveConfig([{ model: 'smollm2-135m', estimator: 'guided', peft: 'lora' }]).lr).toBe(DEFAULT_LR.guided);
+    expect(resolveConfig([{ model: 'smollm2-135m', estimator: 'mezo', peft: 'prefix' }]).lr).toBe(DEFAULT_LR.mezo);
+    expect(resolveConfig([{ model: 'stories260K', estimator: 'mezo', peft: 'lora' }]).lr).toBe(DEFAULT_LR.mezo);
+    expect(resolveConfig([{ model: 'smollm2-135m', peft: 'lora', lr: 2e-4 }]).lr).toBe(2e-4);
+    expect(resolveConfig([{ model: 'smollm2-135m', lr: 2e-4 }, { peft: 'lora' }]).lr).toBe(2e-4); // an lr from any layer
+  });
+
   test('later layers win; a budget of one kind replaces the other kind', () => {
     const preset = { estimator: 'mezo' as const, forwardPasses: 100, lr: 3e-4 };
     const c = resolveConfig([preset, { steps: 7, lr: 2e-5 }]);

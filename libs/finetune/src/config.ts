@@ -10,7 +10,7 @@ import { peftConfigOf, peftConfigSchema, type PeftConfig } from '@zotune/peft';
 import { UserError } from '@zotune/report';
 import { estimatorNames, forwardPassesPerStep, parseEstimatorConfig, stepsForBudget, type EstimatorConfig } from '@zotune/zo';
 import {
-  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULTS, posInt, zodProblem, type FinetuneInput,
+  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_ORACLE_EVERY, DEFAULTS, defaultLr, posInt, zodProblem, type FinetuneInput,
 } from './schema';
 
 /** The resolved configuration: config.json of a run. */
@@ -125,7 +125,7 @@ export function resolveConfig(layers: readonly FinetuneInput[]): FinetuneConfig 
     queries: m.queries,
     steps,
     forwardPasses,
-    lr: m.lr ?? DEFAULT_LR[m.estimator],
+    lr: m.lr ?? defaultLr(m.model, m.estimator, peft?.method ?? 'none'),
     eps: m.eps,
     weightDecay: m.weightDecay,
     batch: m.batch,

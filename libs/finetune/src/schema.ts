@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WORKSPACE_ROOT } from '@zotune/data';
-import { DEFAULT_LORA, DEFAULT_LORA_TARGETS, DEFAULT_PREFIX_TOKENS, parseLoraTargets, PEFT_METHODS } from '@zotune/peft/config';
+import { DEFAULT_LORA, DEFAULT_LORA_TARGETS, DEFAULT_PREFIX_TOKENS, parseLoraTargets, PEFT_METHODS, type PeftMethod } from '@zotune/peft/config';
 import { UserError } from '@zotune/report';
 import { estimatorNames, type EstimatorName } from '@zotune/zo/names';
 
@@ -29,6 +29,33 @@ export const RUN_PRESET_DIR =
  * where guided M = 4 ties MeZO there (docs/results/estimators-tuned.md, estimators.md). Adam 1e-3.
  */
 export const DEFAULT_LR: Record<EstimatorName, number> = { mezo: 1e-4, guided: 1e-4, greedy: 1e-4, elite: 1e-4, adam: 1e-3 };
+
+/**
+ * A model's own lr where its evidence gives one (the model named as `--model` names it), by estimator and
+ * what is trained (`--peft`; none = every block); everything else takes DEFAULT_LR. smollm2-135m
+ * (docs/results/smollm2-evidence.md): full-parameter MeZO 3e-5, because at 1e-4 (stage 0's pick from 60
+ * steps) it diverges past ~130 steps (stage 1, the demo); LoRA-ZO (r 8 on q,v) MeZO 1e-3, stage 0L's lr.
+ */
+export const MODEL_LR: Readonly<Record<string, Partial<Record<`${EstimatorName}/${PeftMethod}`, number>>>> = {
+  'smollm2-135m': { 'mezo/none': 3e-5, 'mezo/lora': 1e-3 },
+};
+
+/** The lr a run takes when none is given: the model's own (MODEL_LR), else the estimator's (DEFAULT_LR). */
+export function defaultLr(model: string, estimator: EstimatorName, peft: PeftMethod): number {
+  return MODEL_LR[model]?.[`${estimator}/${peft}`] ?? DEFAULT_LR[estimator];
+}
+
+/** "mezo 0.0001, …, adam 0.001; smollm2-135m: mezo 3e-5, mezo with --peft lora 0.001" (the help's default) */
+function lrDefaultText(): string {
+  const models = Object.entries(MODEL_LR).map(([model, lrs]) => {
+    const each = Object.entries(lrs).map(([key, lr]) => {
+      const [estimator, peft] = key.split('/');
+      return `${estimator}${peft === 'none' ? '' : ` with --peft ${peft}`} ${lr}`;
+    });
+    return `; ${model}: ${each.join(', ')}`;
+  });
+  return Object.entries(DEFAULT_LR).map(([e, lr]) => `${e} ${lr}`).join(', ') + models.join('');
+}
 
 /** The default budget (1,200 forward passes: 600 MeZO steps, 200 guided steps with M = 4). */
 export const DEFAULT_FORWARD_PASSES = 1200;
@@ -91,7 +118,7 @@ export const finetuneInputSchema = z.strictObject({
   queries: setting(posInt.max(1024), { arg: 'Q', description: 'mezo: directions averaged per step (n-SPSA)' }),
   steps: setting(posInt, { arg: 'N', description: 'optimizer steps' }),
   forwardPasses: setting(posInt, { arg: 'N', description: 'training budget in forward passes, the same for every estimator', defaultText: String(DEFAULT_FORWARD_PASSES) }),
-  lr: setting(z.number().positive(), { arg: 'LR', description: 'learning rate η', defaultText: Object.entries(DEFAULT_LR).map(([e, lr]) => `${e} ${lr}`).join(', ') }),
+  lr: setting(z.number().positive(), { arg: 'LR', description: 'learning rate η', defaultText: lrDefaultText() }),
   eps: setting(z.number().positive(), { arg: 'EPS', description: 'perturbation scale ε' }),
   weightDecay: setting(z.number().min(0), { arg: 'WD', description: 'decoupled weight decay λ on embedding and matrix blocks' }),
   batch: setting(posInt.max(4096), { arg: 'B', description: 'training examples per step' }),

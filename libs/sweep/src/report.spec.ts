@@ -57,7 +57,7 @@ describe('sweep report', () => {
 
   it('controls: baseline, treatment and control side by side; treatment vs control seed by seed', () => {
     expect(tables['control-0'].rows).toEqual([['cb', '0.8000', '0.7333', '0.7667', '50.0', '50.0', '46.7', '2/3', '1/1']]);
-    expect(tables['control-0'].note).toBe('over all settings: mezo+policy has the lower loss in 2/3 seed pairs (sign test p = 1.000) and the higher test accuracy in 1/1 (2 ties; p = 1.000)');
+    expect(tables['control-0'].note).toBe('over all settings: mezo+policy has the lower train loss in 2/3 seed pairs (sign test p = 1.000) and the higher test accuracy in 1/1 (2 ties; p = 1.000)');
   });
 
   it('the page holds every table and plot; the Markdown every table', () => {
@@ -93,3 +93,30 @@ describe('sweep report: each method at its own lr', () => {
   });
 });
 
+
+describe('sweep report: runs that evaluated dev', () => {
+  it('pairs on the final dev loss too; a diverged run (not finite, written as null) loses to any finite one', () => {
+    const spec2 = parseSpec(
+      {
+        grid: { task: ['sst2'], method: ['mezo', 'guided', 'init'], seed: [2, 3, 4, 5], forwardPasses: [2000] },
+        methods: { mezo: { estimator: 'mezo', lr: 1e-3 }, guided: { estimator: 'guided', lr: 1e-3 }, init: { estimator: 'mezo', lr: 1e-3, policy: 'stories260K/init:v1' } },
+        compare: { pairs: [{ baseline: 'mezo', treatment: 'guided' }], controls: [{ baseline: 'mezo', treatment: 'guided', control: 'init' }] },
+      },
+      'dev',
+    );
+    // seed: [mezo dev loss, guided dev loss]; guided's train loss is always the higher
+    const dev: Record<number, [number | null, number | null]> = { 2: [0.5, 0.4], 3: [0.5, 0.6], 4: [null, 0.7], 5: [0.5, null] };
+    const dir = writeSweep(join(work, 'dev'), spec2, (r) => {
+      const d = dev[r.config.seed][r.config.method === 'guided' ? 1 : 0];
+      return { finalTrainLoss: r.config.method === 'guided' ? 0.9 : 0.8, finalDevLoss: d, zeroShotDevLoss: 1, testAcc: 0.6, bestDevAcc: 0.6, lr: 1e-3, forwardPasses: 2000 };
+    });
+    const t = Object.fromEntries(reportTables(loadSweeps([dir])).map((x) => [x.id, x]));
+    expect(t['pair-0'].header.slice(-2)).toEqual(['lower final dev loss', 'p (dev loss)']);
+    // seeds 2 (0.4 < 0.5) and 4 (MeZO diverged) are wins; 3 and 5 (guided diverged) are not
+    expect(t['pair-0'].rows).toEqual([
+      ['sst2', '4', '0/4', '0.125', '0/0', '4', '1.000', '2/4', '1.000'],
+      ['all', '4', '0/4', '0.125', '0/0', '4', '1.000', '2/4', '1.000'],
+    ]);
+    expect(t['control-0'].note).toMatch(/; the lower final dev loss in 2\/4 \(p = 1\.000\)$/);
+  });
+});

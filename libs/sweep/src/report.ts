@@ -125,19 +125,31 @@ function cell(runs: readonly ReportRun[], method: string, f: (r: ReportRun) => n
 }
 
 export interface PairCount {
+  /** pairs whose runs both have a finite final train loss */
   n: number;
   lossWins: number;
   accWins: number;
   accTies: number;
+  /** pairs whose runs both evaluated dev (a diverged run's final dev loss is not finite: it loses to any finite one) */
+  devN: number;
+  /** pairs where the treatment's final dev loss is finite and lower (or the baseline's alone is not finite) */
+  devWins: number;
 }
 
-/** Treatment vs baseline seed by seed: lower final loss, higher test accuracy. */
+/** Treatment vs baseline seed by seed: lower final train loss, higher test accuracy, lower final dev loss. */
 export function pairCount(runs: readonly ReportRun[], baseline: string, treatment: string): PairCount {
   const base = new Map(runs.filter((r) => r.result.config.method === baseline).map((r) => [pairKey(r), r]));
-  const c: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0 };
+  const c: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0, devN: 0, devWins: 0 };
+  const evaluatedDev = (r: ReportRun) => r.result.summary.finalDevLoss !== undefined;
   for (const t of runs.filter((r) => r.result.config.method === treatment)) {
     const b = base.get(pairKey(t));
-    if (!b || !Number.isFinite(loss(b)) || !Number.isFinite(loss(t))) continue;
+    if (!b) continue;
+    if (evaluatedDev(b) && evaluatedDev(t)) {
+      c.devN++;
+      // !(t >= b): a non-finite baseline loses to a finite treatment
+      if (Number.isFinite(devLoss(t)) && !(devLoss(t) >= devLoss(b))) c.devWins++;
+    }
+    if (!Number.isFinite(loss(b)) || !Number.isFinite(loss(t))) continue;
     c.n++;
     if (loss(t) < loss(b)) c.lossWins++;
     if (testAcc(t) > testAcc(b)) c.accWins++;
@@ -213,26 +225,26 @@ export function reportTables(data: SweepData): Table[] {
       seen(row, (s) => s.lr), seen(row, (s) => s.eps), seen(row, (s) => s.batch), seen(row, (s) => s.devN), seen(row, (s) => s.testN),
     ]),
   });
+  // the runs evaluated dev: the pairs' final dev losses are compared too (the decisive protocols decide on them)
+  const dev = data.runs.some((r) => Number.isFinite(devLoss(r)));
   for (const [i, p] of data.compare.pairs.entries()) {
     const name = p.label ?? `${p.treatment} vs ${p.baseline}`;
     const lines: string[][] = [];
-    const total: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0 };
+    const total: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0, devN: 0, devWins: 0 };
     for (const row of rows) {
       const c = pairCount(row.runs, p.baseline, p.treatment);
-      if (!c.n) continue;
-      total.n += c.n;
-      total.lossWins += c.lossWins;
-      total.accWins += c.accWins;
-      total.accTies += c.accTies;
-      lines.push(pairRow(row.label, c));
+      if (!c.n && !c.devN) continue;
+      for (const k of Object.keys(total) as (keyof PairCount)[]) total[k] += c[k];
+      lines.push(pairRow(row.label, c, dev));
     }
     if (!lines.length) continue;
-    lines.push(pairRow('all', total));
+    lines.push(pairRow('all', total, dev));
+    const header = ['setting', 'pairs', 'lower train loss', 'p (train loss)', 'higher test acc', 'acc ties', 'p (acc, ties left out)'];
     tables.push({
       id: `pair-${i}`,
       title: `${name}: paired by seed, ${p.treatment} ahead of ${p.baseline} (exact two-sided sign test)`,
-      header: ['setting', 'pairs', 'lower loss', 'p (loss)', 'higher test acc', 'acc ties', 'p (acc, ties left out)'],
-      numeric: [false, true, true, true, true, true, true],
+      header: dev ? [...header, 'lower final dev loss', 'p (dev loss)'] : header,
+      numeric: [false, ...header.slice(1).map(() => true), ...(dev ? [true, true] : [])],
       rows: lines,
     });
   }
@@ -242,6 +254,8 @@ export function reportTables(data: SweepData): Table[] {
     let lw = 0;
     let aw = 0;
     let at = 0;
+    let dn = 0;
+    let dw = 0;
     for (const row of rows) {
       const pc = pairCount(row.runs, c.control, c.treatment);
       if (!pc.n) continue;
@@ -249,6 +263,8 @@ export function reportTables(data: SweepData): Table[] {
       lw += pc.lossWins;
       aw += pc.accWins;
       at += pc.accTies;
+      dn += pc.devN;
+      dw += pc.devWins;
       const l = (m: string) => (cell(row.runs, m, loss)?.mean ?? NaN);
       const a = (m: string) => (cell(row.runs, m, testAcc)?.mean ?? NaN);
       const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
@@ -259,10 +275,10 @@ export function reportTables(data: SweepData): Table[] {
     tables.push({
       id: `control-${i}`,
       title: `${c.label ?? `control ${c.control}`}: ${c.baseline} (baseline), ${c.treatment} (treatment), ${c.control} (control); means over seeds, and the treatment ahead of the control seed by seed`,
-      header: ['setting', `loss: ${c.baseline}`, c.treatment, c.control, `test acc %: ${c.baseline}`, c.treatment, c.control, 'lower loss', 'higher acc'],
+      header: ['setting', `loss: ${c.baseline}`, c.treatment, c.control, `test acc %: ${c.baseline}`, c.treatment, c.control, 'lower train loss', 'higher acc'],
       numeric: [false, true, true, true, true, true, true, true, true],
       rows: lines,
-      note: `over all settings: ${c.treatment} has the lower loss in ${lw}/${n} seed pairs (sign test p = ${pValue(lw, n)}) and the higher test accuracy in ${aw}/${n - at} (${at} ties; p = ${pValue(aw, n - at)})`,
+      note: `over all settings: ${c.treatment} has the lower train loss in ${lw}/${n} seed pairs (sign test p = ${pValue(lw, n)}) and the higher test accuracy in ${aw}/${n - at} (${at} ties; p = ${pValue(aw, n - at)})${dev ? `; the lower final dev loss in ${dw}/${dn} (p = ${pValue(dw, dn)})` : ''}`,
     });
   }
   return tables;
@@ -300,9 +316,10 @@ function robustnessTables(data: SweepData, methods: string[]): Table[] {
   });
 }
 
-function pairRow(label: string, c: PairCount): string[] {
+function pairRow(label: string, c: PairCount, dev: boolean): string[] {
   const nonTies = c.n - c.accTies;
-  return [label, String(c.n), `${c.lossWins}/${c.n}`, pValue(c.lossWins, c.n), `${c.accWins}/${nonTies}`, String(c.accTies), pValue(c.accWins, nonTies)];
+  const row = [label, String(c.n), `${c.lossWins}/${c.n}`, pValue(c.lossWins, c.n), `${c.accWins}/${nonTies}`, String(c.accTies), pValue(c.accWins, nonTies)];
+  return dev ? [...row, `${c.devWins}/${c.devN}`, pValue(c.devWins, c.devN)] : row;
 }
 
 export function markdownTables(tables: readonly Table[]): string {
