@@ -308,8 +308,10 @@ test('stage 3 --json and the pipeline: the tuned settings reach the scan and sta
   });
   expect([p.status, p.stderr]).toEqual([0, '']);
   expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
-    'zotune sweep configs/sweeps/smollm2-stage3.json', 'zotune sweep configs/sweeps/smollm2-scan.json', 'zotune sweep configs/sweeps/smollm2-stage4.json',
+    'zotune sweep configs/sweeps/smollm2-stage3.json', 'zotune sweep configs/sweeps/smollm2-stage4.json', 'zotune sweep configs/sweeps/smollm2-scan.json',
   ]);
+  // the shipping rule ran on stage 4's (here: no) runs before the scan
+  expect(JSON.parse(readFileSync(join(work, 'pipe-out', 'ship.json'), 'utf8'))).toMatchObject({ decision: 'undecided', missing: 60 });
   const scan = JSON.parse(readFileSync(join(cwd, 'configs', 'sweeps', 'smollm2-scan.json'), 'utf8'));
   expect([scan.grid.method, scan.grid.lr, scan.grid.forwardPasses, scan.threads]).toEqual([['mezo', 'guided8+policy'], [1e-4, 1e-2], [2000], 1]);
   const s4 = JSON.parse(readFileSync(join(cwd, 'configs', 'sweeps', 'smollm2-stage4.json'), 'utf8'));

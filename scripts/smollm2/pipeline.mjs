@@ -1,10 +1,11 @@
 // Issue 23's remaining stages, one after another, by their fixed rules (docs/results/smollm2-evidence.md, the
-// second amendment): stage 3's sweep, its rule, the lr scan, stage 4. Nothing in between is chosen by hand, so
+// second and third amendments): stage 3's sweep, its rule, stage 4, the shipping rule, the lr scan. Nothing in between is chosen by hand, so
 // the comparison stays blind until it has run; every step resumes, so the same command continues it in a
 // later session.
 // usage: node scripts/smollm2/pipeline.mjs --out DIR      (run from the checkout whose zotune runs the sweeps)
-//   DIR/smollm2-stage3, DIR/smollm2-scan, DIR/smollm2-stage4: the sweeps' directories; DIR/stage3-tuned.json:
-//   stage 3's rule (stage3.mjs --json); the scan's and stage 4's specs are written to configs/sweeps/.
+//   DIR/smollm2-stage3, DIR/smollm2-stage4, DIR/smollm2-scan: the sweeps' directories; DIR/stage3-tuned.json:
+//   stage 3's rule (stage3.mjs --json); DIR/ship.json: the shipping rule (ship.mjs --json); stage 4's and the
+//   scan's specs are written to configs/sweeps/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,10 +49,7 @@ if (!existsSync(tunedFile)) fail(`stage 3's rule wrote no ${tunedFile}: some run
 const { arms, scanArm } = JSON.parse(readFileSync(tunedFile, 'utf8'));
 for (const arm of ['MeZO', 'MeZO + policy', 'guided', 'guided + policy']) if (!arms[arm]) fail(`stage 3 tuned no setting for ${arm}: every one of its runs diverged`);
 
-// the lr scan: MeZO and the best arm at lrᴸ/10 and 10·lrᴸ
 const p = PROTOCOL;
-script('scan.mjs', ['--spec', 'configs/sweeps/smollm2-scan.json', '--task', p.task, '--lr', p.lr, '--budget', p.budget, '--arm', arms[scanArm].method, '--policy', p.policy, '--seeds', '0', '--threads', p.threads]);
-sweep('smollm2-scan', 'configs/sweeps/smollm2-scan.json');
 
 // stage 4: the four arms at their tuned settings and the untrained control
 const guided = (arm) => `${arms[arm].method.match(/guided([48])/)[1]}:${arms[arm].lr}`;
@@ -60,4 +58,10 @@ script('stage4.mjs', [
   '--mezo', String(arms.MeZO.lr), '--mezo-policy', String(arms['MeZO + policy'].lr), '--guided', guided('guided'), '--guided-policy', guided('guided + policy'), '--threads', p.threads,
 ]);
 sweep('smollm2-stage4', 'configs/sweeps/smollm2-stage4.json');
-console.log(`pipeline: done; the comparison: npx zotune sweep report ${join(out, 'smollm2-stage4')} --markdown`);
+// the shipping rule on stage 4's runs (DIR/ship.json)
+script('ship.mjs', ['--tasks', p.tasks, '--json', join(out, 'ship.json'), ...runsOf('smollm2-stage4')]);
+
+// the lr scan, after the decisive comparison (the third amendment): MeZO and the best arm at lrᴸ/10 and 10·lrᴸ
+script('scan.mjs', ['--spec', 'configs/sweeps/smollm2-scan.json', '--task', p.task, '--lr', p.lr, '--budget', p.budget, '--arm', arms[scanArm].method, '--policy', p.policy, '--seeds', '0', '--threads', p.threads]);
+sweep('smollm2-scan', 'configs/sweeps/smollm2-scan.json');
+console.log(`pipeline: done; the comparison: npx zotune sweep report ${join(out, 'smollm2-stage4')} --markdown; the rule: ${join(out, 'ship.json')}`);
