@@ -93,7 +93,6 @@ describe('sweep report: each method at its own lr', () => {
   });
 });
 
-
 describe('sweep report: runs that evaluated dev', () => {
   it('pairs on the final dev loss too; a diverged run (not finite, written as null) loses to any finite one', () => {
     const spec2 = parseSpec(
