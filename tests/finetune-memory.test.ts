@@ -34,18 +34,21 @@ test('a MeZO run holds the weights once, as eval does (92 MiB of random weights)
     const ev = r.eval.breakdown!;
     const zo = r.mezo!.breakdown!;
     expect(ev.weights).toBeGreaterThan(90);
-    // resident at the sampled peaks: a second copy would put the JS arrays at ≥ 1.9× the weights
+    // resident at the sampled peaks: a second copy would put the JS arrays at ≥ 1.9× the weights; measured
+    // 1.20× (the noise sums' 16 MiB and batches). Before checkpoint saves and loads went through one scratch
+    // array (model-weights.ts), their dead per-tensor arrays put it at 1.47–1.50×
     expect(ev.secondCopy).toBe(false);
     expect(zo.secondCopy).toBe(false);
-    expect((zo.weights + zo.otherArrays) / (ev.weights + ev.otherArrays)).toBeLessThan(1.5);
+    expect((zo.weights + zo.otherArrays) / (ev.weights + ev.otherArrays)).toBeLessThan(1.35);
     // transient (a whole-model copy inside a synchronous save or load falls between samples): the kernel's
     // peak above the sample stays under half the weights
     expect((zo.betweenSamples - ev.betweenSamples) / zo.weights).toBeLessThan(0.5);
     // the process: a ZO run's fixed costs (noise worker threads and sums) and no more; a second copy would
     // add the weights again. Measured on this model: before evaluation's planned batches (b784689) eval 335
     // and MeZO 394 MiB (1.17×); after them eval 272 and MeZO 379 MiB (1.40×: eval fell 63 MiB, the run 15),
-    // where a second copy would be ≈ (379 + 92) / 272 ≈ 1.73×
-    expect(r.ratios.mezo).toBeLessThanOrEqual(1.55);
+    // where a second copy would be ≈ (379 + 92) / 272 ≈ 1.73×; with the scratch array eval 258–264 and
+    // MeZO 343 MiB (1.30–1.33×)
+    expect(r.ratios.mezo).toBeLessThanOrEqual(1.45);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
