@@ -17,6 +17,10 @@ export const ARMS = {
   'guided + policy': ['guided4+policy', 'guided8+policy'],
 };
 
+/** stage 4's arms other than MeZO (what each is compared with MeZO for), and all its methods with the untrained control */
+export const STAGE4_ARMS = ['mezo+policy', 'guided', 'guided+policy'];
+export const STAGE4_METHODS = ['mezo', ...STAGE4_ARMS, 'mezo+init'];
+
 /** stage 3's six methods, without their lr: name -> a sweep spec's method; `policy` = the meta-trained policy */
 export function stage3Methods(policy) {
   const methods = {

@@ -18,11 +18,9 @@
 // against the untrained control (mezo+init), and the decision; --json FILE also writes them there.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeJsonFile } from './protocol.mjs';
+import { STAGE4_ARMS as ARMS, STAGE4_METHODS as METHODS, writeJsonFile } from './protocol.mjs';
 
 const SEEDS = [2, 3, 4, 5, 6, 7];
-const ARMS = ['mezo+policy', 'guided', 'guided+policy'];
-const METHODS = ['mezo', ...ARMS, 'mezo+init'];
 
 const fail = (code, line) => {
   console.error(`ship: ${line}`);
@@ -42,7 +40,8 @@ while (args[0]?.startsWith('--')) {
 if (!tasks?.length) fail(2, `--tasks is required: the held-out tasks, e.g. --tasks sst2,mr (${usage})`);
 
 /** stage 4's run key: <task>-<method>-s<seed>-<hash>, + written as - */
-const keyOf = (dir) => /^(.+)-(mezo|mezo-policy|mezo-init|guided|guided-policy)-s(\d+)-[0-9a-f]{10}$/.exec(dir.replace(/\/+$/, '').split('/').at(-1));
+const KEY = new RegExp(`^(.+)-(${METHODS.map((m) => m.replace('+', '-')).join('|')})-s(\\d+)-[0-9a-f]{10}$`);
+const keyOf = (dir) => KEY.exec(dir.replace(/\/+$/, '').split('/').at(-1));
 const read = (file) => {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));

@@ -11,7 +11,7 @@
 // in the order given, seed by seed, every method of a seed together (so a stopped sweep leaves whole pairs);
 // each run on --threads ORT threads (the local pool runs cores / threads at once; threads change no result).
 import { renameSync, writeFileSync } from 'node:fs';
-import { LORA, guidedWith } from './protocol.mjs';
+import { LORA, STAGE4_ARMS, guidedWith } from './protocol.mjs';
 
 const fail = (line) => {
   console.error(`stage4: ${line}`);
@@ -63,7 +63,7 @@ const spec = {
   options: { batch: 16, evalN: 200, testN: 1000 },
   threads,
   compare: {
-    pairs: ['mezo+policy', 'guided', 'guided+policy'].map((t) => ({ baseline: 'mezo', treatment: t, label: `${t} vs MeZO` })),
+    pairs: STAGE4_ARMS.map((t) => ({ baseline: 'mezo', treatment: t, label: `${t} vs MeZO` })),
     controls: [{ baseline: 'mezo', treatment: 'mezo+policy', control: 'mezo+init', label: 'trained vs untrained policy' }],
   },
 };

@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
-  DEMO_PRESET, FinetuneAbortError, MODEL_LR, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
+  DEMO_PRESET, FinetuneAbortError, modelLr, PUBLIC_DEMO_PRESET, RUN_PRESET_DIR, defaultRunDir, fetchRunData, loadPreset, mirrorOnlyNeeds,
   finetuneInputSchema, parseInput, passesPerStep, resolveConfig, resumeConfig, runFinetune, runName, withAbsolutePaths, type FinetuneConfig, type FinetuneInput, type FinetuneSummary,
 } from '@zotune/finetune';
 import { INTERRUPTED_EXIT_CODE, interruptedError, parseNumber, UserError } from '@zotune/report';
@@ -136,7 +136,7 @@ export async function finetuneFromFlags(flags: FinetuneFlags, given: (key: strin
       log(`finetune: no arguments, running the demo (configs/runs/${demoPreset}.json): ${config.model} on ${config.task}, ${config.estimator}${config.estimator === 'guided' || config.estimator === 'greedy' ? ` (M = ${config.candidates})` : ''}, lr ${config.lr}, ${config.steps * passesPerStep(config)} forward passes (${config.steps} steps); see --help for the options`);
     // an lr no layer gave but the model's evidence did (MODEL_LR) is said, since it differs from the estimator's default
     const peft = config.peft?.method ?? 'none';
-    if (!layers.some((l) => l.lr !== undefined) && MODEL_LR[config.model]?.[`${config.estimator}/${peft}`] === config.lr)
+    if (!layers.some((l) => l.lr !== undefined) && modelLr(config.model, config.estimator, peft) === config.lr)
       log(`finetune: lr ${config.lr}, ${config.model}'s own for ${config.estimator}${peft === 'none' ? '' : ` with --peft ${peft}`} (see --help for --lr; --lr sets another)`);
     if (demo || flags.fetch) await fetchRunData(config.model, config.task, log);
     dir = resolve(flags.out ?? defaultRunDir(demo ? 'demo' : runName(config)));

@@ -2,7 +2,7 @@
 // in-process and write the run directory `zotune finetune` writes; evaluate() is `zotune eval`,
 // replayRun() is `zotune replay`. The config is the zod schema the CLI's flags are generated from.
 export {
-  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULTS, defaultLr, DEMO_PRESET, MODEL_LR, PUBLIC_DEMO_PRESET, REPLAY_FORMATS, RUN_PRESET_DIR,
+  DEFAULT_EVALS_PER_RUN, DEFAULT_FORWARD_PASSES, DEFAULT_LR, DEFAULT_ORACLE_EVERY, DEFAULTS, defaultLr, DEMO_PRESET, MODEL_LR, modelLr, PUBLIC_DEMO_PRESET, REPLAY_FORMATS, RUN_PRESET_DIR,
   finetuneInputSchema, loadPreset, parseInput, settings, type FinetuneInput, type ReplayFormat, type SettingMeta,
 } from './schema';
 export { estimatorConfig, finetuneConfigSchema, parseRunConfig, passesPerStep, resolveConfig, withAbsolutePaths, type FinetuneConfig } from './config';

@@ -40,9 +40,14 @@ export const MODEL_LR: Readonly<Record<string, Partial<Record<`${EstimatorName}/
   'smollm2-135m': { 'mezo/none': 3e-5, 'mezo/lora': 1e-3 },
 };
 
+/** The model's own lr for this estimator and PEFT method (MODEL_LR), undefined where its evidence gives none. */
+export function modelLr(model: string, estimator: EstimatorName, peft: PeftMethod): number | undefined {
+  return MODEL_LR[model]?.[`${estimator}/${peft}`];
+}
+
 /** The lr a run takes when none is given: the model's own (MODEL_LR), else the estimator's (DEFAULT_LR). */
 export function defaultLr(model: string, estimator: EstimatorName, peft: PeftMethod): number {
-  return MODEL_LR[model]?.[`${estimator}/${peft}`] ?? DEFAULT_LR[estimator];
+  return modelLr(model, estimator, peft) ?? DEFAULT_LR[estimator];
 }
 
 /** "mezo 0.0001, …, adam 0.001; smollm2-135m: mezo 3e-5, mezo with --peft lora 0.001" (the help's default) */

@@ -136,10 +136,16 @@ export interface PairCount {
   devWins: number;
 }
 
+const noPairs = (): PairCount => ({ n: 0, lossWins: 0, accWins: 0, accTies: 0, devN: 0, devWins: 0 });
+/** total += c, count by count */
+function addPairs(total: PairCount, c: PairCount): void {
+  for (const k of Object.keys(total) as (keyof PairCount)[]) total[k] += c[k];
+}
+
 /** Treatment vs baseline seed by seed: lower final train loss, higher test accuracy, lower final dev loss. */
 export function pairCount(runs: readonly ReportRun[], baseline: string, treatment: string): PairCount {
   const base = new Map(runs.filter((r) => r.result.config.method === baseline).map((r) => [pairKey(r), r]));
-  const c: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0, devN: 0, devWins: 0 };
+  const c = noPairs();
   const evaluatedDev = (r: ReportRun) => r.result.summary.finalDevLoss !== undefined;
   for (const t of runs.filter((r) => r.result.config.method === treatment)) {
     const b = base.get(pairKey(t));
@@ -230,11 +236,11 @@ export function reportTables(data: SweepData): Table[] {
   for (const [i, p] of data.compare.pairs.entries()) {
     const name = p.label ?? `${p.treatment} vs ${p.baseline}`;
     const lines: string[][] = [];
-    const total: PairCount = { n: 0, lossWins: 0, accWins: 0, accTies: 0, devN: 0, devWins: 0 };
+    const total = noPairs();
     for (const row of rows) {
       const c = pairCount(row.runs, p.baseline, p.treatment);
       if (!c.n && !c.devN) continue;
-      for (const k of Object.keys(total) as (keyof PairCount)[]) total[k] += c[k];
+      addPairs(total, c);
       lines.push(pairRow(row.label, c, dev));
     }
     if (!lines.length) continue;
@@ -250,21 +256,11 @@ export function reportTables(data: SweepData): Table[] {
   }
   for (const [i, c] of data.compare.controls.entries()) {
     const lines: string[][] = [];
-    let n = 0;
-    let lw = 0;
-    let aw = 0;
-    let at = 0;
-    let dn = 0;
-    let dw = 0;
+    const t = noPairs();
     for (const row of rows) {
       const pc = pairCount(row.runs, c.control, c.treatment);
       if (!pc.n) continue;
-      n += pc.n;
-      lw += pc.lossWins;
-      aw += pc.accWins;
-      at += pc.accTies;
-      dn += pc.devN;
-      dw += pc.devWins;
+      addPairs(t, pc);
       const l = (m: string) => (cell(row.runs, m, loss)?.mean ?? NaN);
       const a = (m: string) => (cell(row.runs, m, testAcc)?.mean ?? NaN);
       const f4 = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : '–');
@@ -278,7 +274,7 @@ export function reportTables(data: SweepData): Table[] {
       header: ['setting', `loss: ${c.baseline}`, c.treatment, c.control, `test acc %: ${c.baseline}`, c.treatment, c.control, 'lower train loss', 'higher acc'],
       numeric: [false, true, true, true, true, true, true, true, true],
       rows: lines,
-      note: `over all settings: ${c.treatment} has the lower train loss in ${lw}/${n} seed pairs (sign test p = ${pValue(lw, n)}) and the higher test accuracy in ${aw}/${n - at} (${at} ties; p = ${pValue(aw, n - at)})${dev ? `; the lower final dev loss in ${dw}/${dn} (p = ${pValue(dw, dn)})` : ''}`,
+      note: `over all settings: ${c.treatment} has the lower train loss in ${t.lossWins}/${t.n} seed pairs (sign test p = ${pValue(t.lossWins, t.n)}) and the higher test accuracy in ${t.accWins}/${t.n - t.accTies} (${t.accTies} ties; p = ${pValue(t.accWins, t.n - t.accTies)})${dev ? `; the lower final dev loss in ${t.devWins}/${t.devN} (p = ${pValue(t.devWins, t.devN)})` : ''}`,
     });
   }
   return tables;
